@@ -1,0 +1,66 @@
+"""Argument checks shared by every floor: each error names the argument, the expected and the actual value."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def check_tensor(name: str, x: object, *, dims: int | Sequence[int] | None = None,
+                 floating: bool = False, where: str = "") -> Tensor:
+    """Raise ``TypeError``/``ValueError`` unless ``x`` is a tensor with an allowed rank.
+
+    ``dims`` is one rank or several allowed ranks; ``floating`` demands a floating dtype.
+    """
+    prefix = f"{where}: " if where else ""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{prefix}argument '{name}' expected a torch.Tensor, got {type(x).__name__}")
+    if dims is not None:
+        allowed = (dims,) if isinstance(dims, int) else tuple(dims)
+        if x.dim() not in allowed:
+            want = " or ".join(str(d) for d in allowed)
+            raise ValueError(
+                f"{prefix}argument '{name}' expected a {want}-d tensor, "
+                f"got shape {tuple(x.shape)} ({x.dim()}-d)"
+            )
+    if floating and not (x.is_floating_point() or x.is_complex()):
+        raise TypeError(f"{prefix}argument '{name}' expected a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def as_tuple(name: str, value: int | Sequence[int], n: int, *, minimum: int | None = None,
+             where: str = "") -> tuple[int, ...]:
+    """Expand an int or a length-``n`` sequence of ints to a tuple, checking each is ≥ ``minimum``."""
+    prefix = f"{where}: " if where else ""
+    if isinstance(value, bool):
+        raise TypeError(f"{prefix}argument '{name}' expected an int or {n} ints, got {value!r}")
+    if isinstance(value, int):
+        out = (value,) * n
+    elif isinstance(value, Sequence) and all(isinstance(v, int) and not isinstance(v, bool)
+                                             for v in value):
+        if len(value) != n:
+            raise ValueError(
+                f"{prefix}argument '{name}' expected an int or {n} ints (one per spatial dimension), "
+                f"got {tuple(value)}"
+            )
+        out = tuple(value)
+    else:
+        raise TypeError(f"{prefix}argument '{name}' expected an int or {n} ints, got {value!r}")
+    if minimum is not None and any(v < minimum for v in out):
+        raise ValueError(f"{prefix}argument '{name}' expected integers ≥ {minimum}, got {value!r}")
+    return out
+
+
+def check_choice(name: str, value: object, choices: Sequence[str], *, where: str = "") -> str:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    prefix = f"{where}: " if where else ""
+    if value not in choices:
+        raise ValueError(f"{prefix}argument '{name}' expected one of {list(choices)}, got {value!r}")
+    return str(value)
+
+
+def is_tracing() -> bool:
+    """True under ``torch.jit.trace``/``torch.onnx.export``/``torch.compile``, where Python-side checks on values are skipped."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
