@@ -1,2 +1,31 @@
 """Pure tensor functions: padding with every boundary condition, N-d convolution and
-transposed convolution, every pooling kind, and shape arithmetic."""
+transposed convolution, every pooling kind, and shape arithmetic.
+
+Shapes follow PyTorch: ``x: (N, C, *spatial)`` with 1, 2 or 3 spatial dimensions.
+"""
+
+from convrnn.functional.boundary import BOUNDARIES, normalize_padding, pad
+from convrnn.functional.conv import conv, conv_transpose, resolve_padding
+from convrnn.functional.shapes import (
+    ReceptiveField,
+    conv_output_size,
+    conv_transpose_output_size,
+    pool_output_size,
+    receptive_field,
+    same_padding,
+)
+
+__all__ = [
+    "BOUNDARIES",
+    "ReceptiveField",
+    "conv",
+    "conv_output_size",
+    "conv_transpose",
+    "conv_transpose_output_size",
+    "normalize_padding",
+    "pad",
+    "pool_output_size",
+    "receptive_field",
+    "resolve_padding",
+    "same_padding",
+]
