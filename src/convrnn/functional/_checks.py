@@ -62,5 +62,8 @@ def check_choice(name: str, value: object, choices: Sequence[str], *, where: str
 
 
 def is_tracing() -> bool:
-    """True under ``torch.jit.trace``/``torch.onnx.export``/``torch.compile``, where Python-side checks on values are skipped."""
+    """True under ``torch.jit.trace``/``torch.onnx.export``/``torch.compile``.
+
+    Checks that read tensor sizes as Python numbers are skipped there, so graphs stay shape-generic.
+    """
     return torch.jit.is_tracing() or torch.compiler.is_compiling()
