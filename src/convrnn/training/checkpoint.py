@@ -1,0 +1,325 @@
+"""Checkpoints as directories of safetensors + JSON, written atomically, verified by SHA-256.
+
+A checkpoint directory holds::
+
+    manifest.json            SHA-256 and size of every other file (written last)
+    config.json              {"config": ..., "metadata": ..., "convrnn_version": ...}
+    model.safetensors        the model's state dict
+    optimizer.json/.safetensors, scheduler.json/.safetensors, rng.json/.safetensors,
+    training.json/.safetensors      (each only when saved; see convrnn.training.state_tree)
+
+Nothing is pickled, so loading a checkpoint never runs code. A save writes into a temporary
+directory beside the target and renames it into place, so a run killed mid-save leaves the
+previous checkpoint whole; a file that was truncated or changed after saving fails its hash and
+is refused by name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import safetensors.torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from convrnn import __version__
+from convrnn.training.distributed import unwrap_model
+from convrnn.training.seeding import get_rng_state, set_rng_state
+from convrnn.training.state_tree import flatten, unflatten
+
+__all__ = [
+    "CheckpointError",
+    "LoadedCheckpoint",
+    "load_checkpoint",
+    "load_model_weights",
+    "read_config",
+    "save_checkpoint",
+    "save_model",
+]
+
+MANIFEST = "manifest.json"
+_FORMAT = "convrnn.checkpoint"
+_FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory is incomplete, truncated, modified or does not match the model."""
+
+
+@dataclass
+class LoadedCheckpoint:
+    """What :func:`load_checkpoint` read besides the states it loaded into the given objects.
+
+    ``config`` rebuilds the model (``{"recipe": name, "model": {...}}`` by convention);
+    ``training`` is the loop's own state (epoch, step, history, callbacks) or ``None``.
+    """
+
+    directory: Path
+    config: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    training: Any = None
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def save_checkpoint(
+    directory: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: Optimizer | None = None,
+    scheduler: Any = None,
+    *,
+    config: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
+    training: Any = None,
+    rng: bool = True,
+) -> Path:
+    """Write a resumable checkpoint to ``directory`` atomically and return its path.
+
+    ``model`` may be wrapped in DDP or ``torch.compile``; the inner module's state is saved.
+    ``config`` and ``metadata`` must be JSON-serialisable; ``training`` may mix JSON values and
+    tensors. With ``rng=True`` the states of Python's, NumPy's and torch's generators are saved,
+    so a resumed run draws the same dropout masks and augmentations.
+    """
+    files = {
+        "config.json": _config_bytes(config, metadata),
+        "model.safetensors": _model_bytes(model),
+    }
+    if optimizer is not None:
+        files.update(_tree_files("optimizer", optimizer.state_dict()))
+    if scheduler is not None:
+        files.update(_tree_files("scheduler", scheduler.state_dict()))
+    if rng:
+        scalars, tensors = get_rng_state()
+        files.update(_tree_files("rng", {"scalars": scalars, "tensors": tensors}))
+    if training is not None:
+        files.update(_tree_files("training", training))
+    return _write_directory_atomically(Path(directory), files)
+
+
+def save_model(
+    directory: str | os.PathLike[str],
+    model: nn.Module,
+    config: dict[str, Any],
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write only the weights and the config (a final model file, no optimizer or RNG state)."""
+    files = {
+        "config.json": _config_bytes(config, metadata),
+        "model.safetensors": _model_bytes(model),
+    }
+    return _write_directory_atomically(Path(directory), files)
+
+
+def _config_bytes(config: Any, metadata: Any) -> bytes:
+    if not isinstance(config, dict):
+        raise TypeError(f"checkpoint: argument 'config' expected a dict, got {type(config).__name__}")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise TypeError(
+            f"checkpoint: argument 'metadata' expected a dict or None, got {type(metadata).__name__}"
+        )
+    document = {"config": config, "metadata": metadata or {}, "convrnn_version": __version__}
+    try:
+        return json.dumps(document, indent=2, sort_keys=True).encode()
+    except TypeError as error:
+        raise TypeError(f"checkpoint: 'config' and 'metadata' must be JSON-serialisable: {error}") \
+            from error
+
+
+def _model_bytes(model: nn.Module) -> bytes:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"checkpoint: argument 'model' expected an nn.Module, got {type(model).__name__}")
+    state = unwrap_model(model).state_dict()
+    for key, value in state.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"checkpoint: model state '{key}' expected a tensor, got {type(value).__name__}"
+            )
+    _, tensors = flatten(dict(state), where="model")
+    # flatten's keys carry a "model." prefix; store the state dict's own keys
+    tensors = {key.removeprefix("model."): value for key, value in tensors.items()}
+    return safetensors.torch.save(tensors, metadata={"format": "pt"})
+
+
+def _tree_files(stem: str, tree: Any) -> dict[str, bytes]:
+    json_tree, tensors = flatten(tree, where=stem)
+    files = {f"{stem}.json": json.dumps(json_tree).encode()}
+    if tensors:
+        files[f"{stem}.safetensors"] = safetensors.torch.save(tensors)
+    return files
+
+
+def _write_directory_atomically(target: Path, files: dict[str, bytes]) -> Path:
+    target = target.absolute()
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    previous = parent / f".{target.name}.previous"
+    if previous.exists() and not target.exists():
+        # an earlier save died between its two renames: put the last good checkpoint back first
+        os.replace(previous, target)
+    for stale in parent.glob(f".{target.name}.partial-*"):  # left by a save that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
+    try:
+        manifest = {"format": _FORMAT, "version": _FORMAT_VERSION, "files": {}}
+        for name, data in files.items():
+            _write_file(temporary / name, data)
+            manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(),
+                                       "bytes": len(data)}
+        # the manifest goes last: a directory without one was never finished
+        _write_file(temporary / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        _fsync_directory(temporary)
+        if target.exists():
+            if previous.exists():
+                shutil.rmtree(previous)
+            os.replace(target, previous)
+        os.replace(temporary, target)
+        _fsync_directory(parent)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_directory(path: Path) -> None:
+    if os.name != "posix":  # directories cannot be opened for fsync on Windows
+        return
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def load_checkpoint(
+    directory: str | os.PathLike[str],
+    model: nn.Module | None = None,
+    optimizer: Optimizer | None = None,
+    scheduler: Any = None,
+    *,
+    restore_rng: bool = False,
+    strict: bool = True,
+) -> LoadedCheckpoint:
+    """Verify ``directory`` against its manifest, load the states into the objects given, and
+    return the config, metadata and training state.
+
+    Raises :class:`CheckpointError` if the manifest is missing, a file is missing, truncated or
+    modified, or an optimizer/scheduler/RNG state is asked for that the checkpoint lacks.
+    With ``strict=True`` the model's keys must match exactly (as in ``load_state_dict``).
+    """
+    path, files = _read_verified(directory)
+    document = json.loads(files["config.json"])
+    loaded = LoadedCheckpoint(path, document["config"], document.get("metadata", {}))
+    if model is not None:
+        _load_model(path, files, model, strict)
+    if optimizer is not None:
+        optimizer.load_state_dict(_read_tree(path, files, "optimizer"))
+    if scheduler is not None:
+        scheduler.load_state_dict(_read_tree(path, files, "scheduler"))
+    if restore_rng:
+        rng = _read_tree(path, files, "rng")
+        set_rng_state(rng["scalars"], rng["tensors"])
+    if "training.json" in files:
+        loaded.training = _read_tree(path, files, "training")
+    return loaded
+
+
+def load_model_weights(
+    directory: str | os.PathLike[str], model: nn.Module, *, strict: bool = True
+) -> dict[str, Any]:
+    """Load the weights of a :func:`save_model` or :func:`save_checkpoint` directory into
+    ``model`` and return its config."""
+    path, files = _read_verified(directory)
+    _load_model(path, files, model, strict)
+    return json.loads(files["config.json"])["config"]
+
+
+def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The config saved with a checkpoint or model (verified), to rebuild the model before
+    loading its weights."""
+    _, files = _read_verified(directory)
+    return json.loads(files["config.json"])["config"]
+
+
+def _load_model(path: Path, files: dict[str, bytes], model: nn.Module, strict: bool) -> None:
+    tensors = safetensors.torch.load(files["model.safetensors"])
+    try:
+        unwrap_model(model).load_state_dict(tensors, strict=strict)
+    except RuntimeError as error:
+        raise CheckpointError(f"checkpoint '{path}': the model does not match its weights: {error}") \
+            from error
+
+
+def _read_tree(path: Path, files: dict[str, bytes], stem: str) -> Any:
+    if f"{stem}.json" not in files:
+        raise CheckpointError(f"checkpoint '{path}' holds no {stem} state ({stem}.json is absent)")
+    tensor_file = files.get(f"{stem}.safetensors")
+    tensors = safetensors.torch.load(tensor_file) if tensor_file is not None else {}
+    return unflatten(json.loads(files[f"{stem}.json"]), tensors)
+
+
+def _read_verified(directory: str | os.PathLike[str]) -> tuple[Path, dict[str, bytes]]:
+    """Read every file the manifest lists, checking size and SHA-256 of the bytes actually read."""
+    path = Path(directory).absolute()
+    if not path.is_dir():
+        previous = path.parent / f".{path.name}.previous"
+        if previous.is_dir():
+            warnings.warn(f"checkpoint '{path}' is missing because a save was interrupted; "
+                          f"loading the previous one from '{previous}'", stacklevel=3)
+            path = previous
+        else:
+            raise FileNotFoundError(f"checkpoint directory '{path}' does not exist")
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise CheckpointError(
+            f"checkpoint '{path}' has no {MANIFEST}: it is incomplete or was not written by "
+            "convrnn; refusing to load it"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_bytes())
+        listed = manifest["files"]
+        if manifest.get("format") != _FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}")
+    except (ValueError, KeyError, TypeError) as error:
+        raise CheckpointError(f"checkpoint '{path}': {MANIFEST} is unreadable ({error})") from error
+    files: dict[str, bytes] = {}
+    for name, expected in listed.items():
+        file = path / name
+        if Path(name).name != name or not file.is_file():
+            raise CheckpointError(f"checkpoint '{path}': file '{name}' listed in {MANIFEST} is missing")
+        data = file.read_bytes()
+        if len(data) != expected["bytes"]:
+            raise CheckpointError(
+                f"checkpoint '{path}': file '{name}' is truncated or altered: expected "
+                f"{expected['bytes']} bytes, found {len(data)}"
+            )
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != expected["sha256"]:
+            raise CheckpointError(
+                f"checkpoint '{path}': file '{name}' was modified after saving: SHA-256 "
+                f"{digest} does not match the manifest's {expected['sha256']}"
+            )
+        files[name] = data
+    for required in ("config.json", "model.safetensors"):
+        if required not in files:
+            raise CheckpointError(f"checkpoint '{path}': {MANIFEST} does not list '{required}'")
+    return path, files
