@@ -1,1 +1,40 @@
-"""TODO"""
+"""Recurrent layers: every cell of the seeds run by one engine that masks by length.
+
+``RNN`` (and the conveniences ``LSTM``, ``GRU``, ``MGU``, ``Elman``, ``Jordan``) stack a cell in
+layers and directions with limited look-ahead, state in/out and every step's full state;
+``cells`` holds the step equations, ``scan`` and ``lookahead`` the engine, ``options`` the
+per-step options (layer norm, variational recurrent dropout, zoneout).
+"""
+
+from convrnn.layers.recurrent.cells import (
+    CELLS,
+    Cell,
+    ElmanCell,
+    GRUCell,
+    JordanCell,
+    LSTMCell,
+    MGUCell,
+)
+from convrnn.layers.recurrent.lookahead import run_lookahead
+from convrnn.layers.recurrent.rnn import GRU, LSTM, MGU, RNN, Elman, Jordan, from_torch
+from convrnn.layers.recurrent.scan import run_direction, scan
+
+__all__ = [
+    "CELLS",
+    "GRU",
+    "LSTM",
+    "MGU",
+    "RNN",
+    "Cell",
+    "Elman",
+    "ElmanCell",
+    "GRUCell",
+    "Jordan",
+    "JordanCell",
+    "LSTMCell",
+    "MGUCell",
+    "from_torch",
+    "run_direction",
+    "run_lookahead",
+    "scan",
+]

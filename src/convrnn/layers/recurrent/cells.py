@@ -1,0 +1,339 @@
+"""Recurrent cells: each declares its step equations and nothing else; the engine (scan.py) runs them.
+
+Notation (seeds 000 and 002): x_t the input at step t, h_t the hidden state, W input matrices,
+U recurrent matrices, V diagonal peephole weights, σ the logistic sigmoid, ∘ the elementwise
+product. Letters: N batch, F input features, H hidden units.
+
+A cell owns
+- ``weight_ih`` (chunks·H, F) and ``bias_ih`` (chunks·H,): the input projections W x_t + b of
+  its ``chunks`` gates, which the engine computes for all steps in one matrix product
+  (:meth:`Cell.project`) before the loop;
+- its recurrent parameters (``weight_hh``, ``bias_hh`` for the torch-shaped cells), used in
+  :meth:`Cell.step` through :meth:`Cell.recurrent`;
+- ``state_names``: the components of its state (``("h",)``, ``("h", "c")``, ``("h", "y")``) and
+  ``output_index``: which component is the output fed to the next layer and, through the
+  recurrent matrices, to the next step.
+
+The torch-shaped cells (Elman, LSTM, GRU with ``reset="after"``) store their parameters exactly
+like one layer of ``torch.nn.RNN``/``LSTM``/``GRU`` (gate order i, f, g, o and r, z, n), so weights
+copy over unchanged.
+
+Initialisation (:meth:`Cell.reset_parameters`): each gate block of ``weight_ih`` Xavier/Glorot
+uniform, each (H, H) block of ``weight_hh`` orthogonal, biases 0 — except the LSTM forget gate,
+whose total bias b_f = 1 (Gers et al., 2000; Jozefowicz et al., 2015) sits in ``bias_ih``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from convrnn.functional._checks import check_choice
+from convrnn.layers.recurrent.options import BlockLayerNorm
+
+State = tuple[Tensor, ...]
+
+
+class Cell(nn.Module):
+    """Base class of a recurrent cell: parameters, input projection and step equations.
+
+    Subclasses set ``chunks``, ``state_names``, ``output_index`` and implement :meth:`step`.
+    With ``layer_norm=True`` every block of the input and recurrent projections is layer
+    normalised (see ``options.py`` for the exact formulation).
+    """
+
+    chunks: ClassVar[int] = 1
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+    output_index: ClassVar[int] = 0
+
+    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False) -> None:
+        super().__init__()
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{type(self).__name__}: argument '{name}' expected a positive "
+                                 f"int, got {value!r}")
+        self.input_size, self.hidden_size, self.layer_norm = input_size, hidden_size, layer_norm
+        size = self.chunks * hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(size, input_size))
+        self.bias_ih = nn.Parameter(torch.empty(size))
+        self.input_norm = BlockLayerNorm(self.chunks, hidden_size) if layer_norm else None
+        self.recurrent_norm: BlockLayerNorm | None = None
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        """Size of each state component (all H unless a cell says otherwise)."""
+        return (self.hidden_size,) * len(self.state_names)
+
+    @property
+    def output_size(self) -> int:
+        return self.state_sizes[self.output_index]
+
+    def config(self) -> dict[str, Any]:
+        """Constructor options besides the sizes, so :meth:`like` can rebuild the cell."""
+        return {"layer_norm": self.layer_norm}
+
+    def like(self, input_size: int) -> Cell:
+        """A freshly initialised cell of the same kind and options reading ``input_size`` features."""
+        return type(self)(input_size, self.hidden_size, **self.config())
+
+    def reset_parameters(self) -> None:
+        H = self.hidden_size
+        with torch.no_grad():
+            for block in self.weight_ih.split(H):
+                nn.init.xavier_uniform_(block)
+            self.bias_ih.zero_()
+            if hasattr(self, "weight_hh"):
+                for block in self.weight_hh.split(H):
+                    nn.init.orthogonal_(block)
+            if hasattr(self, "bias_hh"):
+                self.bias_hh.zero_()
+
+    def project(self, x: Tensor) -> Tensor:
+        """W x + b for every gate at once: x (..., F) → (..., chunks·H)."""
+        if self.input_norm is None:
+            return F.linear(x, self.weight_ih, self.bias_ih)
+        return self.input_norm(F.linear(x, self.weight_ih)) + self.bias_ih
+
+    def recurrent(self, u: Tensor, first: int = 0, count: int | None = None) -> Tensor:
+        """U u + b for gate blocks ``first … first+count−1`` (all by default): u (N, S) → (N, count·H)."""
+        weight, bias = self.weight_hh, self.bias_hh
+        if first or count is not None:
+            H = self.hidden_size
+            rows = slice(first * H, None if count is None else (first + count) * H)
+            weight, bias = weight[rows], bias[rows]
+        if self.recurrent_norm is None:
+            return F.linear(u, weight, bias)
+        return self.recurrent_norm(F.linear(u, weight), first) + bias
+
+    def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
+        """One step. xw: (N, chunks·H) the projected input W x_t + b; state: the previous state
+        components, each (N, S_k); feedback: (N, S_out) the output component of the previous
+        state as it enters the recurrent matrices (after recurrent dropout, if any).
+        Returns the new state components."""
+        raise NotImplementedError
+
+
+class ElmanCell(Cell):
+    """Elman network (seed 000's first design choice; ``torch.nn.RNN``).
+
+        h_t = g(W x_t + b_W + U h_{t−1} + b_U),   g ∈ {tanh, relu}
+
+    Parameters as ``torch.nn.RNN``: weight_ih (H, F), weight_hh (H, H), bias_ih, bias_hh (H,).
+    """
+
+    chunks = 1
+
+    def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh",
+                 layer_norm: bool = False) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"),
+                                         where="ElmanCell")
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(hidden_size))
+        self.recurrent_norm = BlockLayerNorm(1, hidden_size) if layer_norm else None
+        self.reset_parameters()
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "nonlinearity": self.nonlinearity}
+
+    def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
+        a = xw + self.recurrent(feedback)
+        return (torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a),)
+
+
+class JordanCell(Cell):
+    """Jordan network (seed 000's second design choice): the recurrence runs from the previous
+    *output* to the hidden units.
+
+        h_t = g(U x_t + b + W y_{t−1})
+        y_t = d(c + V h_t)
+
+    g ∈ {tanh, relu}; d the decision function ∈ {identity, tanh, sigmoid, softmax}.
+    State (h_t, y_t) with h_t (N, H) and y_t (N, O), O = ``output_size`` (default H); the output
+    is y_t. Parameters: weight_ih U (H, F), bias_ih b (H,), weight_hh W (H, O),
+    weight_ho V (O, H), bias_ho c (O,).
+    """
+
+    chunks = 1
+    state_names = ("h", "y")
+    output_index = 1
+    decisions: ClassVar[tuple[str, ...]] = ("identity", "tanh", "sigmoid", "softmax")
+
+    def __init__(self, input_size: int, hidden_size: int, *, output_size: int | None = None,
+                 nonlinearity: str = "tanh", decision: str = "identity",
+                 layer_norm: bool = False) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+        self.out_features = hidden_size if output_size is None else output_size
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"),
+                                         where="JordanCell")
+        self.decision = check_choice("decision", decision, self.decisions, where="JordanCell")
+        self.weight_hh = nn.Parameter(torch.empty(hidden_size, self.out_features))
+        self.weight_ho = nn.Parameter(torch.empty(self.out_features, hidden_size))
+        self.bias_ho = nn.Parameter(torch.empty(self.out_features))
+        self.recurrent_norm = BlockLayerNorm(1, hidden_size) if layer_norm else None
+        self.reset_parameters()
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.hidden_size, self.out_features)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "output_size": self.out_features,
+                "nonlinearity": self.nonlinearity, "decision": self.decision}
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        with torch.no_grad():
+            nn.init.xavier_uniform_(self.weight_ho)
+            self.bias_ho.zero_()
+
+    def recurrent(self, u: Tensor, first: int = 0, count: int | None = None) -> Tensor:
+        """W y_{t−1} (no second bias: b already sits in the input projection)."""
+        a = F.linear(u, self.weight_hh)
+        return a if self.recurrent_norm is None else self.recurrent_norm(a)
+
+    def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
+        a = xw + self.recurrent(feedback)
+        h = torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a)
+        o = F.linear(h, self.weight_ho, self.bias_ho)
+        if self.decision == "tanh":
+            o = torch.tanh(o)
+        elif self.decision == "sigmoid":
+            o = torch.sigmoid(o)
+        elif self.decision == "softmax":
+            o = torch.softmax(o, dim=-1)
+        return (h, o)
+
+
+class LSTMCell(Cell):
+    """Long short-term memory (Hochreiter & Schmidhuber, 1997; seed 002).
+
+        i_t = σ(W_i x_t + U_i h_{t−1} + V_i ∘ c_{t−1} + b_i)
+        f_t = σ(W_f x_t + U_f h_{t−1} + V_f ∘ c_{t−1} + b_f)
+        c̃_t = tanh(W_c x_t + U_c h_{t−1} + b_c)
+        c_t = f_t ∘ c_{t−1} + i_t ∘ c̃_t
+        o_t = σ(W_o x_t + U_o h_{t−1} + V_o ∘ c_t + b_o)
+        h_t = o_t ∘ tanh(c_t)
+
+    The V terms (diagonal peepholes, seed 002; Gers & Schmidhuber, 2000) exist only with
+    ``peephole=True``; without them this is ``torch.nn.LSTM`` exactly (gate order i, f, g=c̃, o;
+    weight_ih (4H, F), weight_hh (4H, H), bias_ih, bias_hh (4H,)). ``weight_peephole`` (3, H)
+    holds V_i, V_f, V_o and starts at 0. State (h_t, c_t), output h_t.
+    """
+
+    chunks = 4
+    state_names = ("h", "c")
+
+    def __init__(self, input_size: int, hidden_size: int, *, peephole: bool = False,
+                 layer_norm: bool = False) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+        self.peephole = peephole
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
+        self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size)) if peephole else None
+        self.recurrent_norm = BlockLayerNorm(4, hidden_size) if layer_norm else None
+        self.cell_norm = BlockLayerNorm(1, hidden_size) if layer_norm else None
+        self.reset_parameters()
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "peephole": self.peephole}
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        with torch.no_grad():
+            self.bias_ih[self.hidden_size:2 * self.hidden_size] = 1.0  # forget gate
+            if self.weight_peephole is not None:
+                self.weight_peephole.zero_()
+
+    def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
+        c = state[1]
+        i, f, g, o = (xw + self.recurrent(feedback)).chunk(4, dim=-1)
+        if self.weight_peephole is not None:
+            v_i, v_f, v_o = self.weight_peephole
+            i, f = i + v_i * c, f + v_f * c
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        if self.weight_peephole is not None:
+            o = o + v_o * c
+        shown = c if self.cell_norm is None else self.cell_norm(c)
+        return (torch.sigmoid(o) * torch.tanh(shown), c)
+
+
+class GRUCell(Cell):
+    """Gated recurrent unit (Cho et al., 2014; seed 002).
+
+        r_t = σ(W_r x_t + U_r h_{t−1} + b_r)
+        z_t = σ(W_z x_t + U_z h_{t−1} + b_z)
+        reset="before" (seed 002):  h̃_t = tanh(W_h x_t + U_h (r_t ∘ h_{t−1}) + b_h)
+        reset="after" (cuDNN, ``torch.nn.GRU``):  h̃_t = tanh(W_h x_t + r_t ∘ (U_h h_{t−1} + b_Uh))
+        h_t = z_t ∘ h_{t−1} + (1 − z_t) ∘ h̃_t
+
+    Parameters as ``torch.nn.GRU`` for both variants (gate order r, z, n=h̃): weight_ih (3H, F),
+    weight_hh (3H, H), bias_ih, bias_hh (3H,). With ``reset="after"`` the cell is
+    ``torch.nn.GRU`` exactly.
+    """
+
+    chunks = 3
+
+    def __init__(self, input_size: int, hidden_size: int, *, reset: str = "before",
+                 layer_norm: bool = False) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+        self.reset = check_choice("reset", reset, ("before", "after"), where="GRUCell")
+        self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
+        self.recurrent_norm = BlockLayerNorm(3, hidden_size) if layer_norm else None
+        self.reset_parameters()
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "reset": self.reset}
+
+    def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
+        h = state[0]
+        x_r, x_z, x_h = xw.chunk(3, dim=-1)
+        if self.reset == "after":
+            u_r, u_z, u_h = self.recurrent(feedback).chunk(3, dim=-1)
+            r, z = torch.sigmoid(x_r + u_r), torch.sigmoid(x_z + u_z)
+            candidate = torch.tanh(x_h + r * u_h)
+        else:
+            u_r, u_z = self.recurrent(feedback, 0, 2).chunk(2, dim=-1)
+            r, z = torch.sigmoid(x_r + u_r), torch.sigmoid(x_z + u_z)
+            candidate = torch.tanh(x_h + self.recurrent(r * feedback, 2, 1))
+        return (torch.lerp(candidate, h, z),)
+
+
+class MGUCell(Cell):
+    """Minimal gated unit (Zhou et al., 2016, eq. 8): one forget gate.
+
+        f_t = σ(W_f x_t + U_f h_{t−1} + b_f)
+        h̃_t = tanh(W_h x_t + U_h (f_t ∘ h_{t−1}) + b_h)
+        h_t = (1 − f_t) ∘ h_{t−1} + f_t ∘ h̃_t
+
+    Parameters: weight_ih (2H, F), weight_hh (2H, H) = [U_f; U_h], bias_ih, bias_hh (2H,).
+    """
+
+    chunks = 2
+
+    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+        self.weight_hh = nn.Parameter(torch.empty(2 * hidden_size, hidden_size))
+        self.bias_hh = nn.Parameter(torch.empty(2 * hidden_size))
+        self.recurrent_norm = BlockLayerNorm(2, hidden_size) if layer_norm else None
+        self.reset_parameters()
+
+    def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
+        x_f, x_h = xw.chunk(2, dim=-1)
+        f = torch.sigmoid(x_f + self.recurrent(feedback, 0, 1))
+        candidate = torch.tanh(x_h + self.recurrent(f * feedback, 1, 1))
+        return (torch.lerp(state[0], candidate, f),)
+
+
+CELLS: dict[str, type[Cell]] = {
+    "elman": ElmanCell,
+    "rnn": ElmanCell,
+    "jordan": JordanCell,
+    "lstm": LSTMCell,
+    "gru": GRUCell,
+    "mgu": MGUCell,
+}

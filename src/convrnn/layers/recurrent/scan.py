@@ -1,0 +1,127 @@
+"""The engine: runs any cell over time with masking by length, direction and per-step options.
+
+Letters: T steps, N sequences, F input features, G = chunks·H projected features, S_k the size of
+state component k, O the output size. Tensors here are time-major, (T, N, …), so that the slice
+of one step is contiguous.
+
+Masking by ``lengths``: with m_t = [t < length] for each sequence,
+
+    s_t = m_t ? step(x_t, s_{t−1}) : s_{t−1}        (state frozen past the end)
+    y_t = m_t ? s_t[output] : 0                       (padded outputs are exactly 0)
+
+so the final state of every sequence is its state at its own last step, and a padded batch
+computes exactly what each sequence computes alone. The backward direction reverses each
+sequence within its own length (t ↦ length − 1 − t), runs forward and reverses the result back,
+so it starts at each sequence's own end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from convrnn.layers.recurrent.cells import Cell, State
+from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
+
+
+def scan(cell: Cell, xw: Tensor, state: State, *, mask: Tensor | None = None,
+         feedback_mask: Tensor | None = None, zoneout: Sequence[float | Tensor] | None = None,
+         keep_states: bool = False) -> tuple[Tensor, State, list[State] | None]:
+    """Run ``cell`` forward over already-projected inputs.
+
+    Args:
+        xw: (T, N, G) the projections W x_t + b of every step (see :meth:`Cell.project`).
+        state: the initial state, one (N, S_k) tensor per component.
+        mask: (T, N) bool, False at padded steps, where the state stays frozen.
+        feedback_mask: (N, S_out) multiplied into the recurrent input at every step
+            (variational recurrent dropout; already scaled by 1/(1 − p)).
+        zoneout: one keep weight per state component, a float (evaluation) or a (T, N, S_k)
+            tensor of draws (training): s_t = k_t ∘ s_{t−1} + (1 − k_t) ∘ s̃_t.
+        keep_states: also return the list of every step's full state (padded steps not zeroed).
+
+    Returns:
+        outputs (T, N, O), zero at padded steps; the final state, each (N, S_k); the list of
+        per-step states or None.
+    """
+    steps = xw.unbind(0)
+    masks = mask.unsqueeze(-1).unbind(0) if mask is not None else (None,) * len(steps)
+    keeps = [k.unbind(0) if isinstance(k, Tensor) else (k,) * len(steps)
+             for k in zoneout] if zoneout is not None else None
+    index = cell.output_index
+    outputs: list[Tensor] = []
+    history: list[State] | None = [] if keep_states else None
+    for t, (xw_t, mask_t) in enumerate(zip(steps, masks, strict=True)):
+        feedback = state[index] if feedback_mask is None else state[index] * feedback_mask
+        new = cell.step(xw_t, state, feedback)
+        if keeps is not None:
+            # k·old + (1 − k)·new is exact for k ∈ {0, 1}, unlike lerp.
+            new = tuple(old * k[t] + new_k * (1 - k[t])
+                        for old, new_k, k in zip(state, new, keeps, strict=True))
+        if mask_t is not None:
+            new = tuple(torch.where(mask_t, new_k, old)
+                        for new_k, old in zip(new, state, strict=True))
+        state = new
+        outputs.append(state[index])
+        if history is not None:
+            history.append(state)
+    stacked = torch.stack(outputs)
+    if mask is not None:
+        stacked = stacked.masked_fill(~mask.unsqueeze(-1), 0.0)
+    return stacked, state, history
+
+
+def stack_states(history: list[State], mask: Tensor | None) -> State:
+    """Per-step states → one (T, N, S_k) tensor per component, zero at padded steps."""
+    stacked = tuple(torch.stack(component) for component in zip(*history, strict=True))
+    if mask is None:
+        return stacked
+    return tuple(s.masked_fill(~mask.unsqueeze(-1), 0.0) for s in stacked)
+
+
+def reversal_index(lengths: Tensor, steps: int) -> Tensor:
+    """(T, N) index that reverses each sequence within its own length and leaves padding alone:
+    t ↦ length − 1 − t for t < length, t ↦ t otherwise. It is its own inverse."""
+    t = torch.arange(steps, device=lengths.device).unsqueeze(1)
+    return torch.where(t < lengths, lengths - 1 - t, t)
+
+
+def reverse_within_lengths(x: Tensor, index: Tensor | None) -> Tensor:
+    """Reverse x: (T, N, …) along time, each sequence within its own length (``index`` from
+    :func:`reversal_index`; None means every sequence has length T)."""
+    if index is None:
+        return x.flip(0)
+    return x.gather(0, index.view(*index.shape, *(1,) * (x.dim() - 2)).expand_as(x))
+
+
+def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = None,
+                  index: Tensor | None = None, reverse: bool = False,
+                  recurrent_dropout: float = 0.0, zoneout: float = 0.0, training: bool = False,
+                  keep_states: bool = False) -> tuple[Tensor, State, State | None]:
+    """One layer, one direction: project all steps in one matrix product, then scan.
+
+    x: (T, N, F); state: one (N, S_k) tensor per component; mask: (T, N) bool or None;
+    index: the (T, N) reversal index of ``mask``'s lengths. With ``reverse=True`` step t of
+    the result has seen x_t … x_{length−1}. Returns outputs (T, N, O), the final state and,
+    with ``keep_states``, every step's state (T, N, S_k), zero at padded steps.
+    """
+    steps, batch = x.shape[:2]
+    if reverse:
+        # Reversal keeps every sequence's real steps in front, so the mask is unchanged.
+        x = reverse_within_lengths(x, index)
+    xw = cell.project(x)
+    feedback_mask = None
+    if training and recurrent_dropout > 0:
+        feedback_mask = recurrent_dropout_mask(batch, cell.output_size, recurrent_dropout, xw)
+    keeps = None
+    if zoneout > 0:
+        keeps = zoneout_weights(zoneout, training, steps, batch, cell.state_sizes, xw)
+    outputs, final, history = scan(cell, xw, state, mask=mask, feedback_mask=feedback_mask,
+                                   zoneout=keeps, keep_states=keep_states)
+    states = stack_states(history, mask) if history is not None else None
+    if reverse:
+        outputs = reverse_within_lengths(outputs, index)
+        if states is not None:
+            states = tuple(reverse_within_lengths(s, index) for s in states)
+    return outputs, final, states

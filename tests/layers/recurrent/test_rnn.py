@@ -1,0 +1,181 @@
+"""RNN against torch.nn.LSTM/GRU/RNN with copied weights: outputs, final states, gradients, states."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from convrnn.layers.recurrent import GRU, LSTM, RNN, from_torch
+
+TORCH_MODULES = {
+    "lstm": lambda **kw: nn.LSTM(**kw),
+    "gru": lambda **kw: nn.GRU(**kw),
+    "rnn_tanh": lambda **kw: nn.RNN(nonlinearity="tanh", **kw),
+    "rnn_relu": lambda **kw: nn.RNN(nonlinearity="relu", **kw),
+}
+
+
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def run_torch(module, x, lengths, state):
+    """torch.nn module on a padded batch: pack when lengths are given, pad the outputs back."""
+    if lengths is None:
+        return module(x, state)
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    out, final = module(packed, state)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    return out, final
+
+
+@pytest.mark.parametrize("kind", sorted(TORCH_MODULES))
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("with_lengths", [False, True])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_matches_torch_outputs_final_state_and_gradients(kind, bidirectional, with_lengths,
+                                                        with_state):
+    torch.manual_seed(1)
+    module = TORCH_MODULES[kind](input_size=3, hidden_size=4, num_layers=2, batch_first=True,
+                                 bidirectional=bidirectional).double()
+    ours = from_torch(module)
+    D = 2 if bidirectional else 1
+    x = torch.randn(4, 6, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5, 1]) if with_lengths else None
+    state = None
+    if with_state:
+        components = 2 if kind == "lstm" else 1
+        state = tuple(torch.randn(2 * D, 4, 4, dtype=torch.float64) for _ in range(components))
+        state = state if kind == "lstm" else state[0]
+
+    x_theirs = x.clone().requires_grad_()
+    x_ours = x.clone().requires_grad_()
+    out_theirs, final_theirs = run_torch(module, x_theirs, lengths, state)
+    out_ours, final_ours = ours(x_ours, lengths, state)
+
+    torch.testing.assert_close(out_ours, out_theirs, rtol=0, atol=1e-10)
+    for a, b in zip(as_tuple(final_ours), as_tuple(final_theirs), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+    weights = torch.randn_like(out_ours)
+    final_weights = [torch.randn_like(f) for f in as_tuple(final_ours)]
+
+    def loss(out, final):
+        return (out * weights).sum() + sum((f * w).sum()
+                                           for f, w in zip(as_tuple(final), final_weights,
+                                                           strict=True))
+
+    loss(out_theirs, final_theirs).backward()
+    loss(out_ours, final_ours).backward()
+    torch.testing.assert_close(x_ours.grad, x_theirs.grad, rtol=0, atol=1e-10)
+    for position, cell in enumerate(ours.cells):
+        layer, direction = divmod(position, D)
+        suffix = f"_l{layer}" + ("_reverse" if direction else "")
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            theirs = getattr(module, name + suffix).grad
+            torch.testing.assert_close(getattr(cell, name).grad, theirs, rtol=0, atol=1e-10)
+
+
+def test_time_major_layout_matches_torch():
+    module = nn.GRU(3, 4, num_layers=1, batch_first=False).double()
+    ours = from_torch(module)
+    assert not ours.batch_first
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    torch.testing.assert_close(ours(x)[0], module(x)[0], rtol=0, atol=1e-12)
+
+
+def test_torch_module_without_bias_loads_with_zero_biases():
+    module = nn.LSTM(3, 4, bias=False, batch_first=True).double()
+    ours = from_torch(module)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    torch.testing.assert_close(ours(x)[0], module(x)[0], rtol=0, atol=1e-12)
+
+
+def test_carrying_state_across_chunks_equals_one_run():
+    rnn = LSTM(3, 4, num_layers=2).double()
+    x = torch.randn(2, 8, 3, dtype=torch.float64)
+    whole, final = rnn(x)
+    first, state = rnn(x[:, :5])
+    second, final_chunked = rnn(x[:, 5:], state=state)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole, rtol=0, atol=1e-12)
+    for a, b in zip(final_chunked, final, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_return_states_gives_every_h_and_c_of_every_layer():
+    """Forward direction: the state after step t equals torch's final state on the prefix
+    x[:, :t+1]; layer l is row l of torch's final state."""
+    torch.manual_seed(2)
+    module = nn.LSTM(3, 4, num_layers=2, batch_first=True).double()
+    ours = from_torch(module)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    outputs, _, (h_all, c_all) = ours(x, return_states=True)
+    assert h_all.shape == c_all.shape == (2, 5, 2, 4)
+    torch.testing.assert_close(h_all[:, :, -1], outputs, rtol=0, atol=0)
+    for t in range(5):
+        _, (h, c) = module(x[:, :t + 1])
+        torch.testing.assert_close(h_all[:, t], h.transpose(0, 1), rtol=0, atol=1e-12)
+        torch.testing.assert_close(c_all[:, t], c.transpose(0, 1), rtol=0, atol=1e-12)
+
+
+def test_return_states_backward_direction_and_padding():
+    """Backward direction: the state at step t is torch's reverse final state on x[:, t:length];
+    padded steps hold zeros."""
+    torch.manual_seed(3)
+    module = nn.LSTM(3, 4, batch_first=True, bidirectional=True).double()
+    ours = from_torch(module)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    lengths = torch.tensor([5, 3])
+    _, _, (h_all, c_all) = ours(x, lengths, return_states=True)
+    assert h_all.shape == (2, 5, 1, 8)
+    for n, length in enumerate(lengths.tolist()):
+        assert torch.all(h_all[n, length:] == 0) and torch.all(c_all[n, length:] == 0)
+        for t in range(length):
+            _, (h, c) = module(x[n:n + 1, :t + 1])
+            torch.testing.assert_close(c_all[n, t, 0, :4], c[0, 0], rtol=0, atol=1e-12)
+            _, (h, c) = module(x[n:n + 1, t:length])
+            torch.testing.assert_close(h_all[n, t, 0, 4:], h[1, 0], rtol=0, atol=1e-12)
+            torch.testing.assert_close(c_all[n, t, 0, 4:], c[1, 0], rtol=0, atol=1e-12)
+
+
+def test_residual_adds_each_layer_input_to_its_output():
+    torch.manual_seed(4)
+    plain = GRU(4, 4, num_layers=2, reset="after").double()
+    residual = GRU(4, 4, num_layers=2, reset="after", residual=True).double()
+    residual.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 5, 4, dtype=torch.float64)
+    _, _, h_all = plain(x, return_states=True)
+    layer0 = h_all[:, :, 0]
+    layer1_alone, _ = RNN(plain.cells[1])(layer0)
+    out, _ = residual(x)
+    torch.testing.assert_close(out, layer1_alone + layer0, rtol=0, atol=1e-12)
+
+
+def test_dropout_between_layers_only_in_training():
+    rnn = LSTM(3, 4, num_layers=2, dropout=0.5).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    rnn.eval()
+    first, _ = rnn(x)
+    second, _ = rnn(x)
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    rnn.train()
+    assert not torch.allclose(rnn(x)[0], first)
+
+
+def test_initialisation_orthogonal_recurrent_xavier_input_forget_bias_one():
+    torch.manual_seed(5)
+    rnn = LSTM(6, 8)
+    cell = rnn.cells[0]
+    for block in cell.weight_hh.split(8):
+        torch.testing.assert_close(block @ block.T, torch.eye(8), rtol=0, atol=1e-5)
+    bound = (6 / (6 + 8)) ** 0.5
+    assert cell.weight_ih.abs().max() <= bound
+    torch.testing.assert_close(cell.bias_ih[8:16] + cell.bias_hh[8:16], torch.ones(8))
+    assert cell.bias_ih[:8].abs().max() == 0 and cell.bias_hh.abs().max() == 0
+
+
+def test_load_torch_weights_rejects_cells_torch_does_not_have():
+    with pytest.raises(ValueError, match="reset='after'"):
+        GRU(3, 4).load_torch_state_dict(nn.GRU(3, 4).state_dict())
+    with pytest.raises(ValueError, match="proj_size"):
+        from_torch(nn.LSTM(3, 4, proj_size=2))
