@@ -1,0 +1,538 @@
+"""Pooling of every kind over 1, 2 or 3 spatial dimensions: max, min, avg, sum, median, p-norm.
+
+Pooling "takes several nearby inputs and produces an output via some summary statistic" (seed 000).
+Along each spatial dimension a window of ``k`` cells with stride ``s`` and dilation ``d`` starts at
+``o·s − p_lo`` of the input; the output cell ``o = (o_1, …, o_D)`` summarises the window
+
+    W(o) = { x[o·s − p_lo + j·d] : 0 ≤ j < k }      (per dimension; j = (j_1, …, j_D))
+
+with a statistic chosen by ``kind``:
+
+    max     y(o) = max W(o)                 min     y(o) = min W(o)
+    sum     y(o) = Σ_{w ∈ W(o)} w           avg     y(o) = Σ_{w ∈ W(o)} w / |W(o)|
+    median  y(o) = w_(⌊(|W(o)| − 1)/2⌋)     the lower median: element ⌊(m − 1)/2⌋ (from 0) of the
+                                            m window cells in increasing order, as ``torch.median``
+    lp      y(o) = (Σ |w|^p)^(1/p),  p ≥ 1;  p = ∞: max |w|
+
+``stride = kernel`` pools in blocks (downsampling); ``stride < kernel`` slides overlapping windows.
+
+Which padded cells belong to W(o) depends on ``boundary``: with ``boundary=None`` (PyTorch's
+semantics) padded cells do not take part — they act as −∞ for max, +∞ for min and are skipped by
+sum, median and lp, while avg divides by every cell of the padded input (``count_include_pad``) or
+by the real cells only. With a named boundary (see :func:`convrnn.functional.boundary.pad`) the
+input is padded first and the padded cells take part like real ones. Either way a ``ceil_mode``
+window that overhangs the padded input only pools the cells it covers.
+
+Gradients: max, min and median route the whole gradient to the one selected cell (the first in
+window order among equal values), sum/avg/lp have their natural gradients, and the p-norm of an
+all-zero window has gradient 0 (its subgradient at the origin), not NaN.
+
+Speed: max, min, avg, sum and p-norm run on PyTorch's own pooling kernels whenever the options allow
+(min = −max(−x), p-norm = (sum pooling of |x|^p)^(1/p)); median runs a pruned Batcher sorting network
+of ``torch.minimum``/``torch.maximum`` over shifted strided views of the input, then gathers the
+chosen cell, so that autograd sends the gradient to it alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from convrnn.functional._checks import as_tuple, check_choice, check_tensor
+from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding, pad
+from convrnn.functional.shapes import effective_kernel, pool_output_size
+
+KINDS = ("max", "min", "avg", "sum", "median", "lp")
+SELECTING_KINDS = ("max", "min", "median")  # kinds that pick one cell, and so have indices
+
+# Median windows up to this many cells use the sorting network; larger ones sort the stacked window.
+_NETWORK_MAX_CELLS = 25
+
+
+class _Axis(NamedTuple):
+    """Window geometry along one spatial dimension of the tensor being pooled.
+
+    ``low``/``high`` count cells on each side that do NOT take part (``boundary=None`` padding);
+    ``overhang`` counts cells a ``ceil_mode`` last window reaches past ``low + size + high``.
+    """
+
+    size: int
+    kernel: int
+    stride: int
+    dilation: int
+    low: int
+    high: int
+    out: int
+
+    @property
+    def overhang(self) -> int:
+        reach = (self.out - 1) * self.stride + effective_kernel(self.kernel, self.dilation)
+        return max(reach - (self.low + self.size + self.high), 0)
+
+    @property
+    def full(self) -> bool:
+        """Every window cell lies in the real input."""
+        return self.low == 0 and self.high == 0 and self.overhang == 0
+
+
+def pool(
+    x: Tensor,
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] | None = None,
+    padding: Padding = 0,
+    dilation: int | Sequence[int] = 1,
+    *,
+    kind: str = "max",
+    p: float = 2.0,
+    ceil_mode: bool = False,
+    boundary: str | None = None,
+    value: float = 0.0,
+    count_include_pad: bool = True,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Pool every window of ``x`` with a summary statistic (see the module docstring for the math).
+
+    Args:
+        x: ``(N, C, *spatial)`` with 1, 2 or 3 spatial dimensions, floating point.
+        kernel_size: window size ``k``: an int or one int per spatial dimension.
+        stride: ``s``, an int or one per dimension; ``None`` (default) means ``kernel_size``.
+        padding: ``p_lo``/``p_hi``: an int, one int per dimension, or one ``(low, high)`` pair per
+            dimension (first spatial dimension first), as :func:`~convrnn.functional.boundary.pad`.
+        dilation: ``d``, the spacing between window cells, an int or one per dimension.
+        kind: ``"max"``, ``"min"``, ``"avg"``, ``"sum"``, ``"median"`` or ``"lp"``.
+        p: the norm's order for ``kind="lp"``: any float ≥ 1, or ``math.inf`` for max |x|.
+        ceil_mode: round the output size up, as PyTorch does: a last partial window is kept when it
+            starts inside the input or the low padding.
+        boundary: ``None`` (padded cells do not take part) or a boundary of ``pad`` —
+            ``"zeros"``, ``"constant"``, ``"neumann"``, ``"reflect"``, ``"symmetric"``,
+            ``"circular"`` — whose padded cells take part like real ones.
+        value: the boundary's constant (``"constant"``) or outward difference (``"neumann"``).
+        count_include_pad: ``kind="avg"`` with ``boundary=None`` divides by every cell of the padded
+            input in the window (True) or by the real cells only (False).
+        return_indices: also return, for ``max``/``min``/``median`` with ``boundary=None``, the
+            flat index of the chosen cell in its input plane, as ``F.max_pool2d`` does (usable with
+            ``F.max_unpool2d``).
+
+    Returns:
+        ``y: (N, C, *out)`` with, per dimension,
+        ``out = ⌊(n + p_lo + p_hi − d·(k − 1) − 1) / s⌋ + 1`` (``⌈·⌉`` with ``ceil_mode``, see
+        :func:`convrnn.functional.shapes.pool_output_size`); with ``return_indices`` the pair
+        ``(y, indices)``, ``indices: (N, C, *out)`` int64.
+    """
+    where = "pool"
+    check_tensor("x", x, floating=True, where=where)
+    if x.dim() not in (3, 4, 5):
+        raise ValueError(
+            f"pool: argument 'x' expected shape (N, C, *spatial) with 1, 2 or 3 spatial dimensions, "
+            f"got shape {tuple(x.shape)} ({x.dim()}-d)"
+        )
+    check_choice("kind", kind, KINDS, where=where)
+    dims = x.dim() - 2
+    kernel = as_tuple("kernel_size", kernel_size, dims, minimum=1, where=where)
+    strides = kernel if stride is None else as_tuple("stride", stride, dims, minimum=1, where=where)
+    dilations = as_tuple("dilation", dilation, dims, minimum=1, where=where)
+    pairs = normalize_padding(padding, dims, where=where)
+    if boundary is not None:
+        check_choice("boundary", boundary, (None, *BOUNDARIES), where=where)  # type: ignore[arg-type]
+    if kind == "lp":
+        _check_order(p)
+    if return_indices and kind not in SELECTING_KINDS:
+        raise ValueError(
+            f"pool: argument 'return_indices' needs kind in {list(SELECTING_KINDS)}, got kind={kind!r}"
+        )
+    if return_indices and boundary is not None:
+        raise ValueError(
+            "pool: argument 'return_indices' needs boundary=None (a padded cell has no index in the "
+            f"input plane), got boundary={boundary!r}"
+        )
+
+    axes = _geometry(x.shape[2:], kernel, strides, dilations, pairs, ceil_mode)
+    if boundary is None:
+        _check_no_empty_window(axes)
+    else:
+        x = pad(x, pairs, boundary, value)
+        axes = tuple(a._replace(size=a.low + a.size + a.high, low=0, high=0) for a in axes)
+
+    indices = None
+    if kind == "max":
+        y, indices = _max(x, axes, ceil_mode, return_indices)
+    elif kind == "min":
+        y, indices = _max(-x, axes, ceil_mode, return_indices)
+        y = -y
+    elif kind == "median":
+        y, indices = _median(x, axes, return_indices)
+    elif kind == "sum":
+        y = _sum(x, axes, ceil_mode)
+    elif kind == "avg":
+        y = _avg(x, axes, ceil_mode, count_include_pad)
+    elif math.isinf(p):
+        y, _ = _max(x.abs(), axes, ceil_mode, False)
+    else:
+        y = _root(_sum(_abs_pow(x, p), axes, ceil_mode), p)
+    return (y, indices) if return_indices else y  # type: ignore[return-value]
+
+
+def global_pool(x: Tensor, kind: str = "avg", p: float = 2.0, *, keepdim: bool = False) -> Tensor:
+    """Pool each channel over all its spatial cells: one window as large as the input.
+
+        y[n, c] = statistic of { x[n, c, i] : every spatial index i }
+
+    with the statistics of :func:`pool` (median: the lower median; max/min/median send the gradient
+    to one cell; lp of an all-zero plane has gradient 0).
+
+    Args:
+        x: ``(N, C, *spatial)`` with one or more spatial dimensions, floating point.
+        kind: ``"max"``, ``"min"``, ``"avg"``, ``"sum"``, ``"median"`` or ``"lp"``.
+        p: order of the norm for ``kind="lp"`` (≥ 1 or ``math.inf``).
+        keepdim: keep the spatial dimensions with size 1.
+
+    Returns:
+        ``(N, C)``, or ``(N, C, 1, …, 1)`` with ``keepdim=True``.
+    """
+    where = "global_pool"
+    check_tensor("x", x, floating=True, where=where)
+    if x.dim() < 3:
+        raise ValueError(
+            f"global_pool: argument 'x' expected shape (N, C, *spatial) with at least one spatial "
+            f"dimension, got shape {tuple(x.shape)} ({x.dim()}-d)"
+        )
+    check_choice("kind", kind, KINDS, where=where)
+    if kind == "lp":
+        _check_order(p, where=where)
+    cells = x.flatten(2)  # (N, C, L)
+    if kind == "max":
+        y = cells.max(dim=2).values
+    elif kind == "min":
+        y = cells.min(dim=2).values
+    elif kind == "median":
+        y = cells.median(dim=2).values
+    elif kind == "sum":
+        y = cells.sum(dim=2)
+    elif kind == "avg":
+        y = cells.mean(dim=2)
+    elif math.isinf(p):
+        y = cells.abs().max(dim=2).values
+    else:
+        y = _root(_abs_pow(cells, p).sum(dim=2), p)
+    return y.reshape(*y.shape, *([1] * (x.dim() - 2))) if keepdim else y
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments and geometry
+
+
+def _check_order(p: object, where: str = "pool") -> None:
+    if isinstance(p, bool) or not isinstance(p, int | float):
+        raise TypeError(f"{where}: argument 'p' expected a float ≥ 1 or math.inf, got {p!r}")
+    if not p >= 1:  # also refuses NaN
+        raise ValueError(f"{where}: argument 'p' expected a float ≥ 1 or math.inf, got {p!r}")
+
+
+def _geometry(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+              dilations: Sequence[int], pairs: Sequence[tuple[int, int]],
+              ceil_mode: bool) -> tuple[_Axis, ...]:
+    axes = []
+    for i, (n, k, s, d, (low, high)) in enumerate(
+            zip(sizes, kernel, strides, dilations, pairs, strict=True)):
+        reach = effective_kernel(k, d)
+        if reach > low + n + high:
+            raise ValueError(
+                f"pool: argument 'kernel_size' expected a window no larger than the padded input "
+                f"along spatial dimension {i}: dilation·(kernel_size − 1) + 1 = {reach} ≤ "
+                f"size + padding = {n} + {low} + {high}, got kernel_size {k}, dilation {d}"
+            )
+        out = pool_output_size(n, k, s, (low, high), d, ceil_mode)
+        axes.append(_Axis(n, k, s, d, low, high, out))
+    return tuple(axes)
+
+
+def _check_no_empty_window(axes: Sequence[_Axis]) -> None:
+    """Refuse padding so large that some window holds no input cell (it would have no value)."""
+    for i, a in enumerate(axes):
+        # only windows starting in the padding can miss the input: the first ⌈low/s⌉ and those
+        # starting past its end
+        first_inside = -(-a.low // a.stride)
+        first_past = -(-(a.low + a.size) // a.stride)
+        for o in itertools.chain(range(min(first_inside, a.out)), range(first_past, a.out)):
+            start = o * a.stride - a.low
+            j = max(0, -(start // a.dilation))  # first window cell at or after the input's start
+            if not (j < a.kernel and start + j * a.dilation < a.size):
+                raise ValueError(
+                    f"pool: argument 'padding' expected every window to hold an input cell along "
+                    f"spatial dimension {i} (with boundary=None padded cells do not take part), "
+                    f"got padding {(a.low, a.high)} for size {a.size}, kernel_size {a.kernel}, "
+                    f"stride {a.stride}, dilation {a.dilation}: output {o} sees only padding"
+                )
+
+
+def _cells(a: _Axis, *, include_padding: bool, device: torch.device) -> Tensor:
+    """``(out, kernel)`` bools: which cells of each window along one dimension take part."""
+    q = (torch.arange(a.out, device=device)[:, None] * a.stride
+         + torch.arange(a.kernel, device=device)[None, :] * a.dilation - a.low)
+    first, end = (-a.low, a.size + a.high) if include_padding else (0, a.size)
+    return (q >= first) & (q < end)
+
+
+def _outer(factors: Sequence[Tensor]) -> Tensor:
+    """Outer product of per-dimension vectors: ``(out_1,), …, (out_D,)`` → ``(out_1, …, out_D)``."""
+    dims = len(factors)
+    shaped = [f.reshape([-1 if i == j else 1 for j in range(dims)]) for i, f in enumerate(factors)]
+    return functools.reduce(torch.mul, shaped)
+
+
+def _fill(x: Tensor, axes: Sequence[_Axis], fill: float) -> Tensor:
+    """Materialise the non-participating cells (padding and ceil overhang) with ``fill``."""
+    if all(a.full for a in axes):
+        return x
+    flat: list[int] = []
+    for a in reversed(axes):  # F.pad lists the last dimension first
+        flat += [a.low, a.high + a.overhang]
+    return F.pad(x, flat, value=fill)
+
+
+def _filled_axes(axes: Sequence[_Axis]) -> tuple[_Axis, ...]:
+    return tuple(a._replace(size=a.low + a.size + a.high + a.overhang, low=0, high=0) for a in axes)
+
+
+def _crop(y: Tensor, axes: Sequence[_Axis]) -> Tensor:
+    """Keep the first ``out`` windows (PyTorch's ceil rule may keep one more than ours)."""
+    if tuple(y.shape[2:]) == tuple(a.out for a in axes):
+        return y
+    return y[(..., *(slice(0, a.out) for a in axes))]
+
+
+def _unfill_index(index: Tensor, axes: Sequence[_Axis]) -> Tensor:
+    """Flat index in the filled plane (``low + size + high + overhang`` per dim) → in the input plane."""
+    if all(a.full for a in axes):
+        return index
+    out = torch.zeros_like(index)
+    rest, step = index, 1
+    for a in reversed(axes):  # peel coordinates off the last dimension first
+        width = a.low + a.size + a.high + a.overhang
+        out = out + (rest % width - a.low) * step
+        rest, step = rest // width, step * a.size
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch's kernels: max (and through it min and p = ∞) and sum (and through it avg and finite p)
+
+
+def _torch_padding(axes: Sequence[_Axis]) -> tuple[int, ...] | None:
+    """The symmetric padding PyTorch's kernels accept (≤ half the kernel), when ours is one."""
+    if all(a.low == a.high and 2 * a.low <= a.kernel for a in axes):
+        return tuple(a.low for a in axes)
+    return None
+
+
+def _lift(x: Tensor, axes: Sequence[_Axis]) -> tuple[Tensor, tuple[_Axis, ...]]:
+    """View a 1-d signal as a 1-row image: PyTorch's 1-d kernels lack options the 2-d ones have."""
+    if len(axes) == 1:
+        return x.unsqueeze(2), (_Axis(1, 1, 1, 1, 0, 0, 1), *axes)
+    return x, tuple(axes)
+
+
+def _drop(y: Tensor, dims: int) -> Tensor:
+    return y.squeeze(2) if dims == 1 else y
+
+
+def _torch_call(function2d, function3d, x: Tensor, axes: Sequence[_Axis],
+                padding: tuple[int, ...], **options: object) -> object:
+    """Call PyTorch's 2-d or 3-d pooling kernel on ``x`` (1-d lifted to 2-d)."""
+    t, lifted = _lift(x, axes)
+    function = function2d if t.dim() == 4 else function3d
+    return function(t, [a.kernel for a in lifted], [a.stride for a in lifted],
+                    [0] * (len(lifted) - len(padding)) + list(padding), **options)
+
+
+def _max(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool,
+         return_indices: bool) -> tuple[Tensor, Tensor | None]:
+    """Max over each window; non-participating cells are −∞. Indices are in the input plane."""
+    padding = _torch_padding(axes)
+    plane: Sequence[_Axis] = axes
+    if padding is None:  # asymmetric or wide padding: fill it with −∞ ourselves
+        x, plane, padding, ceil_mode = (_fill(x, axes, -math.inf), _filled_axes(axes),
+                                        (0,) * len(axes), False)
+    dilation = [1] * (len(axes) == 1) + [a.dilation for a in axes]
+    y = _torch_call(F.max_pool2d, F.max_pool3d, x, plane, padding, dilation=dilation,
+                    ceil_mode=ceil_mode, return_indices=return_indices)
+    if not return_indices:
+        return _crop(_drop(y, len(axes)), axes), None  # type: ignore[arg-type]
+    y, index = y  # type: ignore[misc]
+    y, index = _crop(_drop(y, len(axes)), axes), _crop(_drop(index, len(axes)), axes)
+    return y, (index if plane is axes else _unfill_index(index, axes))
+
+
+def _sum(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool) -> Tensor:
+    """Sum over each window; non-participating cells count as 0."""
+    padding = _torch_padding(axes)
+    if any(a.dilation > 1 for a in axes):  # PyTorch's avg_pool has no dilation
+        x, plane = _fill(x, axes, 0.0), _filled_axes(axes)
+        return functools.reduce(torch.add, _window_views(x, plane))
+    plane: Sequence[_Axis] = axes
+    if padding is None:
+        x, plane, padding, ceil_mode = (_fill(x, axes, 0.0), _filled_axes(axes),
+                                        (0,) * len(axes), False)
+    y = _torch_call(F.avg_pool2d, F.avg_pool3d, x, plane, padding, ceil_mode=ceil_mode,
+                    count_include_pad=True, divisor_override=1)
+    return _crop(_drop(y, len(axes)), axes)  # type: ignore[arg-type]
+
+
+def _avg(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool, count_include_pad: bool) -> Tensor:
+    padding = _torch_padding(axes)
+    if padding is not None and all(a.dilation == 1 for a in axes):
+        y = _torch_call(F.avg_pool2d, F.avg_pool3d, x, axes, padding, ceil_mode=ceil_mode,
+                        count_include_pad=count_include_pad)
+        return _crop(_drop(y, len(axes)), axes)  # type: ignore[arg-type]
+    total = _sum(x, axes, ceil_mode)
+    if all(a.full for a in axes):
+        return total / math.prod(a.kernel for a in axes)
+    counts = [_cells(a, include_padding=count_include_pad, device=x.device).sum(1) for a in axes]
+    return total / _outer(counts).to(total.dtype)
+
+
+def _abs_pow(x: Tensor, p: float) -> Tensor:
+    if p == 1:
+        return x.abs()
+    if p == 2:
+        return x * x  # cheaper than pow, same gradient 2x
+    return x.abs().pow(p)
+
+
+def _root(total: Tensor, p: float) -> Tensor:
+    """``total^(1/p)`` with gradient 0 where ``total = 0`` (d/dt t^(1/p) is infinite there)."""
+    if p == 1:
+        return total
+    positive = total > 0
+    safe = torch.where(positive, total, torch.ones_like(total))
+    return torch.where(positive, safe.pow(1.0 / p), torch.zeros_like(total))
+
+
+# ---------------------------------------------------------------------------------------------
+# Median: a selection network over shifted strided views, then a gather of the chosen cell
+
+
+def _window_views(x: Tensor, axes: Sequence[_Axis]) -> list[Tensor]:
+    """One strided view ``(N, C, *out)`` per window cell ``j``, in row-major order of ``j``.
+
+    View ``j`` holds cell ``j`` of every window, so an elementwise op across views acts window-wise.
+    """
+    views = []
+    for j in itertools.product(*(range(a.kernel) for a in axes)):
+        index = tuple(
+            slice(jd * a.dilation, jd * a.dilation + (a.out - 1) * a.stride + 1, a.stride)
+            for jd, a in zip(j, axes, strict=True)
+        )
+        views.append(x[(..., *index)])
+    return views
+
+
+def _flat_index(axes: Sequence[_Axis], cell: Tensor) -> Tensor:
+    """Flat index in the ``x`` plane of window cell ``cell`` (row-major ``j``) of every window."""
+    device = cell.device
+    strides = [math.prod(b.size for b in axes[i + 1:]) for i in range(len(axes))]
+    starts = [torch.arange(a.out, device=device) * (a.stride * st) for a, st in zip(axes, strides,
+                                                                                  strict=True)]
+    base = functools.reduce(torch.add, [s.reshape([-1 if i == j else 1 for j in range(len(axes))])
+                                        for i, s in enumerate(starts)])
+    offsets = torch.tensor([sum(jd * a.dilation * st for jd, a, st in zip(j, axes, strides,
+                                                                          strict=True))
+                            for j in itertools.product(*(range(a.kernel) for a in axes))],
+                           device=device)
+    return base + offsets[cell.long()]
+
+
+def _median(x: Tensor, axes: Sequence[_Axis],
+            return_indices: bool) -> tuple[Tensor, Tensor | None]:
+    """Lower median of each window; non-participating cells are skipped."""
+    cells = math.prod(a.kernel for a in axes)
+    full = all(a.full for a in axes)
+    if full and cells <= _NETWORK_MAX_CELLS:
+        views = _window_views(x, axes)
+        with torch.no_grad():  # the values only choose the cell; autograd goes through the gather
+            median = _select(views, (cells - 1) // 2)
+            # the first view equal to the median is the chosen cell
+            cell = torch.full_like(median, cells - 1, dtype=torch.uint8)
+            for j in range(cells - 2, -1, -1):
+                cell = torch.where(views[j] == median, j, cell)
+        plane, filled = axes, x
+    else:
+        cell, plane, filled = _median_by_sorting(x, axes)
+    index = _flat_index(plane, cell)
+    y = filled.flatten(2).gather(2, index.flatten(2)).reshape(index.shape)
+    if not return_indices:
+        return y, None
+    return y, (index if plane is axes else _unfill_index(index, axes))
+
+
+def _median_by_sorting(x: Tensor, axes: Sequence[_Axis]) -> tuple[Tensor, tuple[_Axis, ...],
+                                                                   Tensor]:
+    """Window cell of the lower median, by sorting each stacked window (partial or large windows).
+
+    Non-participating cells are NaN and placed after the real ones before a stable sort, so the
+    first ``m`` sorted cells of a window are its ``m`` real cells and rank ⌊(m − 1)/2⌋ is real.
+    """
+    filled, plane = _fill(x, axes, math.nan), _filled_axes(axes)
+    stacked = torch.stack(_window_views(filled.detach(), plane))  # (K, N, C, *out)
+    masks = [_cells(a, include_padding=False, device=x.device) for a in axes]  # (out, k) each
+    real = masks[0]
+    for m in masks[1:]:
+        real = real[..., None, None] & m
+    dims = len(axes)
+    # (out_1, k_1, …, out_D, k_D) → (k_1 ⋯ k_D, out_1, …, out_D), window cells in row-major order
+    out_shape = real.shape[0::2]
+    real = real.permute(*range(1, 2 * dims, 2), *range(0, 2 * dims, 2)).reshape(-1, *out_shape)
+    order = torch.sort((~real).to(torch.uint8), dim=0, stable=True).indices  # real cells first
+    order = order.reshape(order.shape[0], 1, 1, *order.shape[1:]).expand_as(stacked)
+    ranked = torch.sort(stacked.gather(0, order), dim=0, stable=True).indices
+    rank = ((real.sum(0) - 1) // 2).expand(stacked.shape[1:])[None]
+    cell = order.gather(0, ranked.gather(0, rank))[0]
+    return cell, plane, filled
+
+
+@functools.cache
+def _selection_network(cells: int, rank: int) -> tuple[tuple[int, int, bool, bool], ...]:
+    """Comparators ``(a, b, keep_min, keep_max)`` leaving the rank-th smallest input on wire rank.
+
+    Batcher's odd–even merge sort (Knuth, TAOCP vol. 3, §5.3.4), with every comparator that cannot
+    reach wire ``rank`` dropped, and the min or max half dropped where only the other is used.
+    """
+    size = 1 << (cells - 1).bit_length()
+    comparators = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        comparators.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    # wires ≥ cells would hold +∞, so their comparators never move anything
+    comparators = [(a, b) for a, b in comparators if b < cells]
+    needed, kept = {rank}, []
+    for a, b in reversed(comparators):
+        if a in needed or b in needed:
+            kept.append((a, b, a in needed, b in needed))
+            needed |= {a, b}
+    return tuple(reversed(kept))
+
+
+def _select(values: Sequence[Tensor], rank: int) -> Tensor:
+    """Elementwise rank-th smallest of equally shaped tensors, by compare–exchange on whole tensors."""
+    wires = list(values)
+    for a, b, keep_min, keep_max in _selection_network(len(wires), rank):
+        low, high = wires[a], wires[b]
+        if keep_min:
+            wires[a] = torch.minimum(low, high)
+        if keep_max:
+            wires[b] = torch.maximum(low, high)
+    return wires[rank]
