@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import lzma
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -70,3 +72,24 @@ def archives() -> SimpleNamespace:
     """``make_archive``, ``make_source`` and ``sha256_of``, for building fake fetchable data."""
     return SimpleNamespace(make_archive=make_archive, make_source=make_source,
                            sha256_of=sha256_of)
+
+
+def plant_fetched(cache: Path, name: str, files: dict[str, bytes]) -> Path:
+    """Make ``cache`` look as if catalog data set ``name`` had been fetched, with ``files``."""
+    from convrnn.data.catalog import get_source
+    from convrnn.data.fetch import MANIFEST
+
+    source = get_source(name)
+    directory = cache / name
+    for relative, data in files.items():
+        (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+        (directory / relative).write_bytes(data)
+    manifest = {"name": name, "sha256": source.sha256, "files": sorted(files)}
+    (directory / MANIFEST).write_text(json.dumps(manifest))
+    return directory
+
+
+@pytest.fixture
+def planted() -> Callable[[Path, str, dict[str, bytes]], Path]:
+    """``plant_fetched``: fake a fetched catalog data set from small files."""
+    return plant_fetched

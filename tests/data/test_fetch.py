@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import stat
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from convrnn.data import fetch as fetch_module
 from convrnn.data.archives import archive_kind, extract_members
 from convrnn.data.catalog import CATALOG, get_source
 from convrnn.data.fetch import FetchError, dataset_dir, fetch, is_fetched
+
+# The package re-exports the function fetch under the module's name, so fetch the module itself.
+fetch_module = importlib.import_module("convrnn.data.fetch")
 
 FILES = {"pkg/data/a.txt": b"alpha\n", "pkg/data/sub/b.txt": b"beta\n",
          "pkg/data/skip.bin": b"\x00", "pkg/code.py": b"raise SystemExit('never run')\n"}

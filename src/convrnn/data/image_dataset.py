@@ -1,0 +1,106 @@
+"""One split of an image classification data set, held in memory as two tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from convrnn.data.transforms import random_shift as shift_randomly
+from convrnn.functional._checks import check_tensor
+
+
+class ImageDataset(Dataset[tuple[Tensor, Tensor]]):
+    """Images and labels of one split, kept as whole tensors for fast batching.
+
+    Args:
+        images: ``(N, C, H, W)`` float pixels in [0, 1].
+        labels: ``(N,)`` integer class indices in ``[0, len(classes))``.
+        classes: the class names, index ``k`` naming label ``k``.
+        mean, std: when given, images are normalised once to ``(x − mean) / std``.
+        random_shift: ``k > 0`` translates every image fetched through ``__getitem__``,
+            ``__getitems__`` or :meth:`batch` by a random offset in ``{−k, …, k}²`` pixels
+            (a training augmentation; :attr:`images` stays unshifted).
+        generator: the random source for the shifts (default: torch's global one).
+
+    ``dataset[i]`` is ``(image (C, H, W) float32, label () int64)``. For training without
+    per-item Python overhead, use :attr:`images`/:attr:`labels` directly or
+    :meth:`batches`, which yields ``(images (B, C, H, W), labels (B,))``.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor, *, classes: Sequence[str],
+                 mean: float | None = None, std: float | None = None, random_shift: int = 0,
+                 generator: torch.Generator | None = None) -> None:
+        check_tensor("images", images, dims=4, floating=True, where="ImageDataset")
+        check_tensor("labels", labels, dims=1, where="ImageDataset")
+        if labels.shape[0] != images.shape[0]:
+            raise ValueError(f"ImageDataset: expected one label per image, got {images.shape[0]} "
+                             f"images and {labels.shape[0]} labels")
+        if isinstance(random_shift, bool) or not isinstance(random_shift, int) or random_shift < 0:
+            raise ValueError(f"ImageDataset: argument 'random_shift' expected an int ≥ 0, "
+                             f"got {random_shift!r}")
+        self.classes = tuple(classes)
+        self.mean, self.std = mean, std
+        self.random_shift = random_shift
+        self.generator = generator
+        images = images.to(torch.float32)
+        if mean is not None and std is not None:
+            images = (images - mean) / std
+        self.images = images
+        self.labels = labels.to(torch.int64)
+        # The value an empty pixel takes after normalisation: what a shift uncovers.
+        self.background = 0.0 if mean is None or std is None else -mean / std
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)``."""
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def tensors(self) -> tuple[Tensor, Tensor]:
+        """The whole split: ``images (N, C, H, W)``, ``labels (N,)`` (no augmentation)."""
+        return self.images, self.labels
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        images, labels = self.batch(torch.as_tensor([index]))
+        return images[0], labels[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
+        # DataLoader calls this with a whole batch of indices: augment them in one go.
+        images, labels = self.batch(torch.as_tensor(indices))
+        return list(zip(images.unbind(0), labels.unbind(0), strict=True))
+
+    def batch(self, indices: Tensor) -> tuple[Tensor, Tensor]:
+        """Images ``(B, C, H, W)`` and labels ``(B,)`` at ``indices (B,)``, augmented if set."""
+        images = self.images[indices]
+        if self.random_shift:
+            images = shift_randomly(images, self.random_shift, fill=self.background,
+                                    generator=self.generator)
+        return images, self.labels[indices]
+
+    def batches(self, batch_size: int, *, shuffle: bool = False, drop_last: bool = False,
+                generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+        """Iterate over the split in batches ``(images (B, C, H, W), labels (B,))``."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batches: argument 'batch_size' expected an int ≥ 1, "
+                             f"got {batch_size!r}")
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        stop = n - n % batch_size if drop_last else n
+        for start in range(0, stop, batch_size):
+            yield self.batch(order[start:start + batch_size])
+
+    def __repr__(self) -> str:
+        extras = "" if self.mean is None else f", normalized (mean {self.mean}, std {self.std})"
+        extras += f", random_shift={self.random_shift}" if self.random_shift else ""
+        return (f"{type(self).__name__}({len(self)} images of {self.image_shape}, "
+                f"{self.num_classes} classes{extras})")
