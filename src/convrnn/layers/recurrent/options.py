@@ -26,7 +26,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -46,7 +45,11 @@ class BlockLayerNorm(nn.Module):
     def forward(self, z: Tensor, first: int = 0) -> Tensor:
         count = z.shape[-1] // self.size
         blocks = z.unflatten(-1, (count, self.size))
-        normed = F.layer_norm(blocks, (self.size,), eps=self.eps)
+        # Not F.layer_norm: it enters an OpenMP region even for a few rows, and on a busy CPU each
+        # call then stalls for milliseconds (measured: 8 µs idle, 5–15 ms with 2 threads per core);
+        # var_mean + rsqrt compute the same normalisation without that stall.
+        var, mean = torch.var_mean(blocks, dim=-1, correction=0, keepdim=True)
+        normed = (blocks - mean) * torch.rsqrt(var + self.eps)
         gain = self.weight[first:first + count]
         shift = self.bias[first:first + count]
         return (normed * gain + shift).flatten(-2)
