@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -67,3 +68,16 @@ def is_tracing() -> bool:
     Checks that read tensor sizes as Python numbers are skipped there, so graphs stay shape-generic.
     """
     return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def static_sizes(x: Tensor, start: int = 2) -> tuple[int, ...]:
+    """``x.shape[start:]`` as Python ints, also under ``torch.jit.trace`` (where sizes are tensors).
+
+    A traced graph is then specialised to the traced input's spatial size wherever the size enters
+    Python arithmetic (``"same"`` padding, boundary padding), as in a TensorFlow graph.
+    """
+    if not torch.jit.is_tracing():
+        return tuple(x.shape[start:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        return tuple(int(n) for n in x.shape[start:])

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from convrnn.functional._checks import check_choice, check_tensor, is_tracing
+from convrnn.functional._checks import check_choice, check_tensor, is_tracing, static_sizes
 
 BOUNDARIES = ("zeros", "constant", "neumann", "reflect", "symmetric", "circular")
 
@@ -118,7 +118,7 @@ def pad(x: Tensor, padding: Padding, boundary: str = "zeros", value: float = 0.0
     check_choice("boundary", boundary, BOUNDARIES, where="pad")
     dims = x.dim() - 2
     pairs = normalize_padding(padding, dims)
-    sizes = x.shape[2:]
+    sizes = static_sizes(x)
     if boundary == "reflect" and not is_tracing():
         for axis, ((low, high), n) in enumerate(zip(pairs, sizes, strict=True)):
             if max(low, high) >= n and max(low, high) > 0:

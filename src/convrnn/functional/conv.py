@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from convrnn.functional import shapes
-from convrnn.functional._checks import as_tuple, check_tensor, is_tracing
+from convrnn.functional._checks import as_tuple, check_tensor, is_tracing, static_sizes
 from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding, pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -87,24 +87,13 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
         raise ValueError(f"conv: argument 'boundary' expected one of {list(BOUNDARIES)}, got {boundary!r}")
     stride_t = as_tuple("stride", stride, dims, minimum=1, where="conv")
     dilation_t = as_tuple("dilation", dilation, dims, minimum=1, where="conv")
-    kernel = tuple(weight.shape[2:])
-    c_out, c_in_per_group = weight.shape[0], weight.shape[1]
-    if x.shape[1] != c_in_per_group * groups:
-        raise ValueError(
-            f"conv: argument 'x' expected {c_in_per_group * groups} input channels "
-            f"(weight {tuple(weight.shape)} × groups={groups}), got shape {tuple(x.shape)}"
-        )
-    if c_out % groups:
-        raise ValueError(
-            f"conv: argument 'weight' expected C_out divisible by groups={groups}, "
-            f"got C_out={c_out}"
-        )
-    if bias is not None and bias.shape[0] != c_out:
-        raise ValueError(f"conv: argument 'bias' expected shape ({c_out},), got {tuple(bias.shape)}")
-    pairs = resolve_padding(padding, x.shape[2:], kernel, stride_t, dilation_t)
+    kernel = static_sizes(weight)
+    sizes = static_sizes(x)
     if not is_tracing():
-        for axis, (n, (low, high), k, d) in enumerate(zip(x.shape[2:], pairs, kernel, dilation_t,
-                                                          strict=True)):
+        _check_conv_shapes(x, weight, bias, groups)
+    pairs = resolve_padding(padding, sizes, kernel, stride_t, dilation_t)
+    if not is_tracing():
+        for axis, (n, (low, high), k, d) in enumerate(zip(sizes, pairs, kernel, dilation_t, strict=True)):
             if n + low + high < shapes.effective_kernel(k, d):
                 raise ValueError(
                     f"conv: kernel spans {shapes.effective_kernel(k, d)} cells along spatial "
@@ -119,6 +108,21 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
         x = pad(x, pairs, boundary, value)
         native_padding = (0,) * dims
     return _CONV[dims](x, weight, bias, stride_t, native_padding, dilation_t, groups)
+
+
+def _check_conv_shapes(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> None:
+    c_out, c_in_per_group = weight.shape[0], weight.shape[1]
+    if x.shape[1] != c_in_per_group * groups:
+        raise ValueError(
+            f"conv: argument 'x' expected {c_in_per_group * groups} input channels "
+            f"(weight {tuple(weight.shape)} × groups={groups}), got shape {tuple(x.shape)}"
+        )
+    if c_out % groups:
+        raise ValueError(
+            f"conv: argument 'weight' expected C_out divisible by groups={groups}, got C_out={c_out}"
+        )
+    if bias is not None and bias.shape[0] != c_out:
+        raise ValueError(f"conv: argument 'bias' expected shape ({c_out},), got {tuple(bias.shape)}")
 
 
 def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
@@ -149,12 +153,12 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
     check_tensor("x", x, dims=dims + 2, where="conv_transpose")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"conv_transpose: argument 'groups' expected an int ≥ 1, got {groups!r}")
-    if x.shape[1] != weight.shape[0]:
+    if not is_tracing() and x.shape[1] != weight.shape[0]:
         raise ValueError(
             f"conv_transpose: argument 'x' expected {weight.shape[0]} input channels "
             f"(weight {tuple(weight.shape)}), got shape {tuple(x.shape)}"
         )
-    if weight.shape[0] % groups:
+    if not is_tracing() and weight.shape[0] % groups:
         raise ValueError(
             f"conv_transpose: argument 'weight' expected C_in={weight.shape[0]} divisible by "
             f"groups={groups}"
@@ -162,7 +166,7 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
     stride_t = as_tuple("stride", stride, dims, minimum=1, where="conv_transpose")
     dilation_t = as_tuple("dilation", dilation, dims, minimum=1, where="conv_transpose")
     pairs = normalize_padding(padding, dims, where="conv_transpose")
-    kernel = tuple(weight.shape[2:])
+    kernel = static_sizes(weight)
     if output_size is not None:
         wanted = tuple(int(v) for v in output_size)
         if len(wanted) == dims + 2:
@@ -172,7 +176,7 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
                 f"conv_transpose: argument 'output_size' expected {dims} spatial sizes, got {tuple(output_size)}"
             )
         extra = []
-        for axis, (n, k, s, d, p, want) in enumerate(zip(x.shape[2:], kernel, stride_t, dilation_t,
+        for axis, (n, k, s, d, p, want) in enumerate(zip(static_sizes(x), kernel, stride_t, dilation_t,
                                                          pairs, wanted, strict=True)):
             smallest = shapes.conv_transpose_output_size(n, k, s, p, d)
             if not smallest <= want < smallest + max(s, d):
