@@ -1,1 +1,73 @@
-"""TODO"""
+"""Training: the ``fit`` loop, callbacks, metrics, checkpoints, seeding and torchrun helpers.
+
+    from convrnn.training import Accuracy, Checkpoint, fit, seed_everything
+
+    seed_everything(0)
+    model = ...
+    history = fit(model, train_set, val_set, batch_size=128, epochs=3,
+                  loss=nn.CrossEntropyLoss(), optimizer=torch.optim.Adam(model.parameters()),
+                  metrics={"accuracy": Accuracy()}, callbacks=[Checkpoint("out/checkpoints")])
+"""
+
+from convrnn.training.callbacks import Callback, Checkpoint, EarlyStopping
+from convrnn.training.checkpoint import (
+    CheckpointError,
+    LoadedCheckpoint,
+    load_checkpoint,
+    load_model_weights,
+    read_config,
+    save_checkpoint,
+    save_model,
+)
+from convrnn.training.distributed import (
+    init_distributed,
+    is_distributed,
+    is_main_process,
+    unwrap_model,
+    wrap_model,
+)
+from convrnn.training.evaluate import evaluate
+from convrnn.training.fit import fit
+from convrnn.training.fit_state import FitState, History
+from convrnn.training.loggers import CSVLogger, ProgressBar, TensorBoardLogger
+from convrnn.training.metrics import Accuracy, Mean, MeanAbsoluteError, Metric
+from convrnn.training.sampling import ResumableSampler, make_loader
+from convrnn.training.seeding import get_rng_state, seed_everything, set_rng_state
+from convrnn.training.steps import StepOutput, move_to_device, supervised_step
+
+__all__ = [
+    "Accuracy",
+    "CSVLogger",
+    "Callback",
+    "Checkpoint",
+    "CheckpointError",
+    "EarlyStopping",
+    "FitState",
+    "History",
+    "LoadedCheckpoint",
+    "Mean",
+    "MeanAbsoluteError",
+    "Metric",
+    "ProgressBar",
+    "ResumableSampler",
+    "StepOutput",
+    "TensorBoardLogger",
+    "evaluate",
+    "fit",
+    "get_rng_state",
+    "init_distributed",
+    "is_distributed",
+    "is_main_process",
+    "load_checkpoint",
+    "load_model_weights",
+    "make_loader",
+    "move_to_device",
+    "read_config",
+    "save_checkpoint",
+    "save_model",
+    "seed_everything",
+    "set_rng_state",
+    "supervised_step",
+    "unwrap_model",
+    "wrap_model",
+]

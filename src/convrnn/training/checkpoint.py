@@ -227,6 +227,13 @@ def load_checkpoint(
     With ``strict=True`` the model's keys must match exactly (as in ``load_state_dict``).
     """
     path, files = _read_verified(directory)
+    # refuse before loading anything, so a failed load never leaves objects half-restored
+    for stem, wanted in (("optimizer", optimizer), ("scheduler", scheduler), ("rng", restore_rng)):
+        if wanted is not None and wanted is not False and f"{stem}.json" not in files:
+            raise CheckpointError(
+                f"checkpoint '{path}' holds no {stem} state ({stem}.json is absent); "
+                "is it a final model rather than a training checkpoint?"
+            )
     document = json.loads(files["config.json"])
     loaded = LoadedCheckpoint(path, document["config"], document.get("metadata", {}))
     if model is not None:

@@ -1,0 +1,162 @@
+"""Callbacks that report a run: a progress bar, a CSV file, TensorBoard. Only rank 0 reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+from convrnn.training.callbacks import Callback
+from convrnn.training.fit_state import FitState
+
+__all__ = ["CSVLogger", "ProgressBar", "TensorBoardLogger", "format_record"]
+
+
+def format_record(record: dict[str, float]) -> str:
+    """``"train_loss 0.1234  val_accuracy 0.9876  samples_per_s 3812"`` for a one-line summary."""
+    parts = []
+    for key, value in record.items():
+        if key == "epoch":
+            continue
+        if key.endswith("_per_s") or key.endswith("seconds"):
+            parts.append(f"{key} {value:.1f}")
+        else:
+            parts.append(f"{key} {value:.4g}")
+    return "  ".join(parts)
+
+
+class ProgressBar(Callback):
+    """A tqdm bar per epoch with the running loss, metrics and samples/s.
+
+    On a terminal (``live=None`` checks ``file.isatty()``) the bar redraws in place; elsewhere
+    (CI logs, redirected output) it prints one summary line per epoch instead.
+    """
+
+    def __init__(self, *, live: bool | None = None, file: TextIO | None = None) -> None:
+        self.file = file
+        self.live = live
+        self.bar: Any = None
+
+    def _stream(self) -> TextIO:
+        return self.file if self.file is not None else sys.stderr
+
+    def on_epoch_start(self, state: FitState) -> None:
+        if not state.is_main_process:
+            return
+        live = self.live if self.live is not None else self._stream().isatty()
+        if live:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=state.steps_per_epoch, initial=state.step_in_epoch,
+                            desc=f"epoch {state.epoch + 1}/{state.epochs}", unit="batch",
+                            file=self._stream(), dynamic_ncols=True, leave=True)
+
+    def on_batch_end(self, state: FitState) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_log(self, state: FitState, logs: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(_short(logs), refresh=False)
+
+    def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
+        if not state.is_main_process:
+            return
+        if self.bar is not None:
+            self.bar.set_postfix_str(_short(record), refresh=True)
+            self.close()
+        else:
+            line = f"epoch {state.epoch + 1}/{state.epochs}  {format_record(record)}"
+            print(line, file=self._stream(), flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _short(logs: dict[str, float]) -> str:
+    parts = []
+    for key, value in logs.items():
+        if key in ("epoch", "lr", "epoch_seconds") or math.isnan(value):
+            continue
+        if key.endswith("_per_s"):
+            parts.append(f"{value:,.0f} samples/s")
+        else:
+            parts.append(f"{key}={value:.4f}")
+    return ", ".join(parts)
+
+
+class CSVLogger(Callback):
+    """One row per epoch (the history's records) in ``path``, rewritten atomically each epoch
+    from the history itself — so a resumed run's file never holds the rows of epochs it redid."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
+        if not state.is_main_process:
+            return
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=state.history.keys(), restval="",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(state.history.records)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(descriptor, "w", newline="") as handle:
+                handle.write(buffer.getvalue())
+            os.replace(temporary, self.path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+
+
+def _summary_writer_class() -> type:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as error:
+        raise ImportError(
+            "TensorBoardLogger needs the 'tensorboard' package, which is not installed: "
+            "run `pip install tensorboard`"
+        ) from error
+    return SummaryWriter
+
+
+class TensorBoardLogger(Callback):
+    """Scalars for TensorBoard under ``log_dir``: ``train/<name>`` every log interval (x axis:
+    optimizer steps) and ``epoch/<name>`` per epoch. Needs ``pip install tensorboard``."""
+
+    def __init__(self, log_dir: str | os.PathLike[str]) -> None:
+        self.writer_class = _summary_writer_class()  # fail now, not after the first epoch
+        self.log_dir = Path(log_dir)
+        self.writer: Any = None
+
+    def on_fit_start(self, state: FitState) -> None:
+        if state.is_main_process:
+            # purge_step drops events a killed run wrote after the checkpoint we resume from
+            purge = state.global_step if state.global_step > 0 else None
+            self.writer = self.writer_class(log_dir=str(self.log_dir), purge_step=purge)
+
+    def on_log(self, state: FitState, logs: dict[str, float]) -> None:
+        if self.writer is not None:
+            for key, value in logs.items():
+                self.writer.add_scalar(f"train/{key}", value, state.global_step)
+
+    def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
+        if self.writer is not None:
+            for key, value in record.items():
+                if key != "epoch":
+                    self.writer.add_scalar(f"epoch/{key}", value, state.epoch + 1)
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
