@@ -32,6 +32,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the model names and exit")
     p.set_defaults(func=_cmd_summary)
 
+    p = sub.add_parser("data", help="list the real data sets, or fetch one into the cache")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("list", help="name, size, license, source and whether cached")
+    fetch = actions.add_parser("fetch", help="download, verify (SHA-256) and extract a data set")
+    fetch.add_argument("name", help="a data set name from `convrnn data list`")
+    fetch.add_argument("--force", action="store_true", help="fetch again even if cached")
+    p.set_defaults(func=_cmd_data)
+
     return parser
 
 
@@ -57,6 +65,23 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     if args.input_shape is not None:
         input_shape = _parse_shape(args.input_shape)
     print(summary(model, input_shape))
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from convrnn.data.catalog import get_source
+    from convrnn.data.fetch import FetchError, fetch
+    from convrnn.data.listing import catalog_table
+
+    if args.action == "list":
+        print(catalog_table())
+        return 0
+    source = get_source(args.name)
+    try:
+        print(fetch(source, force=args.force))
+    except FetchError as error:  # the client, the network or the archive failed: not a usage error
+        print(f"convrnn: error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
