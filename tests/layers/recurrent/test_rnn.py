@@ -179,3 +179,50 @@ def test_load_torch_weights_rejects_cells_torch_does_not_have():
         GRU(3, 4).load_torch_state_dict(nn.GRU(3, 4).state_dict())
     with pytest.raises(ValueError, match="proj_size"):
         from_torch(nn.LSTM(3, 4, proj_size=2))
+
+
+def test_bad_input_names_argument_expected_and_actual():
+    rnn = LSTM(3, 4, num_layers=2)
+    x = torch.randn(2, 5, 3)
+    with pytest.raises(ValueError, match=r"'x' expected 3 features .*got shape \(2, 5, 7\)"):
+        rnn(torch.randn(2, 5, 7))
+    with pytest.raises(ValueError, match=r"'x' expected a 3-d tensor, got shape \(5, 3\)"):
+        rnn(torch.randn(5, 3))
+    with pytest.raises(ValueError, match=r"'lengths' expected values in \[1, T\] = \[1, 5\], "
+                                         r"got min 2 and max 6"):
+        rnn(x, torch.tensor([6, 2]))
+    with pytest.raises(ValueError, match=r"'lengths' expected values in \[1, T\].*got min 0"):
+        rnn(x, torch.tensor([0, 2]))
+    with pytest.raises(ValueError, match=r"'lengths' expected shape \(2,\) .*got \(3,\)"):
+        rnn(x, torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match=r"'lengths' expected a 1-d tensor, got shape \(2, 1\)"):
+        rnn(x, torch.tensor([[1], [2]]))
+    with pytest.raises(TypeError, match=r"'lengths' expected an integer tensor, got dtype "
+                                        r"torch.float32"):
+        rnn(x, torch.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"'state' expected a tuple of 2 tensors \(h, c\), "
+                                        r"got Tensor"):
+        rnn(x, state=torch.zeros(2, 2, 4))
+    with pytest.raises(ValueError, match=r"'state \(c\)' expected shape .* = \(2, 2, 4\), "
+                                         r"got \(1, 2, 4\)"):
+        rnn(x, state=(torch.zeros(2, 2, 4), torch.zeros(1, 2, 4)))
+    with pytest.raises(ValueError, match=r"'state \(h\)' expected shape .* = \(2, 2, 4\), "
+                                         r"got \(2, 3, 4\)"):
+        GRU(3, 4, num_layers=2)(x, state=torch.zeros(2, 3, 4))
+
+
+def test_bad_construction_names_argument_expected_and_actual():
+    with pytest.raises(ValueError, match=r"'lookahead' expected None or an int ≥ 0, got -1"):
+        RNN("lstm", 3, 4, bidirectional=True, lookahead=-1)
+    with pytest.raises(ValueError, match=r"'lookahead' .*needs bidirectional=True"):
+        RNN("lstm", 3, 4, lookahead=2)
+    with pytest.raises(ValueError, match=r"'cell' expected one of \[.*'lstm'.*\], got 'lstn'"):
+        RNN("lstn", 3, 4)
+    with pytest.raises(TypeError, match=r"'cell' expected a name in .*got 42"):
+        RNN(42, 3, 4)
+    with pytest.raises(ValueError, match=r"'dropout' expected a probability in \[0, 1\), got 1.5"):
+        RNN("gru", 3, 4, dropout=1.5)
+    with pytest.raises(ValueError, match=r"'num_layers' expected a positive int, got 0"):
+        RNN("gru", 3, 4, num_layers=0)
+    with pytest.raises(TypeError, match=r"'module' expected torch.nn.LSTM, GRU or RNN, got Linear"):
+        from_torch(nn.Linear(3, 4))

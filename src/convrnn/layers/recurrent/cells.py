@@ -76,8 +76,10 @@ class Cell(nn.Module):
         return {"layer_norm": self.layer_norm}
 
     def like(self, input_size: int) -> Cell:
-        """A freshly initialised cell of the same kind and options reading ``input_size`` features."""
-        return type(self)(input_size, self.hidden_size, **self.config())
+        """A freshly initialised cell of the same kind, options, dtype and device reading
+        ``input_size`` features."""
+        twin = type(self)(input_size, self.hidden_size, **self.config())
+        return twin.to(device=self.weight_ih.device, dtype=self.weight_ih.dtype)
 
     def reset_parameters(self) -> None:
         H = self.hidden_size
