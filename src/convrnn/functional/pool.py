@@ -454,6 +454,7 @@ def _median(x: Tensor, axes: Sequence[_Axis],
     """Lower median of each window; non-participating cells are skipped."""
     cells = math.prod(a.kernel for a in axes)
     full = all(a.full for a in axes)
+    median = None
     if full and cells <= _NETWORK_MAX_CELLS:
         views = _window_views(x, axes)
         with torch.no_grad():  # the values only choose the cell; autograd goes through the gather
@@ -467,6 +468,9 @@ def _median(x: Tensor, axes: Sequence[_Axis],
         cell, plane, filled = _median_by_sorting(x, axes)
     index = _flat_index(plane, cell)
     y = filled.flatten(2).gather(2, index.flatten(2)).reshape(index.shape)
+    if median is not None:
+        # a NaN in a window reaches the network's output (every input does) but equals no cell
+        y = torch.where(median.isnan(), median, y)
     if not return_indices:
         return y, None
     return y, (index if plane is axes else _unfill_index(index, axes))
@@ -476,8 +480,8 @@ def _median_by_sorting(x: Tensor, axes: Sequence[_Axis]) -> tuple[Tensor, tuple[
                                                                    Tensor]:
     """Window cell of the lower median, by sorting each stacked window (partial or large windows).
 
-    Non-participating cells are NaN and placed after the real ones before a stable sort, so the
-    first ``m`` sorted cells of a window are its ``m`` real cells and rank ⌊(m − 1)/2⌋ is real.
+    Non-participating cells are NaN, which sorts after every number, so rank ⌊(m − 1)/2⌋ of a window
+    with ``m`` real cells is its lower median (NaN if the window holds a NaN: NaN propagates).
     """
     filled, plane = _fill(x, axes, math.nan), _filled_axes(axes)
     stacked = torch.stack(_window_views(filled.detach(), plane))  # (K, N, C, *out)
@@ -489,12 +493,17 @@ def _median_by_sorting(x: Tensor, axes: Sequence[_Axis]) -> tuple[Tensor, tuple[
     # (out_1, k_1, …, out_D, k_D) → (k_1 ⋯ k_D, out_1, …, out_D), window cells in row-major order
     out_shape = real.shape[0::2]
     real = real.permute(*range(1, 2 * dims, 2), *range(0, 2 * dims, 2)).reshape(-1, *out_shape)
-    order = torch.sort((~real).to(torch.uint8), dim=0, stable=True).indices  # real cells first
-    order = order.reshape(order.shape[0], 1, 1, *order.shape[1:]).expand_as(stacked)
-    ranked = torch.sort(stacked.gather(0, order), dim=0, stable=True).indices
     rank = ((real.sum(0) - 1) // 2).expand(stacked.shape[1:])[None]
-    cell = order.gather(0, ranked.gather(0, rank))[0]
-    return cell, plane, filled
+    median = torch.sort(stacked, dim=0).values.gather(0, rank)
+    return _first_match(stacked, median, real), plane, filled
+
+
+def _first_match(stacked: Tensor, median: Tensor, real: Tensor | None = None) -> Tensor:
+    """Window cell (row-major) of the first real cell equal to ``median`` (NaN matching NaN)."""
+    match = (stacked == median) | (stacked.isnan() & median.isnan())
+    if real is not None:
+        match &= real[:, None, None]
+    return match.to(torch.uint8).argmax(0)
 
 
 @functools.cache
