@@ -1,0 +1,103 @@
+"""Two gloo processes on 127.0.0.1, each with half the batch, train exactly like one process."""
+
+import json
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from convrnn.training import (
+    Accuracy,
+    Checkpoint,
+    fit,
+    init_distributed,
+    load_checkpoint,
+    load_model_weights,
+    save_model,
+)
+from convrnn.training.distributed import all_reduce_sum, is_distributed, rank, world_size
+
+GLOBAL_BATCH, EPOCHS = 8, 2
+
+
+def data(n: int, seed: int) -> TensorDataset:
+    centres = torch.randn(3, 4, generator=torch.Generator().manual_seed(0)) * 3
+    targets = torch.arange(n) % 3
+    inputs = centres[targets] + torch.randn(n, 4, generator=torch.Generator().manual_seed(seed))
+    return TensorDataset(inputs, targets)
+
+
+def train(per_process_batch: int, checkpoints) -> tuple[nn.Module, dict]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    history = fit(model, data(48, 1), data(20, 2), batch_size=per_process_batch, epochs=EPOCHS,
+                  loss=nn.CrossEntropyLoss(), optimizer=optimizer, seed=7,
+                  metrics={"accuracy": Accuracy()}, callbacks=[Checkpoint(checkpoints)],
+                  progress=False)
+    return model, history.records
+
+
+def worker(process: int, processes: int, port: int, directory: str) -> None:
+    os.environ.update(RANK=str(process), WORLD_SIZE=str(processes), LOCAL_RANK=str(process),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
+    torch.set_num_threads(1)
+    device = init_distributed()
+    try:
+        assert device == torch.device("cpu") and is_distributed()
+        assert (rank(), world_size()) == (process, processes)
+        assert all_reduce_sum(torch.tensor([process + 1.0])).item() == 3.0
+        model, records = train(GLOBAL_BATCH // processes, os.path.join(directory, f"rank{process}"))
+        save_model(os.path.join(directory, f"final{process}"), model, {"process": process})
+        with open(os.path.join(directory, f"history{process}.json"), "w") as handle:
+            json.dump(records, handle)
+    finally:
+        dist.destroy_process_group()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_two_gloo_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    mp.spawn(worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    single, single_records = train(GLOBAL_BATCH, tmp_path / "single")
+
+    for process in range(2):
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+        assert load_model_weights(tmp_path / f"final{process}", model) == {"process": process}
+        for key, value in single.state_dict().items():
+            torch.testing.assert_close(model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+        records = json.loads((tmp_path / f"history{process}.json").read_text())
+        for record, expected in zip(records, single_records, strict=True):
+            for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+                assert record[key] == pytest.approx(expected[key], rel=1e-5), key
+
+    assert (tmp_path / "rank0" / "last").is_dir()
+    assert not (tmp_path / "rank1").exists()  # only rank 0 writes
+    plain = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    load_checkpoint(tmp_path / "rank0" / "last", plain)  # keys carry no "module." prefix
+    for key, value in single.state_dict().items():
+        torch.testing.assert_close(plain.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+
+
+def test_without_torchrun_variables_nothing_is_initialised(monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert init_distributed().type in ("cpu", "cuda")
+    assert not dist.is_initialized() and world_size() == 1 and rank() == 0
+
+
+def test_incomplete_torchrun_environment_is_named(monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RANK", "0")
+    with pytest.raises(ValueError, match=r"missing \['WORLD_SIZE'"):
+        init_distributed()
