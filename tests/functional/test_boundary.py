@@ -95,3 +95,9 @@ def test_bad_padding_is_refused(padding):
 def test_input_without_spatial_dimension_is_refused():
     with pytest.raises(ValueError, match=r"'x' expected shape \(N, C, \*spatial\)"):
         pad(torch.zeros(2, 3), 1)
+
+
+@pytest.mark.parametrize("boundary", ["circular", "symmetric", "neumann", "reflect"])
+def test_second_derivatives_of_boundary_padding(boundary):
+    x = torch.randn(1, 2, 4, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda t: pad(t, [(2, 1), (1, 2)], boundary, 0.3), (x,))

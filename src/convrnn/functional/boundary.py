@@ -133,19 +133,76 @@ def pad(x: Tensor, padding: Padding, boundary: str = "zeros", value: float = 0.0
         fill = 0.0 if boundary == "zeros" else float(value)
         return F.pad(x, _torch_order(pairs), mode="constant", value=fill)
     if _torch_pad_supports(boundary, pairs, sizes, value):
-        mode = {"neumann": "replicate", "reflect": "reflect", "circular": "circular"}[boundary]
+        mode = {"neumann": "replicate", "reflect": "reflect"}[boundary]
         return F.pad(x, _torch_order(pairs), mode=mode)
-    out = x
-    for axis, ((low, high), n) in enumerate(zip(pairs, sizes, strict=True)):
-        if low == 0 and high == 0:
-            continue
-        dim = axis + 2
-        out = out.index_select(dim, _edge_index(n, low, high, boundary, x.device))
-        if boundary == "neumann" and value != 0:
+    indices = tuple(_edge_index(n, low, high, boundary, x.device)
+                    for (low, high), n in zip(pairs, sizes, strict=True))
+    if is_tracing():
+        # graph exporters get plain differentiable ops
+        out = x
+        for axis, index in enumerate(indices):
+            out = out.index_select(axis + 2, index)
+    else:
+        out = _MarginPad.apply(x, pairs, indices)
+    if boundary == "neumann" and value != 0:
+        for axis, ((low, high), n) in enumerate(zip(pairs, sizes, strict=True)):
             shape = [1] * out.dim()
-            shape[dim] = n + low + high
+            shape[axis + 2] = n + low + high
             out = out + _neumann_ramp(n, low, high, float(value), out).reshape(shape)
     return out
+
+
+def _fill_margins(x: Tensor, pairs: Sequence[tuple[int, int]], indices: Sequence[Tensor]) -> Tensor:
+    """Zero-pad ``x``, then copy each margin from the cells its boundary names, one dimension at a
+    time (so corners copy already padded rows, exactly like padding dimension by dimension)."""
+    out = F.pad(x, _torch_order(pairs))
+    for axis, ((low, high), index) in enumerate(zip(pairs, indices, strict=True)):
+        dim = axis + 2
+        if low:
+            out.narrow(dim, 0, low).copy_(out.index_select(dim, index[:low] + low))
+        if high:
+            size = index.numel()
+            out.narrow(dim, size - high, high).copy_(out.index_select(dim, index[size - high:] + low))
+    return out
+
+
+def _fold_margins(grad: Tensor, pairs: Sequence[tuple[int, int]], indices: Sequence[Tensor]) -> Tensor:
+    """Adjoint of :func:`_fill_margins`: add each margin's gradient onto the cells it copied."""
+    for axis in reversed(range(len(pairs))):
+        (low, high), index, dim = pairs[axis], indices[axis], axis + 2
+        size = index.numel()
+        inner = grad.narrow(dim, low, size - low - high).clone()
+        if low:
+            inner.index_add_(dim, index[:low], grad.narrow(dim, 0, low))
+        if high:
+            inner.index_add_(dim, index[size - high:], grad.narrow(dim, size - high, high))
+        grad = inner
+    return grad
+
+
+class _MarginPad(torch.autograd.Function):
+    """Boundary padding whose backward folds the margins back (PyTorch's circular padding backward
+    costs ~10× the convolution it feeds); differentiable to any order through :class:`_MarginFold`."""
+
+    @staticmethod
+    def forward(ctx, x, pairs, indices):  # type: ignore[override]
+        ctx.pairs, ctx.indices = pairs, indices
+        return _fill_margins(x, pairs, indices)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        return _MarginFold.apply(grad, ctx.pairs, ctx.indices), None, None
+
+
+class _MarginFold(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, grad, pairs, indices):  # type: ignore[override]
+        ctx.pairs, ctx.indices = pairs, indices
+        return _fold_margins(grad, pairs, indices)
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        return _MarginPad.apply(grad, ctx.pairs, ctx.indices), None, None
 
 
 def _torch_order(pairs: Sequence[tuple[int, int]]) -> list[int]:
@@ -158,13 +215,7 @@ def _torch_order(pairs: Sequence[tuple[int, int]]) -> list[int]:
 
 def _torch_pad_supports(boundary: str, pairs: Sequence[tuple[int, int]],
                         sizes: Sequence[int], value: float) -> bool:
-    """Whether PyTorch's own fused padding kernel computes exactly this boundary."""
-    if len(pairs) > 3 or boundary == "symmetric":
+    """Whether PyTorch's own padding kernel computes this boundary at full speed, both ways."""
+    if len(pairs) > 3:
         return False
-    if boundary == "neumann":
-        return value == 0
-    if boundary == "reflect":
-        return True  # size already checked
-    if boundary == "circular":
-        return all(low <= n and high <= n for (low, high), n in zip(pairs, sizes, strict=True))
-    return False
+    return boundary == "reflect" or (boundary == "neumann" and value == 0)

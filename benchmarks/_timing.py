@@ -1,0 +1,28 @@
+"""Timing helpers shared by the benchmark scripts: warm-up, then the median of repeats."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in seconds after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def print_table(title: str, rows: list[tuple[str, float, float]], baseline_name: str) -> None:
+    """Print ``(case, time, baseline time)`` rows as a ratio table."""
+    print(f"\n{title}")
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'case'.ljust(width)}  {'ms':>9}  {baseline_name + ' ms':>14}  {'ratio':>6}")
+    for name, ours, base in rows:
+        print(f"{name.ljust(width)}  {ours * 1e3:9.2f}  {base * 1e3:14.2f}  {ours / base:6.2f}×")
