@@ -33,7 +33,8 @@ def archive_kind(path: str | Path) -> str:
     if name.endswith(".deb"):
         return "deb"
     raise ValueError(
-        f"archive: expected a .whl, .zip, .tar.gz, .tgz, .tar.xz, .tar.bz2 or .deb file, got {name!r}"
+        "archive: expected a .whl, .zip, .tar.gz, .tgz, .tar.xz, .tar.bz2 or .deb file, "
+        f"got {name!r}"
     )
 
 

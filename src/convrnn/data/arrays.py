@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from convrnn.data.cache import load_array, save_array_atomic
-from convrnn.data.fetch import dataset_dir, fetch, is_fetched
+from convrnn.data.fetch import ensure_fetched
 from convrnn.functional._checks import check_choice
 
 SPLITS = ("train", "validation", "test", "train+validation")
@@ -21,21 +21,10 @@ _ALIASES = {"train_full": "train+validation", "val": "validation", "valid": "val
 
 
 def check_split(split: str) -> str:
-    """The canonical split name (``train_full`` → ``train+validation``); ``ValueError`` if unknown."""
+    """The canonical split name (``train_full`` → ``train+validation``); ``ValueError``
+    if unknown."""
     split = _ALIASES.get(split, split) if isinstance(split, str) else split
     return check_choice("split", split, SPLITS)
-
-
-def ensure_fetched(name: str, *, cache: str | os.PathLike[str] | None, download: bool) -> Path:
-    """The fetched directory of ``name``, fetching it first when ``download`` allows."""
-    if is_fetched(name, cache=cache):
-        return dataset_dir(name, cache=cache)
-    if not download:
-        raise FileNotFoundError(
-            f"data set {name!r} is not in the cache ({dataset_dir(name, cache=cache)}); "
-            f"run `convrnn data fetch {name}` or pass download=True"
-        )
-    return fetch(name, cache=cache)
 
 
 def prepared_arrays(name: str, keys: Sequence[str],

@@ -45,7 +45,8 @@ def _convert(directory: Path) -> dict[str, np.ndarray]:
               "test": (TRAIN_SIZE + VALIDATION_SIZE, len(images))}
     arrays: dict[str, np.ndarray] = {}
     for split, (start, stop) in bounds.items():
-        arrays[f"{split}-images"], arrays[f"{split}-labels"] = images[start:stop], labels[start:stop]
+        arrays[f"{split}-images"] = images[start:stop]
+        arrays[f"{split}-labels"] = labels[start:stop]
     return arrays
 
 

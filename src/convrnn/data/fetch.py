@@ -106,6 +106,19 @@ def fetch(source: DataSource | str, *, cache: str | os.PathLike[str] | None = No
     return target
 
 
+def ensure_fetched(name: str, *, cache: str | os.PathLike[str] | None = None,
+                   download: bool = True) -> Path:
+    """The fetched directory of ``name``, fetching it first when ``download`` allows."""
+    if is_fetched(name, cache=cache):
+        return dataset_dir(name, cache=cache)
+    if not download:
+        raise FileNotFoundError(
+            f"data set {name!r} is not in the cache ({dataset_dir(name, cache=cache)}); "
+            f"run `convrnn data fetch {name}` or pass download=True"
+        )
+    return fetch(name, cache=cache)
+
+
 def verify_sha256(path: Path, expected: str, *, progress: bool = False) -> None:
     """Raise ``FetchError`` unless the SHA-256 of the file at ``path`` is ``expected``."""
     digest = hashlib.sha256()
