@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -226,3 +228,28 @@ def test_bad_construction_names_argument_expected_and_actual():
         RNN("gru", 3, 4, num_layers=0)
     with pytest.raises(TypeError, match=r"'module' expected torch.nn.LSTM, GRU or RNN, got Linear"):
         from_torch(nn.Linear(3, 4))
+
+
+@settings(max_examples=25)
+@given(kind=st.sampled_from(["lstm", "gru", "mgu", "elman", "jordan"]),
+       num_layers=st.integers(1, 3), bidirectional=st.booleans(), batch_first=st.booleans(),
+       residual=st.booleans(), N=st.integers(1, 3), T=st.integers(1, 4))
+def test_output_and_state_shapes_follow_the_documented_layout(kind, num_layers, bidirectional,
+                                                              batch_first, residual, N, T):
+    rnn = RNN(kind, 3, 4, num_layers, bidirectional=bidirectional, batch_first=batch_first,
+              residual=residual, lookahead=1 if bidirectional else None)
+    D, K = (2 if bidirectional else 1), len(rnn.state_sizes)
+    x = torch.randn(N, T, 3) if batch_first else torch.randn(T, N, 3)
+    outputs, final, states = rnn(x, return_states=True)
+    front = (N, T) if batch_first else (T, N)
+    assert outputs.shape == (*front, D * 4)
+    final = final if K > 1 else (final,)
+    states = states if K > 1 else (states,)
+    assert len(final) == len(states) == K
+    for f, s, size in zip(final, states, rnn.state_sizes, strict=True):
+        assert f.shape == (num_layers * D, N, size)
+        assert s.shape == (*front, num_layers, D * size)
+    # Residual: y^l = h^l + y^{l−1}, so the outputs are the sum of every layer's h.
+    every_h = states[rnn.cells[0].output_index]
+    expected = every_h.sum(-2) if residual else every_h[..., -1, :]
+    torch.testing.assert_close(outputs, expected, rtol=1e-6, atol=1e-6)
