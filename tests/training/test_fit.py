@@ -158,6 +158,8 @@ def test_history_names_unknown_keys():
     ({"optimizer": "adam"}, TypeError, "'optimizer' expected a torch.optim.Optimizer"),
     ({"batch_size": None}, ValueError, "'batch_size' is required"),
     ({"scheduler_interval": "batch"}, ValueError, "'scheduler_interval'"),
+    ({"metrics": [object()]}, TypeError, "'metrics' expected a mapping"),
+    ({"callbacks": [print]}, TypeError, "'callbacks' expected Callback instances"),
 ])
 def test_bad_arguments_are_named(blobs, tiny_model, arguments, error, match):
     model = tiny_model()

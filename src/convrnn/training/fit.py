@@ -73,6 +73,8 @@ def fit(
     Args:
         train, val: ``DataLoader``s, or ``Dataset``s batched by ``batch_size`` through
             :func:`make_loader` (train shuffled by ``(seed, epoch)``). ``val`` may be ``None``.
+            A train ``DataLoader`` built with ``generator=`` has that generator reseeded from
+            ``(seed, epoch)`` each epoch, so its order too can be replayed on resume.
         loss: ``loss(outputs, targets) -> 0-d tensor``, e.g. ``nn.CrossEntropyLoss()``.
         scheduler: any ``torch.optim.lr_scheduler``; stepped per optimizer step if
             ``scheduler_interval="step"`` (the default for ``OneCycleLR``/``CyclicLR``), else per
@@ -109,6 +111,13 @@ def fit(
         train_loader.sampler.set_epoch(0)  # a loader reused from a resumed run may start late
     per_step = _steps_per_optimizer_step(scheduler, scheduler_interval)
     callbacks = list(callbacks)
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"fit: argument 'callbacks' expected Callback instances, got "
+                            f"{type(callback).__name__}")
+    if metrics is not None and not isinstance(metrics, Mapping):
+        raise TypeError(f"fit: argument 'metrics' expected a mapping of name → Metric, e.g. "
+                        f"{{'accuracy': Accuracy()}}, got {type(metrics).__name__}")
     if progress and not any(isinstance(callback, ProgressBar) for callback in callbacks):
         callbacks.insert(0, ProgressBar())
     callbacks.sort(key=lambda callback: callback.order)

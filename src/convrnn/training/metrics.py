@@ -21,8 +21,9 @@ class Metric:
     """Base class: subclasses define :meth:`batch` returning ``(numerator, denominator)``."""
 
     def __init__(self) -> None:
-        self.numerator: Tensor | float = 0.0
-        self.denominator: Tensor | float = 0.0
+        # int zeros keep integer sums (correct predictions) in int64, exact however long the epoch
+        self.numerator: Tensor | float = 0
+        self.denominator: Tensor | float = 0
 
     def batch(self, outputs: Tensor, targets: Tensor) -> tuple[Tensor | float, Tensor | float]:
         """This batch's contribution; tensors stay on the device (no ``.item()``)."""
@@ -35,7 +36,7 @@ class Metric:
         self.denominator = self.denominator + denominator
 
     def reset(self) -> None:
-        self.numerator, self.denominator = 0.0, 0.0
+        self.numerator, self.denominator = 0, 0
 
     def totals(self, device: torch.device | str = "cpu") -> Tensor:
         """``[Σ numerator, Σ denominator]`` as one float64 tensor (one transfer, one all-reduce)."""
