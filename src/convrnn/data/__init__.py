@@ -4,17 +4,26 @@
     train = MNIST("train", normalize=True, random_shift=2)   # fetched on first use
     images, labels = train.tensors                             # (50000, 1, 28, 28), (50000,)
 
+Text and series data for the sequence tasks come as plain Python values (strings, lists,
+numpy arrays): :func:`shakespeare_works`, :func:`penn_treebank`, :func:`brown_documents`,
+:func:`rotten_tomatoes`, :func:`japanese_vowels`, :func:`statsmodels_series`, … .
+
 ``convrnn data list`` shows the catalog; ``convrnn data fetch NAME`` fetches one data set.
 The cache is ``$CONVRNN_CACHE`` or the platform's user cache directory (:func:`cache_dir`).
 """
 
+from convrnn.data.brown import brown_documents, parse_brown
 from convrnn.data.cache import cache_dir
 from convrnn.data.catalog import CATALOG, DataSource, get_source
+from convrnn.data.corpora import penn_treebank, shakespeare_works, sotu_speeches
 from convrnn.data.digits import Digits, load_digits
 from convrnn.data.fashion_mnist import FashionMNIST, load_fashion_mnist
-from convrnn.data.fetch import FetchError, dataset_dir, fetch, is_fetched
+from convrnn.data.fetch import FetchError, dataset_dir, ensure_fetched, fetch, is_fetched
 from convrnn.data.image_dataset import ImageDataset
+from convrnn.data.lexicons import cmudict, embedding_benchmarks
 from convrnn.data.mnist import MNIST, load_mnist
+from convrnn.data.rotten_tomatoes import Review, rotten_tomatoes
+from convrnn.data.series import japanese_vowels, read_ts, statsmodels_series
 from convrnn.data.transforms import normalize, random_shift, shift
 
 __all__ = [
@@ -25,15 +34,28 @@ __all__ = [
     "FashionMNIST",
     "FetchError",
     "ImageDataset",
+    "Review",
+    "brown_documents",
     "cache_dir",
+    "cmudict",
     "dataset_dir",
+    "embedding_benchmarks",
+    "ensure_fetched",
     "fetch",
     "get_source",
     "is_fetched",
+    "japanese_vowels",
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
     "normalize",
+    "parse_brown",
+    "penn_treebank",
     "random_shift",
+    "read_ts",
+    "rotten_tomatoes",
+    "shakespeare_works",
     "shift",
+    "sotu_speeches",
+    "statsmodels_series",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import warnings
 from pathlib import Path
 
 from convrnn.data.fetch import ensure_fetched
@@ -55,7 +56,11 @@ def read_penn_treebank(path: str | os.PathLike[str]) -> dict[str, str]:
     separated by spaces, rare words as ``<unk>`` and numbers as ``N`` (Mikolov's preparation).
     """
     path = Path(path)
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    with warnings.catch_warnings():
+        # The literals contain "\/" (an escaped slash in the PTB text); Python keeps such an
+        # unknown escape as written, so the parsed value is right, but it warns about it.
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     texts: dict[str, str] = {}
     for node in tree.body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
