@@ -35,7 +35,7 @@ def evaluate(
     restored to its previous mode afterwards. The loss is the mean of the step losses weighted
     by ``StepOutput.size``; under DDP every value is summed over ranks first.
     """
-    loader = as_loader(data, batch_size, shuffle=False, seed=0, name="data")
+    loader = as_loader(data, batch_size, shuffle=False, seed=0, name="data", where="evaluate")
     device = torch.device(device)
     loss_mean = Mean()
     scores = {name: copy.deepcopy(metric) for name, metric in (metrics or {}).items()}

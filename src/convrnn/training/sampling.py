@@ -108,14 +108,15 @@ def make_loader(
 
 
 def as_loader(data: DataLoader[Any] | Dataset[Any], batch_size: int | None, *, shuffle: bool,
-              seed: int, name: str) -> DataLoader[Any]:
-    """``data`` itself if it is a loader; else a :func:`make_loader` over the data set."""
+              seed: int, name: str, where: str = "fit") -> DataLoader[Any]:
+    """``data`` itself if it is a loader; else a :func:`make_loader` over the data set.
+    ``name`` and ``where`` name the argument and the function in errors."""
     if isinstance(data, DataLoader):
         return data
     if not isinstance(data, Dataset):
         raise TypeError(
-            f"fit: argument '{name}' expected a DataLoader or a Dataset, got {type(data).__name__}"
+            f"{where}: argument '{name}' expected a DataLoader or a Dataset, got {type(data).__name__}"
         )
     if batch_size is None:
-        raise ValueError(f"fit: argument '{name}' is a Dataset, so 'batch_size' is required")
+        raise ValueError(f"{where}: argument '{name}' is a Dataset, so 'batch_size' is required")
     return make_loader(data, batch_size, shuffle=shuffle, seed=seed)
