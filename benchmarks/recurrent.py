@@ -3,9 +3,10 @@
 Prints, for each (N, T, F, H), the median over repeats of one step in milliseconds and its ratio
 to the torch.nn baseline measured in the same run: ``torch.nn.LSTM`` for the LSTM variants and
 the cells without a torch twin, ``torch.nn.GRU`` for the GRUs, ``torch.nn.RNN`` for Elman.
-float32, default allocator (glibc malloc), torch's default thread count unless ``--threads``.
+float32, default allocator (glibc malloc), torch's default thread count unless ``--threads``;
+``--device cuda`` times on the GPU instead (baselines then run on cuDNN).
 
-    python benchmarks/recurrent.py [--repeats 7] [--threads 2] [--quick]
+    python benchmarks/recurrent.py [--repeats 7] [--threads 2] [--quick] [--device cuda]
 """
 
 from __future__ import annotations
@@ -40,12 +41,16 @@ VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str]] = {
 
 def training_step_ms(module: nn.Module, x: Tensor, repeats: int) -> float:
     """Median wall time of forward + backward (loss = sum of outputs), after one warm-up."""
+    module.to(x.device)
+    synchronize = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     times = []
     for repeat in range(repeats + 1):
         module.zero_grad(set_to_none=True)
+        synchronize()
         start = time.perf_counter()
         outputs = module(x)[0]
         outputs.sum().backward()
+        synchronize()
         elapsed = time.perf_counter() - start
         if repeat:
             times.append(elapsed * 1e3)
@@ -57,6 +62,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="only the smallest size, 3 repeats")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -65,7 +71,7 @@ def main() -> None:
     results: dict[tuple[str, tuple[int, ...]], float] = {}
     for size in sizes:
         N, T, F, H = size
-        x = torch.randn(N, T, F)
+        x = torch.randn(N, T, F, device=args.device)
         for name, (build, _) in VARIANTS.items():
             results[name, size] = training_step_ms(build(F, H), x, repeats)
 
@@ -76,8 +82,10 @@ def main() -> None:
                  for s in sizes]
         rows.append([name, *cells, baseline])
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float32, training step "
-          f"(forward + backward), median of {repeats}")
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else \
+        f"{torch.get_num_threads()} CPU threads"
+    print(f"torch {torch.__version__}, {where}, float32, training step (forward + backward), "
+          f"median of {repeats}")
     for row in [header, ["-" * w for w in widths], *rows]:
         print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
