@@ -99,3 +99,24 @@ def test_rnn_zoneout_draws_in_training_and_expectation_in_evaluation(cell_name, 
     rnn.eval()
     expected = reference(cell, x, None, None, (0.25,) * len(cell.state_sizes))[0]
     torch.testing.assert_close(rnn(x)[0], expected, rtol=0, atol=1e-12)
+
+
+def test_scan_with_every_option_passes_gradcheck(cell_name, cell_factory):
+    """Fixed recurrent-dropout mask and zoneout draws on one component, the expectation p on
+    the others, a padded sequence: gradients w.r.t. inputs and initial state."""
+    cell = cell_factory(cell_name, 2, 3, True)
+    N, T = 2, 3
+    mask = torch.tensor([[True, True], [True, True], [True, False]])
+    feedback_mask = recurrent_dropout_mask(N, cell.output_size, 0.3, mask.double())
+    keeps = (zoneout_weights(0.4, True, T, N, cell.state_sizes[:1], mask.double())
+             + (0.4,) * (len(cell.state_sizes) - 1))
+    xw = torch.randn(T, N, cell.chunks * 3, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(N, s, dtype=torch.float64, requires_grad=True)
+                  for s in cell.state_sizes)
+
+    def run(xw, *state):
+        outputs, final, _ = scan(cell, xw, state, mask=mask, feedback_mask=feedback_mask,
+                                 zoneout=keeps)
+        return (outputs, *final)
+
+    assert torch.autograd.gradcheck(run, (xw, *state))

@@ -38,7 +38,9 @@ class RNN(nn.Module):
         num_layers: L.
         bidirectional: add a backward direction to every layer.
         lookahead: None for full bidirectional; L_a ≥ 0 limits what the backward direction has
-            seen at step t to x_t … x_{t+L_a} (needs ``bidirectional=True``).
+            seen at step t to x_t … x_{t+L_a} (needs ``bidirectional=True``; see
+            ``lookahead.py``). Every backward window starts from the backward initial state, and
+            the backward final state is that of the window at t = 0.
         dropout: dropout probability on the input of every layer but the first.
         residual: add each layer's input to its output for layers l > 0.
         batch_first: x and outputs are (N, T, ·) if True (default), (T, N, ·) if False.
