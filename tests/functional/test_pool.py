@@ -12,13 +12,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convrnn.functional.pool import (
-    KINDS,
-    _select,
-    _selection_network,
-    global_pool,
-    pool,
-)
+from convrnn.functional.pool import KINDS, _cost, _median_plan, global_pool, pool
 
 NUMPY_MODES = {"zeros": "constant", "constant": "constant", "neumann": "edge",
                "reflect": "reflect", "symmetric": "symmetric", "circular": "wrap"}
@@ -207,19 +201,35 @@ def test_large_median_windows_sort_instead_of_the_network() -> None:
                                 kind="median")
 
 
-def test_selection_network_selects_every_rank_of_every_zero_one_input() -> None:
-    # 0–1 principle: a comparator network selects rank r of every input iff it does for 0/1 inputs
-    for cells in range(1, 13):
-        inputs = torch.tensor(list(itertools.product((0.0, 1.0), repeat=cells))).T
-        for rank in range(cells):
-            selected = _select(list(inputs), rank)
-            expected = inputs.sort(dim=0).values[rank]
-            assert torch.equal(selected, expected), (cells, rank)
-    for cells in (16, 25):
-        inputs = torch.randn(cells, 2000)
-        rank = (cells - 1) // 2
-        assert torch.equal(_select(list(inputs), rank), inputs.sort(dim=0).values[rank])
-        assert len(_selection_network(cells, rank)) < cells * cells
+@pytest.mark.parametrize("kernel", [(2,), (3,), (7,), (2, 2), (3, 3), (2, 3), (3, 2), (1, 4),
+                                    (4, 4), (2, 2, 2), (1, 2, 3)])
+def test_median_network_selects_the_lower_median_of_every_zero_one_window(kernel) -> None:
+    # 0–1 principle: a comparator network selects rank r of every input iff it does of every
+    # 0/1 input; each channel of x holds one 0/1 window, pooled by one full window
+    cells = math.prod(kernel)
+    assert cells <= 25  # the network's range
+    windows = torch.tensor(list(itertools.product((0.0, 1.0), repeat=cells)))
+    x = windows.reshape(1, -1, *kernel)
+    expected = windows.sort(dim=1).values[:, (cells - 1) // 2]
+    assert torch.equal(pool(x, kernel, kind="median").flatten(), expected)
+
+
+def test_median_network_on_random_5x5_windows_and_the_plan_is_small() -> None:
+    x = torch.randn(3, 400, 5, 5)
+    expected = x.flatten(2).median(dim=2).values
+    assert torch.equal(pool(x, 5, kind="median").flatten(1), expected)
+    columns, window, _ = _median_plan((3, 3))
+    assert _cost(columns) + _cost(window) <= 20  # a plain sorting network for 9 cells costs 36
+
+
+def test_median_nan_propagates_like_torch_median() -> None:
+    x = torch.randn(1, 1, 6, 6)
+    x[0, 0, 1, 1] = math.nan
+    for stride, padding in [(None, 0), (1, 0), (1, 1), (4, 1)]:
+        y = pool(x, 3, stride, padding, kind="median")
+        windows = reference_windows(x.numpy(), 3, stride, padding)[1]
+        for at, (values, _, _) in windows.items():
+            assert math.isnan(y[at]) == any(math.isnan(v) for v in values), (stride, padding, at)
 
 
 # ---------------------------------------------------------------------------------------------
