@@ -211,6 +211,9 @@ def test_bad_input_names_argument_expected_and_actual():
     with pytest.raises(ValueError, match=r"'state \(h\)' expected shape .* = \(2, 2, 4\), "
                                          r"got \(2, 3, 4\)"):
         GRU(3, 4, num_layers=2)(x, state=torch.zeros(2, 3, 4))
+    with pytest.raises(TypeError, match=r"'state \(h\)' expected dtype torch.float32 \(that of "
+                                        r"x\), got torch.float64"):
+        GRU(3, 4)(x, state=torch.zeros(1, 2, 4, dtype=torch.float64))
 
 
 def test_bad_construction_names_argument_expected_and_actual():

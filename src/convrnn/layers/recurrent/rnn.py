@@ -51,7 +51,8 @@ class RNN(nn.Module):
     Initialisation: see ``cells.py`` (Xavier input matrices, orthogonal recurrent matrices,
     zero biases, LSTM forget-gate bias 1).
 
-    Shapes (batch_first=True):
+    Shapes (batch_first=True; with batch_first=False x, outputs and states have T and N swapped,
+    states and final states keep their layout):
         x: (N, T, F); lengths: (N,) integers in [1, T], or None for all T.
         state: the initial state, None for zeros; for one-component cells a tensor
             (L·D, N, H) like ``torch.nn.GRU``/``RNN``; otherwise a tuple with one
@@ -201,6 +202,9 @@ class RNN(nn.Module):
                             f"({', '.join(self.cells[0].state_names)}), got {got}")
         for name, component, size in zip(self.cells[0].state_names, state, sizes, strict=True):
             check_tensor(f"state ({name})", component, floating=True, where=where)
+            if component.dtype != x.dtype:
+                raise TypeError(f"{where}: argument 'state ({name})' expected dtype {x.dtype} "
+                                f"(that of x), got {component.dtype}")
             if tuple(component.shape) != (rows, batch, size):
                 raise ValueError(f"{where}: argument 'state ({name})' expected shape "
                                  f"(num_layers·D, N, {name} size) = {(rows, batch, size)}, "
