@@ -75,6 +75,10 @@ class Cell(nn.Module):
         """Constructor options besides the sizes, so :meth:`like` can rebuild the cell."""
         return {"layer_norm": self.layer_norm}
 
+    def extra_repr(self) -> str:
+        options = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
+        return f"{self.input_size}, {self.hidden_size}, {options}"
+
     def like(self, input_size: int) -> Cell:
         """A freshly initialised cell of the same kind, options, dtype and device reading
         ``input_size`` features."""
