@@ -6,6 +6,8 @@ import hashlib
 import io
 import json
 import lzma
+import stat
+import sys
 import tarfile
 import zipfile
 from collections.abc import Callable
@@ -93,3 +95,43 @@ def plant_fetched(cache: Path, name: str, files: dict[str, bytes]) -> Path:
 def planted() -> Callable[[Path, str, dict[str, bytes]], Path]:
     """``plant_fetched``: fake a fetched catalog data set from small files."""
     return plant_fetched
+
+
+# Speaks each word as a tone burst between 50 ms of silence: the burst lasts 20 ms per letter and
+# its frequency depends on the word, so tests can tell words apart and check placement.
+FAKE_ESPEAK = """
+import math, struct, sys, wave
+argv = sys.argv[1:]
+if argv == ["--version"]:
+    print("eSpeak NG text-to-speech: fake")
+    sys.exit(0)
+with open(LOG, "a") as log:
+    log.write(" ".join(argv) + "\\n")
+out, text = argv[argv.index("-w") + 1], argv[-1]
+frequency = 200 + 40 * (sum(map(ord, text)) % 50)
+silence = [0] * 1102
+tone = [int(12000 * math.sin(2 * math.pi * frequency * n / 22050))
+        for n in range(441 * len(text))]
+with wave.open(out, "wb") as file:
+    file.setnchannels(1)
+    file.setsampwidth(2)
+    file.setframerate(22050)
+    file.writeframes(struct.pack(f"<{2 * 1102 + len(tone)}h", *(silence + tone + silence)))
+"""
+
+
+def install_fake_espeak(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a fake espeak-ng first on PATH; returns the file logging its calls."""
+    directory.mkdir(exist_ok=True)
+    log = directory / "calls.txt"
+    script = directory / "espeak-ng"
+    script.write_text(f"#!{sys.executable}\nLOG = {str(log)!r}\n{FAKE_ESPEAK}")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{directory}:/usr/bin:/bin")
+    return log
+
+
+@pytest.fixture
+def fake_espeak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fake espeak-ng first on PATH (see ``FAKE_ESPEAK``); returns the log of its calls."""
+    return install_fake_espeak(tmp_path / "bin", monkeypatch)

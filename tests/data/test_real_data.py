@@ -68,3 +68,12 @@ def test_text_and_series_readers_return_the_published_counts():
     benchmarks = embedding_benchmarks()
     assert sum(map(len, benchmarks["analogies"].values())) == 19_544
     assert (len(benchmarks["wordsim353"]), len(benchmarks["simlex999"])) == (353, 999)
+
+
+def test_real_espeak_speaks_the_keyword_in_every_test_voice(tmp_path):
+    from convrnn.data.keyword import VOICES
+    from convrnn.data.speech import SAMPLE_RATE, synthesize
+
+    for voice in VOICES["test"]:
+        audio = synthesize("welcome", voice)
+        assert 0.25 < len(audio) / SAMPLE_RATE < 1.2 and float(np.abs(audio).max()) > 0.05

@@ -7,11 +7,14 @@
 Text and series data for the sequence tasks come as plain Python values (strings, lists,
 numpy arrays): :func:`shakespeare_works`, :func:`penn_treebank`, :func:`brown_documents`,
 :func:`rotten_tomatoes`, :func:`japanese_vowels`, :func:`statsmodels_series`, … .
+Spoken words for keyword spotting are synthesized with espeak-ng (:class:`KeywordClips`);
+:func:`log_mel_spectrogram` turns waveforms into a CNN's input.
 
 ``convrnn data list`` shows the catalog; ``convrnn data fetch NAME`` fetches one data set.
 The cache is ``$CONVRNN_CACHE`` or the platform's user cache directory (:func:`cache_dir`).
 """
 
+from convrnn.data.audio import log_mel_spectrogram, mel_filterbank
 from convrnn.data.brown import brown_documents, parse_brown
 from convrnn.data.cache import cache_dir
 from convrnn.data.catalog import CATALOG, DataSource, get_source
@@ -20,10 +23,12 @@ from convrnn.data.digits import Digits, load_digits
 from convrnn.data.fashion_mnist import FashionMNIST, load_fashion_mnist
 from convrnn.data.fetch import FetchError, dataset_dir, ensure_fetched, fetch, is_fetched
 from convrnn.data.image_dataset import ImageDataset
+from convrnn.data.keyword import KeywordClips
 from convrnn.data.lexicons import cmudict, embedding_benchmarks
 from convrnn.data.mnist import MNIST, load_mnist
 from convrnn.data.rotten_tomatoes import Review, rotten_tomatoes
 from convrnn.data.series import japanese_vowels, read_ts, statsmodels_series
+from convrnn.data.speech import Voice, WordBank, synthesize
 from convrnn.data.transforms import normalize, random_shift, shift
 
 __all__ = [
@@ -34,7 +39,10 @@ __all__ = [
     "FashionMNIST",
     "FetchError",
     "ImageDataset",
+    "KeywordClips",
     "Review",
+    "Voice",
+    "WordBank",
     "brown_documents",
     "cache_dir",
     "cmudict",
@@ -48,6 +56,8 @@ __all__ = [
     "load_digits",
     "load_fashion_mnist",
     "load_mnist",
+    "log_mel_spectrogram",
+    "mel_filterbank",
     "normalize",
     "parse_brown",
     "penn_treebank",
@@ -58,4 +68,5 @@ __all__ = [
     "shift",
     "sotu_speeches",
     "statsmodels_series",
+    "synthesize",
 ]

@@ -1,0 +1,160 @@
+"""Keyword spotting clips for the seeds' "welcome detector": noisy clips of synthesized words,
+half of them containing the keyword at a random place.
+
+Each clip is ``clip_seconds`` long and holds a few filler words and, for positives, the
+keyword, all spoken by one voice and laid out without overlap at random offsets, plus white
+noise at a random signal-to-noise ratio. The three splits use disjoint voices (different
+accents and timbres), so test accuracy measures generalisation to unheard speakers. Clips are
+planned once (which words, where, how loud) and rendered on demand, so memory stays small.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from convrnn.data.speech import SAMPLE_RATE, Voice, WordBank
+from convrnn.functional._checks import check_choice
+
+KEYWORD = "welcome"
+# Fillers include near misses ("well", "come", "become", "welfare") so that a detector must
+# hear the whole word, not one syllable of it.
+FILLERS = ("well", "come", "become", "income", "welfare", "hello", "weekend", "window",
+           "yellow", "common", "comfort", "table", "morning", "music", "garden", "water",
+           "number", "people", "money", "seven")
+
+
+def _voices(accents: Sequence[str], variants: Sequence[str]) -> tuple[Voice, ...]:
+    return tuple(Voice(accent, variant) for accent in accents for variant in variants)
+
+
+VOICES = {
+    "train": _voices(("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp"),
+                     ("m1", "m2", "m3", "f1", "f2", "f3")),
+    "validation": _voices(("en-gb-x-gbclan",), ("m4", "f4")),
+    "test": _voices(("en-029", "en-gb-x-gbcwmd"), ("m7", "f5", "klatt")),
+}
+DEFAULT_SIZES = {"train": 4000, "validation": 500, "test": 1000}
+_SPLIT_SEEDS = {"train": 0, "validation": 1, "test": 2}
+
+
+class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
+    """Noisy clips labelled 1 when they contain the keyword, 0 otherwise.
+
+    Items: ``waveform (1, T) float32`` at 22,050 Hz with ``T = round(clip_seconds · 22050)``,
+    peak-normalised to 0.9; ``label () int64``. :attr:`keyword_starts` ``(N,) int64`` gives the
+    keyword's first sample in each clip (−1 for negatives).
+
+    Args:
+        split: ``"train"`` (24 voices), ``"validation"`` (2), ``"test"`` (6); disjoint voices.
+        size: number of clips (default 4000 / 500 / 1000).
+        keyword, fillers: the words; fillers never contain the keyword.
+        clip_seconds: clip length.
+        positive_fraction: share of clips holding the keyword.
+        fillers_per_clip: inclusive range of filler words per clip (fewer if they do not fit).
+        snr_db: inclusive range of the speech-to-noise power ratio, in decibels.
+        seed: plans the clips; the same seed and arguments give the same clips.
+        cache, progress: where the synthesized word bank is cached; progress bar while
+            synthesizing it (once, ~30 s).
+    """
+
+    def __init__(self, split: str = "train", *, size: int | None = None,
+                 keyword: str = KEYWORD, fillers: Sequence[str] = FILLERS,
+                 clip_seconds: float = 1.5, positive_fraction: float = 0.5,
+                 fillers_per_clip: tuple[int, int] = (1, 3),
+                 snr_db: tuple[float, float] = (5.0, 30.0), seed: int = 0,
+                 cache: str | os.PathLike[str] | None = None, progress: bool = True) -> None:
+        self.split = check_choice("split", split, list(VOICES))
+        if any(keyword in filler for filler in fillers):
+            raise ValueError(f"KeywordClips: argument 'fillers' must not contain the keyword "
+                             f"{keyword!r}, got {[f for f in fillers if keyword in f]}")
+        if not 0.0 <= positive_fraction <= 1.0:
+            raise ValueError(f"KeywordClips: argument 'positive_fraction' expected a number in "
+                             f"[0, 1], got {positive_fraction!r}")
+        size = DEFAULT_SIZES[self.split] if size is None else size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"KeywordClips: argument 'size' expected an int ≥ 1, got {size!r}")
+        self.keyword, self.fillers = keyword, tuple(fillers)
+        self.length = round(clip_seconds * SAMPLE_RATE)
+        self.sample_rate = SAMPLE_RATE
+        self.voices = VOICES[self.split]
+        self.bank = WordBank([keyword, *self.fillers], self.voices, cache=cache,
+                             progress=progress)
+        self.seed = seed
+        rng = np.random.default_rng([seed, _SPLIT_SEEDS[self.split]])
+        self._plans = [self._plan(rng, positive_fraction, fillers_per_clip, snr_db)
+                       for _ in range(size)]
+        self.labels = torch.tensor([int(plan["label"]) for plan in self._plans])
+        self.keyword_starts = torch.tensor([plan["keyword_start"] for plan in self._plans])
+
+    def _plan(self, rng: np.random.Generator, positive_fraction: float,
+              fillers_per_clip: tuple[int, int], snr_db: tuple[float, float]) -> dict:
+        voice = self.voices[rng.integers(len(self.voices))]
+        positive = bool(rng.random() < positive_fraction)
+        count = int(rng.integers(fillers_per_clip[0], fillers_per_clip[1] + 1))
+        words = [self.fillers[i] for i in rng.choice(len(self.fillers), count, replace=False)]
+        choices = [rng.choice(self.bank.select(word, [voice])) for word in words]
+        keyword_choice = rng.choice(self.bank.select(self.keyword, [voice])) if positive else None
+        # Drop fillers until everything fits; the keyword of a positive clip always stays.
+        while choices and self._total([*choices, keyword_choice]) > self.length:
+            choices.pop()
+        pieces = [*choices, *([keyword_choice] if positive else [])]
+        order = rng.permutation(len(pieces))
+        pieces = [int(pieces[i]) for i in order]
+        if self._total(pieces) > self.length:
+            raise ValueError(f"KeywordClips: the keyword does not fit in {self.length} samples; "
+                             "use a longer clip_seconds")
+        # Spread the free samples over the gaps before, between and after the words.
+        slack = self.length - self._total(pieces)
+        cuts = np.sort(rng.integers(0, slack + 1, len(pieces)))
+        starts, position = [], 0
+        for k, piece in enumerate(pieces):
+            gap = cuts[k] - (cuts[k - 1] if k else 0)
+            position += int(gap)
+            starts.append(position)
+            position += self.bank.utterances[piece].length
+        keyword_start = -1
+        if positive:
+            keyword_start = starts[pieces.index(int(keyword_choice))]
+        return {"label": positive, "pieces": pieces, "starts": starts,
+                "keyword_start": keyword_start,
+                "snr_db": float(rng.uniform(*snr_db)), "noise_seed": int(rng.integers(2**63))}
+
+    def _total(self, pieces: Sequence[int | None]) -> int:
+        return sum(self.bank.utterances[p].length for p in pieces if p is not None)
+
+    def render(self, index: int, *, keyword_start: int | None = None) -> np.ndarray:
+        """Samples ``(T,) float32`` of clip ``index``; ``keyword_start`` moves the keyword of a
+        positive clip to start at that sample (other words stay; overlaps simply add)."""
+        plan = self._plans[index]
+        speech = np.zeros(self.length, np.float32)
+        for piece, start in zip(plan["pieces"], plan["starts"], strict=True):
+            audio = self.bank.audio(piece)
+            if keyword_start is not None and self.bank.utterances[piece].word == self.keyword:
+                if not 0 <= keyword_start <= self.length - len(audio):
+                    raise ValueError(f"render: argument 'keyword_start' expected 0–"
+                                     f"{self.length - len(audio)}, got {keyword_start}")
+                start = keyword_start
+            speech[start:start + len(audio)] += audio
+        power = float(np.mean(speech**2)) or 1e-12
+        noise_rms = np.sqrt(power / 10 ** (plan["snr_db"] / 10))
+        noise = np.random.default_rng(plan["noise_seed"]).standard_normal(self.length)
+        clip = speech + (noise_rms * noise).astype(np.float32)
+        return (0.9 * clip / max(float(np.abs(clip).max()), 1e-12)).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return torch.from_numpy(self.render(index)).unsqueeze(0), self.labels[index]
+
+    def batch(self, indices: Sequence[int] | Tensor) -> tuple[Tensor, Tensor]:
+        """Waveforms ``(B, 1, T)`` and labels ``(B,)`` of clips ``indices``."""
+        indices = torch.as_tensor(indices).tolist()
+        waves = np.stack([self.render(i) for i in indices])
+        return torch.from_numpy(waves).unsqueeze(1), self.labels[indices]

@@ -1,0 +1,75 @@
+"""Keyword clips built from a fake espeak-ng: labels, placement, held-out voices, determinism."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from convrnn.data.keyword import VOICES, KeywordClips
+
+FILLERS = ("well", "come", "table")
+
+
+@pytest.fixture
+def clips(tmp_path, fake_espeak):
+    def make(split="validation", **options):
+        options = {"size": 40, "fillers": FILLERS, "snr_db": (300.0, 300.0), "cache": tmp_path,
+                   "progress": False, **options}
+        return KeywordClips(split, **options)
+
+    return make
+
+
+def test_positive_clips_hold_the_keyword_exactly_where_reported(clips):
+    dataset = clips()
+    assert 0 < int(dataset.labels.sum()) < len(dataset)
+    assert torch.equal(dataset.keyword_starts >= 0, dataset.labels == 1)
+    keyword = dataset.bank.audio(dataset.bank.select("welcome")[0])
+    for index in range(len(dataset)):
+        waveform, label = dataset[index]
+        assert waveform.shape == (1, dataset.length) and waveform.dtype == torch.float32
+        assert float(waveform.abs().max()) == pytest.approx(0.9, abs=1e-6)
+        if label:
+            start = int(dataset.keyword_starts[index])
+            segment = waveform[0, start:start + len(keyword)].numpy()
+            # At 300 dB SNR the clip is the scaled word itself: correlation 1 with the keyword.
+            assert abs(np.corrcoef(segment, keyword)[0, 1]) > 0.999
+
+
+def test_words_never_overlap_and_stay_inside_the_clip(clips):
+    dataset = clips()
+    for plan in dataset._plans:
+        spans = sorted((start, start + dataset.bank.utterances[piece].length)
+                       for piece, start in zip(plan["pieces"], plan["starts"], strict=True))
+        assert spans[0][0] >= 0 and spans[-1][1] <= dataset.length
+        assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
+
+
+def test_moving_the_keyword_moves_it_in_the_rendered_clip(clips):
+    dataset = clips()
+    index = int(dataset.labels.nonzero()[0])
+    keyword = dataset.bank.audio(dataset.bank.select("welcome")[0])
+    moved = dataset.render(index, keyword_start=0)
+    assert abs(np.corrcoef(moved[:len(keyword)], keyword)[0, 1]) > 0.99
+
+
+def test_same_seed_same_clips_and_splits_use_disjoint_voices(clips):
+    a, b = clips(seed=3), clips(seed=3)
+    assert torch.equal(a.batch(range(8))[0], b.batch(range(8))[0])
+    assert not torch.equal(a.labels, clips(seed=4).labels)
+    assert not set(VOICES["train"]) & set(VOICES["validation"])
+    assert not set(VOICES["train"]) & set(VOICES["test"])
+    assert not set(VOICES["validation"]) & set(VOICES["test"])
+
+
+def test_batch_shapes_and_bad_arguments(clips):
+    dataset = clips(size=6)
+    waves, labels = dataset.batch([0, 2, 5])
+    assert waves.shape == (3, 1, dataset.length) and labels.shape == (3,)
+    with pytest.raises(ValueError, match="must not contain the keyword 'welcome'"):
+        clips(fillers=("welcomed", "table"))
+    with pytest.raises(ValueError, match="'split' expected one of"):
+        clips(split="dev")
