@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from convrnn import __version__
 
@@ -25,8 +26,35 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"convrnn {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    p = sub.add_parser("train", help="train a recipe on its real data set (e.g. `convrnn train mnist`)")
+    p.add_argument("recipe", help="a recipe name (see `convrnn train --list`)", nargs="?")
+    p.add_argument("--list", action="store_true", help="list the recipes and exit")
+    p.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
+    p.add_argument("--lr", type=float, default=None, help="(peak) learning rate (default: the recipe's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/RECIPE)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="test accuracy of a trained model (a run or model directory)")
+    p.add_argument("checkpoint", help="a run directory (runs/mnist) or a model/checkpoint directory")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("predict", help="use a trained model: classify images (.png/.pgm/.npy), tag or score text")
+    p.add_argument("checkpoint", help="a run directory or a model directory")
+    p.add_argument("files", nargs="+", help="inputs: image files for image recipes, text for text recipes")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show per file")
+    p.set_defaults(func=_cmd_predict)
+
     p = sub.add_parser("summary", help="per-layer table: output shape, parameters, MACs, receptive field")
-    p.add_argument("model", help="a recipe or model name (see `convrnn summary --list`) or a checkpoint")
+    p.add_argument("model", nargs="?",
+                   help="a model or recipe name (see `convrnn summary --list`) or a run/model directory")
     p.add_argument("--input-shape", default=None,
                    help="input shape without the batch, e.g. 1,28,28 (default: the model's own)")
     p.add_argument("--list", action="store_true", help="list the model names and exit")
@@ -53,15 +81,81 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _recipe_of_run(path: str) -> Any:
+    """The recipe a run or model directory was trained with (named in its saved config)."""
+    from pathlib import Path
+
+    from convrnn.recipes import get_recipe
+    from convrnn.training.checkpoint import read_config
+
+    run = Path(path)
+    if not run.exists():
+        raise FileNotFoundError(f"no such run or model directory: '{run}'")
+    for candidate in (run, run / "model", run / "checkpoints" / "best"):
+        if (candidate / "config.json").is_file():
+            return get_recipe(read_config(candidate).get("recipe", "?"))
+    raise FileNotFoundError(f"'{run}' holds no model (no config.json in it, in model/ or in checkpoints/best/)")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from convrnn.recipes import RECIPE_NAMES, get_recipe
+
+    if args.list or args.recipe is None:
+        for name in RECIPE_NAMES:
+            print(f"{name:16s} {get_recipe(name).description}")
+        return 0
+    recipe = get_recipe(args.recipe)
+    out = args.out or f"runs/{recipe.name}"
+    scores = recipe.train(out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                          device=args.device, resume=args.resume, progress=not args.no_progress,
+                          limit=args.limit)
+    shown = ", ".join(f"{key} {value:.4g}" for key, value in scores.items()
+                      if key.startswith("test_") and isinstance(value, float))
+    print(f"{recipe.name}: {shown} in {scores.get('wall_seconds', 0):.0f} s")
+    print(f"model saved to {out}/model; scores in {out}/scores.json")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    recipe = _recipe_of_run(args.checkpoint)
+    scores = recipe.evaluate(args.checkpoint, split=args.split, device=args.device)
+    shown = ", ".join(f"{key} {value:.4g}" for key, value in scores.items())
+    print(f"{recipe.name} ({args.split}): {shown}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    recipe = _recipe_of_run(args.checkpoint)
+    for line in recipe.predict(args.checkpoint, list(args.files), top=args.top):
+        print(line)
+    return 0
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from convrnn.inspect.summary import summary
     from convrnn.models import MODELS, build_model
+    from convrnn.recipes import RECIPE_NAMES, get_recipe
 
-    if args.list:
+    if args.list or args.model is None:
         for name, entry in MODELS.items():
             print(f"{name:16s} {entry.description}")
+        for name in RECIPE_NAMES:
+            print(f"{name:16s} recipe: {get_recipe(name).description}")
         return 0
-    model, input_shape = build_model(args.model)
+    if args.model in MODELS:
+        model, input_shape = build_model(args.model)
+    elif args.model in RECIPE_NAMES:
+        model, input_shape = get_recipe(args.model).summary_model()
+    elif Path(args.model).exists():
+        from convrnn.training.image_recipe import load_trained
+
+        model, config = load_trained(args.model)
+        input_shape = tuple(config["input_shape"])
+    else:
+        raise KeyError(f"unknown model {args.model!r}: not a model name {sorted(MODELS)}, "
+                       f"a recipe {list(RECIPE_NAMES)}, nor an existing directory")
     if args.input_shape is not None:
         input_shape = _parse_shape(args.input_shape)
     print(summary(model, input_shape))
@@ -75,6 +169,11 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         print(catalog_table())
+        return 0
+    if args.name == "keyword":  # synthesized with espeak-ng rather than fetched
+        from convrnn.data.keyword import prepare_word_banks
+
+        print(prepare_word_banks())
         return 0
     source = get_source(args.name)
     try:

@@ -1,5 +1,5 @@
-"""``torch.nn.Module`` layers over :mod:`convrnn.functional`: convolution, pooling, glue blocks;
-the recurrent engine lives in :mod:`convrnn.layers.recurrent`."""
+"""``torch.nn.Module`` layers over :mod:`convrnn.functional`: convolution, pooling, glue blocks,
+and the recurrent engine (:mod:`convrnn.layers.recurrent`, re-exported here)."""
 
 from convrnn.layers.blocks import (
     BatchNorm1d,
@@ -23,8 +23,25 @@ from convrnn.layers.conv import (
     SeparableConv,
     SharedFilterConv,
 )
+from convrnn.layers.recurrent import (
+    GRU,
+    LSTM,
+    MGU,
+    RNN,
+    Elman,
+    ElmanCell,
+    GRUCell,
+    Jordan,
+    JordanCell,
+    LSTMCell,
+    MGUCell,
+)
 
 __all__ = [
+    "GRU",
+    "LSTM",
+    "MGU",
+    "RNN",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
@@ -37,7 +54,14 @@ __all__ = [
     "ConvTranspose2d",
     "ConvTranspose3d",
     "Dropout",
+    "Elman",
+    "ElmanCell",
     "Flatten",
+    "GRUCell",
+    "Jordan",
+    "JordanCell",
+    "LSTMCell",
+    "MGUCell",
     "Parallel",
     "Residual",
     "SeparableConv",

@@ -1,1 +1,44 @@
-"""TODO"""
+"""The seeds' networks, and a registry so the CLI can build any of them by name.
+
+``build_model(name, **options) -> (model, input_shape)``; ``input_shape`` excludes the batch axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from convrnn.models.cnn import LeNet5, SeedCNN
+from convrnn.models.resnet import ResNet
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """How to build a registered model: a constructor, its default options and its input shape."""
+
+    build: Callable[..., nn.Module]
+    input_shape: tuple[int, ...]
+    description: str
+    options: dict[str, object]
+
+
+MODELS: dict[str, ModelEntry] = {
+    "seed-cnn": ModelEntry(SeedCNN, (1, 28, 28), "2×(conv 5×5 + ReLU + max-pool) + FC 128 + softmax (seed 001)", {}),
+    "lenet5": ModelEntry(LeNet5, (1, 28, 28), "LeNet-5 (LeCun et al., 1998), tanh + average pooling", {}),
+    "resnet": ModelEntry(ResNet, (1, 28, 28), "small ResNet: 3 stages of 2 basic blocks, batch norm", {}),
+    "digits-cnn": ModelEntry(SeedCNN, (1, 8, 8), "the seed CNN sized for sklearn's 8×8 digits",
+                             {"image_size": (8, 8), "channels": (16, 32), "kernel_size": 3, "hidden": 64}),
+}
+
+
+def build_model(name: str, **options: object) -> tuple[nn.Module, tuple[int, ...]]:
+    """Build the model registered as ``name`` with its defaults updated by ``options``."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
+    entry = MODELS[name]
+    return entry.build(**{**entry.options, **options}), entry.input_shape
+
+
+__all__ = ["MODELS", "LeNet5", "ModelEntry", "ResNet", "SeedCNN", "build_model"]

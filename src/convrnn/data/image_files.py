@@ -1,0 +1,147 @@
+"""Read one image for prediction: ``.npy`` arrays, binary PGM/PPM, and 8-bit PNG — no imaging library.
+
+Every reader returns ``(C, H, W)`` float32 in [0, 1] (``.npy`` values are kept as they are when they
+are floats already in [0, 1], divided by 255 when they are integers).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type → samples per pixel (no palette)
+
+
+def read_image(path: str | os.PathLike[str]) -> Tensor:
+    """``(C, H, W)`` float32 in [0, 1] from a ``.npy``, ``.pgm``/``.ppm`` or ``.png`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: '{path}'")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+        return _to_chw(array, path)
+    data = path.read_bytes()
+    if data.startswith(PNG_SIGNATURE):
+        return _to_chw(_decode_png(data, path), path)
+    if data[:2] in (b"P5", b"P6"):
+        return _to_chw(_decode_pnm(data, path), path)
+    raise ValueError(f"'{path}': expected a .npy, binary PGM/PPM or PNG image, got an unknown format")
+
+
+def _to_chw(array: np.ndarray, path: Path) -> Tensor:
+    if array.ndim == 2:
+        array = array[None]
+    elif array.ndim == 3 and array.shape[-1] in (1, 2, 3, 4) and array.shape[0] not in (1, 3):
+        array = np.moveaxis(array, -1, 0)
+    if array.ndim != 3:
+        raise ValueError(f"'{path}': expected an image of shape (H, W), (C, H, W) or (H, W, C), got {array.shape}")
+    if np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / 255.0
+    array = array.astype(np.float32)
+    if array.size and (array.min() < 0 or array.max() > 1):
+        raise ValueError(f"'{path}': expected pixel values in [0, 1] (floats) or 0–255 (integers), "
+                         f"got range [{array.min():.3g}, {array.max():.3g}]")
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _decode_pnm(data: bytes, path: Path) -> np.ndarray:
+    tokens: list[bytes] = []
+    position = 2
+    while len(tokens) < 3:
+        while data[position:position + 1].isspace():
+            position += 1
+        if data[position:position + 1] == b"#":
+            position = data.index(b"\n", position) + 1
+            continue
+        start = position
+        while not data[position:position + 1].isspace():
+            position += 1
+        tokens.append(data[start:position])
+    width, height, maximum = (int(t) for t in tokens)
+    channels = 1 if data[:2] == b"P5" else 3
+    dtype = np.uint8 if maximum < 256 else np.dtype(">u2")
+    pixels = np.frombuffer(data, dtype=dtype, count=width * height * channels, offset=position + 1)
+    image = pixels.reshape(height, width, channels).astype(np.float32) / maximum
+    return np.moveaxis(image, -1, 0)
+
+
+def _decode_png(data: bytes, path: Path) -> np.ndarray:
+    """8-bit grey/RGB/alpha, non-interlaced PNG: IHDR, concatenated IDAT, the five row filters."""
+    position, idat, header = 8, bytearray(), None
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position:position + 4])
+        kind = data[position + 4:position + 8]
+        body = data[position + 8:position + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+        position += 12 + length
+    if header is None:
+        raise ValueError(f"'{path}': PNG without an IHDR chunk")
+    width, height, depth, colour, _, _, interlace = header
+    if depth != 8 or colour not in _PNG_CHANNELS or interlace:
+        raise ValueError(f"'{path}': only 8-bit, non-interlaced grey/RGB(A) PNGs are supported, "
+                         f"got bit depth {depth}, colour type {colour}, interlace {interlace}")
+    channels = _PNG_CHANNELS[colour]
+    stride = width * channels
+    raw = np.frombuffer(zlib.decompress(bytes(idat)), dtype=np.uint8).reshape(height, stride + 1)
+    rows = np.zeros((height, stride), dtype=np.int32)
+    previous = np.zeros(stride, dtype=np.int32)
+    for y in range(height):
+        kind, line = raw[y, 0], raw[y, 1:].astype(np.int32)
+        if kind == 0:
+            row = line
+        elif kind == 2:
+            row = (line + previous) & 0xFF
+        else:
+            row = np.zeros(stride, dtype=np.int32)
+            for x in range(stride):
+                left = row[x - channels] if x >= channels else 0
+                up = previous[x]
+                if kind == 1:
+                    predictor = left
+                elif kind == 3:
+                    predictor = (left + up) // 2
+                else:
+                    upper_left = previous[x - channels] if x >= channels else 0
+                    p = left + up - upper_left
+                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - upper_left)
+                    predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else upper_left)
+                row[x] = (line[x] + predictor) & 0xFF
+        rows[y] = row
+        previous = row
+    image = rows.reshape(height, width, channels).astype(np.uint8)
+    if channels in (2, 4):
+        image = image[..., :-1]  # drop alpha
+    return np.moveaxis(image, -1, 0)
+
+
+def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Write ``(H, W)`` or ``(H, W, 3)`` uint8 pixels as a PNG (filter 0), atomically."""
+    image = np.asarray(image, dtype=np.uint8)
+    colour = 0 if image.ndim == 2 else 2
+    height, width = image.shape[:2]
+    rows = image.reshape(height, -1)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    payload = (PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0))
+               + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.partial")
+    temporary.write_bytes(payload)
+    os.replace(temporary, path)

@@ -1,0 +1,43 @@
+"""The seeds' image models build, have the published parameter counts, and learn."""
+
+import pytest
+import torch
+from torch import nn
+
+from convrnn.models import MODELS, build_model
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_registered_model_maps_its_input_to_logits(name):
+    model, shape = build_model(name)
+    logits = model(torch.randn(3, *shape))
+    assert logits.shape == (3, 10)
+
+
+def test_lenet5_has_the_classic_parameter_count():
+    model, _ = build_model("lenet5")
+    # 156 + 2,416 + 48,120 + 10,164 + 850 = 61,706 with full C3 connections
+    assert sum(p.numel() for p in model.parameters()) == 61_706
+
+
+def test_seed_cnn_overfits_a_small_batch():
+    torch.manual_seed(0)
+    model, shape = build_model("seed-cnn", dropout=0.0)
+    x, y = torch.randn(16, *shape), torch.arange(16) % 10
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(40):
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+    assert (model(x).argmax(1) == y).all()
+
+
+def test_unknown_model_name_lists_the_known_ones():
+    with pytest.raises(KeyError, match=r"unknown model 'vgg'; expected one of"):
+        build_model("vgg")
+
+
+def test_seed_cnn_refuses_sizes_not_divisible_by_four():
+    with pytest.raises(ValueError, match=r"'image_size' expected sides divisible by 4, got \(30, 30\)"):
+        build_model("seed-cnn", image_size=(30, 30))
