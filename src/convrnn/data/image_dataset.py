@@ -23,7 +23,9 @@ class ImageDataset(Dataset[tuple[Tensor, Tensor]]):
         random_shift: ``k > 0`` translates every image fetched through ``__getitem__``,
             ``__getitems__`` or :meth:`batch` by a random offset in ``{−k, …, k}²`` pixels
             (a training augmentation; :attr:`images` stays unshifted).
-        generator: the random source for the shifts (default: torch's global one).
+        generator: the random source for the shifts (default: torch's global one, which
+            DataLoader seeds differently in each worker; a generator given here would be
+            copied into every worker and repeat the same shifts there).
 
     ``dataset[i]`` is ``(image (C, H, W) float32, label () int64)``. For training without
     per-item Python overhead, use :attr:`images`/:attr:`labels` directly or

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,6 +42,15 @@ VOICES = {
 }
 DEFAULT_SIZES = {"train": 4000, "validation": 500, "test": 1000}
 _SPLIT_SEEDS = {"train": 0, "validation": 1, "test": 2}
+
+
+def prepare_word_banks(*, cache: str | os.PathLike[str] | None = None,
+                       progress: bool = True) -> Path:
+    """Synthesize the default word banks of all three splits now (what ``convrnn data fetch
+    keyword`` does), so that later :class:`KeywordClips` start at once. Returns their folder."""
+    banks = [WordBank([KEYWORD, *FILLERS], voices, cache=cache, progress=progress)
+             for voices in VOICES.values()]
+    return banks[0].directory.parent
 
 
 class KeywordClips(Dataset[tuple[Tensor, Tensor]]):

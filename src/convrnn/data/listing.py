@@ -27,4 +27,9 @@ def catalog_table(cache: str | os.PathLike[str] | None = None) -> str:
     lines = ["  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
                         row[-1]]) for row in rows]
     location = cache if cache is not None else cache_dir()
-    return "\n".join([*lines, "", f"cache: {location} (set $CONVRNN_CACHE to move it)"])
+    return "\n".join([
+        *lines, "",
+        "keyword  (synthesized here with espeak-ng, `sudo apt-get install espeak-ng`; "
+        "`convrnn data fetch keyword` prepares it, about 45 s)",
+        f"cache: {location} (set $CONVRNN_CACHE to move it)",
+    ])
