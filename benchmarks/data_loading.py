@@ -1,0 +1,69 @@
+"""One epoch of MNIST-sized batches: convrnn's ImageDataset against a plain PyTorch DataLoader.
+
+    python benchmarks/data_loading.py [--images 60000] [--batch-size 128] [--repeats 3]
+                                      [--threads 2] [--real]
+
+Baseline: ``DataLoader(TensorDataset(images, labels), batch_size, shuffle=True)``, the usual
+PyTorch way to batch in-memory tensors. Each row is the median time of one full epoch over
+``--repeats`` runs divided by the baseline's median in the same run. Random shifts have no
+PyTorch-native counterpart, so their rows show what the augmentation costs on top of batching.
+``--real`` uses the cached real MNIST train split instead of random images of the same shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from _timing import median_time, print_table
+from convrnn.data.image_dataset import ImageDataset
+
+
+def epoch(batches) -> None:
+    for images, labels in batches:
+        images.sum()  # touch the data, as a model would
+        labels.sum()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=60_000)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--real", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.real:
+        from convrnn.data.mnist import MNIST
+
+        images, labels = MNIST("train").tensors
+    else:
+        images = torch.rand(args.images, 1, 28, 28)
+        labels = torch.randint(0, 10, (args.images,))
+
+    native = DataLoader(TensorDataset(images, labels), batch_size=args.batch_size, shuffle=True)
+    plain = ImageDataset(images, labels, classes=[str(k) for k in range(10)])
+    shifted = ImageDataset(images, labels, classes=[str(k) for k in range(10)], random_shift=2)
+    cases = {
+        "ImageDataset.batches": lambda: epoch(plain.batches(args.batch_size, shuffle=True)),
+        "DataLoader(ImageDataset)": lambda: epoch(
+            DataLoader(plain, batch_size=args.batch_size, shuffle=True)),
+        "ImageDataset.batches, random_shift=2": lambda: epoch(
+            shifted.batches(args.batch_size, shuffle=True)),
+        "DataLoader(ImageDataset, random_shift=2)": lambda: epoch(
+            DataLoader(shifted, batch_size=args.batch_size, shuffle=True)),
+    }
+    baseline = median_time(lambda: epoch(native), repeats=args.repeats, warmup=1)
+    rows = [(name, median_time(run, repeats=args.repeats, warmup=1), baseline)
+            for name, run in cases.items()]
+    print_table(f"one epoch, {len(images)} images, batch {args.batch_size}, "
+                f"{args.threads} threads (ratio < 1: faster than the baseline)", rows,
+                "DataLoader(TensorDataset)")
+
+
+if __name__ == "__main__":
+    main()
