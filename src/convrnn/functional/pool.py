@@ -44,8 +44,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
-from convrnn.functional._checks import as_tuple, check_choice, check_tensor
+from convrnn.functional._checks import as_tuple, check_choice, check_tensor, is_tracing
 from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding, pad
 from convrnn.functional.shapes import effective_kernel, pool_output_size
 
@@ -173,7 +174,14 @@ def pool(
     elif kind == "avg":
         y = _avg(x, axes, ceil_mode, count_include_pad)
     elif math.isinf(p):
-        y, _ = _max(x.abs(), axes, ceil_mode, False)
+        y = _max_abs(x, axes, ceil_mode)
+    elif _torch_padding(axes) is not None and all(a.dilation == 1 for a in axes) \
+            and not is_tracing():
+        t, lifted = _lift(x, axes)
+        y = _NormPool.apply(t, p, [a.kernel for a in lifted], [a.stride for a in lifted],
+                            [0] * (len(lifted) - len(axes)) + list(_torch_padding(axes) or ()),
+                            ceil_mode)
+        y = _crop(_drop(y, len(axes)), axes)
     else:
         y = _root(_sum(_abs_pow(x, p), axes, ceil_mode), p)
     return (y, indices) if return_indices else y  # type: ignore[return-value]
@@ -396,6 +404,57 @@ def _avg(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool, count_include_pad: b
         return total / math.prod(a.kernel for a in axes)
     counts = [_cells(a, include_padding=count_include_pad, device=x.device).sum(1) for a in axes]
     return total / _outer(counts).to(total.dtype)
+
+
+def _max_abs(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool) -> Tensor:
+    """max |x| over each window: pick the cell on |x|, then take |·| of the picked cells only, so
+    that the backward pass touches the input once (a scatter) rather than three times."""
+    with torch.no_grad():
+        _, index = _max(x.abs(), axes, ceil_mode, True)
+    assert index is not None
+    return x.flatten(2).gather(2, index.flatten(2)).reshape(index.shape).abs()
+
+
+class _NormPool(torch.autograd.Function):
+    """p-norm pooling ``y = (Σ_window |x|^p)^(1/p)`` on PyTorch's sum pooling, for finite p.
+
+    The gradient ``∂y/∂x_i = y^(1−p) · |x_i|^(p−1) sgn(x_i)`` (0 where y = 0) needs one saved
+    tensor, ``|x|^(p−1) sgn(x)``, and two passes over the input, where autograd through
+    ``|x|``, ``pow`` and the root takes five. Shapes: x ``(N, C, *spatial)`` with 2 or 3 spatial
+    dims → ``(N, C, *out)``. Used only when not tracing; twice-differentiating raises.
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, p: float, kernel: list[int], stride: list[int],  # type: ignore[override]
+                padding: list[int], ceil_mode: bool) -> Tensor:
+        if p == 1:
+            slope = x.sign()
+        elif p == 2:
+            slope = x
+        else:
+            slope = x.abs().pow_(p - 1).copysign_(x)
+        pool = F.avg_pool2d if x.dim() == 4 else F.avg_pool3d
+        total = pool(slope * x, kernel, stride, padding, ceil_mode, True, 1)  # Σ |x|^p
+        y = total.pow(1.0 / p)  # 0^(1/p) = 0: no special case forward
+        ctx.save_for_backward(slope, y)
+        ctx.options = (p, kernel, stride, padding, ceil_mode)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        slope, y = ctx.saved_tensors
+        p, kernel, stride, padding, ceil_mode = ctx.options
+        # ∂y/∂Σ folded with the p of ∂|x|^p/∂x: y^(1−p), and 0 for an all-zero window
+        scale = grad if p == 1 else torch.where(y > 0, grad * _inverse_power(y, p - 1), 0.0)
+        spread = (torch.ops.aten.avg_pool2d_backward if slope.dim() == 4
+                  else torch.ops.aten.avg_pool3d_backward)
+        spread_scale = spread(scale, slope, kernel, stride, padding, ceil_mode, True, 1)
+        return spread_scale * slope, None, None, None, None, None
+
+
+def _inverse_power(y: Tensor, q: float) -> Tensor:
+    return y.reciprocal() if q == 1 else y.pow(-q)
 
 
 def _abs_pow(x: Tensor, p: float) -> Tensor:
