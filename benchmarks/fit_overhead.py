@@ -3,8 +3,8 @@
 The MNIST model of the seeds (conv 32 and 64 filters 5×5 'same' + ReLU + 2×2 max-pool twice,
 FC 128, FC 10; Adam 1e-3, batch 128) on synthetic data of MNIST's shape, so the numbers do not
 depend on a download. Every variant trains the same model on the same loader; variants are
-interleaved within each repeat so a busy machine slows them alike, and the table reports the
-median over repeats. The target (issue 5) is a ratio ≤ 1.10.
+interleaved within each repeat (in a rotating order) so a busy machine slows them alike, and
+the table reports the median over repeats. The target (issue 5) is a ratio ≤ 1.10.
 
     python benchmarks/fit_overhead.py [--batches 40] [--repeats 5] [--threads 2] [--device cpu]
 """
@@ -100,8 +100,12 @@ def main() -> None:
     for run in variants.values():  # warm-up: allocator, kernels, first-call imports
         run()
     seconds: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(arguments.repeats):
-        for name, run in variants.items():
+    names = list(variants)
+    for repeat in range(arguments.repeats):
+        # rotate the order each repeat, so no variant always follows the same one
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            run = variants[name]
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()

@@ -47,7 +47,7 @@ def worker(process: int, processes: int, port: int, directory: str) -> None:
     os.environ.update(RANK=str(process), WORLD_SIZE=str(processes), LOCAL_RANK=str(process),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), GLOO_SOCKET_IFNAME="lo")
     torch.set_num_threads(1)
-    device = init_distributed()
+    device = init_distributed(backend="gloo")  # CPU processes, even on a machine with a GPU
     try:
         assert device == torch.device("cpu") and is_distributed()
         assert (rank(), world_size()) == (process, processes)

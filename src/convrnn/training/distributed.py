@@ -73,6 +73,11 @@ def init_distributed(backend: str | None = None, *, timeout_s: float = 600.0) ->
     local_rank = int(os.environ["LOCAL_RANK"])
     device = torch.device("cuda", local_rank) if backend == "nccl" else torch.device("cpu")
     if device.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise ValueError(
+                f"init_distributed: LOCAL_RANK {local_rank} expected < the {torch.cuda.device_count()} "
+                "visible CUDA device(s); start at most that many processes per node"
+            )
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
