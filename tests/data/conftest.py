@@ -1,4 +1,4 @@
-"""Fixtures for the data tests: tiny wheels, tarballs, npm packs and Debian packages (no network)."""
+"""Fixtures for the data tests: fake archives, fake fetched caches, a fake espeak-ng (no network)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def _tar_bytes(files: dict[str, bytes], mode: str) -> bytes:
     return buffer.getvalue()
 
 
-def _ar_bytes(members: dict[str, bytes]) -> bytes:
+def ar_bytes(members: dict[str, bytes]) -> bytes:
+    """An ``ar`` archive (the container of a .deb) holding ``members``."""
     out = bytearray(b"!<arch>\n")
     for name, data in members.items():
         header = (f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}").encode()
@@ -49,7 +50,7 @@ def make_archive(path: Path, files: dict[str, bytes]) -> Path:
     elif name.endswith(".deb"):
         data_tar = lzma.compress(_tar_bytes({f"./{k}": v for k, v in files.items()}, "w"))
         control_tar = lzma.compress(_tar_bytes({"./control": b"Package: fake\n"}, "w"))
-        path.write_bytes(_ar_bytes({"debian-binary": b"2.0\n", "control.tar.xz": control_tar,
+        path.write_bytes(ar_bytes({"debian-binary": b"2.0\n", "control.tar.xz": control_tar,
                                     "data.tar.xz": data_tar}))
     else:
         raise ValueError(f"unknown archive kind {name}")
@@ -71,9 +72,9 @@ def make_source(archive: Path, *, registry: str = "pypi", root: str = "pkg/data/
 
 @pytest.fixture
 def archives() -> SimpleNamespace:
-    """``make_archive``, ``make_source`` and ``sha256_of``, for building fake fetchable data."""
+    """``make_archive``, ``make_source``, ``sha256_of`` and ``ar_bytes``: fake fetchable data."""
     return SimpleNamespace(make_archive=make_archive, make_source=make_source,
-                           sha256_of=sha256_of)
+                           sha256_of=sha256_of, ar_bytes=ar_bytes)
 
 
 def plant_fetched(cache: Path, name: str, files: dict[str, bytes]) -> Path:

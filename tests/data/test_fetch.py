@@ -178,6 +178,17 @@ def test_members_outside_the_root_are_never_written(archives, tmp_path):
     assert not (tmp_path / "escape.txt").exists()
 
 
+def test_a_debian_package_compressed_with_zstd_is_a_clear_error(archives, tmp_path):
+    path = tmp_path / "fake_1.0_all.deb"
+    path.write_bytes(archives.ar_bytes({"debian-binary": b"2.0\n", "control.tar.zst": b"x",
+                                        "data.tar.zst": b"\x28\xb5\x2f\xfd"}))
+    with pytest.raises(ValueError, match=r"zstd-compressed \(data.tar.zst\)"):
+        extract_members(path, tmp_path / "out", root="", members=("*",))
+    path.write_bytes(b"PK\x03\x04 not a deb")
+    with pytest.raises(ValueError, match="not a Debian package"):
+        extract_members(path, tmp_path / "out", root="", members=("*",))
+
+
 def test_a_pattern_matching_nothing_is_an_error(archives, tmp_path):
     archive = archives.make_archive(tmp_path / "fake.zip", FILES)
     with pytest.raises(ValueError, match=r"no file matching \['\*.csv'\]"):
