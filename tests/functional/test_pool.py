@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from convrnn.functional.pool import KINDS, _cost, _median_plan, global_pool, pool
+
+# the module itself (``convrnn.functional.pool`` may name the function once it is re-exported)
+pool_module = sys.modules[pool.__module__]
 
 
 @pytest.fixture(autouse=True)
@@ -193,6 +197,20 @@ def test_every_kind_and_option_matches_the_naive_loop(dims: int) -> None:
                     expected = None if windows is None else reference_statistics(
                         windows, **statistics, boundary=boundary)
                     check_against_reference(x, expected, **geometry, **statistics)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_traced_code_paths_match_the_naive_loop(dims: int, monkeypatch) -> None:
+    # under tracing/export, sum and p-norm avoid divisor_override and the custom autograd Function
+    monkeypatch.setattr(pool_module, "is_tracing", lambda: True)
+    x = distinct(SHAPES[dims], seed=dims, away_from_zero=True).requires_grad_()
+    for stride, padding, ceil_mode, boundary in itertools.product(
+            (None, 1, 2), (0, 1), (False, True), (None, "reflect")):
+        for kind, p in [("sum", 2.0), ("lp", 1.0), ("lp", 3.0), ("avg", 2.0)]:
+            options = dict(kernel_size=2, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                           boundary=boundary, kind=kind, p=p)
+            check_against_reference(x.detach(), **options)
+    assert torch.autograd.gradcheck(lambda t: pool(t, 2, 1, 1, kind="lp", p=3.0), (x,))
 
 
 @pytest.mark.parametrize("kind", ["max", "min", "median"])

@@ -388,6 +388,12 @@ def _sum(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool) -> Tensor:
     if padding is None:
         x, plane, padding, ceil_mode = (_fill(x, axes, 0.0), _filled_axes(axes),
                                         (0,) * len(axes), False)
+    if is_tracing():
+        # ONNX's AveragePool has no divisor_override: export the mean times its divisor
+        mean = _torch_call(F.avg_pool2d, F.avg_pool3d, x, plane, padding, ceil_mode=ceil_mode,
+                           count_include_pad=True)
+        counts = [_cells(a, include_padding=True, device=x.device).sum(1) for a in plane]
+        return _crop(_drop(mean, len(axes)), axes) * _outer(counts).to(x.dtype)  # type: ignore[arg-type]
     y = _torch_call(F.avg_pool2d, F.avg_pool3d, x, plane, padding, ceil_mode=ceil_mode,
                     count_include_pad=True, divisor_override=1)
     return _crop(_drop(y, len(axes)), axes)  # type: ignore[arg-type]
