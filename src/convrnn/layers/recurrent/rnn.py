@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from convrnn.functional._checks import check_choice, check_tensor, is_tracing
 from convrnn.layers.recurrent.cells import CELLS, Cell, ElmanCell, GRUCell, LSTMCell, State
 from convrnn.layers.recurrent.lookahead import run_lookahead
+from convrnn.layers.recurrent.native import native_mode, run_native
 from convrnn.layers.recurrent.scan import reversal_index, run_direction
 
 StateArg = Tensor | tuple[Tensor, ...]
@@ -47,6 +48,12 @@ class RNN(nn.Module):
         recurrent_dropout, zoneout: per-step options, see ``options.py``.
         **cell_options: passed to the cell (``peephole``, ``reset``, ``nonlinearity``,
             ``decision``, ``output_size``, ``layer_norm``).
+
+    Speed: a stack that torch has fused kernels for runs on them (``native.py``): every cell a
+    plain LSTM, a GRU with ``reset="after"`` or an Elman cell, without layer norm, look-ahead,
+    residual connections (with more than one layer), zoneout or, while training, recurrent
+    dropout, and ``return_states=False``. Dropout between layers then draws through torch's
+    kernel (same distribution, other draws). Set ``use_native = False`` to force the engine.
 
     Initialisation: see ``cells.py`` (Xavier input matrices, orthogonal recurrent matrices,
     zero biases, LSTM forget-gate bias 1).
@@ -105,6 +112,7 @@ class RNN(nn.Module):
             cells.append(first.like(self.input_size if index < self.directions
                                     else self.output_size))
         self.cells = nn.ModuleList(cells)
+        self.use_native = True
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -139,6 +147,12 @@ class RNN(nn.Module):
             mask = torch.arange(steps, device=x.device).unsqueeze(1) < lengths
             index = reversal_index(lengths, steps)
         initial = self._initial_state(state, batch, x, where)
+        mode = native_mode(self, lengths=lengths, return_states=return_states)
+        if mode is not None:
+            given = None if state is None else (state,) if isinstance(state, Tensor) else tuple(state)
+            outputs, final_state = run_native(self, mode, x, lengths, given)
+            outputs = outputs.transpose(0, 1) if self.batch_first else outputs
+            return outputs, self._pack(final_state)
 
         options = {"recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout,
                    "training": self.training, "keep_states": return_states}

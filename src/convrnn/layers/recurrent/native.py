@@ -1,0 +1,87 @@
+"""Dispatch of plain LSTM, GRU (``reset="after"``) and Elman stacks to torch's fused RNN kernels.
+
+A stack whose every cell is exactly one layer of ``torch.nn.LSTM``/``GRU``/``RNN`` computes what
+``torch.lstm``/``torch.gru``/``torch.rnn_tanh``/``torch.rnn_relu`` compute (oneDNN on CPU, cuDNN
+on CUDA), so the engine hands such stacks to those kernels instead of running its Python loop.
+Variable lengths are packed internally: a packed sequence makes the kernel stop every sequence at
+its own last step and start the backward direction at each sequence's own end, which is exactly
+the engine's masking; outputs past the end come back as zeros.
+
+The rule (:func:`native_mode`): every cell is an ``LSTMCell`` without peepholes, a ``GRUCell``
+with ``reset="after"`` or an ``ElmanCell``, none with layer norm; no look-ahead; no residual
+connections between layers (residual with one layer is no connection); no recurrent dropout or
+zoneout while training, no zoneout at all (it changes evaluation too); ``return_states=False``;
+``use_native`` left True on the module. Dropout between layers is torch's ``dropout`` argument:
+the same distribution, different random draws.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from convrnn.functional._checks import is_tracing
+from convrnn.layers.recurrent.cells import ElmanCell, GRUCell, LSTMCell
+
+if TYPE_CHECKING:
+    from convrnn.layers.recurrent.rnn import RNN
+
+KERNELS = {"lstm": torch.lstm, "gru": torch.gru, "rnn_tanh": torch.rnn_tanh, "rnn_relu": torch.rnn_relu}
+
+
+def cell_mode(cell: torch.nn.Module) -> str | None:
+    """The fused kernel computing exactly ``cell`` ("lstm", "gru", "rnn_tanh", "rnn_relu"), or None.
+
+    Exact types only: a subclass may have changed the step equations."""
+    if type(cell) is LSTMCell and not cell.peephole and not cell.layer_norm:
+        return "lstm"
+    if type(cell) is GRUCell and cell.reset == "after" and not cell.layer_norm:
+        return "gru"
+    if type(cell) is ElmanCell and not cell.layer_norm:
+        return "rnn_" + cell.nonlinearity
+    return None
+
+
+def native_mode(rnn: RNN, *, lengths: Tensor | None, return_states: bool) -> str | None:
+    """The fused kernel that runs the whole stack ``rnn`` (see the module docstring), or None."""
+    if not getattr(rnn, "use_native", True) or return_states or rnn.lookahead is not None:
+        return None
+    if rnn.residual and rnn.num_layers > 1:
+        return None
+    if rnn.zoneout > 0 or (rnn.training and rnn.recurrent_dropout > 0):
+        return None
+    if lengths is not None and is_tracing():
+        return None  # packing reads the lengths as Python numbers
+    modes = {cell_mode(cell) for cell in rnn.cells}
+    return modes.pop() if len(modes) == 1 else None
+
+
+def run_native(rnn: RNN, mode: str, x: Tensor, lengths: Tensor | None,
+               state: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run the stack on torch's fused kernel.
+
+    x: (T, N, F) time-major; lengths: (N,) or None; state: None or the user's components, each
+    (L·D, N, H). Returns outputs (T, N, D·H), zero past each sequence's end, and the final
+    state components, each (L·D, N, H): each sequence's state at its own last step.
+    """
+    steps, batch = x.shape[:2]
+    if state is None:
+        zeros = x.new_zeros(rnn.num_layers * rnn.directions, batch, rnn.hidden_size)
+        state = (zeros, zeros) if mode == "lstm" else (zeros,)
+    weights = [w for cell in rnn.cells for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)]
+    hx = state if mode == "lstm" else state[0]
+    kernel = KERNELS[mode]
+    arguments = (weights, True, rnn.num_layers, rnn.dropout, rnn.training, rnn.bidirectional)
+    if lengths is None:
+        result = kernel(x, hx, *arguments, False)
+        return result[0], tuple(result[1:])
+    packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+    order, restore = packed.sorted_indices, packed.unsorted_indices
+    hx = tuple(h.index_select(1, order) for h in hx) if mode == "lstm" else hx.index_select(1, order)
+    result = kernel(packed.data, packed.batch_sizes, hx, *arguments)
+    output = packed._replace(data=result[0])
+    outputs, _ = pad_packed_sequence(output, total_length=steps)
+    return outputs, tuple(h.index_select(1, restore) for h in result[1:])
