@@ -17,7 +17,8 @@ FILLERS = ("well", "come", "table")
 def clips(tmp_path, fake_espeak):
     def make(split="validation", **options):
         options = {"size": 40, "fillers": FILLERS, "snr_db": (300.0, 300.0), "cache": tmp_path,
-                   "progress": False, **options}
+                   "speed_perturbation": 0.0, "gain_db": (0.0, 0.0), "progress": False,
+                   **options}
         return KeywordClips(split, **options)
 
     return make
@@ -39,13 +40,30 @@ def test_positive_clips_hold_the_keyword_exactly_where_reported(clips):
             assert abs(np.corrcoef(segment, keyword)[0, 1]) > 0.999
 
 
-def test_words_never_overlap_and_stay_inside_the_clip(clips):
-    dataset = clips()
+def test_words_never_overlap_and_stay_inside_the_clip_even_when_stretched(clips):
+    dataset = clips(speed_perturbation=0.3, gain_db=(-6.0, 6.0))
     for plan in dataset._plans:
-        spans = sorted((start, start + dataset.bank.utterances[piece].length)
-                       for piece, start in zip(plan["pieces"], plan["starts"], strict=True))
+        for piece, length in zip(plan["pieces"], plan["lengths"], strict=True):
+            original = dataset.bank.utterances[piece].length
+            assert original / 1.3 - 1 <= length <= original / 0.7 + 1
+        spans = sorted((start, start + length)
+                       for start, length in zip(plan["starts"], plan["lengths"], strict=True))
         assert spans[0][0] >= 0 and spans[-1][1] <= dataset.length
         assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(spans))
+
+
+def test_stretched_keyword_is_the_resampled_word(clips):
+    dataset = clips(speed_perturbation=0.2)
+    index = int(dataset.labels.nonzero()[0])
+    plan = dataset._plans[index]
+    k = [dataset.bank.utterances[p].word for p in plan["pieces"]].index("welcome")
+    start, length = plan["starts"][k], plan["lengths"][k]
+    keyword = dataset.bank.audio(plan["pieces"][k])
+    expected = np.interp(np.linspace(0, len(keyword) - 1, length), np.arange(len(keyword)),
+                         keyword)
+    segment = dataset.render(index)[start:start + length]
+    assert start == int(dataset.keyword_starts[index])
+    assert abs(np.corrcoef(segment, expected)[0, 1]) > 0.999
 
 
 def test_moving_the_keyword_moves_it_in_the_rendered_clip(clips):
@@ -73,6 +91,8 @@ def test_batch_shapes_and_bad_arguments(clips):
         clips(fillers=("welcomed", "table"))
     with pytest.raises(ValueError, match="'split' expected one of"):
         clips(split="dev")
+    with pytest.raises(ValueError, match=r"'speed_perturbation' expected a number in \[0, 1\)"):
+        clips(speed_perturbation=1.5)
 
 
 def test_prepare_word_banks_synthesizes_every_split_once(tmp_path, fake_espeak, monkeypatch):

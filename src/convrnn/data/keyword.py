@@ -68,6 +68,10 @@ class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
         positive_fraction: share of clips holding the keyword.
         fillers_per_clip: inclusive range of filler words per clip (fewer if they do not fit).
         snr_db: inclusive range of the speech-to-noise power ratio, in decibels.
+        speed_perturbation: each word is played ``s`` times faster, ``s`` uniform in
+            ``[1 − p, 1 + p]`` (tempo and pitch change together, as in Ko et al., 2015,
+            "Audio augmentation for speech recognition"); 0 keeps the synthesized words.
+        gain_db: each word's loudness is changed by a uniform amount in this range, in dB.
         seed: plans the clips; the same seed and arguments give the same clips.
         cache, progress: where the synthesized word bank is cached; progress bar while
             synthesizing it (once, ~30 s).
@@ -77,12 +81,16 @@ class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
                  keyword: str = KEYWORD, fillers: Sequence[str] = FILLERS,
                  clip_seconds: float = 1.5, positive_fraction: float = 0.5,
                  fillers_per_clip: tuple[int, int] = (1, 3),
-                 snr_db: tuple[float, float] = (5.0, 30.0), seed: int = 0,
+                 snr_db: tuple[float, float] = (5.0, 30.0), speed_perturbation: float = 0.1,
+                 gain_db: tuple[float, float] = (-6.0, 6.0), seed: int = 0,
                  cache: str | os.PathLike[str] | None = None, progress: bool = True) -> None:
         self.split = check_choice("split", split, list(VOICES))
         if any(keyword in filler for filler in fillers):
             raise ValueError(f"KeywordClips: argument 'fillers' must not contain the keyword "
                              f"{keyword!r}, got {[f for f in fillers if keyword in f]}")
+        if not 0.0 <= speed_perturbation < 1.0:
+            raise ValueError(f"KeywordClips: argument 'speed_perturbation' expected a number in "
+                             f"[0, 1), got {speed_perturbation!r}")
         if not 0.0 <= positive_fraction <= 1.0:
             raise ValueError(f"KeywordClips: argument 'positive_fraction' expected a number in "
                              f"[0, 1], got {positive_fraction!r}")
@@ -97,6 +105,7 @@ class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
                              progress=progress)
         self.seed = seed
         rng = np.random.default_rng([seed, _SPLIT_SEEDS[self.split]])
+        self._speed, self._gain_db = speed_perturbation, gain_db
         self._plans = [self._plan(rng, positive_fraction, fillers_per_clip, snr_db)
                        for _ in range(size)]
         self.labels = torch.tensor([int(plan["label"]) for plan in self._plans])
@@ -108,49 +117,55 @@ class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
         positive = bool(rng.random() < positive_fraction)
         count = int(rng.integers(fillers_per_clip[0], fillers_per_clip[1] + 1))
         words = [self.fillers[i] for i in rng.choice(len(self.fillers), count, replace=False)]
-        choices = [rng.choice(self.bank.select(word, [voice])) for word in words]
-        keyword_choice = rng.choice(self.bank.select(self.keyword, [voice])) if positive else None
-        # Drop fillers until everything fits; the keyword of a positive clip always stays.
-        while choices and self._total([*choices, keyword_choice]) > self.length:
-            choices.pop()
-        pieces = [*choices, *([keyword_choice] if positive else [])]
-        order = rng.permutation(len(pieces))
-        pieces = [int(pieces[i]) for i in order]
-        if self._total(pieces) > self.length:
+        if positive:
+            words.append(self.keyword)
+        pieces = [int(rng.choice(self.bank.select(word, [voice]))) for word in words]
+        speeds = rng.uniform(1 - self._speed, 1 + self._speed, len(pieces))
+        lengths = [max(1, round(self.bank.utterances[piece].length / speed))
+                   for piece, speed in zip(pieces, speeds, strict=True)]
+        gains = 10 ** (rng.uniform(*self._gain_db, len(pieces)) / 20)
+        # Drop fillers until everything fits; the keyword of a positive clip (last) stays.
+        while len(pieces) > int(positive) and sum(lengths) > self.length:
+            drop = len(pieces) - 1 - int(positive)
+            del pieces[drop], lengths[drop]
+            gains = np.delete(gains, drop)
+        if sum(lengths) > self.length:
             raise ValueError(f"KeywordClips: the keyword does not fit in {self.length} samples; "
                              "use a longer clip_seconds")
+        order = rng.permutation(len(pieces))
+        pieces = [pieces[i] for i in order]
+        lengths = [lengths[i] for i in order]
+        gains = [float(gains[i]) for i in order]
         # Spread the free samples over the gaps before, between and after the words.
-        slack = self.length - self._total(pieces)
-        cuts = np.sort(rng.integers(0, slack + 1, len(pieces)))
-        starts, position = [], 0
-        for k, piece in enumerate(pieces):
-            gap = cuts[k] - (cuts[k - 1] if k else 0)
-            position += int(gap)
-            starts.append(position)
-            position += self.bank.utterances[piece].length
+        cuts = np.sort(rng.integers(0, self.length - sum(lengths) + 1, len(pieces)))
+        starts = [int(cuts[k]) + sum(lengths[:k]) for k in range(len(pieces))]
         keyword_start = -1
         if positive:
-            keyword_start = starts[pieces.index(int(keyword_choice))]
-        return {"label": positive, "pieces": pieces, "starts": starts,
-                "keyword_start": keyword_start,
+            keyword_start = starts[int(np.flatnonzero(order == len(order) - 1)[0])]
+        return {"label": positive, "pieces": pieces, "starts": starts, "lengths": lengths,
+                "gains": gains, "keyword_start": keyword_start,
                 "snr_db": float(rng.uniform(*snr_db)), "noise_seed": int(rng.integers(2**63))}
 
-    def _total(self, pieces: Sequence[int | None]) -> int:
-        return sum(self.bank.utterances[p].length for p in pieces if p is not None)
+    def _word(self, piece: int, length: int, gain: float) -> np.ndarray:
+        audio = self.bank.audio(piece)
+        if length != len(audio):  # speed perturbation: resample by linear interpolation
+            audio = np.interp(np.linspace(0, len(audio) - 1, length), np.arange(len(audio)),
+                              audio)
+        return (gain * audio).astype(np.float32)
 
     def render(self, index: int, *, keyword_start: int | None = None) -> np.ndarray:
         """Samples ``(T,) float32`` of clip ``index``; ``keyword_start`` moves the keyword of a
         positive clip to start at that sample (other words stay; overlaps simply add)."""
         plan = self._plans[index]
         speech = np.zeros(self.length, np.float32)
-        for piece, start in zip(plan["pieces"], plan["starts"], strict=True):
-            audio = self.bank.audio(piece)
+        for piece, start, length, gain in zip(plan["pieces"], plan["starts"], plan["lengths"],
+                                              plan["gains"], strict=True):
             if keyword_start is not None and self.bank.utterances[piece].word == self.keyword:
-                if not 0 <= keyword_start <= self.length - len(audio):
+                if not 0 <= keyword_start <= self.length - length:
                     raise ValueError(f"render: argument 'keyword_start' expected 0–"
-                                     f"{self.length - len(audio)}, got {keyword_start}")
+                                     f"{self.length - length}, got {keyword_start}")
                 start = keyword_start
-            speech[start:start + len(audio)] += audio
+            speech[start:start + length] += self._word(piece, length, gain)
         power = float(np.mean(speech**2)) or 1e-12
         noise_rms = np.sqrt(power / 10 ** (plan["snr_db"] / 10))
         noise = np.random.default_rng(plan["noise_seed"]).standard_normal(self.length)
