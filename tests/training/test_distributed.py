@@ -101,3 +101,53 @@ def test_incomplete_torchrun_environment_is_named(monkeypatch):
     monkeypatch.setenv("RANK", "0")
     with pytest.raises(ValueError, match=r"missing \['WORLD_SIZE'"):
         init_distributed()
+
+
+TORCHRUN_SCRIPT = """
+import sys
+import torch
+from torch import nn
+sys.path.insert(0, {tests!r})
+from test_distributed import data
+from convrnn.training import Checkpoint, fit, init_distributed, is_main_process, save_model
+
+torch.set_num_threads(1)
+init_distributed(backend="gloo")
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+fit(model, data(48, 1), batch_size={batch}, epochs={epochs}, loss=nn.CrossEntropyLoss(),
+    optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), seed=7,
+    callbacks=[Checkpoint({checkpoints!r}, monitor=None)], progress=False)
+if is_main_process():
+    save_model({final!r}, model, {{"launched_by": "torchrun"}})
+"""
+
+
+@pytest.mark.slow
+def test_fit_under_torchrun_matches_one_process(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "train.py"
+    script.write_text(TORCHRUN_SCRIPT.format(
+        tests=str(Path(__file__).parent), batch=GLOBAL_BATCH // 2, epochs=EPOCHS,
+        checkpoints=str(tmp_path / "checkpoints"), final=str(tmp_path / "final")))
+    source = str(Path(__file__).parents[2] / "src")
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [source, os.environ.get("PYTHONPATH", "")]), GLOO_SOCKET_IFNAME="lo")
+    completed = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         str(script)], env=environment, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+    torch.manual_seed(0)
+    single = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    fit(single, data(48, 1), batch_size=GLOBAL_BATCH, epochs=EPOCHS, loss=nn.CrossEntropyLoss(),
+        optimizer=torch.optim.SGD(single.parameters(), lr=0.1, momentum=0.9), seed=7,
+        progress=False)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+    assert load_model_weights(tmp_path / "final", model) == {"launched_by": "torchrun"}
+    for key, value in single.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+    assert load_checkpoint(tmp_path / "checkpoints" / "last").training["epoch"] == EPOCHS - 1
