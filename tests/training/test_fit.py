@@ -182,3 +182,32 @@ def test_unseeded_shuffling_loader_warns_that_resume_cannot_be_exact(blobs, tiny
         fit(model, DataLoader(blobs(), batch_size=8, shuffle=True), epochs=1,
             loss=nn.CrossEntropyLoss(), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
             **QUIET)
+
+
+def test_samplers_with_set_epoch_are_told_each_epoch(blobs, tiny_model):
+    """Batch samplers (length buckets) and samplers (DistributedSampler) that shuffle per epoch."""
+    told = {"sampler": [], "batch_sampler": []}
+
+    class EpochAware:
+        def __init__(self, name, inner):
+            self.name, self.inner = name, inner
+
+        def set_epoch(self, epoch):
+            told[self.name].append(epoch)
+
+        def __iter__(self):
+            return iter(self.inner)
+
+        def __len__(self):
+            return len(self.inner)
+
+    data = blobs(n=16)
+    batches = [list(range(i, i + 4)) for i in range(0, 16, 4)]
+    model = tiny_model()
+    for name, loader in (
+        ("batch_sampler", DataLoader(data, batch_sampler=EpochAware("batch_sampler", batches))),
+        ("sampler", DataLoader(data, batch_size=4, sampler=EpochAware("sampler", range(16)))),
+    ):
+        fit(model, loader, epochs=3, loss=nn.CrossEntropyLoss(),
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1), **QUIET)
+        assert told[name] == [0, 1, 2]

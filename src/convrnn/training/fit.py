@@ -229,6 +229,9 @@ def _epoch_batches(loader: DataLoader[Any], state: FitState) -> Iterator[Any]:
         skip = 0  # the sampler skips the indices without loading them
     elif hasattr(sampler, "set_epoch"):
         sampler.set_epoch(state.epoch)
+    batch_sampler = loader.batch_sampler
+    if batch_sampler is not None and hasattr(batch_sampler, "set_epoch"):
+        batch_sampler.set_epoch(state.epoch)  # e.g. length-bucketing samplers that shuffle per epoch
     if loader.generator is not None:
         # DataLoader(shuffle=True, generator=g) shuffles with g; reseeding makes the order a
         # function of (seed, epoch) and keeps worker seeds off the global generator
