@@ -5,7 +5,15 @@ import pytest
 import torch
 from torch import nn
 
-from convrnn.training import Accuracy, Callback, Checkpoint, EarlyStopping, fit, seed_everything
+from convrnn.training import (
+    Accuracy,
+    Callback,
+    Checkpoint,
+    CSVLogger,
+    EarlyStopping,
+    fit,
+    seed_everything,
+)
 
 DETERMINISTIC_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 EPOCHS, BATCH = 3, 8  # 44 samples: 6 steps per epoch, the last one a partial batch of 4
@@ -34,7 +42,7 @@ def run(blobs, tiny_model, directory, *, model_seed=0, kill_at=None, resume=None
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.05,
                                                     total_steps=EPOCHS * 6)
-    callbacks = [EarlyStopping("val_loss", patience=10),
+    callbacks = [EarlyStopping("val_loss", patience=10), CSVLogger(directory / "log.csv"),
                  Checkpoint(directory, every_steps=4, every_epochs=every_epochs)]
     if kill_at is not None:
         callbacks.append(KillAt(kill_at))
@@ -73,6 +81,18 @@ def test_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(
     assert len(resumed_history) == EPOCHS
     for key in DETERMINISTIC_KEYS:
         assert resumed_history[key] == straight_history[key], key
+    straight_rows = read_rows(tmp_path / "a" / "log.csv")
+    resumed_rows = read_rows(tmp_path / "b" / "log.csv")
+    assert len(resumed_rows) == EPOCHS  # no row twice, whatever the killed run had written
+    for straight_row, resumed_row in zip(straight_rows, resumed_rows, strict=True):
+        assert all(straight_row[key] == resumed_row[key] for key in DETERMINISTIC_KEYS)
+
+
+def read_rows(path):
+    import csv
+
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def test_resume_with_another_seed_is_refused(blobs, tiny_model, tmp_path):
