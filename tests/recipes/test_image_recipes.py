@@ -4,10 +4,12 @@ complete, resume continues, eval/predict/summary work from the CLI, bad input gi
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from convrnn.data.image_dataset import ImageDataset
 from convrnn.data.image_files import read_image, write_png
@@ -53,11 +55,22 @@ def test_training_learns_and_writes_a_complete_run_directory(run_dir):
     assert json.loads((out / "scores.json").read_text())["test_accuracy"] == scores["test_accuracy"]
 
 
-def test_resume_continues_from_the_last_checkpoint(run_dir, tmp_path):
+def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    recipe = replace(RECIPE, scheduler="none", random_shift=1)
+    train_recipe(recipe, tmp_path / "straight", epochs=3, progress=False)
+    train_recipe(recipe, tmp_path / "resumed", epochs=2, progress=False)
+    train_recipe(recipe, tmp_path / "resumed", epochs=3, resume=True, progress=False)
+    assert len((tmp_path / "resumed" / "log.csv").read_text().splitlines()) == 1 + 3
+    straight = load_file(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "checkpoints" / "last" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[key], resumed[key]) for key in straight)
+
+
+def test_resume_with_other_epochs_of_a_one_cycle_run_is_refused(run_dir):
     out, _ = run_dir
-    scores = train_recipe(RECIPE, out, epochs=4, resume=True, progress=False)
-    assert len((out / "log.csv").read_text().splitlines()) == 1 + 4
-    assert scores["epochs"] == 4
+    with pytest.raises(ValueError, match=r"one-cycle schedule over epochs=3; resume it with the same epochs, got 5"):
+        train_recipe(RECIPE, out, epochs=5, resume=True, progress=False)
 
 
 def test_loaded_model_predicts_like_the_trained_one(run_dir):
@@ -126,12 +139,16 @@ def test_cli_predict_wrong_image_size_is_one_line(run_dir, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_every_recipe_names_a_known_model_and_dataset():
+def test_every_recipe_offers_the_protocol_the_cli_uses():
     from convrnn.models import MODELS
 
     for name in RECIPE_NAMES:
         recipe = get_recipe(name)
-        assert recipe.model in MODELS and callable(recipe.dataset) and recipe.target
+        assert recipe.name == name and recipe.description and recipe.target
+        for method in ("train", "evaluate", "predict", "summary_model"):
+            assert callable(getattr(recipe, method)), (name, method)
+        if isinstance(recipe, ImageRecipe):
+            assert recipe.model in MODELS and callable(recipe.dataset)
 
 
 @pytest.mark.slow

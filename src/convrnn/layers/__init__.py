@@ -23,6 +23,7 @@ from convrnn.layers.conv import (
     SeparableConv,
     SharedFilterConv,
 )
+from convrnn.layers.pool import GlobalPool, Pool, Pool1d, Pool2d, Pool3d
 from convrnn.layers.recurrent import (
     GRU,
     LSTM,
@@ -58,11 +59,16 @@ __all__ = [
     "ElmanCell",
     "Flatten",
     "GRUCell",
+    "GlobalPool",
     "Jordan",
     "JordanCell",
     "LSTMCell",
     "MGUCell",
     "Parallel",
+    "Pool",
+    "Pool1d",
+    "Pool2d",
+    "Pool3d",
     "Residual",
     "SeparableConv",
     "SharedFilterConv",

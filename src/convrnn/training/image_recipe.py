@@ -171,6 +171,15 @@ def train_recipe(recipe: ImageRecipe, out: str | os.PathLike[str], *, epochs: in
     }
     checkpoints = Checkpoint(out / "checkpoints", monitor="val_accuracy", mode="max")
     last = out / "checkpoints" / "last"
+    if resume:
+        if not (last / "config.json").is_file():
+            raise FileNotFoundError(f"train: --resume found no checkpoint at '{last}'")
+        started_with = read_config(last)["settings"]
+        if recipe.scheduler == "onecycle" and started_with["epochs"] != epochs:
+            raise ValueError(
+                f"train: the run in '{out}' follows a one-cycle schedule over epochs="
+                f"{started_with['epochs']}; resume it with the same epochs, got {epochs}"
+            )
     history = fit(
         model, train, val, loss=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
         optimizer=optimizer, epochs=epochs, scheduler=scheduler, batch_size=batch_size,
