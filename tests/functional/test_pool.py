@@ -401,6 +401,17 @@ def test_global_pool_equals_one_window_over_the_whole_input(kind: str) -> None:
     assert torch.autograd.gradcheck(lambda t: global_pool(t, kind, p=3.0), (x,))
 
 
+def test_global_median_under_tracing_equals_torch_median(monkeypatch) -> None:
+    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
+    x[0, 1, 2, 3] = math.nan
+    expected = global_pool(x, "median")
+    monkeypatch.setattr(pool_module, "is_tracing", lambda: True)
+    torch.testing.assert_close(global_pool(x, "median"), expected, equal_nan=True)
+    assert math.isnan(expected[0, 1])
+    x = distinct((2, 3, 4, 5)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: global_pool(t, "median"), (x,))
+
+
 def test_global_lp_of_a_zero_plane_has_zero_gradient() -> None:
     x = torch.zeros(1, 2, 3, requires_grad=True)
     (grad,) = torch.autograd.grad(global_pool(x, "lp", p=2.0).sum(), x)

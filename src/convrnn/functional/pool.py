@@ -219,6 +219,10 @@ def global_pool(x: Tensor, kind: str = "avg", p: float = 2.0, *, keepdim: bool =
         y = cells.max(dim=2).values
     elif kind == "min":
         y = cells.min(dim=2).values
+    elif kind == "median" and is_tracing():  # ONNX has no median: the middle of a sort
+        ordered = cells.sort(dim=2).values
+        middle = ordered[:, :, (cells.shape[2] - 1) // 2]
+        y = torch.where(cells.isnan().any(dim=2), math.nan, middle)
     elif kind == "median":
         y = cells.median(dim=2).values
     elif kind == "sum":
