@@ -33,7 +33,8 @@ def evaluate(
 
     The model is put in ``eval()`` mode (dropout off, batch norm uses running statistics) and
     restored to its previous mode afterwards. The loss is the mean of the step losses weighted
-    by ``StepOutput.size``; under DDP every value is summed over ranks first.
+    by ``StepOutput.size``; under DDP every value is summed over ranks first (a sharded loader
+    pads its data set to a multiple of the ranks, so up to P − 1 samples then count twice).
     """
     loader = as_loader(data, batch_size, shuffle=False, seed=0, name="data", where="evaluate")
     device = torch.device(device)
