@@ -8,6 +8,8 @@ Two of the seeds' answers to "one label per sequence":
   time (Kim, 2014): filters of several widths slide over the word vectors, each keeps its
   strongest response anywhere in the sentence.
 
+and the linear baseline they are measured against, :class:`BagOfWordsClassifier`.
+
 Both take ``lengths`` and compute for a padded batch exactly what each sequence gives alone: a
 prediction never depends on how much padding follows a sequence.
 """
@@ -167,4 +169,35 @@ class ConvTextClassifier(nn.Module):
         return self.classifier(self.dropout(torch.cat(pooled, dim=1)))
 
 
-__all__ = ["ConvTextClassifier", "RecurrentClassifier", "masked_max", "masked_mean", "time_mask"]
+class BagOfWordsClassifier(nn.Module):
+    r"""The linear baseline: logistic regression on which words a text contains.
+
+        logits_k = Σ_{w ∈ set(text)} W_{w,k} + b_k        (a binary bag of words)
+
+    — ``W`` applied to the text's binary word-presence vector, computed as a sum of rows (an
+    ``EmbeddingBag``), so the V-wide vector is never built. Padding (id ``padding_index``) and
+    repeated words count nothing extra: the caller passes each text's distinct word ids.
+
+    Shapes: inputs (N, T) int64 distinct ids per row, padded with ``padding_index``;
+    lengths ignored (padding contributes the zero row) → logits (N, K).
+    """
+
+    def __init__(self, num_classes: int, *, vocab_size: int, padding_index: int = 0) -> None:
+        super().__init__()
+        self.weight = nn.EmbeddingBag(vocab_size, num_classes, mode="sum", padding_idx=padding_index)
+        nn.init.zeros_(self.weight.weight)
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        _check_inputs(inputs, lengths, True, "BagOfWordsClassifier.forward")
+        return self.weight(inputs) + self.bias
+
+
+__all__ = [
+    "BagOfWordsClassifier",
+    "ConvTextClassifier",
+    "RecurrentClassifier",
+    "masked_max",
+    "masked_mean",
+    "time_mask",
+]

