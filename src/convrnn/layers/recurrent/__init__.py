@@ -3,7 +3,9 @@
 ``RNN`` (and the conveniences ``LSTM``, ``GRU``, ``MGU``, ``Elman``, ``Jordan``) stack a cell in
 layers and directions with limited look-ahead, state in/out and every step's full state;
 ``cells`` holds the step equations, ``scan`` and ``lookahead`` the engine, ``options`` the
-per-step options (layer norm, variational recurrent dropout, zoneout).
+per-step options (layer norm, variational recurrent dropout, zoneout). ``native`` hands plain
+stacks to torch's fused kernels; ``parallel`` holds the layers that train in parallel over time
+(``MinGRU``, ``MinLSTM``, ``QRNN``) on the chunked scan of ``linear_scan``.
 """
 
 from convrnn.layers.recurrent.cells import (
@@ -15,7 +17,9 @@ from convrnn.layers.recurrent.cells import (
     LSTMCell,
     MGUCell,
 )
+from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.lookahead import run_lookahead
+from convrnn.layers.recurrent.parallel import QRNN, MinGRU, MinLSTM, ParallelRNN
 from convrnn.layers.recurrent.rnn import GRU, LSTM, MGU, RNN, Elman, Jordan, from_torch
 from convrnn.layers.recurrent.scan import run_direction, scan
 
@@ -24,6 +28,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "MGU",
+    "QRNN",
     "RNN",
     "Cell",
     "Elman",
@@ -33,7 +38,11 @@ __all__ = [
     "JordanCell",
     "LSTMCell",
     "MGUCell",
+    "MinGRU",
+    "MinLSTM",
+    "ParallelRNN",
     "from_torch",
+    "linear_recurrence",
     "run_direction",
     "run_lookahead",
     "scan",

@@ -1,0 +1,241 @@
+"""Recurrent layers that train in parallel over time: ``MinGRU``, ``MinLSTM``, ``QRNN``.
+
+Their gates read the input only, never h_{t−1}, so every gate of every step is one matrix
+product (or one convolution over time) and the remaining recurrence is linear,
+h_t = a_t ∘ h_{t−1} + b_t, which ``linear_scan.py`` runs in O(√T) sequential steps instead of T.
+
+Letters as in ``rnn.py``: N batch, T steps, F input features, H hidden units, L ``num_layers``,
+D = 2 if bidirectional else 1. Masking by ``lengths`` is the engine's: at padded steps a = 1 and
+b = 0, so the state stays frozen and each sequence's final state is its state at its own last
+step; padded outputs are 0; the backward direction reverses each sequence within its own length.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from convrnn.functional._checks import check_choice, check_tensor
+from convrnn.layers.recurrent.linear_scan import linear_recurrence
+from convrnn.layers.recurrent.rnn import _check_lengths
+from convrnn.layers.recurrent.scan import reversal_index, reverse_within_lengths
+
+
+class ParallelRNN(nn.Module):
+    """A stack of layers whose recurrence is linear in the state: h_t = a_t ∘ h_{t−1} + b_t.
+
+    A subclass sets ``gates`` (how many H-sized blocks its input projection has) and implements
+    :meth:`coefficients`, mapping the projection of every step to (a, b, o): the outputs are
+    y_t = h_t, or o_t ∘ h_t when o is not None.
+
+    Args:
+        input_size: F. hidden_size: H. num_layers: L.
+        bidirectional: add a backward direction to every layer.
+        dropout: dropout probability on the input of every layer but the first.
+        batch_first: x and outputs are (N, T, ·) if True (default), (T, N, ·) if False.
+        window: k, how many steps x_{t−k+1} … x_t the gates read (a causal convolution over
+            time; the backward direction reads x_t … x_{t+k−1}). 1 = a linear map of x_t.
+
+    Shapes (batch_first=True): x (N, T, F); lengths (N,) integers in [1, T] or None;
+    state (L·D, N, H) or None for zeros (row l·D + d is layer l, direction d); outputs
+    (N, T, D·H), zero at padded steps; final_state (L·D, N, H); with ``return_states=True``
+    also states (N, T, L, D·H), every h_t of every layer, zero at padded steps.
+    Carrying ``state`` across chunks of a sequence carries h only; a window k > 1 sees zeros
+    before the chunk's first step.
+
+    Parameters: per layer and direction, ``projections[l·D + d]`` a ``torch.nn.Linear``
+    (window 1) or a ``torch.nn.Conv1d`` (window k) to gates·H features, torch's default
+    initialisation.
+    """
+
+    gates: ClassVar[int] = 2
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
+                 window: int = 1) -> None:
+        super().__init__()
+        where = type(self).__name__
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                            ("num_layers", num_layers), ("window", window)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{where}: argument '{name}' expected a positive int, got {value!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{where}: argument 'dropout' expected a probability in [0, 1), got {dropout!r}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bidirectional, self.dropout, self.batch_first = bidirectional, dropout, batch_first
+        self.window = window
+        self.directions = 2 if bidirectional else 1
+        self.output_size = self.directions * hidden_size
+        projections = []
+        for position in range(num_layers * self.directions):
+            features = input_size if position < self.directions else self.output_size
+            out = self.gates * hidden_size
+            projections.append(nn.Linear(features, out) if window == 1 else nn.Conv1d(features, out, window))
+        self.projections = nn.ModuleList(projections)
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+                f"bidirectional={self.bidirectional}, dropout={self.dropout}, window={self.window}, "
+                f"batch_first={self.batch_first}")
+
+    def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """projected: (T, N, gates·H) → a, b, o, each (T, N, H) (o may be None)."""
+        raise NotImplementedError
+
+    def project(self, position: int, x: Tensor) -> Tensor:
+        """The gates' input terms of every step: x (T, N, F) → (T, N, gates·H)."""
+        projection = self.projections[position]
+        if self.window == 1:
+            return projection(x)
+        # Causal: pad k − 1 zero steps in front so step t reads x_{t−k+1} … x_t.
+        series = F.pad(x.permute(1, 2, 0), (self.window - 1, 0))
+        return projection(series).permute(2, 0, 1)
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None, state: Tensor | None = None,
+                return_states: bool = False) -> tuple[Tensor, ...]:
+        """Returns ``(outputs, final_state)``, or ``(outputs, final_state, states)`` with
+        ``return_states=True``; shapes in the class docstring."""
+        where = f"{type(self).__name__}.forward"
+        check_tensor("x", x, dims=3, floating=True, where=where)
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"{where}: argument 'x' expected {self.input_size} features in the last "
+                             f"dimension (input_size), got shape {tuple(x.shape)}")
+        x = x.transpose(0, 1) if self.batch_first else x
+        steps, batch = x.shape[:2]
+        if steps == 0:
+            raise ValueError(f"{where}: argument 'x' expected at least one step, got shape {tuple(x.shape)}")
+        lengths = _check_lengths(lengths, batch, steps, x.device, where)
+        rows = self.num_layers * self.directions
+        if state is not None:
+            check_tensor("state", state, floating=True, where=where)
+            if tuple(state.shape) != (rows, batch, self.hidden_size):
+                raise ValueError(f"{where}: argument 'state' expected shape (num_layers·D, N, H) = "
+                                 f"{(rows, batch, self.hidden_size)}, got {tuple(state.shape)}")
+        padded = index = None
+        if lengths is not None:
+            padded = (torch.arange(steps, device=x.device).unsqueeze(1) >= lengths).unsqueeze(-1)
+            index = reversal_index(lengths, steps)
+
+        finals, every = [], []
+        layer_input = x
+        for layer in range(self.num_layers):
+            inputs = F.dropout(layer_input, self.dropout, self.training) if layer else layer_input
+            outputs, states = [], []
+            for direction in range(self.directions):
+                position = layer * self.directions + direction
+                start = state[position] if state is not None else None
+                out, h = self._run_direction(position, inputs, start, padded, index, direction == 1)
+                outputs.append(out)
+                states.append(h)
+                # Backward: h came back in the caller's order, so step 0 holds the state after x_0.
+                finals.append(h[0] if direction == 1 else h[-1])
+            layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
+            if return_states:
+                every.append(torch.cat(states, dim=-1) if len(states) > 1 else states[0])
+
+        outputs = layer_input.transpose(0, 1) if self.batch_first else layer_input
+        final_state = torch.stack(finals)
+        if not return_states:
+            return outputs, final_state
+        stacked = torch.stack(every, dim=2)                               # (T, N, L, D·H)
+        if padded is not None:
+            stacked = stacked.masked_fill(padded.unsqueeze(-1), 0.0)
+        return outputs, final_state, stacked.transpose(0, 1) if self.batch_first else stacked
+
+    def _run_direction(self, position: int, x: Tensor, start: Tensor | None, padded: Tensor | None,
+                       index: Tensor | None, reverse: bool) -> tuple[Tensor, Tensor]:
+        """One layer, one direction: outputs (T, N, H) zero at padded steps, and every h_t
+        (T, N, H) in the caller's time order (frozen, not zeroed, at padded steps)."""
+        if reverse:
+            x = reverse_within_lengths(x, index)
+        a, b, o = self.coefficients(self.project(position, x))
+        if padded is not None:
+            a, b = a.masked_fill(padded, 1.0), b.masked_fill(padded, 0.0)
+        h = linear_recurrence(a, b, start)
+        out = h if o is None else o * h
+        if padded is not None:
+            out = out.masked_fill(padded, 0.0)
+        if reverse:
+            out, h = reverse_within_lengths(out, index), reverse_within_lengths(h, index)
+        return out, h
+
+
+class MinGRU(ParallelRNN):
+    """Minimal GRU (Feng et al., 2024, "Were RNNs All We Needed?", §3.1, eq. for minGRU):
+    the GRU without the reset gate and without h_{t−1} in the gates.
+
+        z_t = σ(W_z x_t + b_z)
+        h̃_t = W_h x_t + b_h
+        h_t = (1 − z_t) ∘ h_{t−1} + z_t ∘ h̃_t          (a_t = 1 − z_t, b_t = z_t ∘ h̃_t)
+
+    Projection blocks: z, h̃. See :class:`ParallelRNN` for arguments and shapes.
+    """
+
+    gates = 2
+
+    def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        z_hat, candidate = projected.chunk(2, dim=-1)
+        z = torch.sigmoid(z_hat)
+        # 1 − σ(u) = σ(−u), exact for large u where 1 − σ(u) would round to 0.
+        return torch.sigmoid(-z_hat), z * candidate, None
+
+
+class MinLSTM(ParallelRNN):
+    """Minimal LSTM (Feng et al., 2024, §3.2, minLSTM with normalised gates): forget and input
+    gates read x_t only and are normalised to sum to 1, so the state stays time-independent
+    in scale.
+
+        f_t = σ(W_f x_t + b_f),  i_t = σ(W_i x_t + b_i),  h̃_t = W_h x_t + b_h
+        f'_t = f_t / (f_t + i_t),  i'_t = i_t / (f_t + i_t)
+        h_t = f'_t ∘ h_{t−1} + i'_t ∘ h̃_t
+
+    Projection blocks: f, i, h̃. See :class:`ParallelRNN` for arguments and shapes.
+    """
+
+    gates = 3
+
+    def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        f_hat, i_hat, candidate = projected.chunk(3, dim=-1)
+        # f / (f + i) = σ(log σ(f̂) − log σ(î)): no division that could meet 0 / 0.
+        difference = F.logsigmoid(f_hat) - F.logsigmoid(i_hat)
+        return torch.sigmoid(difference), torch.sigmoid(-difference) * candidate, None
+
+
+class QRNN(ParallelRNN):
+    """Quasi-recurrent neural network (Bradbury et al., 2017): a convolution over time computes
+    the gates of every step at once (the seeds' convolution), a recurrent pooling carries the
+    state (the seeds' recurrence).
+
+        Z = tanh(W_z ∗ X),  F = σ(W_f ∗ X),  O = σ(W_o ∗ X),  I = σ(W_i ∗ X)      (eq. 1–3)
+        ∗ a causal convolution of width k = ``window`` (default 2) over time.
+        pooling="f":   h_t = f_t ∘ h_{t−1} + (1 − f_t) ∘ z_t                        (eq. 4)
+        pooling="fo":  c_t = f_t ∘ c_{t−1} + (1 − f_t) ∘ z_t,  h_t = o_t ∘ c_t       (eq. 5)
+        pooling="ifo": c_t = f_t ∘ c_{t−1} + i_t ∘ z_t,  h_t = o_t ∘ c_t             (eq. 6)
+
+    The carried state (``state``, ``final_state``, ``states``) is c_t (h_t for "f"); outputs
+    are h_t. Projection blocks: z, f, then o and i where the pooling has them. See
+    :class:`ParallelRNN` for arguments and shapes.
+    """
+
+    poolings: ClassVar[dict[str, int]] = {"f": 2, "fo": 3, "ifo": 4}
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 pooling: str = "fo", window: int = 2, **kwargs: Any) -> None:
+        self.pooling = check_choice("pooling", pooling, tuple(self.poolings), where="QRNN")
+        self.gates = self.poolings[pooling]
+        super().__init__(input_size, hidden_size, num_layers, window=window, **kwargs)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, pooling={self.pooling!r}"
+
+    def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        blocks = projected.chunk(self.gates, dim=-1)
+        z, f_hat = torch.tanh(blocks[0]), blocks[1]
+        f = torch.sigmoid(f_hat)
+        o = torch.sigmoid(blocks[2]) if self.pooling != "f" else None
+        if self.pooling == "ifo":
+            return f, torch.sigmoid(blocks[3]) * z, o
+        return f, torch.sigmoid(-f_hat) * z, o
