@@ -319,6 +319,15 @@ def test_max_and_min_route_the_gradient_to_the_selected_cell() -> None:
         torch.testing.assert_close(grad, counts.reshape(x.shape))
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_second_derivatives_gradgradcheck(kind: str) -> None:
+    # the p-norm's custom backward must hand create_graph=True over to the differentiable formula
+    x = distinct((1, 2, 5, 5), seed=4, away_from_zero=True).requires_grad_()
+    for p in ((1.0, 2.0, 3.0) if kind == "lp" else (2.0,)):
+        assert torch.autograd.gradgradcheck(
+            lambda t, p=p: pool(t, 3, 2, 1, kind=kind, p=p, ceil_mode=True), (x,))
+
+
 def test_lp_of_an_all_zero_window_has_zero_gradient() -> None:
     x = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
     x[0, 0, 0, 0] = 2.0

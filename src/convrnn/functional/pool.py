@@ -38,13 +38,12 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from convrnn.functional._checks import as_tuple, check_choice, check_tensor, is_tracing
 from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding, pad
@@ -126,6 +125,17 @@ def pool(
         ``out = ⌊(n + p_lo + p_hi − d·(k − 1) − 1) / s⌋ + 1`` (``⌈·⌉`` with ``ceil_mode``, see
         :func:`convrnn.functional.shapes.pool_output_size`); with ``return_indices`` the pair
         ``(y, indices)``, ``indices: (N, C, *out)`` int64.
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor; an option has the wrong type.
+        ValueError: ``x`` has no or more than 3 spatial dimensions; ``kernel_size``, ``stride`` or
+            ``dilation`` < 1; the dilated window is larger than the padded input; with
+            ``boundary=None``, padding so wide that a window holds no input cell; unknown
+            ``kind`` or ``boundary``; ``p`` < 1; ``return_indices`` with a kind that picks no
+            cell or with a boundary.
+
+    Numerics: the finite p-norm sums |x|^p directly, which overflows float32 for large p and
+    |x| (e.g. p = 50, |x| = 10); use ``p=math.inf`` for max |x|.
     """
     where = "pool"
     check_tensor("x", x, floating=True, where=where)
@@ -173,17 +183,8 @@ def pool(
         y = _sum(x, axes, ceil_mode)
     elif kind == "avg":
         y = _avg(x, axes, ceil_mode, count_include_pad)
-    elif math.isinf(p):
-        y = _max_abs(x, axes, ceil_mode)
-    elif _torch_padding(axes) is not None and all(a.dilation == 1 for a in axes) \
-            and not is_tracing():
-        t, lifted = _lift(x, axes)
-        y = _NormPool.apply(t, p, [a.kernel for a in lifted], [a.stride for a in lifted],
-                            [0] * (len(lifted) - len(axes)) + list(_torch_padding(axes) or ()),
-                            ceil_mode)
-        y = _crop(_drop(y, len(axes)), axes)
     else:
-        y = _root(_sum(_abs_pow(x, p), axes, ceil_mode), p)
+        y = _norm(x, axes, p, ceil_mode)
     return (y, indices) if return_indices else y  # type: ignore[return-value]
 
 
@@ -355,8 +356,8 @@ def _drop(y: Tensor, dims: int) -> Tensor:
     return y.squeeze(2) if dims == 1 else y
 
 
-def _torch_call(function2d, function3d, x: Tensor, axes: Sequence[_Axis],
-                padding: tuple[int, ...], **options: object) -> object:
+def _torch_call(function2d: Callable[..., object], function3d: Callable[..., object], x: Tensor,
+                axes: Sequence[_Axis], padding: tuple[int, ...], **options: object) -> object:
     """Call PyTorch's 2-d or 3-d pooling kernel on ``x`` (1-d lifted to 2-d)."""
     t, lifted = _lift(x, axes)
     function = function2d if t.dim() == 4 else function3d
@@ -416,6 +417,19 @@ def _avg(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool, count_include_pad: b
     return total / _outer(counts).to(total.dtype)
 
 
+def _norm(x: Tensor, axes: Sequence[_Axis], p: float, ceil_mode: bool) -> Tensor:
+    """p-norm over each window; non-participating cells count as 0."""
+    if math.isinf(p):
+        return _max_abs(x, axes, ceil_mode)
+    padding = _torch_padding(axes)
+    if padding is None or any(a.dilation > 1 for a in axes) or is_tracing():
+        return _root(_sum(_abs_pow(x, p), axes, ceil_mode), p)
+    t, lifted = _lift(x, axes)
+    y = _NormPool.apply(t, p, [a.kernel for a in lifted], [a.stride for a in lifted],
+                        [0] * (len(lifted) - len(axes)) + list(padding), ceil_mode)
+    return _crop(_drop(y, len(axes)), axes)
+
+
 def _max_abs(x: Tensor, axes: Sequence[_Axis], ceil_mode: bool) -> Tensor:
     """max |x| over each window: pick the cell on |x|, then take |·| of the picked cells only, so
     that the backward pass touches the input once (a scatter) rather than three times."""
@@ -431,7 +445,9 @@ class _NormPool(torch.autograd.Function):
     The gradient ``∂y/∂x_i = y^(1−p) · |x_i|^(p−1) sgn(x_i)`` (0 where y = 0) needs one saved
     tensor, ``|x|^(p−1) sgn(x)``, and two passes over the input, where autograd through
     ``|x|``, ``pow`` and the root takes five. Shapes: x ``(N, C, *spatial)`` with 2 or 3 spatial
-    dims → ``(N, C, *out)``. Used only when not tracing; twice-differentiating raises.
+    dims → ``(N, C, *out)``. Used only when not tracing. A backward pass that itself builds a
+    graph (``create_graph=True``) differentiates the plain formula instead, so that higher
+    derivatives stay right.
     """
 
     @staticmethod
@@ -443,24 +459,32 @@ class _NormPool(torch.autograd.Function):
             slope = x
         else:
             slope = x.abs().pow_(p - 1).copysign_(x)
-        pool = F.avg_pool2d if x.dim() == 4 else F.avg_pool3d
-        total = pool(slope * x, kernel, stride, padding, ceil_mode, True, 1)  # Σ |x|^p
+        total = _sum_pool(slope * x, kernel, stride, padding, ceil_mode)  # Σ |x|^p
         y = total.pow(1.0 / p)  # 0^(1/p) = 0: no special case forward
-        ctx.save_for_backward(slope, y)
+        ctx.save_for_backward(x, slope, y)
         ctx.options = (p, kernel, stride, padding, ceil_mode)
         return y
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
-        slope, y = ctx.saved_tensors
+        x, slope, y = ctx.saved_tensors
         p, kernel, stride, padding, ceil_mode = ctx.options
+        if torch.is_grad_enabled():  # create_graph=True
+            plain = _root(_sum_pool(_abs_pow(x, p), kernel, stride, padding, ceil_mode), p)
+            (gradient,) = torch.autograd.grad(plain, x, grad, create_graph=True)
+            return gradient, None, None, None, None, None
         # ∂y/∂Σ folded with the p of ∂|x|^p/∂x: y^(1−p), and 0 for an all-zero window
         scale = grad if p == 1 else torch.where(y > 0, grad * _inverse_power(y, p - 1), 0.0)
         spread = (torch.ops.aten.avg_pool2d_backward if slope.dim() == 4
                   else torch.ops.aten.avg_pool3d_backward)
         spread_scale = spread(scale, slope, kernel, stride, padding, ceil_mode, True, 1)
         return spread_scale * slope, None, None, None, None, None
+
+
+def _sum_pool(x: Tensor, kernel: list[int], stride: list[int], padding: list[int],
+              ceil_mode: bool) -> Tensor:
+    pool = F.avg_pool2d if x.dim() == 4 else F.avg_pool3d
+    return pool(x, kernel, stride, padding, ceil_mode, True, 1)
 
 
 def _inverse_power(y: Tensor, q: float) -> Tensor:
@@ -504,18 +528,17 @@ def _window_views(x: Tensor, axes: Sequence[_Axis]) -> list[Tensor]:
 
 
 def _flat_index(axes: Sequence[_Axis], cell: Tensor) -> Tensor:
-    """Flat index in the ``x`` plane of window cell ``cell`` (row-major ``j``) of every window."""
-    device = cell.device
-    strides = [math.prod(b.size for b in axes[i + 1:]) for i in range(len(axes))]
-    starts = [torch.arange(a.out, device=device) * (a.stride * st) for a, st in zip(axes, strides,
-                                                                                  strict=True)]
-    base = functools.reduce(torch.add, [s.reshape([-1 if i == j else 1 for j in range(len(axes))])
-                                        for i, s in enumerate(starts)])
-    offsets = torch.tensor([sum(jd * a.dilation * st for jd, a, st in zip(j, axes, strides,
-                                                                          strict=True))
-                            for j in itertools.product(*(range(a.kernel) for a in axes))],
-                           device=device)
-    return base + offsets[cell.long()]
+    """Flat index in the pooled tensor's plane of window cell ``cell`` (row-major ``j``) of every
+    window: ``Σ_d (o_d·s_d + j_d·d_d)·step_d`` with ``step_d`` the plane's row-major strides."""
+    dims, device = len(axes), cell.device
+    steps = [math.prod(b.size for b in axes[i + 1:]) for i in range(dims)]
+    base = torch.zeros((), dtype=torch.long, device=device)
+    for i, (a, step) in enumerate(zip(axes, steps, strict=True)):
+        shape = [-1 if d == i else 1 for d in range(dims)]
+        base = base + (torch.arange(a.out, device=device) * (a.stride * step)).reshape(shape)
+    offsets = [sum(jd * a.dilation * step for jd, a, step in zip(j, axes, steps, strict=True))
+               for j in itertools.product(*(range(a.kernel) for a in axes))]
+    return base + torch.tensor(offsets, device=device)[cell.long()]
 
 
 def _median(x: Tensor, axes: Sequence[_Axis],
