@@ -5,7 +5,8 @@
 
 Baseline: ``DataLoader(TensorDataset(images, labels), batch_size, shuffle=True)``, the usual
 PyTorch way to batch in-memory tensors. Each row is the median time of one full epoch over
-``--repeats`` runs divided by the baseline's median in the same run. Random shifts have no
+``--repeats`` rounds (each round times every case once, so load from other processes hits all
+cases alike) divided by the baseline's median in the same run. Random shifts have no
 PyTorch-native counterpart, so their rows show what the augmentation costs on top of batching.
 ``--real`` uses the cached real MNIST train split instead of random images of the same shape.
 """
@@ -13,6 +14,7 @@ PyTorch-native counterpart, so their rows show what the augmentation costs on to
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -57,9 +59,16 @@ def main() -> None:
         "DataLoader(ImageDataset, random_shift=2)": lambda: epoch(
             DataLoader(shifted, batch_size=args.batch_size, shuffle=True)),
     }
-    baseline = median_time(lambda: epoch(native), repeats=args.repeats, warmup=1)
-    rows = [(name, median_time(run, repeats=args.repeats, warmup=1), baseline)
-            for name, run in cases.items()]
+    # Rounds interleave every case, so that load from other processes hits them all alike.
+    runs = {"baseline": lambda: epoch(native), **cases}
+    for run in runs.values():
+        run()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(args.repeats):
+        for name, run in runs.items():
+            times[name].append(median_time(run, repeats=1, warmup=0))
+    baseline = statistics.median(times["baseline"])
+    rows = [(name, statistics.median(times[name]), baseline) for name in cases]
     print_table(f"one epoch, {len(images)} images, batch {args.batch_size}, "
                 f"{args.threads} threads (ratio < 1: faster than the baseline)", rows,
                 "DataLoader(TensorDataset)")
