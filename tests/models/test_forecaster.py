@@ -61,3 +61,18 @@ def test_bad_input_names_the_argument():
         sliding_windows(np.arange(4.0), width=3, horizon=2)
     with pytest.raises(ValueError, match="origins need 3 values of history"):
         seasonal_naive(np.arange(5.0), np.array([1]), horizon=3, period=3)
+
+
+def test_window_norm_standardises_each_window_and_maps_the_forecast_back():
+    model = Forecaster(1, 4, horizon=2, window_norm=True).double()
+    reference = nn.LSTM(1, 4, batch_first=True).double()
+    model.rnn.load_torch_state_dict(reference.state_dict())
+    window = 50 + 20 * torch.randn(3, 6, 1, dtype=torch.float64)
+    mean, std = window.mean(1, keepdim=True), window.std(1, keepdim=True, unbiased=False)
+    expected = model.readout(reference((window - mean) / std)[0][:, -1]) * std[:, :, 0] + mean[:, :, 0]
+    assert torch.allclose(model(window), expected, atol=1e-10)
+    # scaling and shifting a window scales and shifts its forecast: levels never seen still work
+    assert torch.allclose(model(3 * window + 7), 3 * model(window) + 7, atol=1e-9)
+    assert torch.isfinite(model(torch.full((1, 5, 1), 4.0, dtype=torch.float64))).all()
+    window.requires_grad_(True)
+    assert torch.autograd.gradcheck(model, (window,))

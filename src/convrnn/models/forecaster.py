@@ -23,27 +23,39 @@ class Forecaster(nn.Module):
     strategy: no forecast is fed back, so errors do not compound through the recursion);
     ``horizon=1`` is the one-step forecaster.
 
+    With ``window_norm=True`` each window is first standardised by its own mean μ and standard
+    deviation σ (per feature), and the forecasts are mapped back, ŷ = μ_0 + σ_0·(V·h_W + c)
+    (reversible instance normalisation, Kim et al., 2022): the network then forecasts the shape of
+    the coming steps relative to the recent level and amplitude, and can forecast levels it never
+    saw in training — a series whose cycles grow, like the sunspots of the 1950s.
+
     Args:
         input_size: F features per step (1 for a univariate series).
         hidden_size: H_s; num_layers: L; cell: ``"lstm"``, ``"gru"``, …; dropout between layers.
         horizon: H, the number of future steps predicted.
+        window_norm: standardise each window by its own statistics (see above).
 
     Shapes: window (N, W, F) → forecasts (N, H) of the first feature (the series forecast).
     """
 
     def __init__(self, input_size: int = 1, hidden_size: int = 64, num_layers: int = 1, *,
-                 cell: str = "lstm", horizon: int = 1, dropout: float = 0.0) -> None:
+                 cell: str = "lstm", horizon: int = 1, dropout: float = 0.0, window_norm: bool = False) -> None:
         super().__init__()
         if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
             raise ValueError(f"Forecaster: argument 'horizon' expected an int ≥ 1, got {horizon!r}")
-        self.horizon = horizon
+        self.horizon, self.window_norm = horizon, window_norm
         self.rnn = RNN(cell, input_size, hidden_size, num_layers, dropout=dropout)
         self.readout = nn.Linear(hidden_size, horizon)
 
     def forward(self, window: Tensor) -> Tensor:
         check_tensor("window", window, dims=3, floating=True, where="Forecaster.forward")
-        outputs, _ = self.rnn(window)
-        return self.readout(outputs[:, -1])
+        if not self.window_norm:
+            return self.readout(self.rnn(window)[0][:, -1])
+        mean = window.mean(1, keepdim=True)
+        # a constant window has σ = 0: the floor keeps it finite (its forecast is then μ + c·floor)
+        std = window.std(1, keepdim=True, unbiased=False).clamp(min=1e-3)
+        outputs, _ = self.rnn((window - mean) / std)
+        return self.readout(outputs[:, -1]) * std[:, :, 0] + mean[:, :, 0]
 
 
 def sliding_windows(series: np.ndarray | Tensor, width: int, horizon: int,
