@@ -4,7 +4,7 @@
 
 Prints one row per kind and one column per window (2×2 stride 2, 3×3 stride 1): the median over
 ``--repeats`` runs of ``pool(x, kind=…)`` forward + backward divided by the median of
-``F.max_pool2d`` forward + backward on the same input, timed in the same run. The row
+``F.max_pool2d`` forward + backward on the same input, the two timed alternately in the same run. The row
 "median (unfold + torch.median)" is the straightforward implementation, for comparison.
 Targets (issue 2): median ≤ 2×, p-norm ≤ 1.5×.
 """
@@ -30,17 +30,25 @@ def unfold_median(x: Tensor, kernel: int, stride: int) -> Tensor:
     return windows.flatten(-2).median(dim=-1).values
 
 
-def seconds(step: Callable[[Tensor], Tensor], x: Tensor, repeats: int) -> float:
-    """Median wall time of forward + backward, after one warm-up run."""
-    times = []
-    for i in range(repeats + 1):
-        leaf = x.detach().requires_grad_()
-        start = time.perf_counter()
-        y = step(leaf)
-        y.backward(torch.ones_like(y))
-        if i:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def run_once(step: Callable[[Tensor], Tensor], x: Tensor) -> float:
+    leaf = x.detach().requires_grad_()
+    start = time.perf_counter()
+    y = step(leaf)
+    y.backward(torch.ones_like(y))
+    return time.perf_counter() - start
+
+
+def ratio(step: Callable[[Tensor], Tensor], base: Callable[[Tensor], Tensor], x: Tensor,
+          repeats: int) -> tuple[float, float]:
+    """Median time of ``step`` over median time of ``base``, forward + backward, runs interleaved
+    so that a machine's changing load hits both alike; also the base's median in seconds."""
+    run_once(step, x), run_once(base, x)  # warm-up
+    step_times, base_times = [], []
+    for _ in range(repeats):
+        base_times.append(run_once(base, x))
+        step_times.append(run_once(step, x))
+    base_median = statistics.median(base_times)
+    return statistics.median(step_times) / base_median, base_median
 
 
 def main() -> None:
@@ -65,16 +73,20 @@ def main() -> None:
         "lp, p = ∞": lambda t, k, s: pool(t, k, s, kind="lp", p=float("inf")),
         "median (unfold + torch.median)": unfold_median,
     }
-    base = {name: seconds(lambda t, k=k, s=s: F.max_pool2d(t, k, s), x, args.repeats)
-            for name, (k, s) in WINDOWS.items()}
     print(f"pooling forward + backward, x {tuple(args.shape)} float32, "
           f"{args.threads} threads, median of {args.repeats}; ratio to F.max_pool2d")
     print(f"{'kind':<32}" + "".join(f"{name:>10}" for name in WINDOWS))
-    print(f"{'F.max_pool2d (ms)':<32}" + "".join(f"{1e3 * base[n]:>10.1f}" for n in WINDOWS))
+    base_ms = []
     for label, step in rows.items():
-        ratios = [seconds(lambda t, k=k, s=s, f=step: f(t, k, s), x, args.repeats) / base[name]
-                  for name, (k, s) in WINDOWS.items()]
-        print(f"{label:<32}" + "".join(f"{r:>9.2f}×" for r in ratios))
+        cells = []
+        for k, s in WINDOWS.values():
+            r, base = ratio(lambda t, k=k, s=s, f=step: f(t, k, s),
+                            lambda t, k=k, s=s: F.max_pool2d(t, k, s), x, args.repeats)
+            cells.append(f"{r:>9.2f}×")
+            base_ms.append(1e3 * base)
+        print(f"{label:<32}" + "".join(cells))
+    low, high = min(base_ms), max(base_ms)
+    print(f"(F.max_pool2d itself took {low:.0f}–{high:.0f} ms per forward + backward)")
 
 
 if __name__ == "__main__":
