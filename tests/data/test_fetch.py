@@ -65,7 +65,8 @@ def test_hash_mismatch_is_refused_and_leaves_nothing(archives, tmp_path):
     source = archives.make_source(archive)
     archives.make_archive(archive, {**FILES, "pkg/data/a.txt": b"tampered\n"})
     cache = tmp_path / "cache"
-    with pytest.raises(FetchError, match=f"SHA-256 mismatch.*expected {source.sha256}"):
+    with pytest.raises(FetchError, match=f"SHA-256 mismatch.*expected {source.sha256}.*"
+                                         "run `convrnn data fetch fake` again"):
         fetch(source, cache=cache, archive=archive, progress=False)
     assert sorted(os.listdir(cache)) == []
 
@@ -153,7 +154,7 @@ def test_missing_client_says_what_to_install(archives, tmp_path, monkeypatch):
     archive = archives.make_archive(tmp_path / "fake-1.0.tgz", FILES)
     source = archives.make_source(archive, registry="npm")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    with pytest.raises(FetchError, match=r"npm is not on PATH.*install it with"):
+    with pytest.raises(FetchError, match=r"npm is not on PATH.*install Node\.js and npm"):
         fetch(source, cache=tmp_path / "cache", progress=False)
 
 

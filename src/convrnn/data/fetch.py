@@ -90,7 +90,7 @@ def fetch(source: DataSource | str, *, cache: str | os.PathLike[str] | None = No
             shutil.copyfile(archive, archive_path)
         else:
             archive_path = _download(source, download, progress=progress)
-        verify_sha256(archive_path, source.sha256, progress=progress)
+        verify_sha256(archive_path, source.sha256, progress=progress, name=source.name)
         extracted = work / "extracted"
         extracted.mkdir()
         with tqdm(total=None, unit=" files", desc=f"extracting {source.name}",
@@ -122,8 +122,10 @@ def ensure_fetched(name: str, *, cache: str | os.PathLike[str] | None = None,
     return fetch(name, cache=cache)
 
 
-def verify_sha256(path: Path, expected: str, *, progress: bool = False) -> None:
-    """Raise ``FetchError`` unless the SHA-256 of the file at ``path`` is ``expected``."""
+def verify_sha256(path: Path, expected: str, *, progress: bool = False,
+                  name: str | None = None) -> None:
+    """Raise ``FetchError`` unless the SHA-256 of the file at ``path`` is ``expected``
+    (``name``, the data set, goes into the message's advice)."""
     digest = hashlib.sha256()
     with open(path, "rb") as file, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
                                         desc=f"checking {path.name}", disable=not progress,
@@ -136,7 +138,8 @@ def verify_sha256(path: Path, expected: str, *, progress: bool = False) -> None:
         raise FetchError(
             f"SHA-256 mismatch for {path.name}: expected {expected}, got {actual}; the archive "
             "is not the one convrnn pins (a changed mirror or a corrupted download). Nothing was "
-            "kept; run the fetch again, and if it persists report it"
+            f"kept; run `convrnn data fetch {name or 'NAME'}` again, and if it persists, "
+            "report it"
         )
 
 
@@ -200,19 +203,20 @@ def client_command(source: DataSource) -> list[str]:
         if _has_module("pip"):
             return [sys.executable, "-m", "pip"]
         executable = shutil.which("pip3") or shutil.which("pip")
-        install = "python -m ensurepip --upgrade"
+        remedy = "install pip with `python -m ensurepip --upgrade`"
     elif source.registry == "debian":
         executable = shutil.which("apt-get")
-        install = ("a Debian/Ubuntu system with apt-get, or fetch(..., archive=PATH) with the "
-                   f".deb downloaded by hand ({source.archive})")
+        remedy = ("run this on Debian/Ubuntu, or download the package file "
+                  f"{source.archive} from a Debian mirror yourself and pass it as "
+                  f"fetch({source.name!r}, archive=PATH)")
     else:
         executable = shutil.which("npm")
-        install = "Node.js and npm (https://nodejs.org), e.g. `sudo apt-get install npm`"
+        remedy = "install Node.js and npm (https://nodejs.org), e.g. `sudo apt-get install npm`"
     if executable is None:
         client = _REGISTRY_CLIENTS[source.registry][1]
         raise FetchError(
             f"{client} is not on PATH, and it is needed to fetch {source.name!r} "
-            f"({source.requirement} from {source.registry}); install it with: {install}"
+            f"({source.requirement} from {source.registry}); {remedy}"
         )
     return [executable]
 
