@@ -63,13 +63,14 @@ CATALOG: dict[str, DataSource] = {source.name: source for source in (
         description="Fashion-MNIST clothing images, 28×28, 10 classes: 60k train / 10k test",
     ),
     DataSource(
-        # The smallest archive carrying the 8×8 digits is a scikit-learn wheel; any platform's
-        # wheel holds the same CSV, so one is pinned (pip downloads it on any machine).
+        # Every scikit-learn wheel holds the same CSV; the smallest wheel of 1.5.2 is the
+        # macOS arm64 one (11.0 MB against 13.3 MB for manylinux x86_64). pip downloads it on
+        # any machine, and the sdist would make pip build scikit-learn just to read metadata.
         name="digits",
         registry="pypi", package="scikit-learn", version="1.5.2",
-        archive="scikit_learn-1.5.2-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-        sha256="f8b0ccd4a902836493e026c03256e8b206656f91fbcc4fde28c57a5b752561f1",
-        size=13_322_034,
+        archive="scikit_learn-1.5.2-cp311-cp311-macosx_12_0_arm64.whl",
+        sha256="1ff45e26928d3b4eb767a8f14a9a6efbf1cbff7c05d1fb0f95f211a89fd4f5de",
+        size=10_975_994,
         root="sklearn/datasets/", members=("data/digits.csv.gz", "descr/digits.rst"),
         license="BSD-3-Clause (scikit-learn); UCI optical digits, CC BY 4.0",
         description="scikit-learn's 1,797 handwritten digits, 8×8, pixel values 0–16",
