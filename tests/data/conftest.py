@@ -136,3 +136,9 @@ def install_fake_espeak(directory: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 def fake_espeak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fake espeak-ng first on PATH (see ``FAKE_ESPEAK``); returns the log of its calls."""
     return install_fake_espeak(tmp_path / "bin", monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def espeak_installer() -> Callable[[Path, pytest.MonkeyPatch], Path]:
+    """``install_fake_espeak``, for fixtures wider than one test."""
+    return install_fake_espeak

@@ -13,15 +13,20 @@ from convrnn.data.keyword import VOICES, KeywordClips
 FILLERS = ("well", "come", "table")
 
 
-@pytest.fixture
-def clips(tmp_path, fake_espeak):
-    def make(split="validation", **options):
-        options = {"size": 40, "fillers": FILLERS, "snr_db": (300.0, 300.0), "cache": tmp_path,
-                   "speed_perturbation": 0.0, "gain_db": (0.0, 0.0), "progress": False,
-                   **options}
-        return KeywordClips(split, **options)
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, espeak_installer):
+    # One fake espeak-ng and one cache for the module: the word bank is synthesized once.
+    directory = tmp_path_factory.mktemp("keyword")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        espeak_installer(directory / "bin", monkeypatch)
 
-    return make
+        def make(split="validation", **options):
+            options = {"size": 40, "fillers": FILLERS, "snr_db": (300.0, 300.0),
+                       "cache": directory, "speed_perturbation": 0.0, "gain_db": (0.0, 0.0),
+                       "progress": False, **options}
+            return KeywordClips(split, **options)
+
+        yield make
 
 
 def test_positive_clips_hold_the_keyword_exactly_where_reported(clips):
