@@ -13,6 +13,7 @@ from scipy.optimize import minimize
 
 from convrnn.cli import main
 from convrnn.data.batching import pad_sequences
+from convrnn.data.universal_tags import UNIVERSAL_TAGS
 from convrnn.models.sequence_classifier import BagOfWordsClassifier
 from convrnn.recipes import RECIPE_NAMES, get_recipe
 from convrnn.training import sequence_recipe
@@ -306,3 +307,40 @@ def test_a_missing_run_is_a_one_line_error(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "missing"), "a great movie"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "no such run or model directory" in error
+
+
+# ---------------------------------------------------------------- full runs on the real data (slow)
+
+@pytest.mark.slow
+def test_japanese_vowels_reaches_97_percent(tmp_path):
+    assert get_recipe("japanese-vowels").train(tmp_path, **FAST)["test_accuracy"] >= 0.97
+
+
+@pytest.mark.slow
+def test_sunspots_network_beats_seasonal_naive(tmp_path):
+    scores = get_recipe("sunspots").train(tmp_path, **FAST)
+    assert scores["test_mae_1"] < scores["test_seasonal_naive_mae_1"]
+    assert scores["test_mae"] < scores["test_seasonal_naive_mae"]
+
+
+@pytest.mark.slow
+def test_rotten_tomatoes_reaches_77_percent_and_both_networks_beat_the_baseline(tmp_path):
+    scores = get_recipe("rotten-tomatoes").train(tmp_path, **FAST)
+    assert scores["test_accuracy"] >= 0.77
+    assert scores["test_accuracy"] > scores["test_baseline_accuracy"]
+    assert scores["test_cnn_accuracy"] > scores["test_baseline_accuracy"]
+
+
+@pytest.mark.slow
+def test_brown_pos_reaches_96_percent(tmp_path):
+    assert get_recipe("brown-pos").train(tmp_path, **FAST)["test_accuracy"] >= 0.96
+
+
+@pytest.mark.slow
+def test_every_brown_tag_maps_to_a_universal_tag():
+    from convrnn.data import brown_documents
+    from convrnn.data.universal_tags import universal_tag
+
+    tags = {tag for sentences in brown_documents().values() for sentence in sentences for _, tag in sentence}
+    assert len(tags) == 472
+    assert {universal_tag(tag) for tag in tags} == set(UNIVERSAL_TAGS)
