@@ -478,7 +478,7 @@ class _NormPool(torch.autograd.Function):
         spread = (torch.ops.aten.avg_pool2d_backward if slope.dim() == 4
                   else torch.ops.aten.avg_pool3d_backward)
         spread_scale = spread(scale, slope, kernel, stride, padding, ceil_mode, True, 1)
-        return spread_scale * slope, None, None, None, None, None
+        return spread_scale.mul_(slope), None, None, None, None, None
 
 
 def _sum_pool(x: Tensor, kernel: list[int], stride: list[int], padding: list[int],
@@ -538,7 +538,7 @@ def _flat_index(axes: Sequence[_Axis], cell: Tensor) -> Tensor:
         base = base + (torch.arange(a.out, device=device) * (a.stride * step)).reshape(shape)
     offsets = [sum(jd * a.dilation * step for jd, a, step in zip(j, axes, steps, strict=True))
                for j in itertools.product(*(range(a.kernel) for a in axes))]
-    return base + torch.tensor(offsets, device=device)[cell.long()]
+    return torch.tensor(offsets, device=device)[cell.long()].add_(base)
 
 
 def _median(x: Tensor, axes: Sequence[_Axis],
@@ -553,8 +553,9 @@ def _median(x: Tensor, axes: Sequence[_Axis],
             median = _median_network(x, axes)
             # the first view equal to the median is the chosen cell
             cell = torch.full_like(median, cells - 1, dtype=torch.uint8)
+            equal = torch.empty_like(median, dtype=torch.bool)
             for j in range(cells - 2, -1, -1):
-                cell.masked_fill_(views[j] == median, j)
+                cell.masked_fill_(torch.eq(views[j], median, out=equal), j)
         plane, filled = axes, x
     else:
         cell, plane, filled = _median_by_sorting(x, axes)
@@ -706,13 +707,28 @@ def _prune(comparators: Sequence[tuple[int, int]], outputs: set[int]) -> tuple[_
 
 
 def _run(program: _Program, wires: Sequence[Tensor | None]) -> list[Tensor | None]:
-    """Run a comparator program on whole tensors: wire a gets min(a, b), wire b gets max(a, b)."""
+    """Run a comparator program on whole tensors: wire a gets min(a, b), wire b gets max(a, b).
+
+    A result overwrites a tensor this run made and no longer needs (the given wires, views of
+    the input or of shared columns, are never written): a whole-tensor allocation costs about as
+    much as a comparison.
+    """
     wires = list(wires)
+    owned = [False] * len(wires)
     for a, b, keep_min, keep_max in program:
         low, high = wires[a], wires[b]
         assert low is not None and high is not None
-        if keep_min:
-            wires[a] = torch.minimum(low, high)
-        if keep_max:
-            wires[b] = torch.maximum(low, high)
+        if keep_min and keep_max:
+            smaller = torch.minimum(low, high)
+            if owned[b] or owned[a]:  # the old value is dead once the max has read it
+                larger = torch.maximum(low, high, out=high if owned[b] else low)
+            else:
+                larger = torch.maximum(low, high)
+            wires[a], wires[b] = smaller, larger
+        elif keep_min:
+            wires[a] = torch.minimum(low, high, out=low) if owned[a] else torch.minimum(low, high)
+        else:
+            wires[b] = torch.maximum(low, high, out=high) if owned[b] else torch.maximum(low, high)
+        owned[a] = owned[a] or keep_min
+        owned[b] = owned[b] or keep_max
     return wires
