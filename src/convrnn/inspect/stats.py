@@ -34,7 +34,8 @@ class LayerStats:
     without a loss, ``dead_fraction`` is ``None`` for layers that are not ReLUs.
 
     ``activation`` and ``gradient`` keep the first example's output and its gradient, both
-    (*S_ℓ), for the activation and gradient images of :mod:`convrnn.inspect.images`.
+    (*S_ℓ), and ``weight_gradient`` ∂L/∂(module.weight) (shaped like the weight), for the
+    activation, gradient and weight images of :mod:`convrnn.inspect.images`.
     """
 
     name: str
@@ -54,6 +55,7 @@ class LayerStats:
     dead_fraction: float | None = None
     activation: Tensor | None = None
     gradient: Tensor | None = None
+    weight_gradient: Tensor | None = None
 
 
 @dataclass
@@ -185,6 +187,9 @@ def layer_stats(model: nn.Module, batch: Tensor | tuple[Tensor, Tensor] | list[T
             row.weight_norm = _norm(own)
             with_grad = [parameter_grads[id(p)] for p in own if id(p) in parameter_grads]
             row.weight_gradient_norm = _norm(with_grad) if with_grad else None
+            weight = getattr(module, "weight", None)
+            if isinstance(weight, Tensor) and id(weight) in parameter_grads:
+                row.weight_gradient = parameter_grads[id(weight)].detach().clone()
         g = grads.get(index)
         if g is not None:
             row.gradient_min, row.gradient_max = float(g.min()), float(g.max())
