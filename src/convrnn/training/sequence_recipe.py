@@ -184,6 +184,7 @@ def _ranked(probabilities: Tensor, classes: Sequence[str], top: int) -> str:
 
 
 def _classification_scores(model: nn.Module, loader: DataLoader[Any], device: str) -> dict[str, float]:
+    model.to(device)  # evaluate moves batches, not the model
     return evaluate(model, loader, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()}, device=device)
 
 
@@ -744,8 +745,9 @@ class ForecastingRecipe:
         return windows, targets, origins
 
     def _network_forecasts(self, model: nn.Module, windows: Tensor, mean: float, std: float) -> np.ndarray:
+        device = next(model.parameters()).device
         with torch.no_grad():
-            return (model.eval()((windows - mean) / std) * std + mean).double().numpy()
+            return (model.eval()(((windows - mean) / std).to(device)) * std + mean).double().cpu().numpy()
 
     def _scores(self, model: nn.Module, series: np.ndarray, split: str, mean: float, std: float) -> dict[str, float]:
         windows, targets, origins = self._split(series, split)
