@@ -94,6 +94,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(temporary, 0o644)  # mkstemp makes 0600; a report is for others to read
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

@@ -168,10 +168,10 @@ def plot_matched_filter(signal: Tensor | np.ndarray, template: Tensor | np.ndarr
 
 
 def png(rgb: np.ndarray, zoom: int | None = None) -> bytes:
-    """PNG bytes of an RGB array, enlarged so that its shorter side is about 96 pixels unless
+    """PNG bytes of an RGB array, enlarged so that its shorter side is about 160 pixels unless
     ``zoom`` is given (filters are 5×5; a browser would blur them)."""
     if zoom is None:
-        zoom = max(1, min(12, 96 // max(min(rgb.shape[:2]), 1)))
+        zoom = max(1, min(16, 160 // max(min(rgb.shape[:2]), 1)))
     return array_png(rgb, zoom)
 
 

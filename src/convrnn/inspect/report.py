@@ -1,0 +1,358 @@
+"""One self-contained HTML report of a trained run: config, scores, summary, curves, layer
+statistics, filters and feature maps for image models; gradients through time, cells over text,
+samples and embeddings for sequence models.
+
+Everything is inline — images as base64 PNG ``data:`` URIs, styles and the one script in the
+page — so the file opens offline and can be mailed. The script is a self-check: after the page
+loads it writes ``<div id="report-status" data-ok="yes|no">`` saying whether every expected
+section is present, every image decoded (``complete && naturalWidth > 0``) and no script error
+or ``console.error`` happened; a headless browser reads it with ``--dump-dom``.
+
+The parts take models and data directly (:func:`image_sections`, :func:`recurrent_sections`,
+:func:`language_model_sections`); :func:`build_report` finds them for a run directory written by
+``convrnn train``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from convrnn.functional._checks import check_tensor
+from convrnn.inspect import cells, curves, embeddings, images, through_time
+from convrnn.inspect._plot import VIZ_HINT, has_matplotlib, write_atomic
+from convrnn.inspect.stats import layer_stats
+from convrnn.inspect.summary import summary
+from convrnn.layers.recurrent.rnn import RNN
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 1.6em; }
+pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 12px; }
+pre.cell-text { white-space: pre-wrap; font-size: 13px; line-height: 1.5; background: #fff; border: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 13px; }
+td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: left; }
+figure { display: inline-block; margin: 0.4em 1em 0.4em 0; vertical-align: top; }
+figcaption { font-size: 12px; color: #555; } img { image-rendering: pixelated; max-width: 100%; }
+.note { color: #8a5a00; } #report-status { font-size: 11px; color: #999; margin-top: 3em; }
+"""
+
+# Runs before anything else, so errors of later scripts and failed loads are counted too.
+SELF_CHECK_HEAD = """
+window.__reportErrors = 0;
+window.addEventListener("error", function () { window.__reportErrors += 1; }, true);
+(function () { var original = console.error;
+  console.error = function () { window.__reportErrors += 1; return original.apply(console, arguments); }; })();
+"""
+
+SELF_CHECK_BODY = """
+window.addEventListener("load", function () {
+  var expected = JSON.parse(document.getElementById("expected-sections").textContent);
+  var missing = expected.filter(function (id) { return !document.getElementById(id); });
+  var pictures = Array.prototype.slice.call(document.images);
+  var broken = pictures.filter(function (img) { return !(img.complete && img.naturalWidth > 0); });
+  var status = document.getElementById("report-status");
+  status.textContent = "self-check: sections " + (expected.length - missing.length) + "/" + expected.length +
+    ", images " + (pictures.length - broken.length) + "/" + pictures.length + ", errors " + window.__reportErrors +
+    (missing.length ? ", missing " + missing.join(" ") : "");
+  var ok = missing.length === 0 && broken.length === 0 && window.__reportErrors === 0;
+  status.setAttribute("data-ok", ok ? "yes" : "no");
+});
+"""
+
+
+@dataclass
+class Section:
+    """One ``<section id=key>`` of the report: a title and its HTML body."""
+
+    key: str
+    title: str
+    body: str
+
+
+def image_tag(data: bytes, caption: str = "", alt: str = "") -> str:
+    """A ``<figure>`` holding PNG bytes as a base64 ``data:`` URI."""
+    encoded = base64.b64encode(data).decode("ascii")
+    text = html.escape(caption)
+    return (f'<figure><img alt="{html.escape(alt or caption)}" src="data:image/png;base64,{encoded}">'
+            f"{f'<figcaption>{text}</figcaption>' if caption else ''}</figure>")
+
+
+def _plot_or_note(draw: Callable[[], bytes], caption: str) -> str:
+    if not has_matplotlib():
+        return f'<p class="note">{html.escape(caption)}: plots need matplotlib — {html.escape(VIZ_HINT)}</p>'
+    return image_tag(draw(), caption)
+
+
+def _table(rows: Sequence[Sequence[object]], header: Sequence[str] | None = None) -> str:
+    head = "<tr>" + "".join(f"<th>{html.escape(str(c))}</th>" for c in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _pre(text: str) -> str:
+    return f"<pre>{html.escape(text)}</pre>"
+
+
+def run_sections(run: str | os.PathLike[str], config: dict[str, Any]) -> list[Section]:
+    """Config and scores of a run directory, and its training curves (from ``log.csv``)."""
+    run = Path(run)
+    shown = {key: value for key, value in config.items() if key not in ("vocabulary", "classes")}
+    if "classes" in config:
+        shown["classes"] = f"{len(config['classes'])} classes: {', '.join(map(str, config['classes'][:20]))}"
+    body = "<h3>config</h3>" + _pre(json.dumps(shown, indent=2, default=str))
+    scores_path = run / "scores.json"
+    if scores_path.is_file():
+        scores = json.loads(scores_path.read_text())
+        flat = [(key, f"{value:.6g}" if isinstance(value, float) else json.dumps(value, default=str))
+                for key, value in scores.items()]
+        body += "<h3>scores</h3>" + _table(flat, ("score", "value"))
+    sections = [Section("run", f"Run {run.name}", body)]
+    if (run / "log.csv").is_file():
+        log = curves.read_log(run / "log.csv")
+        sections.append(Section("curves", "Training curves",
+                                _plot_or_note(lambda: curves.plot_curves(log), "training curves")))
+    return sections
+
+
+def image_sections(model: nn.Module, batch: tuple[Tensor, Tensor], *,
+                   classes: Sequence[str] | None = None) -> list[Section]:
+    """Summary, layer statistics, first-layer filters, feature maps and the per-layer panel of an
+    image classifier on a batch (images (N, C, H, W), labels (N,))."""
+    x, labels = batch
+    check_tensor("batch[0]", x, dims=4, floating=True, where="image_sections")
+    sections = [Section("summary", "Summary", _pre(str(summary(model, tuple(x.shape[1:])))))]
+    table = layer_stats(model, (x, labels))
+    sections.append(Section("layer-statistics", f"Layer statistics (batch of {x.shape[0]}, cross-entropy)",
+                            _pre(str(table))))
+    modules = dict(model.named_modules())
+    convolutions = [name for name, m in modules.items() if images.is_convolution(m)]
+    if convolutions:
+        first = modules[convolutions[0]]
+        sections.append(Section("filters", f"Filters of the first layer ({convolutions[0]})",
+                                image_tag(images.png(images.filter_grid(first.weight)),
+                                          f"{tuple(first.weight.shape)} weights, blue < 0 < red")))
+        label = int(labels[0])
+        name = classes[label] if classes and 0 <= label < len(classes) else str(label)
+        body = image_tag(images.png(images.tile(x[0])), f"input (label {name})")
+        for layer, maps in images.feature_maps(model, x).items():
+            body += image_tag(images.png(images.tile(images.as_maps(maps))), f"{layer}: {tuple(maps.shape)}")
+        sections.append(Section("feature-maps", "Feature maps of the first validation image", body))
+    panels = ""
+    for row in table.rows:
+        module = modules.get(row.name)
+        if module is None or not (images.is_convolution(module) or row.dead_fraction is not None):
+            continue
+        stats = (f"max activation {row.activation_max:.5g}, min {row.activation_min:.5g}; "
+                 f"max gradient {row.gradient_max if row.gradient_max is None else f'{row.gradient_max:.5g}'}"
+                 + (f"; parameters {row.formula} = {row.params}" if row.params else ""))
+        figures = "".join(image_tag(images.png(picture), caption)
+                          for caption, picture in images.layer_panel(row, module).items())
+        panels += f"<h3>{html.escape(row.name)} ({html.escape(row.kind)}) {'×'.join(map(str, row.output_shape))}</h3>"
+        panels += f"<p>{html.escape(stats)}</p>{figures}"
+    if panels:
+        sections.append(Section("layers", "Layers: activations, gradients, weights (first example)", panels))
+    return sections
+
+
+def recurrent_sections(rnn: RNN, x: Tensor | None = None) -> list[Section]:
+    """Gradient through time of the first layer's cell on inputs x (N, T, F) (random if None),
+    its recurrent eigenvalues beside those of a freshly initialised cell, and an untrained
+    vanilla RNN beside an LSTM."""
+    cell = rnn.cells[0]
+    if x is None:
+        x = torch.randn(4, 60, cell.input_size, generator=torch.Generator().manual_seed(0))
+    trained = through_time.gradient_through_time(cell, x.detach())
+    fresh = cell.like(cell.input_size)
+    norms = {f"trained {type(cell).__name__}": trained,
+             "same cell at initialisation": through_time.gradient_through_time(fresh, x.detach())}
+    body = _plot_or_note(lambda: through_time.plot_gradient_norms(norms, "‖∂L/∂h_t‖, loss at the last step"),
+                         "gradient norm through time")
+    if hasattr(cell, "weight_hh"):
+        eigen = {"at initialisation": through_time.recurrent_eigenvalues(fresh),
+                 "after training": through_time.recurrent_eigenvalues(cell)}
+        body += _plot_or_note(lambda: through_time.plot_eigenvalues(eigen, "eigenvalues of the recurrent matrix U "
+                                                                           "(all gate blocks) and |λ| = 1"),
+                              "eigenvalues")
+    side = through_time.rnn_versus_lstm(steps=min(x.shape[1], 80), hidden_size=cell.hidden_size,
+                                        input_size=cell.input_size)
+    body += _plot_or_note(lambda: through_time.plot_gradient_norms(side, "untrained vanilla RNN vs LSTM"),
+                          "vanilla RNN vs LSTM")
+    return [Section("gradients-through-time", "Gradients through time", body)]
+
+
+def _per_character(tokens: Sequence[str], values: np.ndarray, words: bool) -> tuple[str, np.ndarray]:
+    """Spread one value per token over the token's characters (and the space after a word)."""
+    if not words:
+        return "".join(tokens), values
+    text, spread = "", []
+    for token, value in zip(tokens, values, strict=True):
+        piece = token if token == "\n" else token + " "
+        text += piece
+        spread.extend([value] * len(piece))
+    return text, np.asarray(spread)
+
+
+def language_model_sections(model: nn.Module, text: str, encode: Callable[[str], list[int]],
+                            decode: Callable[[list[int]], list[str]], *, words: bool = False,
+                            prompt_ids: Sequence[int] = (), sample_length: int = 400,
+                            embedding_tokens: Sequence[int] | None = None, top: int = 3) -> list[Section]:
+    """Sections for a language model (``embedding`` + ``rnn`` + output, like
+    :class:`convrnn.models.LanguageModel`) read over ``text``: summary, layer statistics on
+    next-token prediction, gradients through time, cells over text (the top ``top`` cells per
+    feature, each coloured), a sample, and a 2-D projection of the embeddings of
+    ``embedding_tokens`` (default: up to 80 ids after the specials).
+
+    ``encode(text) -> ids``; ``decode(ids) -> tokens``; ``words`` joins tokens with spaces.
+    """
+    ids = torch.tensor(encode(text), dtype=torch.long)
+    if ids.numel() < 3:
+        raise ValueError(f"language_model_sections: argument 'text' expected at least 3 tokens, got {ids.numel()}")
+    tokens = decode(ids.tolist())
+    model.eval()
+    sections = [Section("summary", "Summary", _pre(str(summary(model, example=ids[None, :64]))))]
+    table = layer_stats(model, (ids[None, :-1], ids[None, 1:]))
+    sections.append(Section("layer-statistics",
+                            f"Layer statistics ({ids.numel() - 1} next-token predictions, cross-entropy)",
+                            _pre(str(table))))
+    with torch.no_grad():
+        embedded = model.embedding(ids[None, :200])
+    sections += recurrent_sections(model.rnn, embedded)
+
+    values = cells.cell_states(model, ids).numpy()
+    per_token = np.tanh(values)
+    shown_text, _ = _per_character(tokens, per_token[:, 0], words)
+    expanded = np.stack([_per_character(tokens, per_token[:, u], words)[1] for u in range(values.shape[1])], 1)
+    found = cells.find_cells(expanded, shown_text, top=top)
+    hidden = model.rnn.cells[0].hidden_size * model.rnn.directions
+    rows = [(feature, ", ".join(f"layer {m.unit // hidden} cell {m.unit % hidden}: r = {m.correlation:+.3f}"
+                                for m in matches)) for feature, matches in found.items()]
+    body = "<p>Each character coloured by tanh(c) of one LSTM cell (red > 0, blue < 0).</p>"
+    body += _table(rows, ("feature", f"top {top} cells by |r|"))
+    for feature, matches in found.items():
+        best = matches[0]
+        body += (f"<h3>{html.escape(feature)}: layer {best.unit // hidden} cell {best.unit % hidden}, "
+                 f"r = {best.correlation:+.3f}</h3>" + cells.color_text(shown_text, expanded[:, best.unit], scale=1.0))
+    sections.append(Section("cells-over-text", "Cells over text", body))
+
+    from convrnn.generate import generate
+
+    prompt = list(prompt_ids) or ids[:1].tolist()
+    drawn = list(generate(model, prompt, sample_length, temperature=0.8, seed=0))
+    sample = (" " if words else "").join(decode(prompt + drawn))
+    sections.append(Section("samples", "Sample (temperature 0.8, seed 0)", _pre(sample)))
+
+    table_weights = model.embedding.weight.detach()
+    chosen = list(embedding_tokens) if embedding_tokens is not None else list(range(4, min(84, table_weights.shape[0])))
+    if len(chosen) >= 2:
+        points, method = embeddings.project_2d(table_weights[chosen])
+        labels = [repr(t)[1:-1] for t in decode(chosen)]
+        sections.append(Section("embeddings", f"Embeddings ({method.upper()})",
+                                _plot_or_note(lambda: embeddings.plot_embeddings(points, labels, f"{method} of E"),
+                                              "embeddings")))
+    return sections
+
+
+def render_report(title: str, sections: Sequence[Section]) -> str:
+    """The whole page: styles, sections in order, the self-check script and its status element."""
+    expected = json.dumps([section.key for section in sections])
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>", f"<style>{STYLE}</style>",
+        f"<script>{SELF_CHECK_HEAD}</script></head><body>", f"<h1>{html.escape(title)}</h1>",
+        "<nav>" + " · ".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections) + "</nav>",
+    ]
+    for section in sections:
+        parts.append(f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>{section.body}</section>')
+    parts += [f'<script type="application/json" id="expected-sections">{expected}</script>',
+              '<div id="report-status" data-ok="pending">self-check: pending</div>',
+              f"<script>{SELF_CHECK_BODY}</script>", "</body></html>"]
+    return "\n".join(parts)
+
+
+def _first_rnn(model: nn.Module) -> RNN | None:
+    return next((m for m in model.modules() if isinstance(m, RNN)), None)
+
+
+def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | None = None,
+                 text: str | None = None, batch_size: int = 64) -> str:
+    """The HTML report of a run directory (see the module docstring).
+
+    Image runs use ``batch`` (images (N, C, H, W) normalised as in training, labels (N,)) or the
+    first ``batch_size`` images of the recipe's validation split; language-model runs read
+    ``text`` or the start of the validation corpus (or, where that cannot be loaded, a sample
+    of the model's own). Other runs with a recurrent layer get its gradients through time.
+    """
+    from convrnn.training.checkpoint import read_config
+    from convrnn.training.image_recipe import model_directory
+
+    run = Path(run)
+    config = read_config(model_directory(run))
+    sections = run_sections(run, config)
+    recipe_name = config.get("recipe", "?")
+    if "vocabulary" in config and "tokenizer" in config:
+        sections += _language_model_run(run, config, text)
+    elif "input_shape" in config and "model" in config:
+        from convrnn.training.image_recipe import load_trained
+
+        model, config = load_trained(run)
+        if batch is None:
+            from convrnn.recipes import get_recipe
+
+            dataset = get_recipe(recipe_name).dataset("validation", normalize=True)
+            images_, labels = dataset.tensors
+            batch = (images_[:batch_size], labels[:batch_size])
+        sections += image_sections(model, batch, classes=config.get("classes"))
+    else:
+        try:
+            from convrnn.training.sequence_recipe import load_sequence_model
+
+            model, _ = load_sequence_model(run)
+        except (ImportError, ValueError, KeyError, FileNotFoundError, TypeError):
+            model = None
+        rnn = _first_rnn(model) if model is not None else None
+        if rnn is not None:
+            sections += recurrent_sections(rnn)
+    return render_report(f"convrnn report: {recipe_name}", sections)
+
+
+def _language_model_run(run: Path, config: dict[str, Any], text: str | None) -> list[Section]:
+    from convrnn.training.lm_recipe import load_language_model
+
+    model, config, vocabulary, tokenizer = load_language_model(run)
+    if text is None:
+        try:
+            from convrnn.recipes import get_recipe
+
+            text = get_recipe(config["recipe"]).corpus("validation")[0][:1500]
+        except (ImportError, KeyError, OSError, ValueError, RuntimeError):
+            text = None  # the corpus is not on this machine: read the model's own sample instead
+    if text is None:
+        from convrnn.generate import generate
+
+        text = tokenizer.detokenize(vocabulary.decode(
+            generate(model, [vocabulary.eos_index], 1000, temperature=0.8, seed=1), skip_special=True))
+    words = tokenizer.kind == "words"
+    return language_model_sections(
+        model, text, lambda t: vocabulary.encode(tokenizer.tokenize(t), unknown="map"),
+        lambda ids: vocabulary.decode(ids), words=words, prompt_ids=[vocabulary.eos_index])
+
+
+def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, **options: Any) -> Path:
+    """Write :func:`build_report` of ``run`` to ``out`` (default ``RUN/report.html``) atomically."""
+    path = Path(out) if out is not None else Path(run) / "report.html"
+    return write_atomic(path, build_report(run, **options))
+
+
+__all__ = ["Section", "build_report", "image_sections", "image_tag", "language_model_sections",
+           "recurrent_sections", "render_report", "run_sections", "write_report"]
