@@ -60,6 +60,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the model names and exit")
     p.set_defaults(func=_cmd_summary)
 
+    p = sub.add_parser("inspect", help="per-layer statistics of a trained model on a batch of validation data")
+    p.add_argument("run", help="a run directory (runs/mnist) or a model directory")
+    p.add_argument("--batch-size", type=int, default=64, help="validation images in the batch (default 64)")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("report", help="one self-contained HTML report of a run (curves, statistics, pictures)")
+    p.add_argument("run", help="a run directory written by `convrnn train`")
+    p.add_argument("--out", default=None, help="the HTML file to write (default RUN/report.html)")
+    p.add_argument("--batch-size", type=int, default=64, help="validation images to inspect (default 64)")
+    p.set_defaults(func=_cmd_report)
+
     p = sub.add_parser("data", help="list the real data sets, or fetch one into the cache")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("list", help="name, size, license, source and whether cached")
@@ -159,6 +170,20 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     if args.input_shape is not None:
         input_shape = _parse_shape(args.input_shape)
     print(summary(model, input_shape))
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from convrnn.inspect.report import stats_of_run
+
+    print(stats_of_run(args.run, batch_size=args.batch_size))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from convrnn.inspect.report import write_report
+
+    print(f"report written to {write_report(args.run, args.out, batch_size=args.batch_size)}")
     return 0
 
 

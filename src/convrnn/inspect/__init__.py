@@ -1,7 +1,55 @@
-"""Looking inside networks: per-layer summaries (shapes, parameters, multiply-adds, receptive fields)
-and statistics (activations, gradients, dead ReLUs)."""
+"""Looking inside networks: per-layer summaries (shapes, parameters, multiply-adds, receptive fields),
+statistics (activations, gradients, dead ReLUs), pictures (filters, feature maps), gradients through
+time, recurrent cells over text, embeddings, training curves, and one HTML report of a run.
 
+Plots need matplotlib (``pip install 'convrnn[viz]'``); arrays and PNGs of filters and maps do not.
+"""
+
+from convrnn.inspect.cells import CellMatch, cell_states, color_text, find_cells, text_features
+from convrnn.inspect.curves import plot_curves, read_log
+from convrnn.inspect.embeddings import pca_2d, plot_embeddings, project_2d
+from convrnn.inspect.images import feature_maps, filter_grid, layer_panel, matched_filter, plot_matched_filter, tile
+from convrnn.inspect.report import build_report, stats_of_run, write_report
 from convrnn.inspect.stats import LayerStats, StatsTable, layer_stats
 from convrnn.inspect.summary import LayerRow, Summary, count_parameters, summary
+from convrnn.inspect.through_time import (
+    gradient_through_time,
+    plot_eigenvalues,
+    plot_gradient_norms,
+    recurrent_eigenvalues,
+    rnn_versus_lstm,
+)
 
-__all__ = ["LayerRow", "LayerStats", "StatsTable", "Summary", "count_parameters", "layer_stats", "summary"]
+__all__ = [
+    "CellMatch",
+    "LayerRow",
+    "LayerStats",
+    "StatsTable",
+    "Summary",
+    "build_report",
+    "cell_states",
+    "color_text",
+    "count_parameters",
+    "feature_maps",
+    "filter_grid",
+    "find_cells",
+    "gradient_through_time",
+    "layer_panel",
+    "layer_stats",
+    "matched_filter",
+    "pca_2d",
+    "plot_curves",
+    "plot_eigenvalues",
+    "plot_embeddings",
+    "plot_gradient_norms",
+    "plot_matched_filter",
+    "project_2d",
+    "read_log",
+    "recurrent_eigenvalues",
+    "rnn_versus_lstm",
+    "stats_of_run",
+    "summary",
+    "text_features",
+    "tile",
+    "write_report",
+]

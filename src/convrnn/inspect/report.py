@@ -284,6 +284,52 @@ def _first_rnn(model: nn.Module) -> RNN | None:
     return next((m for m in model.modules() if isinstance(m, RNN)), None)
 
 
+def _validation_batch(recipe_name: str, batch_size: int) -> tuple[Tensor, Tensor]:
+    from convrnn.recipes import get_recipe
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"report: argument 'batch_size' expected a positive int, got {batch_size!r}")
+    images_, labels = get_recipe(recipe_name).dataset("validation", normalize=True).tensors
+    return images_[:batch_size], labels[:batch_size]
+
+
+def _language_model_text(config: dict[str, Any], model: nn.Module, vocabulary: Any, tokenizer: Any) -> str:
+    """The start of the validation corpus, or where that cannot be loaded, a sample of the model's own."""
+    try:
+        from convrnn.recipes import get_recipe
+
+        return get_recipe(config["recipe"]).corpus("validation")[0][:1500]
+    except (ImportError, KeyError, OSError, ValueError, RuntimeError):
+        from convrnn.generate import generate
+
+        ids = generate(model, [vocabulary.eos_index], 1000, temperature=0.8, seed=1)
+        return tokenizer.detokenize(vocabulary.decode(ids, skip_special=True))
+
+
+def stats_of_run(run: str | os.PathLike[str], batch_size: int = 64) -> Any:
+    """:func:`convrnn.inspect.layer_stats` of a run's model on the first ``batch_size`` validation
+    images (image runs) or on next-token prediction over the start of the validation text
+    (language-model runs)."""
+    from convrnn.training.checkpoint import read_config
+    from convrnn.training.image_recipe import model_directory
+
+    config = read_config(model_directory(run))
+    if "vocabulary" in config and "tokenizer" in config:
+        from convrnn.training.lm_recipe import load_language_model
+
+        model, config, vocabulary, tokenizer = load_language_model(run)
+        text = _language_model_text(config, model, vocabulary, tokenizer)
+        ids = torch.tensor(vocabulary.encode(tokenizer.tokenize(text), unknown="map"))
+        return layer_stats(model, (ids[None, :-1], ids[None, 1:]))
+    if "input_shape" in config and "model" in config:
+        from convrnn.training.image_recipe import load_trained
+
+        model, config = load_trained(run)
+        return layer_stats(model, _validation_batch(config["recipe"], batch_size))
+    raise ValueError(f"inspect: the run '{run}' (recipe {config.get('recipe', '?')!r}) is neither an image "
+                     f"nor a language-model run; layer statistics need one of them")
+
+
 def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | None = None,
                  text: str | None = None, batch_size: int = 64) -> str:
     """The HTML report of a run directory (see the module docstring).
@@ -301,17 +347,19 @@ def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | 
     sections = run_sections(run, config)
     recipe_name = config.get("recipe", "?")
     if "vocabulary" in config and "tokenizer" in config:
-        sections += _language_model_run(run, config, text)
+        from convrnn.training.lm_recipe import load_language_model
+
+        model, config, vocabulary, tokenizer = load_language_model(run)
+        text = _language_model_text(config, model, vocabulary, tokenizer) if text is None else text
+        sections += language_model_sections(
+            model, text, lambda t: vocabulary.encode(tokenizer.tokenize(t), unknown="map"),
+            lambda ids: vocabulary.decode(ids), words=tokenizer.kind == "words",
+            prompt_ids=[vocabulary.eos_index])
     elif "input_shape" in config and "model" in config:
         from convrnn.training.image_recipe import load_trained
 
         model, config = load_trained(run)
-        if batch is None:
-            from convrnn.recipes import get_recipe
-
-            dataset = get_recipe(recipe_name).dataset("validation", normalize=True)
-            images_, labels = dataset.tensors
-            batch = (images_[:batch_size], labels[:batch_size])
+        batch = _validation_batch(recipe_name, batch_size) if batch is None else batch
         sections += image_sections(model, batch, classes=config.get("classes"))
     else:
         try:
@@ -319,33 +367,11 @@ def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | 
 
             model, _ = load_sequence_model(run)
         except (ImportError, ValueError, KeyError, FileNotFoundError, TypeError):
-            model = None
+            model = None  # a run this report does not know how to rebuild: config, scores, curves only
         rnn = _first_rnn(model) if model is not None else None
         if rnn is not None:
             sections += recurrent_sections(rnn)
     return render_report(f"convrnn report: {recipe_name}", sections)
-
-
-def _language_model_run(run: Path, config: dict[str, Any], text: str | None) -> list[Section]:
-    from convrnn.training.lm_recipe import load_language_model
-
-    model, config, vocabulary, tokenizer = load_language_model(run)
-    if text is None:
-        try:
-            from convrnn.recipes import get_recipe
-
-            text = get_recipe(config["recipe"]).corpus("validation")[0][:1500]
-        except (ImportError, KeyError, OSError, ValueError, RuntimeError):
-            text = None  # the corpus is not on this machine: read the model's own sample instead
-    if text is None:
-        from convrnn.generate import generate
-
-        text = tokenizer.detokenize(vocabulary.decode(
-            generate(model, [vocabulary.eos_index], 1000, temperature=0.8, seed=1), skip_special=True))
-    words = tokenizer.kind == "words"
-    return language_model_sections(
-        model, text, lambda t: vocabulary.encode(tokenizer.tokenize(t), unknown="map"),
-        lambda ids: vocabulary.decode(ids), words=words, prompt_ids=[vocabulary.eos_index])
 
 
 def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, **options: Any) -> Path:
@@ -355,4 +381,4 @@ def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None
 
 
 __all__ = ["Section", "build_report", "image_sections", "image_tag", "language_model_sections",
-           "recurrent_sections", "render_report", "run_sections", "write_report"]
+           "recurrent_sections", "render_report", "run_sections", "stats_of_run", "write_report"]
