@@ -281,6 +281,13 @@ def test_gradcheck_float64(kind: str, case: int) -> None:
         assert torch.autograd.gradcheck(lambda t, p=p: pool(t, **options, p=p), (x,))
 
 
+@pytest.mark.parametrize("shape", [(1, 2, 8), (1, 2, 4, 6), (1, 1, 2, 4, 6), (1, 2, 5, 6)])
+def test_gradcheck_float64_of_blockwise_norms_tiling_the_input_or_not(shape) -> None:
+    x = distinct(shape, seed=9, away_from_zero=True).requires_grad_()
+    for p in (1.0, 2.0, 3.0, 1.5):
+        assert torch.autograd.gradcheck(lambda t, p=p: pool(t, 2, kind="lp", p=p), (x,))
+
+
 @pytest.mark.parametrize("dims", [1, 3])
 @pytest.mark.parametrize("kind", KINDS)
 def test_gradcheck_float64_in_1d_and_3d(kind: str, dims: int) -> None:

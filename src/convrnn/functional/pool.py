@@ -475,10 +475,19 @@ class _NormPool(torch.autograd.Function):
             return gradient, None, None, None, None, None
         # ∂y/∂Σ folded with the p of ∂|x|^p/∂x: y^(1−p), and 0 for an all-zero window
         scale = grad if p == 1 else torch.where(y > 0, grad * _inverse_power(y, p - 1), 0.0)
-        spread = (torch.ops.aten.avg_pool2d_backward if slope.dim() == 4
-                  else torch.ops.aten.avg_pool3d_backward)
-        spread_scale = spread(scale, slope, kernel, stride, padding, ceil_mode, True, 1)
-        return spread_scale.mul_(slope), None, None, None, None, None
+        sizes = slope.shape[2:]
+        if stride == kernel and not any(padding) and tuple(y.shape[2:]) == tuple(
+                n // k for n, k in zip(sizes, kernel, strict=True)) and all(
+                n % k == 0 for n, k in zip(sizes, kernel, strict=True)):
+            # blocks tile the input exactly: broadcast each block's scale over its cells
+            blocks = [size for n, k in zip(y.shape[2:], kernel, strict=True) for size in (n, k)]
+            ones = [size for n in y.shape[2:] for size in (n, 1)]
+            spread = slope.reshape(*slope.shape[:2], *blocks) * scale.reshape(*y.shape[:2], *ones)
+            return spread.reshape(slope.shape), None, None, None, None, None
+        spread_backward = (torch.ops.aten.avg_pool2d_backward if slope.dim() == 4
+                           else torch.ops.aten.avg_pool3d_backward)
+        spread = spread_backward(scale, slope, kernel, stride, padding, ceil_mode, True, 1)
+        return spread.mul_(slope), None, None, None, None, None
 
 
 def _sum_pool(x: Tensor, kernel: list[int], stride: list[int], padding: list[int],
