@@ -172,6 +172,14 @@ class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
         clip = speech + (noise_rms * noise).astype(np.float32)
         return (0.9 * clip / max(float(np.abs(clip).max()), 1e-12)).astype(np.float32)
 
+    def keyword_length(self, index: int) -> int:
+        """Samples the keyword spans in clip ``index`` (0 for a clip without it)."""
+        plan = self._plans[index]
+        for piece, length in zip(plan["pieces"], plan["lengths"], strict=True):
+            if self.bank.utterances[piece].word == self.keyword:
+                return int(length)
+        return 0
+
     def __len__(self) -> int:
         return len(self._plans)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from convrnn.models.cnn import LeNet5, SeedCNN
+from convrnn.models.keyword_spotter import KeywordSpotter
 from convrnn.models.resnet import ResNet
 
 
@@ -28,6 +29,8 @@ MODELS: dict[str, ModelEntry] = {
     "seed-cnn": ModelEntry(SeedCNN, (1, 28, 28), "2×(conv 5×5 + ReLU + max-pool) + FC 128 + softmax (seed 001)", {}),
     "lenet5": ModelEntry(LeNet5, (1, 28, 28), "LeNet-5 (LeCun et al., 1998), tanh + average pooling", {}),
     "resnet": ModelEntry(ResNet, (1, 28, 28), "small ResNet: 3 stages of 2 basic blocks, batch norm", {}),
+    "keyword-spotter": ModelEntry(KeywordSpotter, (1, 33_075), "1-D CNN over log-mel frames, global max over time",
+                                  {}),
     "digits-cnn": ModelEntry(SeedCNN, (1, 8, 8), "the seed CNN sized for sklearn's 8×8 digits",
                              {"image_size": (8, 8), "channels": (16, 32), "kernel_size": 3, "hidden": 64}),
 }
@@ -41,4 +44,4 @@ def build_model(name: str, **options: object) -> tuple[nn.Module, tuple[int, ...
     return entry.build(**{**entry.options, **options}), entry.input_shape
 
 
-__all__ = ["MODELS", "LeNet5", "ModelEntry", "ResNet", "SeedCNN", "build_model"]
+__all__ = ["MODELS", "KeywordSpotter", "LeNet5", "ModelEntry", "ResNet", "SeedCNN", "build_model"]

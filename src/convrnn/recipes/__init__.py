@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-RECIPE_NAMES = ("mnist", "lenet5", "fashion-mnist", "digits",
-                "japanese-vowels", "sunspots", "rotten-tomatoes", "brown-pos")
+RECIPE_NAMES = ("mnist", "lenet5", "fashion-mnist", "digits", "keyword",
+                "japanese-vowels", "sunspots", "rotten-tomatoes", "brown-pos", "shakespeare", "ptb-word")
 
 
 def get_recipe(name: str) -> Any:

@@ -95,7 +95,8 @@ class ImageRecipe:
         return build_model(self.model, **self.model_options)
 
 
-def _optimizer(recipe: ImageRecipe, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+def make_optimizer(recipe: Any, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    """The recipe's optimizer (``adam``, ``adamw`` or ``sgd`` with Nesterov momentum) over ``model``."""
     if recipe.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=recipe.weight_decay)
     if recipe.optimizer == "adamw":
@@ -104,8 +105,9 @@ def _optimizer(recipe: ImageRecipe, model: nn.Module, lr: float) -> torch.optim.
                            weight_decay=recipe.weight_decay, nesterov=True)
 
 
-def _scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
+def make_scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, epochs: int,
                steps_per_epoch: int) -> Any:
+    """A ``torch.optim.lr_scheduler`` by name: ``onecycle`` (per step), ``cosine``, ``step`` or ``none``."""
     if name == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
                                                    steps_per_epoch=steps_per_epoch)
@@ -116,7 +118,8 @@ def _scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, epochs: i
     return None
 
 
-def _write_json(path: Path, document: dict[str, Any]) -> None:
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write ``document`` as indented JSON atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -158,9 +161,9 @@ def train_recipe(recipe: ImageRecipe, out: str | os.PathLike[str], *, epochs: in
                              random_shift=recipe.random_shift)
         train.mean, train.std, train.background = val.mean, val.std, val.background
     model, input_shape = build_model(recipe.model, **recipe.model_options)
-    optimizer = _optimizer(recipe, model, lr)
+    optimizer = make_optimizer(recipe, model, lr)
     steps_per_epoch = -(-len(train) // batch_size)
-    scheduler = _scheduler(recipe.scheduler, optimizer, lr, epochs, steps_per_epoch)
+    scheduler = make_scheduler(recipe.scheduler, optimizer, lr, epochs, steps_per_epoch)
     config = {
         "recipe": recipe.name, "model": recipe.model, "model_options": recipe.model_options,
         "input_shape": list(input_shape), "classes": list(train.classes),
@@ -199,7 +202,7 @@ def train_recipe(recipe: ImageRecipe, out: str | os.PathLike[str], *, epochs: in
         "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
         "settings": config["settings"],
     }
-    _write_json(out / "scores.json", result)
+    write_json(out / "scores.json", result)
     return result
 
 

@@ -1,0 +1,158 @@
+"""Train, evaluate and use a keyword spotter: clips in, "keyword present?" out.
+
+The run directory has the layout of :mod:`convrnn.training.image_recipe`. Besides the test
+accuracy on held-out voices, :func:`shift_accuracies` moves the keyword of every positive test
+clip to several offsets and measures detection at each — the seeds' shift-invariance question.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from convrnn.models import build_model
+from convrnn.training.callbacks import Checkpoint
+from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.evaluate import evaluate
+from convrnn.training.fit import fit
+from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory, write_json
+from convrnn.training.loggers import CSVLogger
+from convrnn.training.metrics import Accuracy
+from convrnn.training.seeding import seed_everything
+
+SHIFT_POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # keyword start as a fraction of the free room
+
+
+@dataclass(frozen=True)
+class KeywordRecipe:
+    """A keyword-spotting task: ``dataset(split, size=…)`` yields ``(waveform (1, T), label)`` and,
+    for shift tests, offers ``render(index, keyword_start=…)``, ``keyword_starts`` and ``labels``."""
+
+    name: str
+    description: str
+    dataset: Callable[..., Dataset]
+    model: str = "keyword-spotter"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=lambda: {"train": 4000, "validation": 500, "test": 1000})
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 3e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    scheduler: str = "onecycle"
+    target: str = ""
+
+    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
+              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
+              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
+        """Train into ``out``; ``limit`` caps the number of training clips."""
+        out = Path(out)
+        epochs = self.epochs if epochs is None else epochs
+        batch_size = self.batch_size if batch_size is None else batch_size
+        lr = self.lr if lr is None else lr
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
+        seed_everything(seed)
+        started = time.perf_counter()
+        train_size = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])
+        train = self.dataset("train", size=train_size, progress=progress)
+        val = self.dataset("validation", size=self.sizes["validation"], progress=progress)
+        model, input_shape = build_model(self.model, **self.model_options)
+        optimizer = make_optimizer(self, model, lr)
+        scheduler = make_scheduler(self.scheduler, optimizer, lr, epochs, -(-len(train) // batch_size))
+        config = {"recipe": self.name, "model": self.model, "model_options": self.model_options,
+                  "input_shape": list(input_shape), "classes": ["other", "keyword"],
+                  "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+                               "train_clips": train_size}}
+        checkpoints = Checkpoint(out / "checkpoints", monitor="val_accuracy", mode="max")
+        history = fit(model, train, val, loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs,
+                      scheduler=scheduler, batch_size=batch_size, metrics={"accuracy": Accuracy()},
+                      callbacks=[checkpoints, CSVLogger(out / "log.csv")], device=device, seed=seed,
+                      resume=out / "checkpoints" / "last" if resume else None, progress=progress, config=config)
+        load_checkpoint(checkpoints.best_path, model)
+        save_model(out / "model", model, config, metadata={"history": history.records})
+        test = self.dataset("test", size=self.sizes["test"], progress=progress)
+        scores = evaluate(model, test, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
+                          device=device, batch_size=128)
+        shifted = shift_accuracies(model, test, device=device)
+        result = {"recipe": self.name, "test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
+                  "test_shift_min_accuracy": min(shifted.values()),
+                  "shift_accuracies": {f"{k:.2f}": v for k, v in shifted.items()},
+                  "epochs": epochs, "wall_seconds": round(time.perf_counter() - started, 1),
+                  "threads": torch.get_num_threads(), "settings": config["settings"]}
+        write_json(out / "scores.json", result)
+        return result
+
+    def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
+        model = self.load(run)
+        data = self.dataset(split, size=self.sizes[split])
+        scores = evaluate(model, data, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
+                          device=device, batch_size=128)
+        shifted = shift_accuracies(model, data, device=device)
+        return {**scores, "shift_min_accuracy": min(shifted.values())}
+
+    def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 2) -> list[str]:
+        """For each WAV file: the keyword probability and where in the clip the detector fires."""
+        from convrnn.data.speech import read_wav
+
+        model = self.load(run)
+        lines = []
+        for path in inputs:
+            samples, rate = read_wav(path)
+            if rate != model.sample_rate:
+                raise ValueError(f"predict: '{path}' is sampled at {rate} Hz, expected {model.sample_rate} Hz")
+            waveform = torch.from_numpy(np.asarray(samples, dtype=np.float32)).reshape(1, 1, -1)
+            with torch.no_grad():
+                probability = torch.softmax(model(waveform), dim=-1)[0, 1].item()
+                frame = model.frame_scores(waveform)[0, 1].argmax().item()
+            seconds = frame * model.hop_length / model.sample_rate
+            lines.append(f"{path}: keyword {probability:.1%} (strongest at {seconds:.2f} s)")
+        return lines
+
+    def load(self, run: str | os.PathLike[str]) -> nn.Module:
+        directory = model_directory(run)
+        config = read_config(directory)
+        model, _ = build_model(config["model"], **config.get("model_options", {}))
+        load_model_weights(directory, model)
+        return model.eval()
+
+    def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        return build_model(self.model, **self.model_options)
+
+
+def shift_accuracies(model: nn.Module, clips: Any, *, positions: Sequence[float] = SHIFT_POSITIONS,
+                     device: str = "cpu", batch_size: int = 64) -> dict[float, float]:
+    """Detection rate of the positive clips with the keyword moved to each relative position.
+
+    Position ``q`` starts the keyword at ``q · (T − keyword length)`` samples, so 0 is the very
+    start of the clip and 1 the very end. Returns ``{q: fraction of positives detected}``.
+    """
+    positives = [i for i, label in enumerate(clips.labels.tolist()) if label == 1]
+    if not positives:
+        raise ValueError("shift_accuracies: the clips hold no positive example")
+    model = model.to(device).eval()
+    result = {}
+    for q in positions:
+        hits = 0
+        for start in range(0, len(positives), batch_size):
+            chunk = positives[start:start + batch_size]
+            waves = []
+            for index in chunk:
+                room = clips.length - clips.keyword_length(index)
+                waves.append(clips.render(index, keyword_start=round(q * room)))
+            batch = torch.from_numpy(np.stack(waves)).unsqueeze(1).to(device)
+            with torch.no_grad():
+                hits += int((model(batch).argmax(-1) == 1).sum())
+        result[float(q)] = hits / len(positives)
+    return result
