@@ -192,12 +192,11 @@ def recurrent_sections(rnn: RNN, x: Tensor | None = None) -> list[Section]:
 
 
 def _per_character(tokens: Sequence[str], values: np.ndarray, words: bool) -> tuple[str, np.ndarray]:
-    """Spread one value per token over the token's characters (and the space after a word)."""
-    if not words:
-        return "".join(tokens), values
+    """Spread one value per token over the token's characters (a word's and the space after it;
+    a special token's such as ``<eos>``), so text and values line up character by character."""
     text, spread = "", []
     for token, value in zip(tokens, values, strict=True):
-        piece = token if token == "\n" else token + " "
+        piece = token + " " if words and token != "\n" else token
         text += piece
         spread.extend([value] * len(piece))
     return text, np.asarray(spread)

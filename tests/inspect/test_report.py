@@ -1,0 +1,128 @@
+"""The HTML report: every section of an image run and a language-model run, self-contained, and —
+opened in headless Chromium — every section present, every image decoded, no script errors."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from convrnn.cli import main
+from convrnn.data.text import CharTokenizer, Vocabulary
+from convrnn.inspect.report import Section, build_report, image_tag, render_report, write_report
+from convrnn.models import build_model
+from convrnn.models.language_model import LanguageModel
+from convrnn.training.checkpoint import save_model
+
+TEXT = 'KING. "Come (quickly) now," he said.\nQUEEN. "No."\n' * 6
+IMAGE_SECTIONS = ["run", "curves", "summary", "layer-statistics", "filters", "feature-maps", "layers"]
+LM_SECTIONS = ["run", "curves", "summary", "layer-statistics", "gradients-through-time", "cells-over-text",
+               "samples", "embeddings"]
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+
+
+def _log_and_scores(run):
+    (run / "log.csv").write_text("epoch,train_loss,val_loss,val_accuracy,lr\n1,2.0,1.8,0.3,0.001\n2,1.2,1.1,0.6,0.002\n")
+    (run / "scores.json").write_text(json.dumps({"test_accuracy": 0.61, "epochs": 2}))
+
+
+@pytest.fixture
+def image_run(tmp_path):
+    torch.manual_seed(0)
+    model, shape = build_model("digits-cnn")
+    run = tmp_path / "digits"
+    save_model(run / "model", model, {"recipe": "digits", "model": "digits-cnn", "model_options": {},
+                                      "input_shape": list(shape), "classes": [str(i) for i in range(10)]})
+    _log_and_scores(run)
+    batch = (torch.randn(16, *shape), torch.arange(16) % 10)
+    return run, batch
+
+
+@pytest.fixture
+def language_model_run(tmp_path):
+    torch.manual_seed(0)
+    tokenizer = CharTokenizer()
+    vocabulary = Vocabulary.build([tokenizer.tokenize(TEXT)])
+    options = {"embedding_size": 8, "hidden_size": 12, "num_layers": 1, "cell": "lstm"}
+    model = LanguageModel(len(vocabulary), **options)
+    run = tmp_path / "tiny-lm"
+    save_model(run / "model", model, {"recipe": "tiny-lm", "model_options": options, "unit": "char",
+                                      "vocabulary": vocabulary.to_json(), "tokenizer": tokenizer.to_json()})
+    _log_and_scores(run)
+    return run
+
+
+def _sections(page):
+    return re.findall(r'<section id="([^"]+)"', page)
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("no Chromium binary on PATH (install Debian's `chromium`: apt-get install -y chromium)")
+
+
+def _open(path, tmp_path, *extra):
+    profile = tmp_path / f"profile{len(list(tmp_path.iterdir()))}"
+    result = subprocess.run([_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, path.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    return result.stdout
+
+
+def _status(path, tmp_path):
+    dom = _open(path, tmp_path, "--virtual-time-budget=10000", "--dump-dom")
+    match = re.search(r'<div id="report-status" data-ok="(\w+)">([^<]*)<', dom)
+    assert match, f"no status element in the dumped DOM: {dom[-500:]!r}"
+    return match.group(1), match.group(2)
+
+
+def test_image_report_has_every_section_and_only_inline_images(image_run):
+    run, batch = image_run
+    page = build_report(run, batch=batch)
+    assert _sections(page) == IMAGE_SECTIONS
+    assert "16×3×3×1 + 16 = 160" in page                # the summary / statistics tables
+    assert "max activation" in page                     # the ConvNetJS panel
+    assert not re.search(r'(src|href)="(?!data:|#)', page)  # nothing to fetch: opens offline
+
+
+def test_language_model_report_reads_the_given_text(language_model_run):
+    page = build_report(language_model_run, text=TEXT)
+    assert _sections(page) == LM_SECTIONS
+    for feature in ("inside quotes", "position in line", "inside parentheses", "line start"):
+        assert feature in page
+    assert page.count('class="cell-text"') == 4
+
+
+def test_report_renders_in_headless_chromium(image_run, language_model_run, tmp_path):
+    run, batch = image_run
+    image_page = write_report(run, tmp_path / "pages" / "image.html", batch=batch)
+    assert main(["report", str(language_model_run), "--out", str(tmp_path / "pages" / "lm.html")]) == 0
+    for page in (image_page, tmp_path / "pages" / "lm.html"):
+        ok, text = _status(page, tmp_path)
+        assert ok == "yes", text
+        assert re.search(r"images (\d+)/\1, errors 0", text), text
+    shot = tmp_path / "shot.png"
+    _open(image_page, tmp_path, "--hide-scrollbars", "--window-size=1200,1600", f"--screenshot={shot}")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_self_check_reports_a_broken_image_and_a_script_error(tmp_path):
+    broken = Section("a", "broken image", '<img src="data:image/png;base64,AAAA">')
+    failing = Section("b", "script error", "<script>undefined_function();</script>")
+    good = Section("c", "fine", image_tag(b"\x89PNG\r\n\x1a\n" + b"not really"))
+    for sections in ([broken], [failing], [good]):
+        path = tmp_path / "bad.html"
+        path.write_text(render_report("bad", sections))
+        ok, text = _status(path, tmp_path)
+        assert ok == "no", text
+
+
+def test_inspect_command_prints_statistics(language_model_run, capsys):
+    assert main(["inspect", str(language_model_run)]) == 0
+    out = capsys.readouterr().out
+    assert "act max" in out and "LSTMCell" not in out and "loss" in out
+    assert main(["inspect", str(language_model_run.parent / "missing")]) == 2
