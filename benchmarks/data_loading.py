@@ -17,7 +17,7 @@ import argparse
 import statistics
 
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from _timing import median_time, print_table
 from convrnn.data.image_dataset import ImageDataset
@@ -54,6 +54,9 @@ def main() -> None:
         "ImageDataset.batches": lambda: epoch(plain.batches(args.batch_size, shuffle=True)),
         "DataLoader(ImageDataset)": lambda: epoch(
             DataLoader(plain, batch_size=args.batch_size, shuffle=True)),
+        "DataLoader(ImageDataset, BatchSampler)": lambda: epoch(
+            DataLoader(plain, batch_size=None, sampler=BatchSampler(
+                RandomSampler(plain), args.batch_size, drop_last=False))),
         "ImageDataset.batches, random_shift=2": lambda: epoch(
             shifted.batches(args.batch_size, shuffle=True)),
         "DataLoader(ImageDataset, random_shift=2)": lambda: epoch(

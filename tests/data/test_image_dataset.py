@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, SequentialSampler
 
 from convrnn.data.image_dataset import ImageDataset
 
@@ -23,6 +24,8 @@ def test_items_and_tensors_have_documented_shapes_and_dtypes():
     images, labels = dataset.tensors
     assert images.shape == (10, 1, 5, 5) and labels.shape == (10,)
     assert torch.equal(images[3], image)
+    for same in (np.int64(3), torch.tensor(3), np.array(3)):
+        assert torch.equal(dataset[same][0], image)
     assert len(dataset) == 10 and dataset.num_classes == 3 and dataset.image_shape == (1, 5, 5)
 
 
@@ -47,6 +50,16 @@ def test_batches_visit_every_item_once_and_drop_last_drops_the_remainder():
     assert sorted(all_images.sum((1, 2, 3)).tolist()) == sorted(
         dataset.images.sum((1, 2, 3)).tolist())
     assert [len(labels) for _, labels in dataset.batches(4, drop_last=True)] == [4, 4]
+
+
+def test_a_list_of_indices_gives_a_batch_and_a_batch_sampler_needs_no_collation():
+    dataset = _dataset(10)
+    images, labels = dataset[[4, 1, 7]]
+    assert torch.equal(images, dataset.images[[4, 1, 7]]) and labels.tolist() == [1, 1, 1]
+    loader = DataLoader(dataset, sampler=BatchSampler(SequentialSampler(dataset), 4, False),
+                        batch_size=None)
+    assert [tuple(images.shape) for images, _ in loader] == [(4, 1, 5, 5), (4, 1, 5, 5),
+                                                              (2, 1, 5, 5)]
 
 
 def test_dataloader_batches_through_getitems():

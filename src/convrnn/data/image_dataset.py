@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -27,9 +28,11 @@ class ImageDataset(Dataset[tuple[Tensor, Tensor]]):
             DataLoader seeds differently in each worker; a generator given here would be
             copied into every worker and repeat the same shifts there).
 
-    ``dataset[i]`` is ``(image (C, H, W) float32, label () int64)``. For training without
-    per-item Python overhead, use :attr:`images`/:attr:`labels` directly or
-    :meth:`batches`, which yields ``(images (B, C, H, W), labels (B,))``.
+    ``dataset[i]`` is ``(image (C, H, W) float32, label () int64)``; ``dataset[[i, j, …]]``
+    is a batch ``(images (B, C, H, W), labels (B,))``. For training without per-item Python
+    overhead, use :attr:`images`/:attr:`labels` directly, :meth:`batches`, or
+    ``DataLoader(dataset, sampler=BatchSampler(RandomSampler(dataset), B, False),
+    batch_size=None)``.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, *, classes: Sequence[str],
@@ -72,9 +75,13 @@ class ImageDataset(Dataset[tuple[Tensor, Tensor]]):
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        images, labels = self.batch(torch.as_tensor([index]))
-        return images[0], labels[0]
+    def __getitem__(self, index: int | Sequence[int] | Tensor) -> tuple[Tensor, Tensor]:
+        if isinstance(index, numbers.Integral) or getattr(index, "ndim", None) == 0:
+            images, labels = self.batch(torch.as_tensor([int(index)]))
+            return images[0], labels[0]
+        # A whole batch of indices, as DataLoader(..., sampler=BatchSampler(...),
+        # batch_size=None) asks for: no per-item work, no collation.
+        return self.batch(torch.as_tensor(index))
 
     def __getitems__(self, indices: Sequence[int]) -> list[tuple[Tensor, Tensor]]:
         # DataLoader calls this with a whole batch of indices: augment them in one go.
