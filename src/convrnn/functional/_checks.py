@@ -81,3 +81,24 @@ def static_sizes(x: Tensor, start: int = 2) -> tuple[int, ...]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         return tuple(int(n) for n in x.shape[start:])
+
+
+def spatial_dims(kernel_size: int | Sequence[int], dims: int | None, where: str) -> int:
+    """Number of spatial dimensions of a layer, read off a tuple ``kernel_size`` or given as ``dims``.
+
+    An int kernel size without ``dims`` is ambiguous and refused, pointing to the ``…1d/2d/3d``
+    aliases of the layer named ``where``.
+    """
+    if dims is not None:
+        if isinstance(dims, bool) or dims not in (1, 2, 3):
+            raise ValueError(f"{where}: argument 'dims' expected 1, 2 or 3, got {dims!r}")
+        return dims
+    if isinstance(kernel_size, int):
+        raise ValueError(
+            f"{where}: argument 'kernel_size' is the int {kernel_size}, so the number of spatial "
+            f"dimensions is unknown: pass a tuple such as ({kernel_size}, {kernel_size}), dims=2, "
+            f"or use {where}1d/{where}2d/{where}3d"
+        )
+    if not isinstance(kernel_size, Sequence) or len(kernel_size) not in (1, 2, 3):
+        raise ValueError(f"{where}: argument 'kernel_size' expected an int or 1 to 3 sizes, got {kernel_size!r}")
+    return len(kernel_size)

@@ -9,28 +9,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from convrnn.functional._checks import as_tuple, check_choice
+from convrnn.functional._checks import as_tuple, check_choice, spatial_dims
 from convrnn.functional.boundary import BOUNDARIES, Padding
 from convrnn.functional.conv import PADDING_NAMES, conv, conv_transpose
 
 INITS = ("kaiming", "xavier", "torch")
-
-
-def _spatial_dims(kernel_size: int | Sequence[int], dims: int | None, where: str) -> int:
-    """Number of spatial dimensions, read off a tuple kernel size or given as ``dims``."""
-    if dims is not None:
-        if dims not in (1, 2, 3):
-            raise ValueError(f"{where}: argument 'dims' expected 1, 2 or 3, got {dims!r}")
-        return dims
-    if isinstance(kernel_size, int):
-        raise ValueError(
-            f"{where}: argument 'kernel_size' is the int {kernel_size}, so the number of spatial "
-            f"dimensions is unknown: pass a tuple such as ({kernel_size}, {kernel_size}), dims=2, "
-            f"or use Conv1d/Conv2d/Conv3d"
-        )
-    if len(kernel_size) not in (1, 2, 3):
-        raise ValueError(f"{where}: argument 'kernel_size' expected 1 to 3 sizes, got {tuple(kernel_size)}")
-    return len(kernel_size)
 
 
 def _init_weight(weight: Tensor, bias: Tensor | None, init: str, fan_in: int) -> None:
@@ -75,7 +58,7 @@ class Conv(nn.Module):
                  boundary: str = "zeros", value: float = 0.0, flip: bool = False,
                  dims: int | None = None, init: str = "kaiming") -> None:
         super().__init__()
-        dims = _spatial_dims(kernel_size, dims, "Conv")
+        dims = spatial_dims(kernel_size, dims, "Conv")
         self.kernel_size = as_tuple("kernel_size", kernel_size, dims, minimum=1, where="Conv")
         self.stride = as_tuple("stride", stride, dims, minimum=1, where="Conv")
         self.dilation = as_tuple("dilation", dilation, dims, minimum=1, where="Conv")
@@ -176,7 +159,7 @@ class SeparableConv(nn.Sequential):
                  stride: int | Sequence[int] = 1, padding: str | Padding = "valid",
                  dilation: int | Sequence[int] = 1, bias: bool = True, *, dims: int | None = None,
                  **options: object) -> None:
-        dims = _spatial_dims(kernel_size, dims, "SeparableConv")
+        dims = spatial_dims(kernel_size, dims, "SeparableConv")
         super().__init__()
         self.depthwise = Conv.depthwise(in_channels, kernel_size, stride=stride, padding=padding,
                                         dilation=dilation, bias=bias, dims=dims, **options)
@@ -222,7 +205,7 @@ class ConvTranspose(nn.Module):
                  dilation: int | Sequence[int] = 1, *, dims: int | None = None,
                  init: str = "kaiming") -> None:
         super().__init__()
-        dims = _spatial_dims(kernel_size, dims, "ConvTranspose")
+        dims = spatial_dims(kernel_size, dims, "ConvTranspose")
         self.kernel_size = as_tuple("kernel_size", kernel_size, dims, minimum=1, where="ConvTranspose")
         self.stride = as_tuple("stride", stride, dims, minimum=1, where="ConvTranspose")
         self.dilation = as_tuple("dilation", dilation, dims, minimum=1, where="ConvTranspose")

@@ -7,27 +7,9 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from convrnn.functional._checks import as_tuple, check_choice, is_tracing
+from convrnn.functional._checks import as_tuple, check_choice, is_tracing, spatial_dims
 from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding
 from convrnn.functional.pool import KINDS, SELECTING_KINDS, _check_order, global_pool, pool
-
-
-def _spatial_dims(kernel_size: int | Sequence[int], dims: int | None, where: str) -> int:
-    """Number of spatial dimensions, read off a tuple kernel size or given as ``dims``."""
-    if dims is not None:
-        if isinstance(dims, bool) or dims not in (1, 2, 3):
-            raise ValueError(f"{where}: argument 'dims' expected 1, 2 or 3, got {dims!r}")
-        return dims
-    if isinstance(kernel_size, int):
-        raise ValueError(
-            f"{where}: argument 'kernel_size' is the int {kernel_size}, so the number of spatial "
-            f"dimensions is unknown: pass a tuple such as ({kernel_size}, {kernel_size}), dims=2, "
-            f"or use Pool1d/Pool2d/Pool3d"
-        )
-    if not isinstance(kernel_size, Sequence) or len(kernel_size) not in (1, 2, 3):
-        raise ValueError(
-            f"{where}: argument 'kernel_size' expected an int or 1 to 3 sizes, got {kernel_size!r}")
-    return len(kernel_size)
 
 
 class Pool(nn.Module):
@@ -54,7 +36,7 @@ class Pool(nn.Module):
                  return_indices: bool = False, dims: int | None = None) -> None:
         super().__init__()
         where = type(self).__name__
-        dims = _spatial_dims(kernel_size, dims, where)
+        dims = spatial_dims(kernel_size, dims, where)
         self.dims = dims
         self.kernel_size = as_tuple("kernel_size", kernel_size, dims, minimum=1, where=where)
         self.stride = (self.kernel_size if stride is None
