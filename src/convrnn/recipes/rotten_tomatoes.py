@@ -18,7 +18,13 @@ Models, each keeping its epoch of best validation accuracy:
 
 ``convrnn predict RUN "a great movie"`` prints the LSTM's probabilities of fresh and rotten.
 
-Target: ≥ 77 % test accuracy, both neural models above the baseline. Reached: see the README table.
+Target: ≥ 77 % test accuracy, both neural models above the baseline. Measured with these defaults
+(seed 0, 2 shared CPU cores, 23 min for all three): BiLSTM 74.1 %, CNN 74.7 %, bag-of-words
+baseline 74.3 % (L2 1e-4) on the 1,376 test snippets — **the target is not reached**, and the three
+are within one standard error (≈ 1.2 points) of each other. Without pretrained word vectors (none
+can be fetched here) ~10k snippets are too few for a network to learn more than which words carry
+sentiment, which is exactly what the baseline knows; both networks overfit after 5 epochs (training
+accuracy 82–94 %).
 """
 
 import zlib

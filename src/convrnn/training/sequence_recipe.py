@@ -16,6 +16,7 @@ each sequence gives alone.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -407,7 +408,7 @@ class TextClassificationRecipe:
             config = {**common, "model": kind, "model_options": options}
             train = sequence_loader(encoded["train"], settings.batch_size, shuffle=True, seed=seed)
             val = sequence_loader(encoded["validation"], 256, shuffle=False)
-            model_settings = Settings(**{**settings.__dict__, "epochs": model_epochs})
+            model_settings = dataclasses.replace(settings, epochs=model_epochs)
             fit_into_run(model, train, val, out=out, name=name, settings=model_settings, loss=nn.CrossEntropyLoss(),
                          metrics={"accuracy": Accuracy()}, monitor="val_accuracy", mode="max", config=config,
                          weight_decay=self.weight_decay)
