@@ -184,7 +184,7 @@ def recurrent_sections(rnn: RNN, x: Tensor | None = None) -> list[Section]:
         body += _plot_or_note(lambda: through_time.plot_eigenvalues(eigen, "eigenvalues of the recurrent matrix U "
                                                                            "(all gate blocks) and |λ| = 1"),
                               "eigenvalues")
-    side = through_time.rnn_versus_lstm(steps=min(x.shape[1], 80), hidden_size=cell.hidden_size,
+    side = through_time.rnn_versus_lstm(steps=min(x.shape[1], 60), hidden_size=cell.hidden_size,
                                         input_size=cell.input_size)
     body += _plot_or_note(lambda: through_time.plot_gradient_norms(side, "untrained vanilla RNN vs LSTM"),
                           "vanilla RNN vs LSTM")
@@ -204,7 +204,7 @@ def _per_character(tokens: Sequence[str], values: np.ndarray, words: bool) -> tu
 
 def language_model_sections(model: nn.Module, text: str, encode: Callable[[str], list[int]],
                             decode: Callable[[list[int]], list[str]], *, words: bool = False,
-                            prompt_ids: Sequence[int] = (), sample_length: int = 400,
+                            prompt_ids: Sequence[int] = (), sample_length: int = 300,
                             embedding_tokens: Sequence[int] | None = None, top: int = 3) -> list[Section]:
     """Sections for a language model (``embedding`` + ``rnn`` + output, like
     :class:`convrnn.models.LanguageModel`) read over ``text``: summary, layer statistics on
@@ -225,7 +225,7 @@ def language_model_sections(model: nn.Module, text: str, encode: Callable[[str],
                             f"Layer statistics ({ids.numel() - 1} next-token predictions, cross-entropy)",
                             _pre(str(table))))
     with torch.no_grad():
-        embedded = model.embedding(ids[None, :200])
+        embedded = model.embedding(ids[None, :100])
     sections += recurrent_sections(model.rnn, embedded)
 
     values = cells.cell_states(model, ids).numpy()
@@ -301,7 +301,7 @@ def _language_model_text(config: dict[str, Any], model: nn.Module, vocabulary: A
     except (ImportError, KeyError, OSError, ValueError, RuntimeError):
         from convrnn.generate import generate
 
-        ids = generate(model, [vocabulary.eos_index], 1000, temperature=0.8, seed=1)
+        ids = generate(model, [vocabulary.eos_index], 400, temperature=0.8, seed=1)
         return tokenizer.detokenize(vocabulary.decode(ids, skip_special=True))
 
 
