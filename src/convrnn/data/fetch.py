@@ -156,6 +156,8 @@ def _remove_abandoned_work(root: Path, name: str) -> None:
 def _process_alive(pid: int) -> bool:
     if pid == os.getpid():
         return False  # an earlier, interrupted fetch in this very process
+    if sys.platform == "win32":
+        return True  # os.kill(pid, 0) would send Ctrl-C there; leave such leftovers alone
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
