@@ -9,6 +9,7 @@ Errors a user can cause (bad arguments, missing files, unknown recipes) are rais
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -51,6 +52,17 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="inputs: image files for image recipes, text for text recipes")
     p.add_argument("--top", type=int, default=3, help="how many classes to show per file")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("sample", help="generate text from a trained language model, streamed as it is drawn")
+    p.add_argument("checkpoint", help="a run directory (runs/shakespeare) or a model directory")
+    p.add_argument("--prompt", default="", help="text to continue (default: start a new document)")
+    p.add_argument("--length", type=int, default=500, help="how many tokens to generate (default 500)")
+    p.add_argument("--temperature", type=float, default=1.0, help="τ > 0: < 1 safer, > 1 wilder (default 1)")
+    p.add_argument("--top-k", type=int, default=None, help="draw only among the k most probable tokens")
+    p.add_argument("--top-p", type=float, default=None, help="draw only within the nucleus of probability p")
+    p.add_argument("--greedy", action="store_true", help="always take the most probable token")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
+    p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("summary", help="per-layer table: output shape, parameters, MACs, receptive field")
     p.add_argument("model", nargs="?",
@@ -142,6 +154,27 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    recipe = _recipe_of_run(args.checkpoint)
+    if not hasattr(recipe, "sample"):
+        raise ValueError(f"'{args.checkpoint}' holds a {recipe.name} model, which does not generate text; "
+                         "`convrnn sample` needs a language model (e.g. shakespeare, ptb-word)")
+
+    shown = []
+
+    def show(piece: str) -> None:
+        if not shown:  # the prompt appears only once the model has accepted it
+            sys.stdout.write(args.prompt)
+        shown.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    recipe.sample(args.checkpoint, args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
+                  top_p=args.top_p, greedy=args.greedy, seed=args.seed, callback=show)
+    sys.stdout.write(("" if shown else args.prompt) + "\n")
+    return 0
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -225,6 +258,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("convrnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `convrnn data list | head`: the reader left, which is not an error
+        # Point stdout at devnull so the interpreter's final flush does not raise again (Python docs' recipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

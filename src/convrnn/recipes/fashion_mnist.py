@@ -1,6 +1,6 @@
 """``fashion-mnist``: a small ResNet (batch norm, residual connections) on Fashion-MNIST.
 
-Data: Fashion-MNIST from Debian's ``dataset-fashion-mnist`` — 55k train / 5k validation / 10k test.
+Data: Fashion-MNIST from Debian's ``dataset-fashion-mnist`` — 50k train / 10k validation / 10k test.
 Model: 3×3 stem (32) → 3 stages × 2 basic blocks (32, 64, 128 channels) → global average pool → FC.
 AdamW (weight decay 5e-4), one-cycle learning rate (max 3e-3), batch 128, shifts of ±2 pixels,
 label smoothing 0.1, 15 epochs.
