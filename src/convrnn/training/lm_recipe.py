@@ -1,0 +1,440 @@
+"""Train, evaluate and sample a recurrent language model described by a recipe (corpus + settings).
+
+Training is truncated BPTT over one token stream (``convrnn.data.lm_stream``): the training
+text is cut into N rows read k steps at a time, and each row's state is carried from one window
+to the next, detached, so gradients flow back at most k steps while the state remembers the
+whole row. The loop is ``convrnn.training.fit`` with a step function that carries the state
+(:class:`CarriedStateStep`); each pass over the stream can be split into several fit "epochs"
+(``evaluations_per_pass``) so that long passes are validated and checkpointed along the way.
+
+The score is the mean negative log-likelihood of the held-out stream, in nats per token:
+reported as nats and bits per character for character models and as perplexity exp(nats) for
+word models. A run directory holds::
+
+    OUT/checkpoints/last/, best/   resumable checkpoints (safetensors + JSON)
+    OUT/model/                     weights of ``best`` + config (vocabulary and tokenizer included)
+    OUT/log.csv, OUT/scores.json   one row per evaluation; test scores, wall time, settings
+
+Resuming (``resume=True``) restores weights, optimizer and position exactly; the carried state
+is not saved, so the rows restart from a zero state at the resumed window.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Sampler
+
+from convrnn.data.batching import IGNORE_INDEX
+from convrnn.data.lm_stream import LanguageModelStream
+from convrnn.data.text import EOS, CharTokenizer, Tokenizer, Vocabulary, WordTokenizer, tokenizer_from_json
+from convrnn.functional._checks import check_choice
+from convrnn.generate import generate
+from convrnn.models.language_model import LanguageModel
+from convrnn.training.callbacks import Callback, Checkpoint
+from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.evaluate import evaluate
+from convrnn.training.fit import fit
+from convrnn.training.fit_state import FitState
+from convrnn.training.image_recipe import model_directory
+from convrnn.training.loggers import CSVLogger
+from convrnn.training.seeding import seed_everything
+from convrnn.training.steps import StepOutput
+from convrnn.training.tbptt import detach_state
+
+SPLITS = ("train", "validation", "test")
+SCHEDULES = ("cosine", "plateau", "zaremba", "none")
+
+
+@dataclass(frozen=True)
+class LanguageModelRecipe:
+    """Everything that defines one language-modelling task, and nothing else.
+
+    ``corpus(split)`` returns the documents (strings) of ``"train"``, ``"validation"`` or
+    ``"test"``; each document is tokenized and followed by ``<eos>``, and the documents are
+    concatenated into one stream. ``tokenizer`` is ``"chars"`` or ``"words"``. The vocabulary is
+    the training split's tokens seen ``min_count`` times (at most ``max_vocab`` ids). A prompt
+    token outside the vocabulary is an error with ``unknown="error"`` and ``<unk>`` with
+    ``"map"``.
+
+    Training: ``optimizer`` "adam" or "sgd" (plain, as Zaremba et al.), gradient norm clipped to
+    ``clip_grad_norm``; ``schedule`` "cosine" (to zero over the run, per step), "plateau"
+    (halve when the validation loss stops falling), "zaremba" (lr · decay^max(0, pass + 1 −
+    decay_start), per pass) or "none". ``time_limit`` (minutes) stops after the evaluation that
+    would otherwise overrun it.
+    """
+
+    name: str
+    description: str
+    corpus: Callable[[str], list[str]]
+    tokenizer: str = "chars"
+    lowercase: bool = False
+    word_split: str = "words"
+    min_count: int = 1
+    max_vocab: int | None = None
+    unknown: str = "error"
+    embedding_size: int = 64
+    hidden_size: int = 512
+    num_layers: int = 2
+    cell: str = "lstm"
+    dropout: float = 0.0
+    tie_weights: bool = False
+    init_range: float | None = None
+    epochs: int = 1
+    batch_size: int = 64
+    steps: int = 100
+    lr: float = 2e-3
+    optimizer: str = "adam"
+    schedule: str = "cosine"
+    decay_start: int = 4
+    decay: float = 0.5
+    clip_grad_norm: float = 5.0
+    evaluations_per_pass: int = 1
+    time_limit: float | None = None
+    eval_batch_size: int = 10
+    target: str = ""
+
+    # ----------------------------------------------------------------- the recipe protocol
+
+    def train(self, out: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
+        """Train into the run directory ``out``; see :func:`train_language_model` for ``options``."""
+        return train_language_model(self, out, **options)
+
+    def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
+        """Nats (and bits) per token, or perplexity, of the trained model on ``split``."""
+        model, config, vocabulary, tokenizer = load_language_model(run)
+        check_choice("split", split, SPLITS, where=f"{self.name}.evaluate")
+        stream = evaluation_stream(encode_documents(self.corpus(split), tokenizer, vocabulary), self)
+        return scores_of(stream_loss(model, stream, device), config["unit"])
+
+    def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 3) -> list[str]:
+        """One line per text: its nats per token under the model and the ``top`` likeliest next tokens."""
+        model, config, vocabulary, tokenizer = load_language_model(run)
+        lines = []
+        for text in inputs:
+            ids = vocabulary.encode(tokenizer.tokenize(text), unknown="map")
+            if not ids:
+                raise ValueError(f"predict: expected a non-empty text, got {text!r}")
+            tokens = torch.tensor([[vocabulary.eos_index, *ids]])  # <eos>: "a document starts here"
+            with torch.no_grad():
+                logits, _ = model(tokens)
+            log_probabilities = torch.log_softmax(logits[0].double(), dim=-1)
+            nats = -log_probabilities[:-1].gather(1, tokens[0, 1:, None]).mean().item()
+            best = torch.topk(log_probabilities[-1].exp(), min(top, len(vocabulary)))
+            following = ", ".join(f"{_show(vocabulary.decode([i])[0])} {p:.1%}"
+                                  for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True))
+            lines.append(f"{text!r}: {nats:.3f} nats/{config['unit']}; next: {following}")
+        return lines
+
+    def sample(self, run: str | os.PathLike[str], prompt: str, length: int, *, temperature: float = 1.0,
+               top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
+               seed: int | None = None, callback: Callable[[str], object] | None = None) -> str:
+        """Continue ``prompt`` by ``length`` tokens; ``callback(piece)`` receives the text as it is
+        generated. An empty prompt starts a new document (after ``<eos>``)."""
+        model, config, vocabulary, tokenizer = load_language_model(run)
+        tokens = tokenizer.tokenize(prompt)
+        ids = vocabulary.encode(tokens, unknown=config.get("unknown", "error")) if tokens else []
+        if not ids:
+            if not config.get("document_separator", True):
+                raise ValueError("--prompt: this model was trained on one unbroken stream (no document "
+                                 "boundaries), so it needs a non-empty prompt to start from")
+            ids = [vocabulary.eos_index]
+        pieces, words = [], tokenizer.kind == "words"
+        at_line_start = not tokens
+
+        def emit(token: int) -> None:
+            nonlocal at_line_start
+            text = "\n" if token == vocabulary.eos_index else vocabulary.decode([token])[0]
+            if words and text != "\n" and not at_line_start:
+                text = " " + text
+            at_line_start = text == "\n"
+            pieces.append(text)
+            if callback is not None:
+                callback(text)
+
+        for token in generate(model, ids, length, temperature=temperature, top_k=top_k, top_p=top_p,
+                              greedy=greedy, seed=seed):
+            emit(token)
+        return "".join(pieces)
+
+    def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        """The untrained model (for a vocabulary of 100 tokens) and its input shape (T,)."""
+        return build_language_model(self, 100), (self.steps,)
+
+    def make_tokenizer(self) -> Tokenizer:
+        check_choice("tokenizer", self.tokenizer, ("chars", "words"), where=self.name)
+        if self.tokenizer == "chars":
+            return CharTokenizer()
+        return WordTokenizer(lowercase=self.lowercase, split=self.word_split)
+
+
+# --------------------------------------------------------------------------- data and model
+
+
+def encode_documents(documents: list[str], tokenizer: Tokenizer, vocabulary: Vocabulary) -> Tensor:
+    """The stream: every document's ids followed by ``<eos>``, concatenated; (L,) int64."""
+    ids: list[int] = []
+    for document in documents:
+        ids.extend(vocabulary.encode(tokenizer.tokenize(document), add_eos=True))
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def evaluation_stream(ids: Tensor, recipe: LanguageModelRecipe) -> LanguageModelStream:
+    """``eval_batch_size`` rows (fewer for a tiny text): each row starts from a zero state, so
+    few long rows score nearly as a single pass over the text would."""
+    return LanguageModelStream(ids, max(1, min(recipe.eval_batch_size, ids.numel() - 1)), recipe.steps)
+
+
+def model_options(recipe: LanguageModelRecipe) -> dict[str, Any]:
+    return {"embedding_size": recipe.embedding_size, "hidden_size": recipe.hidden_size,
+            "num_layers": recipe.num_layers, "cell": recipe.cell, "dropout": recipe.dropout,
+            "tie_weights": recipe.tie_weights, "init_range": recipe.init_range}
+
+
+def build_language_model(recipe: LanguageModelRecipe, vocab_size: int) -> LanguageModel:
+    return LanguageModel(vocab_size, **model_options(recipe))
+
+
+def load_language_model(path: str | os.PathLike[str]) -> tuple[LanguageModel, dict[str, Any], Vocabulary, Tokenizer]:
+    """Rebuild a trained language model (in eval mode) with its vocabulary and tokenizer."""
+    directory = model_directory(path)
+    config = read_config(directory)
+    for key in ("vocabulary", "tokenizer", "model_options"):
+        if key not in config:
+            raise ValueError(f"'{directory}': its config has no '{key}', so it is not a language model")
+    vocabulary = Vocabulary.from_json(config["vocabulary"])
+    model = LanguageModel(len(vocabulary), **config["model_options"])
+    load_model_weights(directory, model)
+    return model.eval(), config, vocabulary, tokenizer_from_json(config["tokenizer"])
+
+
+# --------------------------------------------------------------------------- training pieces
+
+
+class CarriedStateStep:
+    """``fit``'s step function for stream windows: carry each row's state to the next window.
+
+    The state restarts from zero at window 0 (a new pass), and training and evaluation keep
+    separate states (keyed by ``model.training``), so a validation pass never disturbs the
+    training rows. Loss: mean cross-entropy over the window's real targets; its weight in the
+    epoch mean is their number, so epoch means are exact nats per token.
+    """
+
+    def __init__(self) -> None:
+        self.states: dict[bool, Any] = {}
+
+    def __call__(self, model: nn.Module, batch: dict[str, Any], loss: Callable[..., Tensor]) -> StepOutput:
+        state = None if batch["window"] == 0 else self.states.get(model.training)
+        logits, state = model(batch["inputs"], state=state)
+        self.states[model.training] = detach_state(state)
+        targets = batch["targets"]
+        count = int((targets != IGNORE_INDEX).sum())
+        return StepOutput(loss(logits.flatten(0, 1), targets.flatten()), None, None, count)
+
+
+class PassPartSampler(Sampler[int]):
+    """Fit epoch e reads part e mod P of the windows 0 … W−1 (P = ``parts``), in order, so P fit
+    epochs make one pass over the stream and the state carries over from one part to the next."""
+
+    def __init__(self, windows: int, parts: int) -> None:
+        self.windows, self.parts, self.epoch = windows, max(1, min(parts, windows)), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _bounds(self) -> tuple[int, int]:
+        part = self.epoch % self.parts
+        return part * self.windows // self.parts, (part + 1) * self.windows // self.parts
+
+    def __len__(self) -> int:
+        start, end = self._bounds()
+        return end - start
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(*self._bounds()))
+
+
+class TimeLimit(Callback):
+    """Stop after the fit epoch at whose end another epoch of the same length would overrun
+    ``minutes`` of training."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds, self.started, self.last_end = minutes * 60, time.perf_counter(), None
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.started = self.last_end = time.perf_counter()
+
+    def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
+        now = time.perf_counter()
+        if now + (now - self.last_end) > self.started + self.seconds:
+            state.stop = True
+        self.last_end = now
+
+
+def stream_loss(model: nn.Module, stream: LanguageModelStream, device: str = "cpu") -> float:
+    """Mean nats per token of ``model`` over the whole ``stream`` (state carried, no dropout)."""
+    scores = evaluate(model, DataLoader(stream, batch_size=None), loss=nn.CrossEntropyLoss(),
+                      device=device, step_fn=CarriedStateStep())
+    return scores["loss"]
+
+
+def scores_of(nats: float, unit: str) -> dict[str, float]:
+    """Named scores for a mean loss of ``nats`` per token: per character or per word."""
+    if unit == "char":
+        return {"nats_per_char": nats, "bits_per_char": nats / math.log(2), "loss": nats}
+    return {"perplexity": math.exp(nats), "nats_per_word": nats, "loss": nats}
+
+
+def _optimizer(recipe: LanguageModelRecipe, model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    check_choice("optimizer", recipe.optimizer, ("adam", "sgd"), where=recipe.name)
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    return torch.optim.SGD(model.parameters(), lr=lr)
+
+
+def _scheduler(recipe: LanguageModelRecipe, optimizer: torch.optim.Optimizer, fit_epochs: int,
+               steps_per_epoch: int, parts: int) -> tuple[Any, str]:
+    """The scheduler and whether it steps per optimizer "step" or per fit "epoch"."""
+    check_choice("schedule", recipe.schedule, SCHEDULES, where=recipe.name)
+    if recipe.schedule == "cosine":
+        total = max(1, fit_epochs * steps_per_epoch)
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total), "step"
+    if recipe.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=0), "epoch"
+    if recipe.schedule == "zaremba":
+        start, decay = recipe.decay_start, recipe.decay
+        # stepped once per fit epoch; the factor depends on the pass, as in Zaremba et al.'s code
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: decay ** max(0, epoch // parts + 1 - start)), "epoch"
+    return None, "epoch"
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str], *, epochs: int | None = None,
+                         batch_size: int | None = None, lr: float | None = None, seed: int = 0,
+                         device: str = "cpu", resume: bool = False, progress: bool = True,
+                         limit: int | None = None) -> dict[str, Any]:
+    """Train ``recipe`` into the run directory ``out`` and return its scores.
+
+    ``epochs`` (passes over the training stream), ``batch_size`` (rows N) and ``lr`` override
+    the recipe's defaults; ``limit`` keeps the first ``limit`` tokens of the training and the
+    validation streams (smoke runs; the test score always covers the whole test split).
+    """
+    out = Path(out)
+    epochs = recipe.epochs if epochs is None else epochs
+    batch_size = recipe.batch_size if batch_size is None else batch_size
+    lr = recipe.lr if lr is None else lr
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
+    if not lr > 0:
+        raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 2):
+        raise ValueError(f"train: argument 'limit' expected None or an int ≥ 2 (tokens), got {limit!r}")
+    seed_everything(seed)
+    started = time.perf_counter()
+
+    tokenizer = recipe.make_tokenizer()
+    train_documents = recipe.corpus("train")
+    vocabulary = Vocabulary.build((tokenizer.tokenize(d) for d in train_documents),
+                                  min_count=recipe.min_count, max_size=recipe.max_vocab)
+    train_ids = encode_documents(train_documents, tokenizer, vocabulary)
+    val_ids = encode_documents(recipe.corpus("validation"), tokenizer, vocabulary)
+    if limit is not None:
+        train_ids, val_ids = train_ids[:limit], val_ids[:limit]
+    batch_size = min(batch_size, train_ids.numel() - 1)
+    train_stream = LanguageModelStream(train_ids, batch_size, recipe.steps)
+    val_stream = evaluation_stream(val_ids, recipe)
+    parts = max(1, min(recipe.evaluations_per_pass, len(train_stream)))
+    sampler = PassPartSampler(len(train_stream), parts)
+    train_loader = DataLoader(train_stream, batch_size=None, sampler=sampler)
+    val_loader = DataLoader(val_stream, batch_size=None)
+
+    model = build_language_model(recipe, len(vocabulary))
+    optimizer = _optimizer(recipe, model, lr)
+    fit_epochs = epochs * parts
+    scheduler, interval = _scheduler(recipe, optimizer, fit_epochs, math.ceil(len(train_stream) / parts), parts)
+    unit = "char" if recipe.tokenizer == "chars" else "word"
+    config = {
+        "recipe": recipe.name, "model": "language-model", "model_options": model_options(recipe),
+        "vocabulary": vocabulary.to_json(), "tokenizer": tokenizer.to_json(), "unit": unit,
+        "unknown": recipe.unknown, "document_separator": True, "end_of_document": EOS,
+        "settings": {"epochs": epochs, "batch_size": batch_size, "steps": recipe.steps, "lr": lr,
+                     "seed": seed, "optimizer": recipe.optimizer, "schedule": recipe.schedule,
+                     "clip_grad_norm": recipe.clip_grad_norm, "limit": limit,
+                     "evaluations_per_pass": parts, "time_limit_minutes": recipe.time_limit},
+    }
+    checkpoints = Checkpoint(out / "checkpoints", monitor="val_loss", mode="min")
+    callbacks: list[Callback] = [checkpoints, CSVLogger(out / "log.csv")]
+    if recipe.time_limit is not None:
+        callbacks.append(TimeLimit(recipe.time_limit))
+    history = fit(
+        model, train_loader, val_loader, loss=nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX),
+        optimizer=optimizer, epochs=fit_epochs, scheduler=scheduler, scheduler_interval=interval,
+        clip_grad_norm=recipe.clip_grad_norm, callbacks=callbacks, device=device, seed=seed,
+        resume=out / "checkpoints" / "last" if resume else None, step_fn=CarriedStateStep(),
+        progress=progress, config=config,
+    )
+    train_seconds = time.perf_counter() - started
+    load_checkpoint(checkpoints.best_path, model)
+    save_model(out / "model", model, config, metadata={"history": history.records})
+
+    test_stream = evaluation_stream(encode_documents(recipe.corpus("test"), tokenizer, vocabulary), recipe)
+    test = scores_of(stream_loss(model, test_stream, device), unit)
+    best_val = min(record["val_loss"] for record in history.records)
+    result = {
+        "recipe": recipe.name, **{f"test_{key}": value for key, value in test.items()},
+        **{f"best_val_{key}": value for key, value in scores_of(best_val, unit).items() if key != "loss"},
+        "first_train_loss": history.records[0]["train_loss"], "last_train_loss": history.records[-1]["train_loss"],
+        "vocabulary_size": len(vocabulary), "train_tokens": train_stream.token_count,
+        "test_tokens": test_stream.token_count, "evaluations": len(history.records),
+        "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
+        "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
+        "device": str(device), "settings": config["settings"], "model_options": config["model_options"],
+    }
+    _write_json(out / "scores.json", result)
+    return result
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write ``document`` to ``path`` atomically (a temporary file beside it, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(document, handle, indent=2)
+            handle.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _show(token: str) -> str:
+    return repr(token) if len(token) == 1 or token.isspace() else token
+
+
+__all__ = [
+    "CarriedStateStep",
+    "LanguageModelRecipe",
+    "PassPartSampler",
+    "TimeLimit",
+    "encode_documents",
+    "load_language_model",
+    "scores_of",
+    "stream_loss",
+    "train_language_model",
+]
