@@ -126,3 +126,18 @@ def test_inspect_command_prints_statistics(language_model_run, capsys):
     out = capsys.readouterr().out
     assert "act max" in out and "LSTMCell" not in out and "loss" in out
     assert main(["inspect", str(language_model_run.parent / "missing")]) == 2
+
+
+def test_without_matplotlib_plots_become_a_note_naming_the_extra(image_run, monkeypatch):
+    import sys
+
+    from convrnn.inspect import report
+    from convrnn.inspect.curves import plot_curves
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'convrnn\[viz\]'"):
+        plot_curves({"train_loss": torch.ones(2).numpy()})
+    monkeypatch.setattr(report, "has_matplotlib", lambda: False)
+    run, batch = image_run
+    page = build_report(run, batch=batch)
+    assert "pip install &#x27;convrnn[viz]&#x27;" in page and _sections(page) == IMAGE_SECTIONS

@@ -236,7 +236,8 @@ def language_model_sections(model: nn.Module, text: str, encode: Callable[[str],
     hidden = model.rnn.cells[0].hidden_size * model.rnn.directions
     rows = [(feature, ", ".join(f"layer {m.unit // hidden} cell {m.unit % hidden}: r = {m.correlation:+.3f}"
                                 for m in matches)) for feature, matches in found.items()]
-    body = "<p>Each character coloured by tanh(c) of one LSTM cell (red > 0, blue < 0).</p>"
+    shown_state = "c" if "c" in model.rnn.cells[0].state_names else "h"
+    body = f"<p>Each character coloured by tanh({shown_state}) of one cell (red > 0, blue < 0).</p>"
     body += _table(rows, ("feature", f"top {top} cells by |r|"))
     for feature, matches in found.items():
         best = matches[0]
