@@ -13,6 +13,9 @@ so the final state of every sequence is its state at its own last step, and a pa
 computes exactly what each sequence computes alone. The backward direction reverses each
 sequence within its own length (t ↦ length − 1 − t), runs forward and reverses the result back,
 so it starts at each sequence's own end.
+
+Speed: cells the compiled core knows run the whole loop in C++ (``fused.py``); the Python loop
+below runs every other cell and option, with the same results.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 from torch import Tensor
 
 from convrnn.layers.recurrent.cells import Cell, State
+from convrnn.layers.recurrent.fused import run_fused
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
 
 
@@ -39,12 +43,22 @@ def scan(cell: Cell, xw: Tensor, state: State, *, mask: Tensor | None = None,
             (variational recurrent dropout; already scaled by 1/(1 − p)).
         zoneout: one keep weight per state component, a float (evaluation) or a (T, N, S_k)
             tensor of draws (training): s_t = k_t ∘ s_{t−1} + (1 − k_t) ∘ s̃_t.
-        keep_states: also return the list of every step's full state (padded steps not zeroed).
+        keep_states: also return the list of every step's full state (padded steps not zeroed),
+            each a node of the autograd graph (so this runs the Python loop).
 
     Returns:
         outputs (T, N, O), zero at padded steps; the final state, each (N, S_k); the list of
         per-step states or None.
     """
+    # The history is a list of graph nodes that callers differentiate through (gradient norms
+    # through time), which a compiled whole-sequence Function cannot offer; so only without it.
+    fused = run_fused(cell, xw, state, mask) if feedback_mask is None and zoneout is None \
+        and not keep_states else None
+    if fused is not None:
+        outputs = fused[cell.output_index]
+        if mask is not None:
+            outputs = outputs.masked_fill(~mask.unsqueeze(-1), 0.0)
+        return outputs, tuple(s[-1] for s in fused), None
     steps = xw.unbind(0)
     masks = mask.unsqueeze(-1).unbind(0) if mask is not None else (None,) * len(steps)
     keeps = [k.unbind(0) if isinstance(k, Tensor) else (k,) * len(steps)
@@ -117,9 +131,17 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
     keeps = None
     if zoneout > 0:
         keeps = zoneout_weights(zoneout, training, steps, batch, cell.state_sizes, xw)
-    outputs, final, history = scan(cell, xw, state, mask=mask, feedback_mask=feedback_mask,
-                                   zoneout=keeps, keep_states=keep_states)
-    states = stack_states(history, mask) if history is not None else None
+    fused = run_fused(cell, xw, state, mask) if feedback_mask is None and keeps is None else None
+    if fused is not None:
+        # Every step's state comes stacked from the compiled core: no per-step list to restack.
+        padded = None if mask is None else ~mask.unsqueeze(-1)
+        every = fused if padded is None else tuple(s.masked_fill(padded, 0.0) for s in fused)
+        outputs, final = every[cell.output_index], tuple(s[-1] for s in fused)
+        states = every if keep_states else None
+    else:
+        outputs, final, history = scan(cell, xw, state, mask=mask, feedback_mask=feedback_mask,
+                                       zoneout=keeps, keep_states=keep_states)
+        states = stack_states(history, mask) if history is not None else None
     if reverse:
         outputs = reverse_within_lengths(outputs, index)
         if states is not None:

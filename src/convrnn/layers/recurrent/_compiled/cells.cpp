@@ -1,0 +1,420 @@
+// Fused forward and backward loops of the recurrent cells (see ../fused.py for the equations).
+//
+// Every step is one or two matrix products (ATen, so MKL/oneDNN) and one pass of fused pointwise
+// code over the (N, H) state, written as plain loops over raw pointers so that no temporary is
+// allocated per step. ``omp simd`` tells the compiler that the H units of a row are independent
+// (it cannot prove that the pointers do not alias), so the loops vectorise, exp and tanh through
+// glibc's vector math library (written ``_Pragma`` because the loops sit inside the AT_DISPATCH
+// macro, where ``#pragma`` is not allowed). The backward loop recomputes nothing: the forward
+// saves every gate's activation. Gradients of the recurrent weights are summed over all steps with one matrix
+// product at the end, not one per step.
+//
+// Letters: T steps, N sequences, H hidden units. Tensors are time-major and contiguous:
+// xw (T, N, G·H) the input projections W x_t + b_W; mask (T, N) bool or empty (no padding);
+// an empty peephole tensor means no peepholes. At a padded step (mask false) the state is
+// copied through unchanged and the step's gate gradients are zero.
+
+#include <torch/extension.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+template <typename T>
+inline T sigmoid(T x) {
+  return T(1) / (T(1) + std::exp(-x));
+}
+
+// Runs body(n) for every row n; rows go to several threads only when a step is large enough
+// to pay for waking them.
+template <typename Body>
+void for_rows(int64_t rows, int64_t width, const Body& body) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1));
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) body(n);
+  });
+}
+
+// Calls body(std::true_type) or body(std::false_type): the flag becomes a compile-time constant.
+template <typename Body>
+void with_peephole(bool flag, const Body& body) {
+  if (flag) {
+    body(std::true_type{});
+  } else {
+    body(std::false_type{});
+  }
+}
+
+inline bool active(const bool* mask, int64_t t, int64_t N, int64_t n) {
+  return mask == nullptr || mask[t * N + n];
+}
+
+// The state before every step: (h0, h_0, …, h_{T−2}) as one (T·N, H) matrix.
+at::Tensor previous_states(const at::Tensor& first, const at::Tensor& all) {
+  const int64_t T = all.size(0);
+  return at::cat({first.unsqueeze(0), all.narrow(0, 0, T - 1)}).view({-1, first.size(1)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// LSTM, optionally with diagonal peepholes V = (V_i, V_f, V_o):
+//   i = σ(a_i + V_i c_{t−1}), f = σ(a_f + V_f c_{t−1}), g = tanh(a_g),
+//   c_t = f c_{t−1} + i g, o = σ(a_o + V_o c_t), h_t = o tanh(c_t),  a = xw_t + U h_{t−1} + b_U.
+// Saved: gates (T, N, 4H) holding i, f, g, o.
+
+std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& c0,
+                                     const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                     const at::Tensor& peephole, const at::Tensor& mask) {
+  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
+  at::Tensor gates = at::add(xw, bias_hh);
+  at::Tensor h_all = at::empty({T, N, H}, h0.options());
+  at::Tensor c_all = at::empty({T, N, H}, h0.options());
+  const at::Tensor weight_t = weight_hh.t();
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_forward", [&] {
+    const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    at::Tensor h_prev = h0, c_prev = c0;
+    for (int64_t t = 0; t < T; ++t) {
+      at::Tensor a = gates.select(0, t);
+      a.addmm_(h_prev, weight_t);
+      scalar_t* g = a.data_ptr<scalar_t>();
+      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
+      const scalar_t* cp = c_prev.data_ptr<scalar_t>();
+      scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
+      for_rows(N, 4 * H, [&](int64_t n) {
+        scalar_t* gn = g + n * 4 * H;
+        const int64_t row = n * H;
+        if (!active(m, t, N, n)) {
+          std::copy(hp + row, hp + row + H, h + row);
+          std::copy(cp + row, cp + row + H, c + row);
+          return;
+        }
+        // Two branch-free copies of the loop (with and without peepholes) so that it vectorises.
+        with_peephole(V != nullptr, [&](auto peephole) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t old = cp[row + k];
+            scalar_t a_i = gn[k], a_f = gn[H + k], a_o = gn[3 * H + k];
+            if constexpr (decltype(peephole)::value) {
+              a_i += V[k] * old;
+              a_f += V[H + k] * old;
+            }
+            const scalar_t i = sigmoid(a_i), f = sigmoid(a_f), cand = std::tanh(gn[2 * H + k]);
+            const scalar_t cell = f * old + i * cand;
+            if constexpr (decltype(peephole)::value) a_o += V[2 * H + k] * cell;
+            const scalar_t o = sigmoid(a_o);
+            gn[k] = i;
+            gn[H + k] = f;
+            gn[2 * H + k] = cand;
+            gn[3 * H + k] = o;
+            c[row + k] = cell;
+            h[row + k] = o * std::tanh(cell);
+          }
+        });
+      });
+      h_prev = h_all.select(0, t);
+      c_prev = c_all.select(0, t);
+    }
+  });
+  return {h_all, c_all, gates};
+}
+
+// Returns grad xw (T, N, 4H), grad h0, grad c0, grad weight_hh, grad bias_hh, grad peephole.
+std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor& grad_c, const at::Tensor& h0,
+                                      const at::Tensor& c0, const at::Tensor& h_all, const at::Tensor& c_all,
+                                      const at::Tensor& gates, const at::Tensor& weight_hh,
+                                      const at::Tensor& peephole, const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
+  at::Tensor d_gates = at::empty_like(gates);
+  at::Tensor dh = at::zeros_like(h0);      // ∂L/∂h_t through step t+1
+  at::Tensor dc = at::zeros_like(c0);      // ∂L/∂c_t through step t+1, updated in place
+  at::Tensor passed = at::empty_like(h0);  // ∂L/∂h_t carried straight through padded steps
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "lstm_backward", [&] {
+    const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
+      const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+      scalar_t* dcp = dc.data_ptr<scalar_t>();
+      scalar_t* pass = passed.data_ptr<scalar_t>();
+      for_rows(N, 4 * H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dn = d + n * 4 * H;
+        const scalar_t* sn = s + n * 4 * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dn, dn + 4 * H, scalar_t(0));
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            pass[row + k] = gh[row + k] + dhp[row + k];
+            dcp[row + k] += gc[row + k];
+          }
+          return;
+        }
+        with_peephole(V != nullptr, [&](auto peephole) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t i = sn[k], f = sn[H + k], cand = sn[2 * H + k], o = sn[3 * H + k];
+            const scalar_t d_h = gh[row + k] + dhp[row + k];
+            const scalar_t squashed = std::tanh(c[row + k]);
+            const scalar_t d_o = d_h * squashed * o * (1 - o);
+            scalar_t d_c = gc[row + k] + dcp[row + k] + d_h * o * (1 - squashed * squashed);
+            if constexpr (decltype(peephole)::value) d_c += V[2 * H + k] * d_o;
+            const scalar_t d_i = d_c * cand * i * (1 - i);
+            const scalar_t d_f = d_c * cp[row + k] * f * (1 - f);
+            dn[k] = d_i;
+            dn[H + k] = d_f;
+            dn[2 * H + k] = d_c * i * (1 - cand * cand);
+            dn[3 * H + k] = d_o;
+            scalar_t d_c_prev = d_c * f;
+            if constexpr (decltype(peephole)::value) d_c_prev += V[k] * d_i + V[H + k] * d_f;
+            dcp[row + k] = d_c_prev;
+            pass[row + k] = 0;
+          }
+        });
+      });
+      dh = at::addmm(passed, d_gates.select(0, t), weight_hh);
+    }
+  });
+  const at::Tensor flat = d_gates.view({T * N, 4 * H});
+  at::Tensor grad_weight = flat.t().mm(previous_states(h0, h_all));
+  at::Tensor grad_bias = flat.sum(0);
+  at::Tensor grad_peephole;
+  if (peephole.numel()) {
+    const at::Tensor c_prev = previous_states(c0, c_all).view({T, N, H});
+    grad_peephole = at::stack({(d_gates.narrow(2, 0, H) * c_prev).sum({0, 1}),
+                               (d_gates.narrow(2, H, H) * c_prev).sum({0, 1}),
+                               (d_gates.narrow(2, 3 * H, H) * c_all).sum({0, 1})});
+  }
+  return {d_gates, dh, dc, grad_weight, grad_bias, grad_peephole};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gated cells whose candidate reads a gated state, q ∘ h_{t−1}:
+//   GRU, reset before (seed 002): r = σ(a_r), z = σ(a_z), n = tanh(a_n + U_n (r ∘ h)), h_t = n + z (h − n)
+//   MGU:                           f = σ(a_f),         n = tanh(a_n + U_n (f ∘ h)), h_t = h + f (n − h)
+// with a = xw_t + U h_{t−1} + b_U for the gate blocks (r, z or f) and a_n = xw_n + b_Un.
+// ``gru`` selects the first, else the second. Saved: gate activations (T, N, S·H) with S = 2
+// for the GRU (r, z) and 1 for the MGU (f), candidates n (T, N, H), gated states q ∘ h (T, N, H).
+
+std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::Tensor& h0,
+                                      const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                      const at::Tensor& mask) {
+  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1), S = gru ? 2 : 1;
+  at::Tensor gate = at::add(xw.narrow(2, 0, S * H), bias_hh.narrow(0, 0, S * H));
+  at::Tensor cand = at::add(xw.narrow(2, S * H, H), bias_hh.narrow(0, S * H, H));
+  at::Tensor gated = at::empty({T, N, H}, h0.options());
+  at::Tensor h_all = at::empty({T, N, H}, h0.options());
+  const at::Tensor gate_weight_t = weight_hh.narrow(0, 0, S * H).t();
+  const at::Tensor cand_weight_t = weight_hh.narrow(0, S * H, H).t();
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "gated_forward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    at::Tensor h_prev = h0;
+    for (int64_t t = 0; t < T; ++t) {
+      at::Tensor a = gate.select(0, t);
+      a.addmm_(h_prev, gate_weight_t);
+      scalar_t* g = a.data_ptr<scalar_t>();
+      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
+      scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
+      for_rows(N, S * H, [&](int64_t n) {
+        scalar_t* gn = g + n * S * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(gn[k]);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
+      });
+      at::Tensor b = cand.select(0, t);
+      b.addmm_(gated.select(0, t), cand_weight_t);
+      scalar_t* c = b.data_ptr<scalar_t>();
+      scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        if (!active(m, t, N, n)) {
+          std::copy(hp + row, hp + row + H, h + row);
+          return;
+        }
+        const scalar_t* gn = g + n * S * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t candidate = std::tanh(c[row + k]);
+          c[row + k] = candidate;
+          const scalar_t old = hp[row + k];
+          h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
+        }
+      });
+      h_prev = h_all.select(0, t);
+    }
+  });
+  return {h_all, gate, cand, gated};
+}
+
+// Returns grad xw (T, N, (S+1)·H), grad h0, grad weight_hh, grad bias_hh.
+std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const at::Tensor& h0,
+                                       const at::Tensor& h_all, const at::Tensor& gate, const at::Tensor& cand,
+                                       const at::Tensor& gated, const at::Tensor& weight_hh,
+                                       const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2), S = gru ? 2 : 1;
+  at::Tensor d_gate = at::empty_like(gate);
+  at::Tensor d_cand = at::empty_like(cand);
+  at::Tensor dh = at::zeros_like(h0);
+  at::Tensor direct = at::empty_like(h0);  // ∂L/∂h_{t−1} not through the recurrent matrices
+  const at::Tensor gate_weight = weight_hh.narrow(0, 0, S * H);
+  const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "gated_backward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+      const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+      scalar_t* dd = direct.data_ptr<scalar_t>();
+      // Pass 1: everything but the path through U_n; dg holds ∂L/∂(gate activation) so far.
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dgn, dgn + S * H, scalar_t(0));
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            dc[row + k] = 0;
+            dd[row + k] = gh[row + k] + dhp[row + k];
+          }
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          const scalar_t candidate = c[row + k], old = hp[row + k];
+          if (gru) {
+            const scalar_t z = gn[H + k];
+            dgn[k] = 0;
+            dgn[H + k] = d_h * (old - candidate);
+            dc[row + k] = d_h * (1 - z) * (1 - candidate * candidate);
+            dd[row + k] = d_h * z;
+          } else {
+            const scalar_t f = gn[k];
+            dgn[k] = d_h * (candidate - old);
+            dc[row + k] = d_h * f * (1 - candidate * candidate);
+            dd[row + k] = d_h * (1 - f);
+          }
+        }
+      });
+      // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
+      const at::Tensor d_q = d_cand.select(0, t).mm(cand_weight);
+      const scalar_t* dq = d_q.data_ptr<scalar_t>();
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t q = gn[k];
+          dd[row + k] += dq[row + k] * q;
+          dgn[k] += dq[row + k] * hp[row + k];
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < S * H; ++k) dgn[k] *= gn[k] * (1 - gn[k]);
+      });
+      dh = at::addmm(direct, d_gate.select(0, t), gate_weight);
+    }
+  });
+  const at::Tensor flat_gate = d_gate.view({T * N, S * H});
+  const at::Tensor flat_cand = d_cand.view({T * N, H});
+  at::Tensor grad_weight = at::cat({flat_gate.t().mm(previous_states(h0, h_all)),
+                                    flat_cand.t().mm(gated.view({T * N, H}))});
+  at::Tensor grad_bias = at::cat({flat_gate.sum(0), flat_cand.sum(0)});
+  return {at::cat({d_gate, d_cand}, 2), dh, grad_weight, grad_bias};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elman: h_t = g(xw_t + U h_{t−1} + b_U), g = tanh or relu.
+
+std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at::Tensor& h0,
+                                      const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                      const at::Tensor& mask) {
+  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
+  at::Tensor h_all = at::add(xw, bias_hh);
+  const at::Tensor weight_t = weight_hh.t();
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "elman_forward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    at::Tensor h_prev = h0;
+    for (int64_t t = 0; t < T; ++t) {
+      at::Tensor a = h_all.select(0, t);
+      a.addmm_(h_prev, weight_t);
+      scalar_t* h = a.data_ptr<scalar_t>();
+      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        if (!active(m, t, N, n)) {
+          std::copy(hp + row, hp + row + H, h + row);
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t v = h[row + k];
+          h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
+        }
+      });
+      h_prev = a;
+    }
+  });
+  return {h_all};
+}
+
+// Returns grad xw (T, N, H), grad h0, grad weight_hh, grad bias_hh.
+std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
+                                       const at::Tensor& h_all, const at::Tensor& weight_hh, const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
+  at::Tensor d_pre = at::empty_like(h_all);
+  at::Tensor dh = at::zeros_like(h0);
+  at::Tensor passed = at::empty_like(h0);
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "elman_backward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+      scalar_t* pass = passed.data_ptr<scalar_t>();
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        const bool on = active(m, t, N, n);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          const scalar_t v = h[row + k];
+          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+          d[row + k] = on ? d_h * slope : scalar_t(0);
+          pass[row + k] = on ? scalar_t(0) : d_h;
+        }
+      });
+      dh = at::addmm(passed, d_pre.select(0, t), weight_hh);
+    }
+  });
+  const at::Tensor flat = d_pre.view({T * N, H});
+  return {d_pre, dh, flat.t().mm(previous_states(h0, h_all)), flat.sum(0)};
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
+  module.def("lstm_forward", &lstm_forward);
+  module.def("lstm_backward", &lstm_backward);
+  module.def("gated_forward", &gated_forward);
+  module.def("gated_backward", &gated_backward);
+  module.def("elman_forward", &elman_forward);
+  module.def("elman_backward", &elman_backward);
+}

@@ -1,0 +1,151 @@
+"""The compiled core: whole-sequence forward and backward loops of the common cells in C++.
+
+The Python engine (``scan.py``) spends most of a small model's time in per-step Python and
+autograd bookkeeping. For the cells below, :func:`run_fused` instead runs the whole sequence in
+one C++ call (``_compiled/cells.cpp``) under one autograd Function whose backward is a
+hand-written loop backwards in time:
+
+- forward: per step one or two matrix products plus one fused pass of pointwise code, saving
+  every gate's activation;
+- backward: per step the same, walking t = T−1 … 0; the recurrent weights' gradients are one
+  matrix product over all steps at the end, e.g. ∂L/∂U = Σ_t δ_tᵀ h_{t−1} = Δᵀ H_prev with
+  Δ (T·N, G·H) every step's gate gradient and H_prev (T·N, H) every previous state.
+
+Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
+``reset="before"`` (seed 002's GRU), ``MGUCell``, ``ElmanCell``; no layer norm; exact types and
+no ``step`` set on the instance (either may have changed the equations). The engine falls back
+to its Python loop — same results — for every other cell, for recurrent dropout in training and
+zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes), on devices other
+than the CPU, for dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
+``torch.compile``), where no C++ compiler is present, and inside :func:`disabled`. The pointwise
+code is compiled with fast math: it assumes finite inputs (a NaN input may not propagate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from convrnn.functional._checks import is_tracing
+from convrnn.layers.recurrent._compiled import load
+from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, LSTMCell, MGUCell, State
+
+_switch = {"enabled": True}
+
+
+@contextlib.contextmanager
+def disabled() -> Iterator[None]:
+    """Run every cell on the pure-PyTorch engine inside this block (for tests and comparisons)."""
+    before = _switch["enabled"]
+    _switch["enabled"] = False
+    try:
+        yield
+    finally:
+        _switch["enabled"] = before
+
+
+def fused_kind(cell: Cell) -> str | None:
+    """"lstm", "gru", "mgu", "elman_tanh" or "elman_relu" if the compiled core runs ``cell``."""
+    if cell.layer_norm or "step" in vars(cell):    # a step set on the instance has other equations
+        return None
+    if type(cell) is LSTMCell:
+        return "lstm"
+    if type(cell) is GRUCell and cell.reset == "before":
+        return "gru"
+    if type(cell) is MGUCell:
+        return "mgu"
+    if type(cell) is ElmanCell:
+        return "elman_" + cell.nonlinearity
+    return None
+
+
+def available() -> bool:
+    """Whether the compiled core is built (building it on the first call)."""
+    return load() is not None
+
+
+def _empty(like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    return like.new_empty(0, dtype=dtype)
+
+
+class _LSTM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, xw: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                peephole: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        h_all, c_all, gates = load().lstm_forward(xw, h0, c0, weight_hh, bias_hh, peephole, mask)
+        ctx.save_for_backward(h0, c0, h_all, c_all, gates, weight_hh, peephole, mask)
+        return h_all, c_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
+        h0, c0, h_all, c_all, gates, weight_hh, peephole, mask = ctx.saved_tensors
+        grads = load().lstm_backward(grad_h.contiguous(), grad_c.contiguous(), h0, c0, h_all, c_all,
+                                     gates, weight_hh, peephole, mask)
+        d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole = grads
+        return d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None, None
+
+
+class _Gated(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, gru: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                mask: Tensor) -> Tensor:
+        h_all, gate, candidate, gated = load().gated_forward(gru, xw, h0, weight_hh, bias_hh, mask)
+        ctx.gru = gru
+        ctx.save_for_backward(h0, h_all, gate, candidate, gated, weight_hh, mask)
+        return h_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+        h0, h_all, gate, candidate, gated, weight_hh, mask = ctx.saved_tensors
+        d_xw, d_h0, d_weight, d_bias = load().gated_backward(ctx.gru, grad_h.contiguous(), h0, h_all, gate,
+                                                             candidate, gated, weight_hh, mask)
+        return None, d_xw, d_h0, d_weight, d_bias, None
+
+
+class _Elman(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, relu: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                mask: Tensor) -> Tensor:
+        (h_all,) = load().elman_forward(relu, xw, h0, weight_hh, bias_hh, mask)
+        ctx.relu = relu
+        ctx.save_for_backward(h0, h_all, weight_hh, mask)
+        return h_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+        h0, h_all, weight_hh, mask = ctx.saved_tensors
+        d_xw, d_h0, d_weight, d_bias = load().elman_backward(ctx.relu, grad_h.contiguous(), h0, h_all,
+                                                             weight_hh, mask)
+        return None, d_xw, d_h0, d_weight, d_bias, None
+
+
+def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None) -> State | None:
+    """Every step's state of ``cell`` over projected inputs, on the compiled core; None where the
+    core does not apply (see the module docstring), and the caller runs its Python loop.
+
+    xw: (T, N, G) projected inputs; state: the initial state, each (N, S_k); mask: (T, N) bool,
+    False at padded steps, where the state stays frozen. Returns one (T, N, S_k) tensor per
+    state component (padded steps hold the frozen state, not zeros).
+    """
+    kind = fused_kind(cell)
+    if (kind is None or not _switch["enabled"] or xw.device.type != "cpu"
+            or xw.dtype not in (torch.float32, torch.float64) or is_tracing() or load() is None):
+        return None
+    xw = xw.contiguous()
+    state = tuple(s.contiguous() for s in state)
+    mask = _empty(xw, torch.bool) if mask is None else mask.contiguous()
+    weight_hh, bias_hh = cell.weight_hh, cell.bias_hh
+    if kind == "lstm":
+        peephole = cell.weight_peephole if cell.weight_peephole is not None else _empty(xw)
+        return _LSTM.apply(xw, state[0], state[1], weight_hh, bias_hh, peephole, mask)
+    if kind in ("gru", "mgu"):
+        return (_Gated.apply(kind == "gru", xw, state[0], weight_hh, bias_hh, mask),)
+    return (_Elman.apply(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)

@@ -1,0 +1,202 @@
+"""The compiled core (C++ forward and backward loops) against the pure-PyTorch engine and the
+naive references, its dispatch rule, and the automatic fallback when it cannot be built."""
+
+import pytest
+import torch
+
+from convrnn.layers.recurrent import RNN, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, _compiled
+from convrnn.layers.recurrent.fused import available, disabled, fused_kind, run_fused
+
+FUSED = {
+    "lstm": lambda F, H: LSTMCell(F, H),
+    "lstm_peephole": lambda F, H: LSTMCell(F, H, peephole=True),
+    "gru_before": lambda F, H: GRUCell(F, H, reset="before"),
+    "mgu": lambda F, H: MGUCell(F, H),
+    "elman_tanh": lambda F, H: ElmanCell(F, H),
+    "elman_relu": lambda F, H: ElmanCell(F, H, nonlinearity="relu"),
+}
+
+needs_core = pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
+
+
+def random_cell(name, F=3, H=5):
+    cell = FUSED[name](F, H).double()
+    with torch.no_grad():
+        for parameter in cell.parameters():
+            parameter.uniform_(-0.8, 0.8)
+    return cell
+
+
+def outputs_and_gradients(rnn, x, lengths, weights):
+    """Outputs, final state, every state and the gradients of a random linear loss of all three
+    with respect to x and every parameter."""
+    x = x.clone().requires_grad_()
+    rnn.zero_grad(set_to_none=True)
+    out, final, states = rnn(x, lengths, return_states=True)
+    final = final if isinstance(final, tuple) else (final,)
+    states = states if isinstance(states, tuple) else (states,)
+    results = [out, *final, *states]
+    loss = sum((r * w).sum() for r, w in zip(results, weights, strict=True))
+    loss.backward()
+    return results, [x.grad] + [p.grad for p in rnn.parameters()]
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(FUSED))
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_compiled_core_equals_python_engine_with_gradients(name, with_lengths):
+    torch.manual_seed(0)
+    rnn = RNN(random_cell(name), num_layers=2, bidirectional=True).double()
+    rnn.use_native = False
+    for cell in rnn.cells[1:]:
+        with torch.no_grad():
+            for parameter in cell.parameters():
+                parameter.uniform_(-0.8, 0.8)
+    assert all(fused_kind(cell) is not None for cell in rnn.cells)
+    x = torch.randn(4, 7, 3, dtype=torch.float64)
+    lengths = torch.tensor([7, 3, 5, 1]) if with_lengths else None
+    first, final, states = rnn(x, lengths, return_states=True)
+    final = final if isinstance(final, tuple) else (final,)
+    states = states if isinstance(states, tuple) else (states,)
+    weights = [torch.randn_like(r) for r in (first, *final, *states)]
+
+    fast, fast_grads = outputs_and_gradients(rnn, x, lengths, weights)
+    with disabled():
+        assert run_fused(rnn.cells[0], torch.zeros(1, 1, rnn.cells[0].chunks * 5, dtype=torch.float64),
+                         tuple(torch.zeros(1, 5, dtype=torch.float64) for _ in rnn.state_sizes)) is None
+        slow, slow_grads = outputs_and_gradients(rnn, x, lengths, weights)
+    for a, b in zip(fast + fast_grads, slow + slow_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(FUSED))
+def test_compiled_core_matches_naive_reference(name, reference):
+    torch.manual_seed(1)
+    cell = random_cell(name)
+    x = torch.randn(3, 6, 3, dtype=torch.float64)
+    state = tuple(torch.randn(3, 5, dtype=torch.float64) for _ in cell.state_names)
+    expected, history = reference(cell, x, state)
+    every = run_fused(cell, cell.project(x.transpose(0, 1)), state)
+    assert every is not None
+    torch.testing.assert_close(every[cell.output_index].transpose(0, 1), expected, rtol=0, atol=1e-10)
+    for component, column in zip(every, zip(*history, strict=True), strict=True):
+        torch.testing.assert_close(component, torch.stack(column), rtol=0, atol=1e-10)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(FUSED))
+def test_compiled_core_gradients_pass_gradcheck(name):
+    torch.manual_seed(2)
+    cell = random_cell(name, F=2, H=3)
+    xw = torch.randn(4, 3, cell.chunks * 3, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(3, 3, dtype=torch.float64, requires_grad=True) for _ in cell.state_names)
+    mask = torch.arange(4).unsqueeze(1) < torch.tensor([4, 2, 1])
+    names = [n for n, _ in cell.named_parameters() if n in ("weight_hh", "bias_hh", "weight_peephole")]
+    weights = tuple(getattr(cell, n).detach().clone().requires_grad_() for n in names)
+    runner = Runner(cell, mask)
+
+    def run(xw, *rest):
+        given, parameters = rest[:len(state)], rest[len(state):]
+        replaced = {f"cell.{n}": p for n, p in zip(names, parameters, strict=True)}
+        return torch.func.functional_call(runner, replaced, (xw, *given))
+
+    assert torch.autograd.gradcheck(run, (xw, *state, *weights))
+
+
+class Runner(torch.nn.Module):
+    """run_fused as a module, so that torch.func.functional_call can swap the cell's weights."""
+
+    def __init__(self, cell, mask):
+        super().__init__()
+        self.cell, self.mask = cell, mask
+
+    def forward(self, xw, *state):
+        return run_fused(self.cell, xw, state, self.mask)
+
+
+@needs_core
+def test_float32_compiled_core_agrees_with_float64():
+    torch.manual_seed(3)
+    rnn = RNN("lstm", 8, 16, peephole=True, bidirectional=True).double()
+    x = torch.randn(4, 30, 8, dtype=torch.float64)
+    lengths = torch.tensor([30, 12, 7, 1])
+    exact, _ = rnn(x, lengths)
+    single, _ = rnn.float()(x.float(), lengths)
+    torch.testing.assert_close(single.double(), exact, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    (LSTMCell(3, 4), "lstm"),
+    (LSTMCell(3, 4, peephole=True), "lstm"),
+    (LSTMCell(3, 4, layer_norm=True), None),
+    (GRUCell(3, 4, reset="before"), "gru"),
+    (GRUCell(3, 4, reset="after"), None),
+    (MGUCell(3, 4), "mgu"),
+    (ElmanCell(3, 4, nonlinearity="relu"), "elman_relu"),
+    (JordanCell(3, 4), None),
+    (type("MyMGUCell", (MGUCell,), {})(3, 4), None),
+])
+def test_dispatch_rule_names_the_cells_the_core_computes(cell, expected):
+    assert fused_kind(cell) == expected
+
+
+def test_step_set_on_the_instance_is_honoured():
+    cell = MGUCell(3, 4)
+    cell.step = lambda xw, state, feedback: (state[0] + 1,)
+    assert fused_kind(cell) is None
+    out, _ = RNN(cell)(torch.zeros(1, 3, 3))
+    torch.testing.assert_close(out[0, :, 0], torch.tensor([1.0, 2.0, 3.0]))
+
+
+def test_other_dtypes_and_recurrent_dropout_run_on_the_python_engine():
+    cell = MGUCell(3, 4).to(torch.bfloat16)
+    xw = torch.zeros(2, 1, 8, dtype=torch.bfloat16)
+    assert run_fused(cell, xw, (torch.zeros(1, 4, dtype=torch.bfloat16),)) is None
+    rnn = RNN("gru", 3, 4, recurrent_dropout=0.5).double().train()
+    out, _ = rnn(torch.randn(2, 5, 3, dtype=torch.float64))
+    assert out.shape == (2, 5, 4)
+
+
+def test_without_a_compiler_the_engine_runs_in_pure_pytorch(monkeypatch):
+    torch.manual_seed(4)
+    rnn = RNN("mgu", 3, 4, bidirectional=True).double()
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 4])
+    with disabled():
+        expected, _ = rnn(x, lengths)
+    monkeypatch.setattr(_compiled, "_toolchain_present", lambda: False)
+    _compiled.load.cache_clear()
+    try:
+        assert _compiled.load() is None
+        assert run_fused(rnn.cells[0], torch.zeros(1, 1, 8, dtype=torch.float64),
+                         (torch.zeros(1, 4, dtype=torch.float64),)) is None
+        out, _ = rnn(x, lengths)
+        torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    finally:
+        monkeypatch.undo()
+        _compiled.load.cache_clear()
+
+
+def test_a_failed_build_warns_and_falls_back(monkeypatch, tmp_path):
+    broken = tmp_path / "cells.cpp"
+    broken.write_text("this is not C++\n")
+    monkeypatch.setattr(_compiled, "SOURCE", broken)
+    monkeypatch.setenv("CONVRNN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(_compiled, "_toolchain_present", lambda: True)
+    _compiled.load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="pure-PyTorch engine"):
+            assert _compiled.load() is None
+        leftovers = list((tmp_path / "cache" / "extensions").glob("*/*.so"))
+        assert leftovers == []          # nothing half-built where a later run would load it
+    finally:
+        monkeypatch.undo()
+        _compiled.load.cache_clear()
+
+
+@needs_core
+def test_built_library_is_cached_outside_the_scratch_directory():
+    module = _compiled.load()
+    libraries = list((_compiled._cache_root() / "extensions").glob(f"*/{module.__name__}*.so"))
+    assert len(libraries) == 1
