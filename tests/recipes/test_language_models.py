@@ -241,3 +241,12 @@ def test_shakespeare_reaches_its_target(tmp_path):
 def test_ptb_word_reaches_its_target(tmp_path):
     scores = get_recipe("ptb-word").train(tmp_path, progress=False)
     assert scores["test_perplexity"] <= 120
+
+
+def test_summary_runs_the_language_models():
+    from convrnn.inspect.summary import summary
+
+    for name in ("shakespeare", "ptb-word"):
+        model, shape = replace(get_recipe(name), hidden_size=16, embedding_size=16).summary_model()
+        table = summary(model, shape)
+        assert table.total_params == sum(p.numel() for p in model.parameters())

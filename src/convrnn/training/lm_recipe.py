@@ -50,6 +50,7 @@ from convrnn.training.fit_state import FitState
 from convrnn.training.image_recipe import model_directory
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.seeding import seed_everything
+from convrnn.training.sequence_recipe import TokenInput
 from convrnn.training.steps import StepOutput
 from convrnn.training.tbptt import detach_state
 
@@ -169,8 +170,8 @@ class LanguageModelRecipe:
         return "".join(pieces)
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
-        """The untrained model (for a vocabulary of 100 tokens) and its input shape (T,)."""
-        return build_language_model(self, 100), (self.steps,)
+        """The untrained model (for a vocabulary of 100 tokens) fed token ids ``(T,)``."""
+        return TokenInput(build_language_model(self, 100)), (self.steps,)
 
     def make_tokenizer(self) -> Tokenizer:
         check_choice("tokenizer", self.tokenizer, ("chars", "words"), where=self.name)
