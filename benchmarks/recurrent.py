@@ -1,10 +1,21 @@
-"""Training-step time (forward + backward) of every convrnn recurrent layer against torch.nn.
+"""Speed and memory of every convrnn recurrent layer against torch.nn, ratio tables.
 
-Prints, for each (N, T, F, H), the median over repeats of one step in milliseconds and its ratio
-to the torch.nn baseline measured in the same run: ``torch.nn.LSTM`` for the LSTM variants and
-the cells without a torch twin, ``torch.nn.GRU`` for the GRUs, ``torch.nn.RNN`` for Elman.
-float32, default allocator (glibc malloc), torch's default thread count unless ``--threads``;
-``--device cuda`` times on the GPU instead (baselines then run on cuDNN).
+Table 1, for each (N, T, F, H): the median over repeats of one training step (forward +
+backward, loss = sum of outputs) or one inference forward (``torch.no_grad``), in milliseconds,
+and its ratio to the torch.nn baseline measured in the same run, ours and the baseline timed in
+turn (interleaved) so that a busy machine slows both alike: ``torch.nn.LSTM`` for the LSTM
+variants and the cells without a torch twin, ``torch.nn.GRU`` for the GRUs, ``torch.nn.RNN`` for
+Elman. "+ lengths" rows draw lengths in [T/2, T] and the baseline packs them
+(``pack_padded_sequence``) as a torch user must; "states" rows ask for ``return_states=True``
+(ratio to the same layer without it in the last column).
+Table 2: the parallel-in-time layers at (16, 1000, 64, 256) against ``torch.nn.LSTM``.
+Table 3: training memory: the bytes of the distinct storages autograd keeps for the backward
+pass (``saved_tensors_hooks``; the part of peak memory a layer decides), and on CUDA also
+``torch.cuda.max_memory_allocated`` of a step.
+
+float32, glibc malloc, torch's default thread count unless ``--threads``; ``--device cuda``
+times on the GPU (baselines on cuDNN; the compiled core is CPU-only, so the engine's CUDA path
+is its Python loop).
 
     python benchmarks/recurrent.py [--repeats 7] [--threads 2] [--quick] [--device cuda]
 """
@@ -18,43 +29,116 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from convrnn.layers.recurrent import RNN
+from convrnn.layers.recurrent import QRNN, RNN, MinGRU, MinLSTM
 
 SIZES = [(32, 100, 64, 256), (64, 50, 128, 512), (16, 200, 32, 64)]
+PARALLEL_SIZE = (16, 1000, 64, 256)
 
-# name → (builder(F, H), baseline name)
-VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str]] = {
-    "torch.nn.LSTM": (lambda F, H: nn.LSTM(F, H, batch_first=True), "torch.nn.LSTM"),
-    "torch.nn.GRU": (lambda F, H: nn.GRU(F, H, batch_first=True), "torch.nn.GRU"),
-    "torch.nn.RNN": (lambda F, H: nn.RNN(F, H, batch_first=True), "torch.nn.RNN"),
-    "LSTM": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM"),
-    "LSTM peephole": (lambda F, H: RNN("lstm", F, H, peephole=True), "torch.nn.LSTM"),
-    "LSTM layer norm": (lambda F, H: RNN("lstm", F, H, layer_norm=True), "torch.nn.LSTM"),
-    "GRU reset=after": (lambda F, H: RNN("gru", F, H, reset="after"), "torch.nn.GRU"),
-    "GRU reset=before": (lambda F, H: RNN("gru", F, H, reset="before"), "torch.nn.GRU"),
-    "MGU": (lambda F, H: RNN("mgu", F, H), "torch.nn.LSTM"),
-    "Elman": (lambda F, H: RNN("elman", F, H), "torch.nn.RNN"),
-    "Jordan": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM"),
+# name → (builder(F, H), baseline name, options); options: "lengths", "states"
+VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str, frozenset[str]]] = {
+    "LSTM (native)": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM", frozenset()),
+    "LSTM (native) + lengths": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM", frozenset({"lengths"})),
+    "GRU reset=after (native)": (lambda F, H: RNN("gru", F, H, reset="after"), "torch.nn.GRU", frozenset()),
+    "Elman (native)": (lambda F, H: RNN("elman", F, H), "torch.nn.RNN", frozenset()),
+    "LSTM peephole": (lambda F, H: RNN("lstm", F, H, peephole=True), "torch.nn.LSTM", frozenset()),
+    "LSTM peephole + lengths": (lambda F, H: RNN("lstm", F, H, peephole=True), "torch.nn.LSTM",
+                                frozenset({"lengths"})),
+    "LSTM peephole, states": (lambda F, H: RNN("lstm", F, H, peephole=True), "torch.nn.LSTM",
+                              frozenset({"states"})),
+    "GRU reset=before": (lambda F, H: RNN("gru", F, H, reset="before"), "torch.nn.GRU", frozenset()),
+    "GRU reset=before, states": (lambda F, H: RNN("gru", F, H, reset="before"), "torch.nn.GRU",
+                                 frozenset({"states"})),
+    "MGU": (lambda F, H: RNN("mgu", F, H), "torch.nn.LSTM", frozenset()),
+    "LSTM layer norm (engine)": (lambda F, H: RNN("lstm", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
+    "Jordan (engine)": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM", frozenset()),
+}
+
+BASELINES: dict[str, Callable[[int, int], nn.Module]] = {
+    "torch.nn.LSTM": lambda F, H: nn.LSTM(F, H, batch_first=True),
+    "torch.nn.GRU": lambda F, H: nn.GRU(F, H, batch_first=True),
+    "torch.nn.RNN": lambda F, H: nn.RNN(F, H, batch_first=True),
+}
+
+PARALLEL: dict[str, Callable[[int, int], nn.Module]] = {
+    "MinGRU": lambda F, H: MinGRU(F, H),
+    "MinLSTM": lambda F, H: MinLSTM(F, H),
+    "QRNN (fo, window 2)": lambda F, H: QRNN(F, H),
 }
 
 
-def training_step_ms(module: nn.Module, x: Tensor, repeats: int) -> float:
-    """Median wall time of forward + backward (loss = sum of outputs), after one warm-up."""
-    module.to(x.device)
-    synchronize = torch.cuda.synchronize if x.is_cuda else (lambda: None)
-    times = []
-    for repeat in range(repeats + 1):
+def make_call(module: nn.Module, x: Tensor, lengths: Tensor | None, states: bool, training: bool
+              ) -> Callable[[], None]:
+    """One training step or one inference forward of ``module`` on x (and lengths)."""
+    torch_module = isinstance(module, nn.RNNBase)
+
+    def forward() -> Tensor:
+        """The sum of the outputs (and, for "states" rows, of every state): a scalar loss."""
+        if torch_module and lengths is not None:
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            return pad_packed_sequence(module(packed)[0], batch_first=True, total_length=x.shape[1])[0].sum()
+        if torch_module or not states:
+            return (module(x)[0] if torch_module else module(x, lengths)[0]).sum()
+        outputs, _, every = module(x, lengths, return_states=True)
+        every = every if isinstance(every, tuple) else (every,)
+        return outputs.sum() + sum(component.sum() for component in every)
+
+    def step() -> None:
         module.zero_grad(set_to_none=True)
-        synchronize()
-        start = time.perf_counter()
+        forward().backward()
+
+    def infer() -> None:
+        with torch.no_grad():
+            forward()
+
+    return step if training else infer
+
+
+def interleaved_ms(calls: list[Callable[[], None]], repeats: int, synchronize: Callable[[], None]) -> list[float]:
+    """Median wall time of each call in milliseconds, the calls timed in turn, after one warm-up."""
+    times: list[list[float]] = [[] for _ in calls]
+    for repeat in range(repeats + 1):
+        for call, record in zip(calls, times):
+            synchronize()
+            start = time.perf_counter()
+            call()
+            synchronize()
+            if repeat:
+                record.append((time.perf_counter() - start) * 1e3)
+    return [statistics.median(record) for record in times]
+
+
+def saved_bytes(module: nn.Module, x: Tensor) -> int:
+    """Bytes of the distinct storages autograd keeps for one training step's backward pass."""
+    storages: dict[int, int] = {}
+
+    def pack(tensor: Tensor) -> Tensor:
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         outputs = module(x)[0]
-        outputs.sum().backward()
-        synchronize()
-        elapsed = time.perf_counter() - start
-        if repeat:
-            times.append(elapsed * 1e3)
-    return statistics.median(times)
+    outputs.sum().backward()
+    parameters = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    return sum(size for pointer, size in storages.items() if pointer not in parameters and pointer != 0)
+
+
+def cuda_peak_bytes(module: nn.Module, x: Tensor) -> int:
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    module(x)[0].sum().backward()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - before
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def main() -> None:
@@ -67,27 +151,74 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes, repeats = (SIZES[2:], 3) if args.quick else (SIZES, args.repeats)
+    device = torch.device(args.device)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    where = torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"torch {torch.__version__}, {where}, float32, median of {repeats}, ours and baseline interleaved")
     torch.manual_seed(0)
-    results: dict[tuple[str, tuple[int, ...]], float] = {}
-    for size in sizes:
-        N, T, F, H = size
-        x = torch.randn(N, T, F, device=args.device)
-        for name, (build, _) in VARIANTS.items():
-            results[name, size] = training_step_ms(build(F, H), x, repeats)
 
-    header = ["layer", *(f"N,T,F,H={','.join(map(str, s))}" for s in sizes), "baseline"]
+    for training in (True, False):
+        rows = []
+        results: dict[tuple[str, tuple[int, ...]], tuple[float, float]] = {}
+        for size in sizes:
+            N, T, F, H = size
+            x = torch.randn(N, T, F, device=device)
+            lengths = torch.randint(T // 2, T + 1, (N,))
+            lengths[0] = T
+            for name, (build, baseline, options) in VARIANTS.items():
+                ours = build(F, H).to(device)
+                theirs = BASELINES[baseline](F, H).to(device)
+                given = lengths if "lengths" in options else None
+                calls = [make_call(ours, x, given, "states" in options, training),
+                         make_call(theirs, x, given, False, training)]
+                results[name, size] = tuple(interleaved_ms(calls, repeats, synchronize))
+        for name, (_, baseline, options) in VARIANTS.items():
+            cells = []
+            for size in sizes:
+                ours, theirs = results[name, size]
+                cells.append(f"{ours:8.1f} ms ({ours / theirs:4.2f}×)")
+            plain = name.replace(", states", "")
+            extra = ""
+            if "states" in options and (plain, sizes[0]) in results:
+                extra = " ".join(f"{results[name, s][0] / results[plain, s][0]:4.2f}×" for s in sizes)
+            rows.append([name, *cells, (baseline + " + packing") if "lengths" in options else baseline, extra])
+        header = ["layer", *(f"N,T,F,H={','.join(map(str, s))}" for s in sizes), "baseline",
+                  "states / no states"]
+        print_table("Training step (forward + backward)" if training else "Inference (forward, no_grad)",
+                    header, rows)
+
+    N, T, F, H = PARALLEL_SIZE if not args.quick else (16, 200, 64, 256)
+    x = torch.randn(N, T, F, device=device)
+    lstm = BASELINES["torch.nn.LSTM"](F, H).to(device)
     rows = []
-    for name, (_, baseline) in VARIANTS.items():
-        cells = [f"{results[name, s]:8.1f} ms ({results[name, s] / results[baseline, s]:4.2f}×)"
-                 for s in sizes]
-        rows.append([name, *cells, baseline])
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else \
-        f"{torch.get_num_threads()} CPU threads"
-    print(f"torch {torch.__version__}, {where}, float32, training step (forward + backward), "
-          f"median of {repeats}")
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+    for name, build in PARALLEL.items():
+        ours = build(F, H).to(device)
+        mine, theirs = interleaved_ms([make_call(ours, x, None, False, True), make_call(lstm, x, None, False, True)],
+                                      max(3, repeats // 2), synchronize)
+        rows.append([name, f"{mine:8.1f} ms", f"{theirs:8.1f} ms", f"{theirs / mine:5.1f}× faster"])
+    print_table(f"Parallel-in-time layers, training step at (N, T, F, H) = {(N, T, F, H)}",
+                ["layer", "ours", "torch.nn.LSTM", "speed-up"], rows)
+
+    rows = []
+    N, T, F, H = sizes[0]
+    x = torch.randn(N, T, F, device=device)
+    memory_variants = {"LSTM peephole": VARIANTS["LSTM peephole"][0], "GRU reset=before": VARIANTS["GRU reset=before"][0],
+                       "MGU": VARIANTS["MGU"][0], "LSTM (native)": VARIANTS["LSTM (native)"][0], **PARALLEL}
+    lstm = BASELINES["torch.nn.LSTM"](F, H).to(device)
+    reference = saved_bytes(lstm, x)
+    reference_peak = cuda_peak_bytes(lstm, x) if device.type == "cuda" else None
+    for name, build in memory_variants.items():
+        module = build(F, H).to(device)
+        kept = saved_bytes(module, x)
+        row = [name, f"{kept / 2**20:7.1f} MiB", f"{kept / reference:4.2f}×"]
+        if reference_peak is not None:
+            peak = cuda_peak_bytes(module, x)
+            row += [f"{peak / 2**20:7.1f} MiB", f"{peak / reference_peak:4.2f}×"]
+        rows.append(row)
+    header = ["layer", "kept for backward", "vs torch.nn.LSTM"]
+    if reference_peak is not None:
+        header += ["CUDA peak of a step", "vs torch.nn.LSTM"]
+    print_table(f"Training memory at {(N, T, F, H)} (torch.nn.LSTM keeps {reference / 2**20:.1f} MiB)", header, rows)
 
 
 if __name__ == "__main__":
