@@ -34,6 +34,7 @@ from convrnn.training.metrics import Accuracy, Mean, MeanAbsoluteError, Metric
 from convrnn.training.sampling import ResumableSampler, make_loader
 from convrnn.training.seeding import get_rng_state, seed_everything, set_rng_state
 from convrnn.training.steps import StepOutput, move_to_device, supervised_step
+from convrnn.training.tbptt import gradient_norms_through_time, spectral_radius, truncated_bptt
 
 __all__ = [
     "Accuracy",
@@ -55,6 +56,7 @@ __all__ = [
     "evaluate",
     "fit",
     "get_rng_state",
+    "gradient_norms_through_time",
     "init_distributed",
     "is_distributed",
     "is_main_process",
@@ -67,7 +69,9 @@ __all__ = [
     "save_model",
     "seed_everything",
     "set_rng_state",
+    "spectral_radius",
     "supervised_step",
+    "truncated_bptt",
     "unwrap_model",
     "wrap_model",
 ]
