@@ -153,8 +153,8 @@ def image_sections(model: nn.Module, batch: tuple[Tensor, Tensor], *,
         module = modules.get(row.name)
         if module is None or not (images.is_convolution(module) or row.dead_fraction is not None):
             continue
-        stats = (f"max activation {row.activation_max:.5g}, min {row.activation_min:.5g}; "
-                 f"max gradient {row.gradient_max if row.gradient_max is None else f'{row.gradient_max:.5g}'}"
+        gradient = "—" if row.gradient_max is None else f"{row.gradient_max:.5g}, min {row.gradient_min:.5g}"
+        stats = (f"max activation {row.activation_max:.5g}, min {row.activation_min:.5g}; max gradient {gradient}"
                  + (f"; parameters {row.formula} = {row.params}" if row.params else ""))
         figures = "".join(image_tag(images.png(picture), caption)
                           for caption, picture in images.layer_panel(row, module).items())
