@@ -62,7 +62,7 @@ def tiny(name: str):
 def shakespeare_run(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("shakespeare")
-    return out, tiny("shakespeare").train(out, epochs=3, lr=1e-2, progress=False)
+    return out, tiny("shakespeare").train(out, epochs=3, lr=3e-2, progress=False)
 
 
 def test_language_recipes_are_registered():

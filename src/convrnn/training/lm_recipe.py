@@ -145,7 +145,10 @@ class LanguageModelRecipe:
         generated. An empty prompt starts a new document (after ``<eos>``)."""
         model, config, vocabulary, tokenizer = load_language_model(run)
         tokens = tokenizer.tokenize(prompt)
-        ids = vocabulary.encode(tokens, unknown=config.get("unknown", "error")) if tokens else []
+        try:
+            ids = vocabulary.encode(tokens, unknown=config.get("unknown", "error"))
+        except ValueError as error:
+            raise ValueError(f"--prompt: {error}") from None
         if not ids:
             if not config.get("document_separator", True):
                 raise ValueError("--prompt: this model was trained on one unbroken stream (no document "
