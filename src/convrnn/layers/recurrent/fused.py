@@ -142,7 +142,7 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None) 
     xw = xw.contiguous()
     state = tuple(s.contiguous() for s in state)
     mask = _empty(xw, torch.bool) if mask is None else mask.contiguous()
-    weight_hh, bias_hh = cell.weight_hh, cell.bias_hh
+    weight_hh, bias_hh = cell.weight_hh.contiguous(), cell.bias_hh.contiguous()
     if kind == "lstm":
         peephole = cell.weight_peephole if cell.weight_peephole is not None else _empty(xw)
         return _LSTM.apply(xw, state[0], state[1], weight_hh, bias_hh, peephole, mask)

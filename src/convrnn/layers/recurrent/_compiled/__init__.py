@@ -64,7 +64,9 @@ def load() -> ModuleType | None:
         sys.modules[name] = module
         return module
     except Exception as error:  # any build or load failure means: run the pure-PyTorch engine
-        warnings.warn(f"convrnn: the C++ recurrent core could not be built or loaded ({error}); "
+        # A compiler's log can run to pages; its last lines name the error.
+        reason = "\n".join(str(error).strip().splitlines()[-6:])
+        warnings.warn(f"convrnn: the C++ recurrent core could not be built or loaded ({reason}); "
                       f"recurrent cells run on the pure-PyTorch engine", RuntimeWarning, stacklevel=2)
         return None
 

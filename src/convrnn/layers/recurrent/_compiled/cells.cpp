@@ -21,9 +21,54 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+extern "C" {
+// BLAS's Fortran matrix product, which torch's CPU library exports where it is built with MKL
+// or OpenBLAS. Declared weak: a torch without it still loads this library, and matmul() below
+// then goes through ATen. Called directly because at this size (a few µs of arithmetic per step)
+// the dispatcher and tensor bookkeeping of at::addmm cost as much as the product.
+void sgemm_(const char* op_a, const char* op_b, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+            const int* ldc) __attribute__((weak));
+void dgemm_(const char* op_a, const char* op_b, const int* m, const int* n, const int* k, const double* alpha,
+            const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
+            const int* ldc) __attribute__((weak));
+}
+
 namespace {
+
+// c = beta·c + a · bᵀ (``transposed``) or a · b, all row-major and contiguous: a (rows, inner),
+// b (cols, inner) or (inner, cols), c (rows, cols). Row-major c is column-major cᵀ, so BLAS
+// computes cᵀ = op(b)ᵀ aᵀ with the operands swapped.
+template <typename T>
+void matmul(const at::Tensor& a, const at::Tensor& b, bool transposed, T beta, const at::Tensor& c) {
+  const int rows = static_cast<int>(a.size(0)), inner = static_cast<int>(a.size(1));
+  const int cols = static_cast<int>(c.size(1)), ldb = transposed ? inner : cols;
+  const T one = 1;
+  const char* op_b = transposed ? "T" : "N";
+  if constexpr (std::is_same_v<T, float>) {
+    if (sgemm_ != nullptr) {
+      sgemm_(op_b, "N", &cols, &rows, &inner, &one, b.data_ptr<T>(), &ldb, a.data_ptr<T>(), &inner, &beta,
+             c.data_ptr<T>(), &cols);
+      return;
+    }
+  } else {
+    if (dgemm_ != nullptr) {
+      dgemm_(op_b, "N", &cols, &rows, &inner, &one, b.data_ptr<T>(), &ldb, a.data_ptr<T>(), &inner, &beta,
+             c.data_ptr<T>(), &cols);
+      return;
+    }
+  }
+  at::Tensor target = c;
+  if (beta == T(0)) {
+    target.zero_();  // c may hold garbage, and 0 · NaN is NaN
+  } else if (beta != T(1)) {
+    target.mul_(beta);
+  }
+  target.addmm_(a, transposed ? b.t() : b);
+}
 
 template <typename T>
 inline T sigmoid(T x) {
@@ -73,14 +118,13 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
   at::Tensor gates = at::add(xw, bias_hh);
   at::Tensor h_all = at::empty({T, N, H}, h0.options());
   at::Tensor c_all = at::empty({T, N, H}, h0.options());
-  const at::Tensor weight_t = weight_hh.t();
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_forward", [&] {
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     at::Tensor h_prev = h0, c_prev = c0;
     for (int64_t t = 0; t < T; ++t) {
       at::Tensor a = gates.select(0, t);
-      a.addmm_(h_prev, weight_t);
+      matmul<scalar_t>(h_prev, weight_hh, true, 1, a);
       scalar_t* g = a.data_ptr<scalar_t>();
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
       const scalar_t* cp = c_prev.data_ptr<scalar_t>();
@@ -182,7 +226,8 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
           }
         });
       });
-      dh = at::addmm(passed, d_gates.select(0, t), weight_hh);
+      matmul<scalar_t>(d_gates.select(0, t), weight_hh, false, 1, passed);
+      std::swap(dh, passed);  // dh ← passed + δ_t U; the old dh buffer is rewritten next step
     }
   });
   const at::Tensor flat = d_gates.view({T * N, 4 * H});
@@ -191,9 +236,10 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
   at::Tensor grad_peephole;
   if (peephole.numel()) {
     const at::Tensor c_prev = previous_states(c0, c_all).view({T, N, H});
-    grad_peephole = at::stack({(d_gates.narrow(2, 0, H) * c_prev).sum({0, 1}),
-                               (d_gates.narrow(2, H, H) * c_prev).sum({0, 1}),
-                               (d_gates.narrow(2, 3 * H, H) * c_all).sum({0, 1})});
+    // Sums over (T, N) as one view (T·N, H): sum({0, 1}) is ambiguous on some torch versions.
+    const auto total = [&](const at::Tensor& product) { return product.reshape({T * N, H}).sum(0); };
+    grad_peephole = at::stack({total(d_gates.narrow(2, 0, H) * c_prev), total(d_gates.narrow(2, H, H) * c_prev),
+                               total(d_gates.narrow(2, 3 * H, H) * c_all)});
   }
   return {d_gates, dh, dc, grad_weight, grad_bias, grad_peephole};
 }
@@ -214,14 +260,14 @@ std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::
   at::Tensor cand = at::add(xw.narrow(2, S * H, H), bias_hh.narrow(0, S * H, H));
   at::Tensor gated = at::empty({T, N, H}, h0.options());
   at::Tensor h_all = at::empty({T, N, H}, h0.options());
-  const at::Tensor gate_weight_t = weight_hh.narrow(0, 0, S * H).t();
-  const at::Tensor cand_weight_t = weight_hh.narrow(0, S * H, H).t();
+  const at::Tensor gate_weight = weight_hh.narrow(0, 0, S * H);
+  const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "gated_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     at::Tensor h_prev = h0;
     for (int64_t t = 0; t < T; ++t) {
       at::Tensor a = gate.select(0, t);
-      a.addmm_(h_prev, gate_weight_t);
+      matmul<scalar_t>(h_prev, gate_weight, true, 1, a);
       scalar_t* g = a.data_ptr<scalar_t>();
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
       scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
@@ -233,7 +279,7 @@ std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::
         for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
       });
       at::Tensor b = cand.select(0, t);
-      b.addmm_(gated.select(0, t), cand_weight_t);
+      matmul<scalar_t>(gated.select(0, t), cand_weight, true, 1, b);
       scalar_t* c = b.data_ptr<scalar_t>();
       scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
       for_rows(N, H, [&](int64_t n) {
@@ -267,6 +313,7 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
   at::Tensor d_cand = at::empty_like(cand);
   at::Tensor dh = at::zeros_like(h0);
   at::Tensor direct = at::empty_like(h0);  // ∂L/∂h_{t−1} not through the recurrent matrices
+  at::Tensor d_q = at::empty_like(h0);     // ∂L/∂(q ∘ h_{t−1})
   const at::Tensor gate_weight = weight_hh.narrow(0, 0, S * H);
   const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "gated_backward", [&] {
@@ -313,7 +360,7 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
         }
       });
       // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
-      const at::Tensor d_q = d_cand.select(0, t).mm(cand_weight);
+      matmul<scalar_t>(d_cand.select(0, t), cand_weight, false, 0, d_q);
       const scalar_t* dq = d_q.data_ptr<scalar_t>();
       for_rows(N, H, [&](int64_t n) {
         const int64_t row = n * H;
@@ -328,7 +375,8 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
         _Pragma("omp simd")
         for (int64_t k = 0; k < S * H; ++k) dgn[k] *= gn[k] * (1 - gn[k]);
       });
-      dh = at::addmm(direct, d_gate.select(0, t), gate_weight);
+      matmul<scalar_t>(d_gate.select(0, t), gate_weight, false, 1, direct);
+      std::swap(dh, direct);  // dh ← direct + δ_t U_gates; the old dh buffer is rewritten next step
     }
   });
   const at::Tensor flat_gate = d_gate.view({T * N, S * H});
@@ -347,13 +395,12 @@ std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at:
                                       const at::Tensor& mask) {
   const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
   at::Tensor h_all = at::add(xw, bias_hh);
-  const at::Tensor weight_t = weight_hh.t();
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "elman_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     at::Tensor h_prev = h0;
     for (int64_t t = 0; t < T; ++t) {
       at::Tensor a = h_all.select(0, t);
-      a.addmm_(h_prev, weight_t);
+      matmul<scalar_t>(h_prev, weight_hh, true, 1, a);
       scalar_t* h = a.data_ptr<scalar_t>();
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
       for_rows(N, H, [&](int64_t n) {
@@ -401,7 +448,8 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
           pass[row + k] = on ? scalar_t(0) : d_h;
         }
       });
-      dh = at::addmm(passed, d_pre.select(0, t), weight_hh);
+      matmul<scalar_t>(d_pre.select(0, t), weight_hh, false, 1, passed);
+      std::swap(dh, passed);  // dh ← passed + δ_t U; the old dh buffer is rewritten next step
     }
   });
   const at::Tensor flat = d_pre.view({T * N, H});
