@@ -16,6 +16,17 @@ Look-ahead: ``RECIPE.lookahead_table(out)`` trains the tagger with look-ahead 0,
 and the full sentence and writes the accuracy table to ``out/lookahead.json`` — what a real-time
 tagger, which must tag word t before it has read more than L words beyond it, gives up.
 
+Measured (the first 8,000 training sentences only, 2 epochs, batch 16, peak learning rate 5e-3 —
+the full data did not fit five times on the shared machine; full-sentence tagger on all the data:
+96.8 %), test token accuracy on all 124,774 test tokens:
+
+    look-ahead   0      1      2      4      full
+    all words    93.2   94.9   94.9   95.0   95.0
+    unknown      82.1   84.7   84.8   85.2   85.0
+
+Reading one word ahead recovers almost everything (+1.7 points); beyond that the differences are
+within noise (look-ahead 1 and 2 score the same token count but disagree on 2,398 tokens).
+
 ``convrnn predict RUN "The dog barked ."`` prints ``The/DET dog/NOUN barked/VERB ./.``.
 
 Target: ≥ 96 % token accuracy. Measured with these defaults (seed 0, one thread of 2 shared CPU
