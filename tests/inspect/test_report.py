@@ -95,6 +95,9 @@ def test_language_model_report_reads_the_given_text(language_model_run):
     for feature in ("inside quotes", "position in line", "inside parentheses", "line start"):
         assert feature in page
     assert page.count('class="cell-text"') == 4
+    without_parentheses = build_report(language_model_run, text=TEXT.replace("(", "").replace(")", ""))
+    assert without_parentheses.count('class="cell-text"') == 3
+    assert "Constant in this text, so not searched: inside parentheses" in without_parentheses
 
 
 def test_report_renders_in_headless_chromium(image_run, language_model_run, tmp_path):

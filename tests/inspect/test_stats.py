@@ -93,3 +93,19 @@ def test_bad_arguments_are_named():
         layer_stats(model, x, loss_fn=lambda a: a)
     with pytest.raises(KeyError, match="no layer named"):
         layer_stats(model, x)["nope"]
+
+
+def test_a_recurrent_stack_is_one_layer_with_all_its_parameters():
+    from convrnn.models.language_model import LanguageModel
+
+    torch.manual_seed(0)
+    model = LanguageModel(10, 4, 6, num_layers=2)
+    tokens = torch.randint(0, 10, (2, 7))
+    table = layer_stats(model, (tokens[:, :-1], tokens[:, 1:]))
+    rnn = table["rnn"]
+    assert rnn.kind == "RNN" and rnn.output_shape == (6, 6)
+    assert rnn.params == sum(p.numel() for p in model.rnn.parameters())
+    assert rnn.weight_gradient_norm is not None and rnn.gradient_norm is not None
+    assert not any(row.kind == "LSTMCell" for row in table.rows)
+    outputs, _ = model.rnn(model.embedding(tokens[:, :-1]))
+    assert rnn.activation_max == pytest.approx(float(outputs.max()))

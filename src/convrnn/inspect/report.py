@@ -232,13 +232,18 @@ def language_model_sections(model: nn.Module, text: str, encode: Callable[[str],
     per_token = np.tanh(values)
     shown_text, _ = _per_character(tokens, per_token[:, 0], words)
     expanded = np.stack([_per_character(tokens, per_token[:, u], words)[1] for u in range(values.shape[1])], 1)
-    found = cells.find_cells(expanded, shown_text, top=top)
+    # A feature that never changes in this text (no parentheses in it) correlates with nothing.
+    varying = [name for name, phi in cells.text_features(shown_text).items() if phi.min() < phi.max()]
+    found = cells.find_cells(expanded, shown_text, top=top, features=varying) if varying else {}
     hidden = model.rnn.cells[0].hidden_size * model.rnn.directions
     rows = [(feature, ", ".join(f"layer {m.unit // hidden} cell {m.unit % hidden}: r = {m.correlation:+.3f}"
                                 for m in matches)) for feature, matches in found.items()]
     shown_state = "c" if "c" in model.rnn.cells[0].state_names else "h"
     body = f"<p>Each character coloured by tanh({shown_state}) of one cell (red > 0, blue < 0).</p>"
     body += _table(rows, ("feature", f"top {top} cells by |r|"))
+    absent = [name for name in cells.TEXT_FEATURES if name not in varying]
+    if absent:
+        body += f'<p class="note">Constant in this text, so not searched: {html.escape(", ".join(absent))}.</p>'
     for feature, matches in found.items():
         best = matches[0]
         body += (f"<h3>{html.escape(feature)}: layer {best.unit // hidden} cell {best.unit % hidden}, "

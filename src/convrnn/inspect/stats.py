@@ -7,6 +7,7 @@ For every leaf layer ℓ with output a_ℓ (N, *S_ℓ) on the batch, and a scala
     gradient min/max              of ∂L/∂a_ℓ (N, *S_ℓ), over all entries
     ‖∂L/∂a_ℓ‖                     the Frobenius norm of that gradient
     ‖θ_ℓ‖, ‖∂L/∂θ_ℓ‖              norms over the layer's own parameters, all concatenated
+                                  (a recurrent stack is one layer: all its cells' parameters)
     dead fraction                 (ReLU layers) the share of units u ∈ S_ℓ with a_ℓ[n, u] = 0
                                   for every example n of the batch
 
@@ -24,6 +25,7 @@ from torch import Tensor, nn
 
 from convrnn.functional._checks import check_tensor
 from convrnn.inspect.summary import _formula
+from convrnn.layers.recurrent.rnn import RNN
 
 RELU_KINDS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
 
@@ -98,6 +100,16 @@ class StatsTable:
         return "\n".join(out)
 
 
+def layers_of(model: nn.Module) -> list[nn.Module]:
+    """The layers a table lists: every leaf module, except that a recurrent stack (:class:`RNN`)
+    counts as one layer — its cells are run by the engine (or torch's fused kernels), never
+    called as modules, so only the stack sees their outputs."""
+    stacks = [m for m in model.modules() if isinstance(m, RNN)]
+    inside = {id(sub) for stack in stacks for sub in stack.modules() if sub is not stack}
+    return [m for m in model.modules()
+            if id(m) not in inside and (isinstance(m, RNN) or not any(True for _ in m.children()))]
+
+
 def _norm(tensors: list[Tensor]) -> float:
     return float(torch.sqrt(sum((t.detach().double() ** 2).sum() for t in tensors)))
 
@@ -141,8 +153,7 @@ def layer_stats(model: nn.Module, batch: Tensor | tuple[Tensor, Tensor] | list[T
         return None
 
     grads: dict[int, Tensor] = {}
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
+    handles = [m.register_forward_hook(hook) for m in layers_of(model)]
     was_training = model.training
     loss = None
     try:
@@ -174,11 +185,11 @@ def layer_stats(model: nn.Module, batch: Tensor | tuple[Tensor, Tensor] | list[T
     rows = []
     for index, (module, a) in enumerate(captured):
         a = a.detach()
-        own = list(module.parameters(recurse=False))
+        own = list(module.parameters(recurse=isinstance(module, RNN)))
         count = sum(p.numel() for p in own)
         row = LayerStats(
             name=names.get(module, "?"), kind=type(module).__name__, output_shape=tuple(a.shape[1:]),
-            params=count, formula=_formula(module) if count else "",
+            params=count, formula=_formula(module) if count and not isinstance(module, RNN) else "",
             activation_min=float(a.min()), activation_max=float(a.max()),
             activation_mean=float(a.float().mean()),
             activation_std=float(a.float().std(unbiased=False)), activation=a[0].clone(),

@@ -120,7 +120,7 @@ def plot_eigenvalues(eigenvalues: Mapping[str, Tensor], title: str = "eigenvalue
         panel.set_title(f"{label}\nρ = {float(np.abs(z).max()) if z.size else 0:.3f}")
         panel.set_xlabel("Re λ")
         panel.set_ylabel("Im λ")
-    figure.suptitle(title)
+    figure.suptitle(title, y=1.08)  # above the panels' own two-line titles
     return figure_png(figure)
 
 
