@@ -49,3 +49,16 @@ def test_summary_leaves_the_model_mode_and_weights_alone():
     summary(model, shape)
     assert model.training
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_a_recurrent_stack_is_one_row_holding_all_its_parameters():
+    from convrnn.models.language_model import LanguageModel
+
+    model = LanguageModel(88, 64, 256, 2)
+    table = summary(model, example=torch.zeros(1, 12, dtype=torch.long))
+    (rnn,) = [row for row in table.rows if row.kind == "RNN"]
+    assert rnn.output_shape == (12, 256)
+    # per layer 4H·(F + H) weights and two 4H biases; layer 1 reads F = 64, layer 2 F = H = 256
+    assert rnn.params == 4 * 256 * (64 + 256) + 4 * 256 * (256 + 256) + 2 * (2 * 4 * 256)
+    assert table.total_params == count_parameters(model)
+    assert all(row.name != "(not run)" for row in table.rows)

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from convrnn.functional._checks import check_tensor
-from convrnn.inspect.summary import _formula
+from convrnn.inspect.summary import _formula, layers_of
 from convrnn.layers.recurrent.rnn import RNN
 
 RELU_KINDS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU)
@@ -98,16 +98,6 @@ class StatsTable:
         if self.loss is not None:
             out.append(f"loss {self.loss:.5g} on this batch")
         return "\n".join(out)
-
-
-def layers_of(model: nn.Module) -> list[nn.Module]:
-    """The layers a table lists: every leaf module, except that a recurrent stack (:class:`RNN`)
-    counts as one layer — its cells are run by the engine (or torch's fused kernels), never
-    called as modules, so only the stack sees their outputs."""
-    stacks = [m for m in model.modules() if isinstance(m, RNN)]
-    inside = {id(sub) for stack in stacks for sub in stack.modules() if sub is not stack}
-    return [m for m in model.modules()
-            if id(m) not in inside and (isinstance(m, RNN) or not any(True for _ in m.children()))]
 
 
 def _norm(tensors: list[Tensor]) -> float:

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from convrnn.functional import shapes
 from convrnn.functional.conv import resolve_padding
+from convrnn.layers.recurrent.rnn import RNN
 
 
 @dataclass
@@ -137,6 +138,16 @@ def _macs(module: nn.Module, x: Tensor, y: Tensor) -> int:
     return 0
 
 
+def layers_of(model: nn.Module) -> list[nn.Module]:
+    """The layers a table lists: every leaf module, except that a recurrent stack (:class:`RNN`)
+    counts as one layer — its cells are run by the engine (or torch's fused kernels), never
+    called as modules, so only the stack sees their outputs."""
+    stacks = [m for m in model.modules() if isinstance(m, RNN)]
+    inside = {id(sub) for stack in stacks for sub in stack.modules() if sub is not stack}
+    return [m for m in model.modules()
+            if id(m) not in inside and (isinstance(m, RNN) or not any(True for _ in m.children()))]
+
+
 def summary(model: nn.Module, input_shape: Sequence[int] | None = None, *, dtype: torch.dtype = torch.float32,
             device: torch.device | str = "cpu", example: Tensor | None = None) -> Summary:
     """Run one sample of ``input_shape`` (without the batch axis) through ``model`` and tabulate
@@ -180,16 +191,16 @@ def summary(model: nn.Module, input_shape: Sequence[int] | None = None, *, dtype
             receptive = ()
         else:
             receptive = tuple(state["size"])
-        params = sum(p.numel() for p in module.parameters(recurse=False))
+        params = sum(p.numel() for p in module.parameters(recurse=isinstance(module, RNN)))
         rows.append(LayerRow(
             name=names.get(module, "?"), kind=type(module).__name__,
             output_shape=tuple(out.shape[1:]), params=params,
-            formula=_formula(module) if params else "", macs=_macs(module, first, out)
+            formula=_formula(module) if params and not isinstance(module, RNN) else "",
+            macs=_macs(module, first, out)
             if first is not None else 0, receptive=receptive,
         ))
 
-    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
-    handles = [m.register_forward_hook(hook) for m in leaves]
+    handles = [m.register_forward_hook(hook) for m in layers_of(model)]
     was_training = model.training
     try:
         model.eval()
