@@ -118,6 +118,14 @@ def test_ptb_recipe_loss_falls_with_its_sgd_schedule(tmp_path):
     assert lines[0].startswith("'the dog sat on a': ")
 
 
+def test_resume_continues_from_the_last_checkpoint(tmp_path):
+    recipe = tiny("shakespeare")
+    recipe.train(tmp_path, epochs=1, progress=False)
+    scores = recipe.train(tmp_path, epochs=2, resume=True, progress=False)
+    epochs = [line.split(",")[0] for line in (tmp_path / "log.csv").read_text().splitlines()[1:]]
+    assert epochs == ["1", "2", "3", "4"] and scores["evaluations"] == 4
+
+
 def test_carried_state_loss_equals_whole_rows_at_once():
     torch.manual_seed(0)
     model = LanguageModel(9, 5, 7, 2).double().eval()
