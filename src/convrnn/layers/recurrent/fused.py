@@ -19,6 +19,8 @@ zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes),
 than the CPU, for dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
 ``torch.compile``), where no C++ compiler is present, and inside :func:`disabled`. The pointwise
 code is compiled with fast math: it assumes finite inputs (a NaN input may not propagate).
+The backward pass is not itself differentiable: for gradients of gradients (a gradient penalty)
+run the model inside :func:`disabled`.
 """
 
 from __future__ import annotations
