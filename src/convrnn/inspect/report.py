@@ -293,7 +293,7 @@ def _validation_batch(recipe_name: str, batch_size: int) -> tuple[Tensor, Tensor
     from convrnn.recipes import get_recipe
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"report: argument 'batch_size' expected a positive int, got {batch_size!r}")
+        raise ValueError(f"argument 'batch_size' (--batch-size) expected a positive int, got {batch_size!r}")
     images_, labels = get_recipe(recipe_name).dataset("validation", normalize=True).tensors
     return images_[:batch_size], labels[:batch_size]
 
