@@ -17,6 +17,7 @@ from convrnn.inspect.report import (
     image_tag,
     language_model_sections,
     render_report,
+    stats_of_run,
     write_report,
 )
 from convrnn.models import build_model
@@ -160,3 +161,13 @@ def test_without_matplotlib_plots_become_a_note_naming_the_extra(image_run, monk
     run, batch = image_run
     page = build_report(run, batch=batch)
     assert "pip install &#x27;convrnn[viz]&#x27;" in page and _sections(page) == IMAGE_SECTIONS
+
+
+def test_a_run_of_another_kind_gets_its_config_scores_and_curves(tmp_path):
+    run = tmp_path / "other"
+    save_model(run / "model", torch.nn.Linear(2, 2), {"recipe": "something-else", "model": "not-a-model"})
+    _log_and_scores(run)
+    assert _sections(build_report(run)) == ["run", "curves"]
+    with pytest.raises(ValueError, match="neither an image nor a language-model run"):
+        stats_of_run(run)
+    assert main(["inspect", str(run)]) == 2

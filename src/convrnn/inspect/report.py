@@ -289,6 +289,12 @@ def _first_rnn(model: nn.Module) -> RNN | None:
     return next((m for m in model.modules() if isinstance(m, RNN)), None)
 
 
+def _is_language_model(config: dict[str, Any]) -> bool:
+    # Text classifiers save a vocabulary and a tokenizer too; only language models name no other model.
+    named = config.get("model", "language-model")
+    return "vocabulary" in config and "tokenizer" in config and named == "language-model"
+
+
 def _validation_batch(recipe_name: str, batch_size: int) -> tuple[Tensor, Tensor]:
     from convrnn.recipes import get_recipe
 
@@ -319,7 +325,7 @@ def stats_of_run(run: str | os.PathLike[str], batch_size: int = 64) -> Any:
     from convrnn.training.image_recipe import model_directory
 
     config = read_config(model_directory(run))
-    if "vocabulary" in config and "tokenizer" in config:
+    if _is_language_model(config):
         from convrnn.training.lm_recipe import load_language_model
 
         model, config, vocabulary, tokenizer = load_language_model(run)
@@ -351,7 +357,7 @@ def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | 
     config = read_config(model_directory(run))
     sections = run_sections(run, config)
     recipe_name = config.get("recipe", "?")
-    if "vocabulary" in config and "tokenizer" in config:
+    if _is_language_model(config):
         from convrnn.training.lm_recipe import load_language_model
 
         model, config, vocabulary, tokenizer = load_language_model(run)
@@ -376,6 +382,12 @@ def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | 
         rnn = _first_rnn(model) if model is not None else None
         if rnn is not None:
             sections += recurrent_sections(rnn)
+        convolutions = [(name, m) for name, m in model.named_modules() if images.is_convolution(m)] if model else []
+        if convolutions:
+            name, first = convolutions[0]
+            sections.append(Section("filters", f"Filters of the first convolution ({name})",
+                                    image_tag(images.png(images.filter_grid(first.weight)),
+                                              f"{tuple(first.weight.shape)} weights, blue < 0 < red")))
     return render_report(f"convrnn report: {recipe_name}", sections)
 
 
