@@ -19,6 +19,23 @@ def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> 
     return statistics.median(times)
 
 
+def interleaved_ratio(fn: Callable[[], object], baseline: Callable[[], object], repeats: int = 7,
+                      warmup: int = 2) -> tuple[float, float]:
+    """Median times of ``fn`` and ``baseline``, timed alternately (and in alternating order, since the
+    first of a pair pays the page faults of memory the allocator just returned) so drifts hit both."""
+    for _ in range(warmup):
+        fn()
+        baseline()
+    ours, base = [], []
+    for repeat in range(repeats):
+        pairs = ((fn, ours), (baseline, base))
+        for target, times in pairs if repeat % 2 == 0 else pairs[::-1]:
+            start = time.perf_counter()
+            target()
+            times.append(time.perf_counter() - start)
+    return statistics.median(ours), statistics.median(base)
+
+
 def print_table(title: str, rows: list[tuple[str, float, float]], baseline_name: str) -> None:
     """Print ``(case, time, baseline time)`` rows as a ratio table."""
     print(f"\n{title}")

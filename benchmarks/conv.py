@@ -1,5 +1,6 @@
 """Convolution speed: every boundary and 'same' with stride 2, forward + backward, against
-``F.conv2d`` with built-in zero padding on the same machine in the same run.
+``F.conv2d`` with built-in zero padding (for 'same', stride 2: against explicit ``F.pad`` + ``F.conv2d``),
+timed alternately in the same run.
 
     python benchmarks/conv.py [--threads 2] [--repeats 7]
 """
@@ -11,7 +12,7 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from _timing import median_time, print_table
+from _timing import interleaved_ratio, print_table
 from convrnn.functional import BOUNDARIES, conv, resolve_padding
 
 
@@ -26,11 +27,12 @@ def run(repeats: int) -> list[tuple[str, float, float]]:
             fn().backward(grad)
         return go
 
-    base = median_time(step(lambda: F.conv2d(x, w, padding=1)), repeats)
+    baseline = step(lambda: F.conv2d(x, w, padding=1))
     rows = []
     for boundary in BOUNDARIES:
-        t = median_time(step(lambda b=boundary: conv(x, w, padding=1, boundary=b, value=0.5)), repeats)
-        rows.append((f"boundary={boundary}", t, base))
+        ours, base = interleaved_ratio(step(lambda b=boundary: conv(x, w, padding=1, boundary=b, value=0.5)),
+                                       baseline, repeats)
+        rows.append((f"boundary={boundary}", ours, base))
     grad2 = torch.randn(64, 32, 32, 32)
     pairs = resolve_padding("same", (64, 64), (3, 3), (2, 2), (1, 1))
     explicit = [*pairs[1], *pairs[0]]
@@ -41,8 +43,8 @@ def run(repeats: int) -> list[tuple[str, float, float]]:
             fn().backward(grad2)
         return go
 
-    base2 = median_time(step2(lambda: F.conv2d(F.pad(x, explicit), w, stride=2)), repeats)
-    ours2 = median_time(step2(lambda: conv(x, w, stride=2, padding="same")), repeats)
+    ours2, base2 = interleaved_ratio(step2(lambda: conv(x, w, stride=2, padding="same")),
+                                     step2(lambda: F.conv2d(F.pad(x, explicit), w, stride=2)), repeats)
     rows.append(("'same', stride 2 (vs explicit pad)", ours2, base2))
     return rows
 
@@ -55,7 +57,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rows = run(args.repeats)
     print_table(f"conv (64,16,64,64) → 32 × 3×3, forward + backward, {args.threads} threads, "
-                f"median of {args.repeats}", rows, "F.conv2d(p=1)")
+                f"median of {args.repeats}", rows, "baseline")
 
 
 if __name__ == "__main__":
