@@ -5,6 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from convrnn.layers.recurrent.fused import available, disabled
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 
 
@@ -24,7 +25,10 @@ def test_chunked_scan_equals_step_by_step_loop(steps, rest, scale, seed):
     a = torch.rand((steps, *rest), generator=generator, dtype=torch.float64) * scale
     b = torch.randn((steps, *rest), generator=generator, dtype=torch.float64)
     h0 = torch.randn(tuple(rest), generator=generator, dtype=torch.float64)
-    torch.testing.assert_close(linear_recurrence(a, b, h0), loop(a, b, h0), rtol=1e-12, atol=1e-12)
+    expected = loop(a, b, h0)
+    torch.testing.assert_close(linear_recurrence(a, b, h0), expected, rtol=1e-12, atol=1e-12)
+    with disabled():                    # the chunked scan, whatever the compiled core does
+        torch.testing.assert_close(linear_recurrence(a, b, h0), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_long_sequence_with_zero_and_unit_decays_matches_loop_to_1e_10():
@@ -37,25 +41,35 @@ def test_long_sequence_with_zero_and_unit_decays_matches_loop_to_1e_10():
                                rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("steps", [1, 2, 5, 10])
-def test_gradients_pass_gradcheck(steps):
+def test_gradients_pass_gradcheck(steps, compiled):
+    if compiled and not available():
+        pytest.skip("no C++ compiler/ninja: the compiled core cannot be built here")
     torch.manual_seed(steps)
     a = torch.rand(steps, 2, 3, dtype=torch.float64, requires_grad=True)
     b = torch.randn(steps, 2, 3, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(linear_recurrence, (a, b, h0))
+    if compiled:
+        assert torch.autograd.gradcheck(linear_recurrence, (a, b, h0))
+    else:
+        with disabled():
+            assert torch.autograd.gradcheck(linear_recurrence, (a, b, h0))
 
 
-def test_gradients_equal_those_of_the_loop():
+def test_gradients_of_compiled_pass_and_chunked_scan_equal_those_of_the_loop():
     torch.manual_seed(1)
-    a = torch.rand(40, 3, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(40, 3, dtype=torch.float64, requires_grad=True)
-    h0 = torch.randn(3, dtype=torch.float64, requires_grad=True)
-    weights = torch.randn(40, 3, dtype=torch.float64)
-    ours = torch.autograd.grad((linear_recurrence(a, b, h0) * weights).sum(), (a, b, h0))
+    a = torch.rand(40, 3, 5000, dtype=torch.float64, requires_grad=True)   # several thread slices
+    b = torch.randn(40, 3, 5000, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(3, 5000, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(40, 3, 5000, dtype=torch.float64)
     theirs = torch.autograd.grad((loop(a, b, h0) * weights).sum(), (a, b, h0))
-    for mine, reference in zip(ours, theirs, strict=True):
+    ours = torch.autograd.grad((linear_recurrence(a, b, h0) * weights).sum(), (a, b, h0))
+    with disabled():
+        chunked = torch.autograd.grad((linear_recurrence(a, b, h0) * weights).sum(), (a, b, h0))
+    for mine, other, reference in zip(ours, chunked, theirs, strict=True):
         torch.testing.assert_close(mine, reference, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(other, reference, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_shapes_name_the_argument_expected_and_actual():

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -69,6 +70,15 @@ def fused_kind(cell: Cell) -> str | None:
 def available() -> bool:
     """Whether the compiled core is built (building it on the first call)."""
     return load() is not None
+
+
+def core_for(tensor: Tensor) -> ModuleType | None:
+    """The compiled module if it may run on ``tensor`` (CPU, float32/float64, not tracing, not
+    :func:`disabled`), else None."""
+    if (not _switch["enabled"] or tensor.device.type != "cpu" or tensor.dtype not in (torch.float32, torch.float64)
+            or is_tracing()):
+        return None
+    return load()
 
 
 def _empty(like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
@@ -138,8 +148,7 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None) 
     state component (padded steps hold the frozen state, not zeros).
     """
     kind = fused_kind(cell)
-    if (kind is None or not _switch["enabled"] or xw.device.type != "cpu"
-            or xw.dtype not in (torch.float32, torch.float64) or is_tracing() or load() is None):
+    if kind is None or core_for(xw) is None:
         return None
     xw = xw.contiguous()
     state = tuple(s.contiguous() for s in state)
