@@ -1,9 +1,9 @@
 """``fashion-mnist``: a small ResNet (batch norm, residual connections) on Fashion-MNIST.
 
 Data: Fashion-MNIST from Debian's ``dataset-fashion-mnist`` — 50k train / 10k validation / 10k test.
-Model: 3×3 stem (32) → 3 stages × 2 basic blocks (32, 64, 128 channels) → global average pool → FC.
-AdamW (weight decay 5e-4), one-cycle learning rate (max 3e-3), batch 128, shifts of ±2 pixels,
-label smoothing 0.1, 15 epochs.
+Model: 3×3 stem (16) → 3 stages × 1 basic block (16, 32, 64 channels) → global average pool → FC
+(78 k parameters, 9.3 M multiply-adds per image). AdamW (weight decay 5e-4), one-cycle learning rate
+(max 3e-3), batch 128, shifts of ±2 pixels, label smoothing 0.1, 12 epochs.
 
 Target: ≥ 92 % test accuracy. Reached: see the README table.
 """
@@ -16,8 +16,8 @@ RECIPE = ImageRecipe(
     description="small ResNet on Fashion-MNIST (target ≥ 92 % test accuracy)",
     dataset=FashionMNIST,
     model="resnet",
-    model_options={"width": 32, "blocks": (2, 2, 2)},
-    epochs=15,
+    model_options={"width": 16, "blocks": (1, 1, 1)},
+    epochs=12,
     batch_size=128,
     lr=3e-3,
     optimizer="adamw",

@@ -13,10 +13,8 @@ same thing. A run directory holds::
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from convrnn.models import build_model
 from convrnn.training.callbacks import Checkpoint
 from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
 from convrnn.training.evaluate import evaluate
+from convrnn.training.files import write_json
 from convrnn.training.fit import fit
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
@@ -116,20 +115,6 @@ def make_scheduler(name: str, optimizer: torch.optim.Optimizer, lr: float, epoch
     if name == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.1)
     return None
-
-
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write ``document`` as indented JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def train_recipe(recipe: ImageRecipe, out: str | os.PathLike[str], *, epochs: int | None = None,

@@ -23,8 +23,9 @@ from convrnn.models import build_model
 from convrnn.training.callbacks import Checkpoint
 from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
 from convrnn.training.evaluate import evaluate
+from convrnn.training.files import write_json
 from convrnn.training.fit import fit
-from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory, write_json
+from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything

@@ -21,11 +21,9 @@ is not saved, so the rows restart from a zero state at the resumed window.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +43,7 @@ from convrnn.models.language_model import LanguageModel
 from convrnn.training.callbacks import Callback, Checkpoint
 from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
 from convrnn.training.evaluate import evaluate
+from convrnn.training.files import write_json
 from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState
 from convrnn.training.image_recipe import model_directory
@@ -409,22 +408,8 @@ def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str
         "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
         "device": str(device), "settings": config["settings"], "model_options": config["model_options"],
     }
-    _write_json(out / "scores.json", result)
+    write_json(out / "scores.json", result)
     return result
-
-
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write ``document`` to ``path`` atomically (a temporary file beside it, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _show(token: str) -> str:

@@ -17,10 +17,8 @@ each sequence gives alone.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from convrnn.models.tagger import Tagger
 from convrnn.training.callbacks import Callback, Checkpoint
 from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
 from convrnn.training.evaluate import evaluate
+from convrnn.training.files import write_json
 from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState, History
 from convrnn.training.image_recipe import model_directory
@@ -86,21 +85,6 @@ def _settings(defaults: Any, epochs: int | None, batch_size: int | None, lr: flo
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"train: argument 'limit' expected None or an int ≥ 1, got {limit!r}")
     return Settings(epochs, batch_size, lr, **rest)
-
-
-def write_json(path: Path, document: dict[str, Any]) -> None:
-    """Write ``document`` to ``path`` atomically (a temporary file in the same directory, then
-    ``os.replace``), so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(document, handle, indent=2)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 class _BucketEpochs(Callback):
@@ -838,5 +822,4 @@ __all__ = [
     "read_sequence_file",
     "sequence_loader",
     "tagging_loss",
-    "write_json",
 ]
