@@ -44,10 +44,12 @@ class ToneClips(torch.utils.data.Dataset):
     def keyword_length(self, index):
         return int(0.3 * RATE) if self.labels[index] else 0
 
-    def render(self, index, keyword_start=None):
+    def render(self, index, keyword_start=None, fillers=True):
         plan = self.plans[index]
         clip = np.zeros(self.length, np.float32)
         for word, start in zip(plan["words"], plan["starts"]):
+            if not fillers and word[0] != "keyword":
+                continue
             audio = self._audio(word)
             if word[0] == "keyword" and keyword_start is not None:
                 start = keyword_start

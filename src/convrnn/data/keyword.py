@@ -153,14 +153,18 @@ class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
                               audio)
         return (gain * audio).astype(np.float32)
 
-    def render(self, index: int, *, keyword_start: int | None = None) -> np.ndarray:
+    def render(self, index: int, *, keyword_start: int | None = None, fillers: bool = True) -> np.ndarray:
         """Samples ``(T,) float32`` of clip ``index``; ``keyword_start`` moves the keyword of a
-        positive clip to start at that sample (other words stay; overlaps simply add)."""
+        positive clip to start at that sample (other words stay; overlaps simply add);
+        ``fillers=False`` leaves the filler words out (the keyword alone in the clip's noise)."""
         plan = self._plans[index]
         speech = np.zeros(self.length, np.float32)
         for piece, start, length, gain in zip(plan["pieces"], plan["starts"], plan["lengths"],
                                               plan["gains"], strict=True):
-            if keyword_start is not None and self.bank.utterances[piece].word == self.keyword:
+            is_keyword = self.bank.utterances[piece].word == self.keyword
+            if not fillers and not is_keyword:
+                continue
+            if keyword_start is not None and is_keyword:
                 if not 0 <= keyword_start <= self.length - length:
                     raise ValueError(f"render: argument 'keyword_start' expected 0–"
                                      f"{self.length - length}, got {keyword_start}")
