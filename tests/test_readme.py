@@ -1,0 +1,18 @@
+"""The README's example runs as written and prints the shapes its comments promise."""
+
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_example_runs_and_keeps_its_promised_shapes():
+    code = README.read_text().split("## Ten lines", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert tuple(namespace["y"].shape) == (8, 16, 16, 16)
+    assert tuple(namespace["m"].shape) == (8, 16, 16, 16)
+    assert tuple(namespace["net"](namespace["x"]).shape) == (8, 64, 16, 16)
+    assert tuple(namespace["out"].shape) == (4, 50, 128)
+    h_all, c_all = namespace["states"]
+    assert tuple(h_all.shape) == (4, 50, 2, 128) and tuple(c_all.shape) == (4, 50, 2, 128)
+    assert h_all[3, 1:].abs().sum() == 0  # the length-1 sequence has no state past its end
