@@ -275,7 +275,7 @@ def test_forecasting_without_statsmodels_skips_arima_with_a_message(forecast_run
     monkeypatch.setattr(sequence_recipe, "arima_forecasts", lambda *args: None)
     scores = recipe.evaluate(out)
     assert not any(key.startswith("arima") for key in scores)
-    assert "statsmodels is not installed, so the ARIMA baseline is skipped" in capsys.readouterr().out
+    assert "statsmodels is not installed, so the ARIMA baseline is skipped" in capsys.readouterr().err
 
 
 def test_seasonal_naive_scores_on_the_recipe_split_by_hand(forecast_run):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -743,7 +744,7 @@ class ForecastingRecipe:
         arima = arima_forecasts(series, self.test_from, origins, self.horizon, self.arima_order)
         if arima is None:
             print(f"{self.name}: statsmodels is not installed, so the ARIMA baseline is skipped "
-                  "(pip install statsmodels)")
+                  "(pip install statsmodels)", file=sys.stderr)
         else:
             scores |= {f"arima_{key}": value for key, value in forecast_errors(arima, targets.numpy()).items()}
         return scores
