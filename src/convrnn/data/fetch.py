@@ -117,7 +117,7 @@ def ensure_fetched(name: str, *, cache: str | os.PathLike[str] | None = None,
     if not download:
         raise FileNotFoundError(
             f"data set {name!r} is not in the cache ({dataset_dir(name, cache=cache)}); "
-            f"run `convrnn data fetch {name}` or pass download=True"
+            f"run `convrnn data fetch {name}` or call it with download enabled"
         )
     return fetch(name, cache=cache)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import safetensors.torch
+from safetensors.torch import load as tensors_from_bytes  # safetensors bytes → dict of tensors, no pickle
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
@@ -268,7 +269,7 @@ def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _load_model(path: Path, files: dict[str, bytes], model: nn.Module, strict: bool) -> None:
-    tensors = safetensors.torch.load(files["model.safetensors"])
+    tensors = tensors_from_bytes(files["model.safetensors"])
     try:
         unwrap_model(model).load_state_dict(tensors, strict=strict)
     except RuntimeError as error:
@@ -280,7 +281,7 @@ def _read_tree(path: Path, files: dict[str, bytes], stem: str) -> Any:
     if f"{stem}.json" not in files:
         raise CheckpointError(f"checkpoint '{path}' holds no {stem} state ({stem}.json is absent)")
     tensor_file = files.get(f"{stem}.safetensors")
-    tensors = safetensors.torch.load(tensor_file) if tensor_file is not None else {}
+    tensors = tensors_from_bytes(tensor_file) if tensor_file is not None else {}
     return unflatten(json.loads(files[f"{stem}.json"]), tensors)
 
 
