@@ -83,8 +83,5 @@ class Digits(ImageDataset):
                  generator: torch.Generator | None = None) -> None:
         images, labels = load_digits(split, cache=cache, download=download)
         self.split = check_split(split)
-        super().__init__(torch.from_numpy(images).unsqueeze(1).float().div_(MAX_PIXEL),
-                         torch.from_numpy(labels), classes=DIGIT_CLASSES,
-                         mean=DIGITS_MEAN if normalize else None,
-                         std=DIGITS_STD if normalize else None,
-                         random_shift=random_shift, generator=generator)
+        self._init_from_raw(images, labels, scale=MAX_PIXEL, classes=DIGIT_CLASSES, stats=(DIGITS_MEAN, DIGITS_STD),
+                            normalize=normalize, random_shift=random_shift, generator=generator)

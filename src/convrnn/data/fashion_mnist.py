@@ -82,8 +82,6 @@ class FashionMNIST(ImageDataset):
                  generator: torch.Generator | None = None) -> None:
         images, labels = load_fashion_mnist(split, cache=cache, download=download)
         self.split = check_split(split)
-        super().__init__(torch.from_numpy(images).unsqueeze(1).float().div_(255),
-                         torch.from_numpy(labels), classes=FASHION_CLASSES,
-                         mean=FASHION_MNIST_MEAN if normalize else None,
-                         std=FASHION_MNIST_STD if normalize else None,
-                         random_shift=random_shift, generator=generator)
+        self._init_from_raw(images, labels, scale=255, classes=FASHION_CLASSES,
+                            stats=(FASHION_MNIST_MEAN, FASHION_MNIST_STD),
+                            normalize=normalize, random_shift=random_shift, generator=generator)

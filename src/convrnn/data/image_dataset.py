@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -57,6 +58,16 @@ class ImageDataset(Dataset[tuple[Tensor, Tensor]]):
         self.labels = labels.to(torch.int64)
         # The value an empty pixel takes after normalisation: what a shift uncovers.
         self.background = 0.0 if mean is None or std is None else -mean / std
+
+    def _init_from_raw(self, images: np.ndarray, labels: np.ndarray, *, scale: float,
+                       classes: Sequence[str], stats: tuple[float, float], normalize: bool,
+                       random_shift: int, generator: torch.Generator | None) -> None:
+        """Initialise from raw ``images (N, H, W)`` integer counts divided by ``scale`` and
+        ``labels (N,)``; ``stats`` is the train split's ``(mean, std)``, used when ``normalize``."""
+        mean, std = stats if normalize else (None, None)
+        ImageDataset.__init__(self, torch.from_numpy(images).unsqueeze(1).float().div_(scale),
+                              torch.from_numpy(labels), classes=classes, mean=mean, std=std,
+                              random_shift=random_shift, generator=generator)
 
     @property
     def num_classes(self) -> int:

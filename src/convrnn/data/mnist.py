@@ -73,8 +73,5 @@ class MNIST(ImageDataset):
                  generator: torch.Generator | None = None) -> None:
         images, labels = load_mnist(split, cache=cache, download=download)
         self.split = check_split(split)
-        super().__init__(torch.from_numpy(images).unsqueeze(1).float().div_(255),
-                         torch.from_numpy(labels), classes=DIGIT_CLASSES,
-                         mean=MNIST_MEAN if normalize else None,
-                         std=MNIST_STD if normalize else None,
-                         random_shift=random_shift, generator=generator)
+        self._init_from_raw(images, labels, scale=255, classes=DIGIT_CLASSES, stats=(MNIST_MEAN, MNIST_STD),
+                            normalize=normalize, random_shift=random_shift, generator=generator)
