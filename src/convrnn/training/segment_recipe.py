@@ -1,0 +1,233 @@
+"""Train, evaluate and use a per-pixel labeller (semantic segmentation) described by a recipe.
+
+The run directory has the layout of :mod:`convrnn.training.image_recipe`, plus::
+
+    OUT/segmentation-<split>.png   input / truth / prediction of the split's first canvases
+    OUT/predictions/<name>.labels.png   label maps written by ``convrnn predict`` (palette colours)
+
+Scores come from one confusion matrix over every pixel of the split
+(:mod:`convrnn.training.metrics_segmentation`): mean IoU over the 11 classes, pixel accuracy and
+the IoU of each class.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from convrnn.models.fcn import FCN
+from convrnn.training.callbacks import Checkpoint
+from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.files import write_json
+from convrnn.training.fit import fit
+from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
+from convrnn.training.loggers import CSVLogger
+from convrnn.training.metrics import Accuracy
+from convrnn.training.metrics_segmentation import (
+    MeanIoU,
+    intersection_over_union,
+    mean_iou,
+    pixel_accuracy,
+)
+from convrnn.training.sampling import make_loader
+from convrnn.training.seeding import seed_everything
+
+GRID_EXAMPLES = 8
+
+
+@dataclass(frozen=True)
+class SegmentRecipe:
+    """A segmentation task: ``dataset(split, size=…, seed=…)`` yields ``(image (1, H, W), labels (H, W))``
+    and has ``classes`` (K names; the last one the background). The model is an :class:`FCN`."""
+
+    name: str
+    description: str
+    dataset: Callable[..., Dataset]
+    classes: tuple[str, ...]
+    input_shape: tuple[int, int, int]
+    sizes: dict[str, int] = field(default_factory=lambda: {"train": 20_000, "validation": 1_000, "test": 2_000})
+    data_seed: int = 0
+    model_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    scheduler: str = "onecycle"
+    target: str = ""
+
+    def data(self, split: str, size: int | None = None) -> Dataset:
+        """The recipe's canvases of ``split`` (the same for every training seed)."""
+        return self.dataset(split, size=self.sizes[split] if size is None else size, seed=self.data_seed)
+
+    def build(self, **overrides: Any) -> FCN:
+        return FCN(in_channels=self.input_shape[0], num_classes=len(self.classes),
+                   **{**self.model_options, **overrides})
+
+    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
+              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
+              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
+        """Train into ``out`` and return the test scores; ``limit`` caps the number of training canvases."""
+        out = Path(out)
+        epochs = self.epochs if epochs is None else epochs
+        batch_size = self.batch_size if batch_size is None else batch_size
+        lr = self.lr if lr is None else lr
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"train: argument 'limit' expected an int ≥ 1, got {limit!r}")
+        if not lr > 0:
+            raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
+        seed_everything(seed)
+        started = time.perf_counter()
+        train_size = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])
+        train, val = self.data("train", train_size), self.data("validation")
+        model = self.build()
+        optimizer = make_optimizer(self, model, lr)
+        scheduler = make_scheduler(self.scheduler, optimizer, lr, epochs, -(-len(train) // batch_size))
+        config = {"recipe": self.name, "model": "fcn", "model_options": self.model_options,
+                  "input_shape": list(self.input_shape), "classes": list(self.classes),
+                  "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+                               "optimizer": self.optimizer, "scheduler": self.scheduler,
+                               "train_canvases": train_size, "data_seed": self.data_seed}}
+        checkpoints = Checkpoint(out / "checkpoints", monitor="val_mean_iou", mode="max")
+        history = fit(model, train, val, loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs,
+                      scheduler=scheduler, batch_size=batch_size, metrics=self._metrics(),
+                      callbacks=[checkpoints, CSVLogger(out / "log.csv")], device=device, seed=seed,
+                      resume=out / "checkpoints" / "last" if resume else None, progress=progress,
+                      config=config)
+        load_checkpoint(checkpoints.best_path, model)
+        save_model(out / "model", model, config, metadata={"history": history.records})
+        test = self.data("test")
+        scores = segmentation_scores(model, test, self.classes, device=device)
+        write_grid(out / "segmentation-test.png", model, test, device=device)
+        result = {"recipe": self.name, **{f"test_{key}": value for key, value in scores.items()},
+                  "best_val_mean_iou": max(r.get("val_mean_iou", float("nan")) for r in history.records),
+                  "test_canvases": len(test), "epochs": epochs,
+                  "wall_seconds": round(time.perf_counter() - started, 1),
+                  "threads": torch.get_num_threads(), "device": str(device), "settings": config["settings"]}
+        write_json(out / "scores.json", result)
+        return result
+
+    def _metrics(self) -> dict[str, Any]:
+        return {"mean_iou": MeanIoU(len(self.classes)), "pixel_accuracy": Accuracy()}
+
+    def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
+        """Loss, mean IoU, pixel accuracy and per-class IoU on ``split``; also writes
+        ``run/segmentation-<split>.png`` (input / truth / prediction)."""
+        model = self.load(run)
+        data = self.data(split)
+        scores = segmentation_scores(model, data, self.classes, device=device)
+        write_grid(Path(run) / f"segmentation-{split}.png", model, data, device=device)
+        return scores
+
+    def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 3) -> list[str]:
+        """One line per image (grey or RGB PNG/PGM/NPY, any size): the digit classes found with
+        their pixel counts (all of them; ``top`` is not used), the background's count, and where
+        the colour label map went (``run/predictions/<name>.labels.png``, palette of
+        :mod:`convrnn.inspect.segmentation`)."""
+        from convrnn.data.image_files import read_image, write_png
+        from convrnn.inspect.segmentation import colorize
+
+        model = self.load(run)
+        folder = Path(run) / "predictions"
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for path in inputs:
+            image = read_image(path)
+            if image.shape[0] == 3:  # a grey canvas saved as RGB
+                image = image.mean(0, keepdim=True)
+            if image.shape[0] != self.input_shape[0]:
+                raise ValueError(f"predict: '{path}' expected a grey image ({self.input_shape[0]} channel), "
+                                 f"got {image.shape[0]} channels")
+            labels = predict_labels(model, image.unsqueeze(0))[0]
+            counts = torch.bincount(labels.reshape(-1), minlength=len(self.classes)).tolist()
+            found = ", ".join(f"{self.classes[k]}: {counts[k]} px"
+                              for k in sorted(range(len(counts) - 1), key=lambda k: -counts[k]) if counts[k])
+            target = folder / f"{Path(path).stem}.labels.png"
+            write_png(target, colorize(labels.numpy()))
+            height, width = labels.shape
+            lines.append(f"{path}: {height}×{width}, digits {found or 'none'}; "
+                         f"{self.classes[-1]} {counts[-1]} px; label map → {target}")
+        return lines
+
+    def load(self, run: str | os.PathLike[str]) -> FCN:
+        """The trained FCN of a run or model directory, in eval mode."""
+        directory = model_directory(run)
+        config = read_config(directory)
+        model = FCN(in_channels=config["input_shape"][0], num_classes=len(config["classes"]),
+                    **config.get("model_options", {}))
+        load_model_weights(directory, model)
+        return model.eval()
+
+    def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        return self.build(), self.input_shape
+
+
+@torch.no_grad()
+def predict_labels(model: nn.Module, images: Tensor, *, device: str | torch.device = "cpu") -> Tensor:
+    """Most probable class per pixel: ``images (B, C, H, W)`` in [0, 1] → ``labels (B, H, W) int64`` (on CPU)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model(images.to(device).float()).argmax(1).cpu()
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def segmentation_scores(model: nn.Module, data: Dataset, classes: tuple[str, ...], *,
+                        device: str | torch.device = "cpu", batch_size: int = 256) -> dict[str, float]:
+    """``{"loss", "mean_iou", "pixel_accuracy", "iou_<class>"…}`` over every pixel of ``data``
+    (one confusion matrix; cross-entropy averaged over pixels)."""
+    model = model.to(device)
+    metric = MeanIoU(len(classes))
+    loss_sum, pixels = 0.0, 0
+    was_training = model.training
+    model.eval()
+    try:
+        for images, labels in make_loader(data, batch_size, shuffle=False):
+            images, labels = images.to(device), labels.to(device)
+            scores = model(images)
+            loss_sum += float(nn.functional.cross_entropy(scores, labels, reduction="sum"))
+            pixels += labels.numel()
+            metric.update(scores, labels)
+    finally:
+        model.train(was_training)
+    confusion = metric.confusion.cpu()
+    iou = intersection_over_union(confusion).tolist()
+    return {"loss": loss_sum / max(pixels, 1), "mean_iou": mean_iou(confusion),
+            "pixel_accuracy": pixel_accuracy(confusion),
+            **{f"iou_{name}": value for name, value in zip(classes, iou, strict=True)}}
+
+
+def write_grid(path: str | os.PathLike[str], model: nn.Module, data: Dataset, *,
+               device: str | torch.device = "cpu", count: int = GRID_EXAMPLES) -> Path | None:
+    """Draw the first ``count`` items of ``data`` as input / truth / prediction rows (each captioned
+    with its own mean IoU) into ``path``; ``None`` (nothing written) without matplotlib."""
+    from convrnn.inspect._plot import has_matplotlib
+    from convrnn.inspect.segmentation import write_segmentations
+    from convrnn.training.metrics_segmentation import confusion_matrix
+
+    if not has_matplotlib():
+        return None
+    images, truth = data[list(range(min(count, len(data))))]
+    predicted = predict_labels(model, images, device=device)
+    classes = int(getattr(model, "num_classes", int(truth.max()) + 1))
+    titles = [f"mIoU {mean_iou(confusion_matrix(p, t, classes)):.1%}"
+              for p, t in zip(predicted, truth, strict=True)]
+    return write_segmentations(path, images, truth.numpy().astype(np.int64), predicted.numpy(), titles=titles)
+
+
+__all__ = ["SegmentRecipe", "predict_labels", "segmentation_scores", "write_grid"]
