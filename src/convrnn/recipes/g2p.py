@@ -38,10 +38,13 @@ ALIGNMENT_WORDS = ("phoneme", "knight", "xylophone", "thought")
 
 
 def draw_alignments(run: Path, recipe: Any, words: tuple[str, ...] = ALIGNMENT_WORDS) -> None:
-    """``run/alignments/<word>.png``: the best beam's attention heat map for each word."""
+    """``run/alignments/<word>.png``: the best beam's attention heat map for each word (words
+    with letters the model never saw are skipped; if none is left, the first 3 test words)."""
     model, graphemes, phonemes, config = recipe.load_run(run)
-    for word, options in zip(words, transcribe(model, list(words), graphemes, phonemes, beam=config["beam"],
-                                               attention=True), strict=True):
+    chosen = [word for word in words if all(letter in graphemes for letter in word)] \
+        or [word for word, _ in recipe.splits()["test"][:3]]
+    beams = transcribe(model, chosen, graphemes, phonemes, beam=config["beam"], attention=True)
+    for word, options in zip(chosen, beams, strict=True):
         pronunciation, _, weights = options[0]
         save_alignment(run / "alignments" / f"{word}.png", weights, list(word), list(pronunciation),
                        title=f"{word} → {' '.join(pronunciation)}")
