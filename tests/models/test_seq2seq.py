@@ -25,9 +25,10 @@ def _batch(batch=4, steps=6, targets=5, source_vocabulary=12, target_vocabulary=
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "mgu", "elman", "jordan", GRUCell])
-@pytest.mark.parametrize("attention", ["dot", "additive"])
-def test_every_cell_runs_and_padding_never_changes_the_outputs(cell, attention):
-    model = Seq2Seq(12, 9, embedding_size=8, hidden_size=6, decoder_size=10, cell=cell, attention=attention).eval()
+@pytest.mark.parametrize(("attention", "input_feeding"), [("dot", True), ("additive", False)])
+def test_every_cell_runs_and_padding_never_changes_the_outputs(cell, attention, input_feeding):
+    model = Seq2Seq(12, 9, embedding_size=8, hidden_size=6, decoder_size=10, cell=cell, attention=attention,
+                    input_feeding=input_feeding).eval()
     inputs, lengths, decoder_inputs = _batch()
     logits, weights = model(inputs, lengths, decoder_inputs, return_attention=True)
     assert logits.shape == (4, 5, 9) and weights.shape == (4, 5, 6)
@@ -42,18 +43,19 @@ def test_every_cell_runs_and_padding_never_changes_the_outputs(cell, attention):
     torch.testing.assert_close(model(noisy, lengths, decoder_inputs), logits)
 
 
-def test_gradients_reach_every_parameter():
-    model = Seq2Seq(12, 9, embedding_size=8, hidden_size=6, attention="additive")
+@pytest.mark.parametrize("input_feeding", [True, False])
+def test_gradients_reach_every_parameter(input_feeding):
+    model = Seq2Seq(12, 9, embedding_size=8, hidden_size=6, attention="additive", input_feeding=input_feeding)
     inputs, lengths, decoder_inputs = _batch()
     model(inputs, lengths, decoder_inputs).sum().backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert missing == []
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_beam_of_one_is_greedy(cell):
+@pytest.mark.parametrize(("cell", "input_feeding"), [("lstm", True), ("lstm", False), ("gru", True)])
+def test_beam_of_one_is_greedy(cell, input_feeding):
     torch.manual_seed(3)
-    model = Seq2Seq(12, 9, embedding_size=8, hidden_size=6, cell=cell).eval()
+    model = Seq2Seq(12, 9, embedding_size=8, hidden_size=6, cell=cell, input_feeding=input_feeding).eval()
     inputs, lengths, _ = _batch(batch=8)
     greedy = model.greedy(inputs, lengths, max_length=7)
     beam = model.beam_search(inputs, lengths, beam=1, max_length=7)

@@ -24,6 +24,7 @@ from convrnn.layers.recurrent.cells import Cell
 from convrnn.layers.recurrent.rnn import RNN
 
 State = Tensor | tuple[Tensor, ...]
+DecoderState = tuple[State, Tensor | None]  # the RNN's state and, with input feeding, h̃_{t−1} (N, H_d)
 
 
 class Decoded(NamedTuple):
@@ -49,15 +50,18 @@ class Seq2Seq(nn.Module):
 
     Decoder (Luong et al., 2015, "global attention"), target y_0 = ``<bos>``, y_1 … y_T:
 
-        s_t = cell(s_{t−1}, embed(y_{t−1}))               decoder state, h_t its output (H_d)
+        s_t = cell(s_{t−1}, [embed(y_{t−1}); h̃_{t−1}])    decoder state, h_t its output (H_d)
         c_t, α_t = attention(h_t, m_{1…S})                α_t sums to 1 over the real positions
         h̃_t = tanh(W_c [h_t; c_t] + b_c)
         p(y_t | y_<t, x) = softmax(W_o h̃_t + b_o)
 
     s_0 = tanh(W_k [→h_S; ←h_1] + b_k) for every state component k (for an LSTM, h_0 and c_0) of
-    every decoder layer, from the encoder's top-layer final outputs. Training feeds the true
-    y_{t−1} (teacher forcing), so the decoder runs over all T steps in one call of the recurrent
-    engine; inference feeds back its own choice (:meth:`greedy`, :meth:`beam_search`).
+    every decoder layer, from the encoder's top-layer final outputs. With ``input_feeding``
+    (Luong et al., 2015, §3.3) the decoder also reads its previous attentional state h̃_{t−1}
+    (h̃_0 = 0), so it knows where it looked last — which helps monotonic alignments such as
+    spelling → sound; without it the term is absent and teacher-forced training runs the decoder
+    over all T steps in one call of the recurrent engine. Training feeds the true y_{t−1}
+    (teacher forcing); inference feeds back its own choice (:meth:`greedy`, :meth:`beam_search`).
 
     Args:
         source_vocab_size, target_vocab_size: V_s, V_t (including the special tokens).
@@ -69,6 +73,7 @@ class Seq2Seq(nn.Module):
         cell: any cell ``RNN`` accepts — "lstm", "gru", "mgu", "elman", "jordan" or a
             :class:`Cell` subclass — for both encoder and decoder.
         attention: "dot" (scaled, with Luong's W_q when H_d ≠ D·H) or "additive" (Bahdanau).
+        input_feeding: feed h̃_{t−1} to the decoder (a step-by-step loop in training too).
         dropout: on embeddings, between stacked layers and on h̃_t.
         padding_index, bos_index, eos_index: the special target ids (``Vocabulary``'s 0, 2, 3).
         **cell_options: passed to the cells (``layer_norm``, ``peephole``, ``reset`` …).
@@ -81,8 +86,8 @@ class Seq2Seq(nn.Module):
     def __init__(self, source_vocab_size: int, target_vocab_size: int, *, embedding_size: int = 128,
                  hidden_size: int = 256, decoder_size: int | None = None, encoder_layers: int = 2,
                  decoder_layers: int = 1, bidirectional: bool = True, cell: str | type[Cell] = "lstm",
-                 attention: str = "dot", dropout: float = 0.2, padding_index: int = 0, bos_index: int = 2,
-                 eos_index: int = 3, **cell_options: Any) -> None:
+                 attention: str = "dot", input_feeding: bool = True, dropout: float = 0.2, padding_index: int = 0,
+                 bos_index: int = 2, eos_index: int = 3, **cell_options: Any) -> None:
         super().__init__()
         for name, value in (("source_vocab_size", source_vocab_size), ("target_vocab_size", target_vocab_size),
                             ("embedding_size", embedding_size), ("hidden_size", hidden_size)):
@@ -97,12 +102,13 @@ class Seq2Seq(nn.Module):
         directions = 2 if bidirectional else 1
         decoder_size = directions * hidden_size if decoder_size is None else decoder_size
         self.padding_index, self.bos_index, self.eos_index = padding_index, bos_index, eos_index
-        self.dropout = dropout
+        self.dropout, self.input_feeding = dropout, bool(input_feeding)
         self.source_embedding = nn.Embedding(source_vocab_size, embedding_size, padding_idx=padding_index)
         self.target_embedding = nn.Embedding(target_vocab_size, embedding_size, padding_idx=padding_index)
         self.encoder = RNN(cell, embedding_size, hidden_size, encoder_layers, bidirectional=bidirectional,
                            dropout=dropout, **cell_options)
-        self.decoder = RNN(cell, embedding_size, decoder_size, decoder_layers, dropout=dropout, **cell_options)
+        self.decoder = RNN(cell, embedding_size + (decoder_size if input_feeding else 0), decoder_size,
+                           decoder_layers, dropout=dropout, **cell_options)
         memory_size = self.encoder.output_size
         self.bridges = nn.ModuleList(nn.Linear(memory_size, decoder_layers * size)
                                      for size in self.decoder.state_sizes)
@@ -112,8 +118,9 @@ class Seq2Seq(nn.Module):
 
     # -- the two halves ------------------------------------------------------------------------
 
-    def encode(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor, State]:
-        """memory (N, S, D·H), valid (N, S) bool (True at real steps), the decoder's s_0."""
+    def encode(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor, DecoderState]:
+        """memory (N, S, D·H), valid (N, S) bool (True at real steps), the decoder's initial state
+        (s_0, h̃_0 = 0 or None without input feeding)."""
         where = "Seq2Seq.encode"
         check_tensor("inputs", inputs, dims=2, where=where)
         if inputs.is_floating_point():
@@ -131,18 +138,31 @@ class Seq2Seq(nn.Module):
         layers = self.decoder.num_layers
         components = tuple(torch.tanh(bridge(summary)).view(batch, layers, -1).transpose(0, 1).contiguous()
                            for bridge in self.bridges)
-        return memory, valid, components[0] if len(components) == 1 else components
+        feed = memory.new_zeros(batch, self.combine.out_features) if self.input_feeding else None
+        return memory, valid, (components[0] if len(components) == 1 else components, feed)
 
     def decode(self, decoder_inputs: Tensor, memory: Tensor, valid: Tensor,
-               state: State) -> tuple[Tensor, State, Tensor]:
+               state: DecoderState) -> tuple[Tensor, DecoderState, Tensor]:
         """Run the decoder over given inputs (N, T) from ``state``: logits (N, T, V_t), the new
         state, attention weights (N, T, S)."""
         embedded = F.dropout(self.target_embedding(decoder_inputs), self.dropout, self.training)
-        outputs, state = self.decoder(embedded, None, state)
-        context, weights = self.attention.attend(outputs, memory, memory, valid)
-        attentional = torch.tanh(self.combine(torch.cat([outputs, context], dim=-1)))
-        logits = self.output(F.dropout(attentional, self.dropout, self.training))
-        return logits, state, weights
+        recurrent, feed = state
+        if feed is None:
+            outputs, recurrent = self.decoder(embedded, None, recurrent)
+            context, weights = self.attention.attend(outputs, memory, memory, valid)
+            attentional = torch.tanh(self.combine(torch.cat([outputs, context], dim=-1)))
+            attentional = F.dropout(attentional, self.dropout, self.training)
+            return self.output(attentional), (recurrent, None), weights
+        every, all_weights = [], []
+        for t in range(embedded.shape[1]):
+            step = torch.cat([embedded[:, t], feed], dim=-1).unsqueeze(1)
+            output, recurrent = self.decoder(step, None, recurrent)
+            context, weights = self.attention.attend(output, memory, memory, valid)
+            feed = F.dropout(torch.tanh(self.combine(torch.cat([output, context], dim=-1))), self.dropout,
+                             self.training)[:, 0]
+            every.append(feed)
+            all_weights.append(weights)
+        return self.output(torch.stack(every, 1)), (recurrent, feed), torch.cat(all_weights, 1)
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None, decoder_inputs: Tensor | None = None,
                 return_attention: bool = False) -> Tensor | tuple[Tensor, Tensor]:
@@ -242,11 +262,13 @@ class Seq2Seq(nn.Module):
         return Decoded(tokens, lengths, scores, attention)
 
 
-def _select(state: State, index: Tensor) -> State:
-    """Rows ``index`` of every state component (L, M, S_k) along the batch dimension."""
-    if isinstance(state, Tensor):
-        return state.index_select(1, index)
-    return tuple(component.index_select(1, index) for component in state)
+def _select(state: DecoderState, index: Tensor) -> DecoderState:
+    """Rows ``index`` of a decoder state: of every RNN state component (L, M, S_k) along the
+    batch dimension 1, and of h̃ (M, H_d) along dimension 0."""
+    recurrent, feed = state
+    recurrent = recurrent.index_select(1, index) if isinstance(recurrent, Tensor) else \
+        tuple(component.index_select(1, index) for component in recurrent)
+    return recurrent, None if feed is None else feed.index_select(0, index)
 
 
 def _max_length(max_length: int | None, steps: int) -> int:

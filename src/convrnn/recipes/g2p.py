@@ -12,7 +12,8 @@ reference's length.
 
 Model: letters → 128-d embeddings → 2-layer bidirectional LSTM (256 per direction) → memory;
 LSTM decoder (512) started from the encoder's final states, scaled dot-product attention with
-Luong's query projection, tanh(W[h; c]) → 43 outputs (39 phonemes + specials); dropout 0.3.
+Luong's query projection, tanh(W[h; c]) → 43 outputs (39 phonemes + specials), the previous
+tanh(W[h; c]) fed back into the decoder (input feeding); dropout 0.3.
 Teacher forcing in training; beam search (beam 5) and greedy decoding at test time. AdamW
 (weight decay 1e-4), one-cycle learning rate (peak 3e-3), batch 256, 30 epochs, gradient norm
 clipped at 5; the epoch with the lowest validation loss is kept. ``out/alignments/`` gets the
@@ -56,7 +57,7 @@ RECIPE = G2PRecipe(
                 "(target ≤ 30 % WER, ≤ 8 % PER on held-out words)",
     load=cmudict,
     model_options={"embedding_size": 128, "hidden_size": 256, "decoder_size": 512, "encoder_layers": 2,
-                   "decoder_layers": 1, "cell": "lstm", "attention": "dot", "dropout": 0.3},
+                   "decoder_layers": 1, "cell": "lstm", "attention": "dot", "input_feeding": True, "dropout": 0.3},
     epochs=30,
     batch_size=256,
     lr=3e-3,
