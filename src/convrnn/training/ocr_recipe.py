@@ -1,0 +1,258 @@
+"""Train, evaluate and use a line reader: images of digit strings in, the digits out (CTC).
+
+The run directory has the layout of :mod:`convrnn.training.image_recipe` (``checkpoints/``,
+``model/``, ``log.csv``, ``scores.json``). Scores: *string accuracy*, the share of strings read
+exactly, and the *character error rate* Σ edit distance(read, truth) / Σ len(truth), each with
+greedy (best-path) and prefix-beam decoding.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+
+from convrnn.data.batching import LengthBucketSampler
+from convrnn.data.digit_strings import DigitStrings, collate_digit_strings
+from convrnn.layers.ctc import CTCLoss, ctc_beam_decode, ctc_beam_search, ctc_best_path
+from convrnn.models.ocr import CRNN
+from convrnn.training.callbacks import Checkpoint
+from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.files import write_json
+from convrnn.training.fit import fit
+from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
+from convrnn.training.loggers import CSVLogger
+from convrnn.training.metrics import Metric
+from convrnn.training.seeding import seed_everything
+from convrnn.training.steps import StepOutput
+
+__all__ = ["OCRRecipe", "StringAccuracy", "ctc_step", "edit_distance", "load_reader", "read_strings",
+           "string_loader", "string_scores"]
+
+PRUNE_BELOW = math.log(1e-4)  # beam search ignores symbols this improbable at a step (scores barely move)
+
+
+def edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
+    """Levenshtein distance: the fewest insertions, deletions and substitutions turning a into b."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
+
+
+def _symbols(targets: Tensor) -> Tensor:
+    """Class labels (padded with −1) → CTC symbols (class c ↦ c + 1; the padding, never read, ↦ 0)."""
+    return (targets + 1).clamp_min(0)
+
+
+def ctc_step(model: nn.Module, batch: dict[str, Tensor], loss: Callable[..., Tensor]) -> StepOutput:
+    """``fit``'s step for a reader: ``loss(log_probs, lengths, symbols, target_lengths)`` on a
+    :func:`collate_digit_strings` batch; the outputs for metrics are ``(log_probs, lengths)``."""
+    log_probs, lengths = model(batch["images"], batch["widths"])
+    value = loss(log_probs, lengths, _symbols(batch["targets"]), batch["target_lengths"])
+    return StepOutput(value, (log_probs.detach(), lengths), (batch["targets"], batch["target_lengths"]),
+                      batch["images"].shape[0])
+
+
+class StringAccuracy(Metric):
+    """Share of strings whose best-path decoding equals the target exactly, counted on the device.
+
+    ``outputs = (log_probs (N, T, K), lengths (N,))``; ``targets = (labels (N, S) padded with −1,
+    target_lengths (N,))``; symbol s ≥ 1 is class s − 1.
+    """
+
+    def batch(self, outputs: tuple[Tensor, Tensor], targets: tuple[Tensor, Tensor]) -> tuple[Tensor, float]:
+        log_probs, lengths = outputs
+        labels, _ = targets
+        symbols, _ = ctc_best_path(log_probs, lengths)
+        read = torch.where(symbols > 0, symbols - 1, -1)
+        width = max(read.shape[1], labels.shape[1])
+        read = nn.functional.pad(read, (0, width - read.shape[1]), value=-1)
+        truth = nn.functional.pad(labels.to(read.device), (0, width - labels.shape[1]), value=-1)
+        return (read == truth).all(dim=1).sum(), float(labels.shape[0])
+
+
+def string_loader(strings: DigitStrings, batch_size: int, *, shuffle: bool, seed: int = 0, workers: int = 0,
+                  pin_memory: bool = False) -> DataLoader[Any]:
+    """Batches of strings of similar width (little padding), shuffled by ``(seed, epoch)``."""
+    sampler = LengthBucketSampler(strings.widths.tolist(), batch_size, shuffle=shuffle, seed=seed)
+    return DataLoader(strings, batch_sampler=sampler, collate_fn=collate_digit_strings, num_workers=workers,
+                      pin_memory=pin_memory, persistent_workers=workers > 0)
+
+
+@torch.no_grad()
+def string_scores(model: nn.Module, strings: DigitStrings, *, device: str = "cpu", batch_size: int = 256,
+                  beam_width: int = 8, workers: int = 0) -> dict[str, float]:
+    """String accuracy and character error rate of ``model`` on ``strings``, greedy and beam."""
+    model = model.to(device).eval()
+    counts = {"greedy": [0, 0], "beam": [0, 0]}  # [strings read exactly, edit operations]
+    characters = 0
+    for batch in string_loader(strings, batch_size, shuffle=False, workers=workers):
+        log_probs, lengths = model(batch["images"].to(device), batch["widths"])
+        truths = [row[:n] for row, n in zip(batch["targets"].tolist(), batch["target_lengths"].tolist(), strict=True)]
+        characters += sum(map(len, truths))
+        greedy_symbols, greedy_counts = ctc_best_path(log_probs, lengths)
+        greedy = [row[:n] for row, n in zip(greedy_symbols.tolist(), greedy_counts.tolist(), strict=True)]
+        beam = ctc_beam_decode(log_probs, lengths, beam_width=beam_width, min_log_prob=PRUNE_BELOW)
+        for name, decoded in (("greedy", greedy), ("beam", beam)):
+            for symbols, truth in zip(decoded, truths, strict=True):
+                read = [s - 1 for s in symbols]
+                counts[name][0] += read == truth
+                counts[name][1] += edit_distance(read, truth)
+    total = len(strings)
+    return {"string_accuracy": counts["greedy"][0] / total,
+            "character_error_rate": counts["greedy"][1] / max(characters, 1),
+            "beam_string_accuracy": counts["beam"][0] / total,
+            "beam_character_error_rate": counts["beam"][1] / max(characters, 1)}
+
+
+def load_reader(run: str | os.PathLike[str]) -> tuple[CRNN, dict[str, Any]]:
+    """The trained reader of a run or model directory (eval mode) and its config."""
+    directory = model_directory(run)
+    config = read_config(directory)
+    if config.get("model") != "crnn":
+        raise ValueError(f"'{directory}': expected a reader (model 'crnn'), its config names {config.get('model')!r}")
+    model = CRNN(**config.get("model_options", {}))
+    load_model_weights(directory, model)
+    return model.eval(), config
+
+
+def read_strings(model: CRNN, image: Tensor, *, beam_width: int = 8, top: int = 1) -> list[tuple[str, float]]:
+    """The ``top`` most probable digit strings in one image ``(C, H, W)`` in [0, 1] and their
+    probabilities (prefix beam search). Dark ink on a light background is inverted first, since
+    the reader learnt MNIST's bright ink on black."""
+    if image.dim() != 3:
+        raise ValueError(f"read_strings: argument 'image' expected (C, H, W), got shape {tuple(image.shape)}")
+    if image.shape[0] in (3, 4):
+        image = image[:3].mean(dim=0, keepdim=True)
+    if image.shape[0] != model.in_channels or image.shape[1] != model.height:
+        raise ValueError(f"read_strings: argument 'image' expected a grayscale image {model.height} pixels high "
+                         f"(the height the reader was trained on), got (C, H, W) = {tuple(image.shape)}")
+    if float(image.mean()) > 0.5:
+        image = 1 - image
+    with torch.no_grad():
+        log_probs, _ = model(image.unsqueeze(0).float())
+    ranked = ctc_beam_search(log_probs[0], beam_width=beam_width, top=top)
+    return [("".join(str(s - 1) for s in symbols), math.exp(score)) for symbols, score in ranked]
+
+
+@dataclass(frozen=True)
+class OCRRecipe:
+    """A digit-string reading task: generated strings (``data``: options of :class:`DigitStrings`),
+    a :class:`CRNN` (``model_options``) and the training settings."""
+
+    name: str
+    description: str
+    target: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=lambda: {"train": 100_000, "validation": 2_000, "test": 10_000})
+    data_seed: int = 0
+    model_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 2e-3
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    scheduler: str = "onecycle"
+    clip_grad_norm: float = 5.0
+    beam_width: int = 8
+    workers: int | None = None  # data-loading processes; None: 0 on the CPU, up to 8 beside a GPU
+
+    def strings(self, split: str, count: int | None = None) -> DigitStrings:
+        """The ``split``'s strings (``count`` of them, default ``sizes[split]``), fixed by ``data_seed``."""
+        return DigitStrings(split, self.sizes[split] if count is None else count, seed=self.data_seed,
+                            **self.data)
+
+    def _workers(self, device: str) -> int:
+        if self.workers is not None:
+            return self.workers
+        return 0 if torch.device(device).type == "cpu" else max(0, min(8, (os.cpu_count() or 1) - 1))
+
+    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
+              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
+              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
+        """Train into ``out``; ``limit`` caps the number of training strings."""
+        out = Path(out)
+        epochs = self.epochs if epochs is None else epochs
+        batch_size = self.batch_size if batch_size is None else batch_size
+        lr = self.lr if lr is None else lr
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
+        if not lr > 0:
+            raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError(f"train: argument 'limit' expected None or an int ≥ 1, got {limit!r}")
+        seed_everything(seed)
+        started = time.perf_counter()
+        train_count = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])
+        workers, pin = self._workers(device), torch.device(device).type == "cuda"
+        train = string_loader(self.strings("train", train_count), batch_size, shuffle=True, seed=seed,
+                              workers=workers, pin_memory=pin)
+        val = string_loader(self.strings("validation"), 256, shuffle=False, workers=workers, pin_memory=pin)
+        model = CRNN(**self.model_options)
+        optimizer = make_optimizer(self, model, lr)
+        scheduler = make_scheduler(self.scheduler, optimizer, lr, epochs, len(train))
+        config = {"recipe": self.name, "model": "crnn", "model_options": self.model_options,
+                  "input_shape": [model.in_channels, model.height, None], "classes": [str(d) for d in range(10)],
+                  "data": {**self.data, "seed": self.data_seed, "sizes": self.sizes},
+                  "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+                               "optimizer": self.optimizer, "scheduler": self.scheduler,
+                               "train_strings": train_count}}
+        checkpoints = Checkpoint(out / "checkpoints", monitor="val_string_accuracy", mode="max")
+        last = out / "checkpoints" / "last"
+        if resume and not (last / "config.json").is_file():
+            raise FileNotFoundError(f"train: --resume found no checkpoint at '{last}'")
+        history = fit(model, train, val, loss=CTCLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
+                      clip_grad_norm=self.clip_grad_norm, metrics={"string_accuracy": StringAccuracy()},
+                      callbacks=[checkpoints, CSVLogger(out / "log.csv")], device=device, seed=seed,
+                      resume=last if resume else None, progress=progress, config=config, step_fn=ctc_step)
+        load_checkpoint(checkpoints.best_path, model)
+        save_model(out / "model", model, config, metadata={"history": history.records})
+        scores = string_scores(model, self.strings("test"), device=device, beam_width=self.beam_width,
+                               workers=workers)
+        result = {"recipe": self.name, **{f"test_{key}": value for key, value in scores.items()},
+                  "best_val_string_accuracy": max(r.get("val_string_accuracy", float("nan"))
+                                                  for r in history.records),
+                  "epochs": epochs, "wall_seconds": round(time.perf_counter() - started, 1),
+                  "threads": torch.get_num_threads(), "device": str(device),
+                  "machine": platform.processor() or platform.machine(), "settings": config["settings"]}
+        write_json(out / "scores.json", result)
+        return result
+
+    def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
+        """String accuracy and character error rate (greedy and beam) of the reader in ``run``."""
+        model, _ = load_reader(run)
+        return string_scores(model, self.strings(split), device=device, beam_width=self.beam_width,
+                             workers=self._workers(device))
+
+    def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 3) -> list[str]:
+        """One line per image file (PNG, PGM or .npy, as high as the training canvases): the digits
+        read, then the ``top`` most probable readings with their probabilities."""
+        from convrnn.data.image_files import read_image
+
+        model, _ = load_reader(run)
+        lines = []
+        for path in inputs:
+            ranked = read_strings(model, read_image(path), beam_width=max(self.beam_width, top), top=top)
+            alternatives = ", ".join(f"{text or '∅'} {p:.1%}" for text, p in ranked)
+            lines.append(f"{path}: {ranked[0][0]}  ({alternatives})")
+        return lines
+
+    def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        """The untrained reader and an input shape (a canvas 128 columns wide)."""
+        model = CRNN(**self.model_options)
+        return model, (model.in_channels, model.height, 128)
