@@ -1,0 +1,92 @@
+"""Builds a C++ extension on first use and caches it atomically; None where it cannot be built.
+
+A library is built by ``torch.utils.cpp_extension.load`` (a C++ compiler and ninja needed) into
+a fresh temporary directory, then moved into
+``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/`` (default cache root
+``~/.cache/convrnn``) with one atomic rename, so a crash or a concurrent build never leaves a
+half-written library where a later run would load it. Sources, flags or torch changing give a new
+directory. ``CONVRNN_NO_COMPILE=1`` means never build (callers then run their pure-PyTorch path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+
+def cache_root() -> Path:
+    """``$CONVRNN_CACHE``, else ``$XDG_CACHE_HOME/convrnn``, else ``~/.cache/convrnn``."""
+    configured = os.environ.get("CONVRNN_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "convrnn"
+
+
+def toolchain_present() -> bool:
+    """Whether ninja and a C++ compiler (``$CXX`` or ``c++``) are on the path."""
+    from torch.utils import cpp_extension
+
+    try:
+        cpp_extension.verify_ninja_availability()
+    except RuntimeError:
+        return False
+    return shutil.which(os.environ.get("CXX", "c++")) is not None
+
+
+def compiler_flags() -> list[str]:
+    """-O3; fast math so float loops vectorise (the kernels never test for NaN or infinity); OpenMP;
+    AVX2/FMA where torch itself dispatches to them on this CPU (part of the cache key)."""
+    flags = ["-O3", "-ffast-math", "-fopenmp"]
+    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+        flags += ["-mavx2", "-mfma"]
+    return flags
+
+
+def load_extension(stem: str, source: Path, *, what: str, fallback: str,
+                   toolchain: bool | None = None) -> ModuleType | None:
+    """The compiled module of ``source`` (named ``<stem>_<hash>``), built if needed; None with one
+    ``RuntimeWarning`` naming ``what`` failed and the ``fallback`` used instead."""
+    if toolchain is None:
+        toolchain = toolchain_present()
+    if os.environ.get("CONVRNN_NO_COMPILE") == "1" or not source.exists() or not toolchain:
+        return None
+    flags = compiler_flags()
+    digest = hashlib.sha256(source.read_bytes() + " ".join([torch.__version__, *flags]).encode()).hexdigest()[:16]
+    name = f"{stem}_{digest}"
+    directory = cache_root() / "extensions" / f"torch-{torch.__version__}-{digest}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        library = next(directory.glob(f"{name}*.so"), None)
+        if library is None:
+            return _build(name, source, directory, flags)
+        spec = importlib.util.spec_from_file_location(name, library)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+        return module
+    except Exception as error:  # any build or load failure means: run the pure-PyTorch path
+        reason = "\n".join(str(error).strip().splitlines()[-6:])  # a compiler's last lines name the error
+        warnings.warn(f"convrnn: the {what} could not be built or loaded ({reason}); {fallback}",
+                      RuntimeWarning, stacklevel=3)
+        return None
+
+
+def _build(name: str, source: Path, directory: Path, flags: list[str]) -> ModuleType:
+    from torch.utils import cpp_extension
+
+    with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as scratch:
+        module = cpp_extension.load(name, [str(source)], build_directory=scratch,
+                                    extra_cflags=flags, extra_ldflags=["-fopenmp"], verbose=False)
+        built = Path(module.__file__)
+        os.replace(built, directory / built.name)
+    return module

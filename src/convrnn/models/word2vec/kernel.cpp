@@ -1,0 +1,163 @@
+// word2vec's training loop (CBOW or skip-gram, negative sampling) over a chunk of sentences, in
+// the Hogwild style of the original word2vec.c: `workers` OpenMP threads take sentences from the
+// chunk and update the two shared matrices without locks. Called from Python once per chunk
+// (convrnn/models/word2vec/training.py documents the math); the GIL is released meanwhile.
+#include <torch/extension.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kDomain = 2147483647;  // the cumulative table's last entry (2^31 − 1)
+
+struct Random {  // word2vec.c's linear congruential generator
+  uint64_t state;
+  uint64_t next() { state = state * 25214903917ULL + 11ULL; return state; }
+  float uniform() { return static_cast<float>((next() >> 16) & 0xFFFFFF) / 16777216.0f; }
+  int64_t below(int64_t n) { return static_cast<int64_t>((next() >> 16) % static_cast<uint64_t>(n)); }
+};
+
+inline int32_t draw_negative(const int64_t* table, int64_t vocabulary, Random& random) {
+  const int64_t r = static_cast<int64_t>((random.next() >> 16) % static_cast<uint64_t>(kDomain));
+  int64_t low = 0, high = vocabulary - 1;  // first w with table[w] > r
+  while (low < high) {
+    const int64_t middle = (low + high) / 2;
+    if (table[middle] > r) high = middle; else low = middle + 1;
+  }
+  return static_cast<int32_t>(low);
+}
+
+// σ tabulated on [−6, 6] as in word2vec.c (EXP_TABLE_SIZE 1000, MAX_EXP 6); beyond ±6 σ is 0 or 1.
+struct SigmoidTable {
+  static constexpr int kSize = 1000;
+  static constexpr float kMax = 6.0f;
+  float values[kSize];
+  SigmoidTable() {
+    for (int i = 0; i < kSize; ++i) {
+      const double x = (2.0 * i / kSize - 1.0) * kMax;
+      values[i] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
+    }
+  }
+  float operator()(float x) const {
+    if (x >= kMax) return 1.0f;
+    if (x <= -kMax) return 0.0f;
+    return values[static_cast<int>((x + kMax) * (kSize / kMax / 2.0f))];
+  }
+};
+const SigmoidTable sigmoid;
+
+// One (input vector h, target word) pass of negative sampling: accumulates ∂ into `error` and
+// updates the output rows of the target and its negatives.
+inline void negative_sampling(const float* __restrict h, float* __restrict error, float* __restrict out,
+                              int32_t word, int64_t negative, float alpha, int64_t dim,
+                              const int64_t* table, int64_t vocabulary, Random& random) {
+  for (int64_t d = 0; d <= negative; ++d) {
+    int32_t target;
+    float label;
+    if (d == 0) {
+      target = word;
+      label = 1.0f;
+    } else {
+      target = draw_negative(table, vocabulary, random);
+      if (target == word) continue;
+      label = 0.0f;
+    }
+    float* __restrict row = out + static_cast<int64_t>(target) * dim;
+    float dot = 0.0f;
+    for (int64_t k = 0; k < dim; ++k) dot += h[k] * row[k];
+    const float g = (label - sigmoid(dot)) * alpha;
+    for (int64_t k = 0; k < dim; ++k) error[k] += g * row[k];
+    for (int64_t k = 0; k < dim; ++k) row[k] += g * h[k];
+  }
+}
+
+}  // namespace
+
+// Returns {words kept after subsampling, words read}. ids: (L,) int32 in-vocabulary word ids of the
+// chunk's sentences, one after another; offsets: (S+1,) int64 sentence starts; keep: (V,) float32
+// subsampling probabilities; table: (V,) int64 cumulative negative-sampling table. The learning
+// rate falls linearly from alpha_start to alpha_end along the chunk.
+std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torch::Tensor ids,
+                                 torch::Tensor offsets, torch::Tensor keep, torch::Tensor table, bool cbow,
+                                 int64_t window, int64_t negative, double alpha_start, double alpha_end,
+                                 int64_t seed, int64_t workers) {
+  TORCH_CHECK(input.is_contiguous() && output.is_contiguous() && input.scalar_type() == torch::kFloat32 &&
+              output.scalar_type() == torch::kFloat32 && input.sizes() == output.sizes(),
+              "train_chunk: input and output must be contiguous float32 matrices of one shape (V, E)");
+  TORCH_CHECK(ids.scalar_type() == torch::kInt32 && offsets.scalar_type() == torch::kInt64 &&
+              keep.scalar_type() == torch::kFloat32 && table.scalar_type() == torch::kInt64,
+              "train_chunk: expected ids int32, offsets int64, keep float32, table int64");
+  const int64_t vocabulary = input.size(0), dim = input.size(1);
+  float* in = input.data_ptr<float>();
+  float* out = output.data_ptr<float>();
+  const int32_t* words = ids.data_ptr<int32_t>();
+  const int64_t* starts = offsets.data_ptr<int64_t>();
+  const float* keep_p = keep.data_ptr<float>();
+  const int64_t* cumulative = table.data_ptr<int64_t>();
+  const int64_t sentences = offsets.size(0) - 1;
+  const int64_t total = starts[sentences] - starts[0];
+  int64_t kept_words = 0;
+
+#pragma omp parallel num_threads(static_cast<int>(workers)) reduction(+ : kept_words)
+  {
+    std::vector<float> hidden(dim), error(dim);
+    std::vector<int32_t> sentence;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < sentences; ++s) {
+      Random random{static_cast<uint64_t>(seed) * 1000003ULL + static_cast<uint64_t>(s) * 7919ULL + 1ULL};
+      const float progress = total > 0 ? static_cast<float>(starts[s] - starts[0]) / static_cast<float>(total) : 0.0f;
+      const float alpha = static_cast<float>(alpha_start + (alpha_end - alpha_start) * progress);
+      sentence.clear();
+      for (int64_t i = starts[s]; i < starts[s + 1]; ++i) {
+        const int32_t w = words[i];
+        if (keep_p[w] >= 1.0f || random.uniform() < keep_p[w]) sentence.push_back(w);
+      }
+      const int64_t length = static_cast<int64_t>(sentence.size());
+      kept_words += length;
+      for (int64_t i = 0; i < length; ++i) {
+        const int64_t reduced = window - random.below(window);  // dynamic window 1 … window
+        const int64_t first = std::max<int64_t>(0, i - reduced), last = std::min<int64_t>(length - 1, i + reduced);
+        const int32_t word = sentence[i];
+        if (cbow) {
+          int64_t count = 0;
+          std::fill(hidden.begin(), hidden.end(), 0.0f);
+          for (int64_t c = first; c <= last; ++c) {
+            if (c == i) continue;
+            const float* row = in + static_cast<int64_t>(sentence[c]) * dim;
+            for (int64_t k = 0; k < dim; ++k) hidden[k] += row[k];
+            ++count;
+          }
+          if (count == 0) continue;
+          const float scale = 1.0f / static_cast<float>(count);
+          for (int64_t k = 0; k < dim; ++k) hidden[k] *= scale;
+          std::fill(error.begin(), error.end(), 0.0f);
+          negative_sampling(hidden.data(), error.data(), out, word, negative, alpha, dim, cumulative,
+                            vocabulary, random);
+          for (int64_t c = first; c <= last; ++c) {
+            if (c == i) continue;
+            float* __restrict row = in + static_cast<int64_t>(sentence[c]) * dim;
+            for (int64_t k = 0; k < dim; ++k) row[k] += error[k];
+          }
+        } else {
+          for (int64_t c = first; c <= last; ++c) {
+            if (c == i) continue;
+            float* __restrict row = in + static_cast<int64_t>(sentence[c]) * dim;
+            std::fill(error.begin(), error.end(), 0.0f);
+            negative_sampling(row, error.data(), out, word, negative, alpha, dim, cumulative, vocabulary,
+                              random);
+            for (int64_t k = 0; k < dim; ++k) row[k] += error[k];
+          }
+        }
+      }
+    }
+  }
+  return {kept_words, total};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("train_chunk", &train_chunk, "word2vec: train on one chunk of sentences (Hogwild, OpenMP)",
+        py::call_guard<py::gil_scoped_release>());
+}
