@@ -64,6 +64,16 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one)")
     p.set_defaults(func=_cmd_sample)
 
+    p = sub.add_parser("embed", help="query trained word vectors: nearest words, analogies a − b + c")
+    p.add_argument("checkpoint", help="a word2vec run directory (runs/word2vec) or a word2vec file (.txt/.bin)")
+    p.add_argument("--similar", nargs="+", default=[], metavar="WORD", help="words whose nearest words to show")
+    p.add_argument("--analogy", nargs=3, action="append", default=[], metavar=("A", "B", "C"),
+                   help="show the best words for A − B + C (paris france spain → madrid); may repeat")
+    p.add_argument("--top", type=int, default=10, help="how many words per query (default 10)")
+    p.add_argument("--method", default="3cosadd", choices=["3cosadd", "3cosmul"], help="analogy scoring")
+    p.add_argument("--restrict", type=int, default=None, help="search only the N most frequent words")
+    p.set_defaults(func=_cmd_embed)
+
     p = sub.add_parser("summary", help="per-layer table: output shape, parameters, MACs, receptive field")
     p.add_argument("model", nargs="?",
                    help="a model or recipe name (see `convrnn summary --list`) or a run/model directory")
@@ -172,6 +182,29 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     recipe.sample(args.checkpoint, args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                   top_p=args.top_p, greedy=args.greedy, seed=args.seed, callback=show)
     sys.stdout.write(("" if shown else args.prompt) + "\n")
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from convrnn.models.word2vec import load_word2vec_format
+
+    if not args.similar and not args.analogy:
+        raise ValueError("embed: expected at least one query, --similar WORD or --analogy A B C")
+    path = Path(args.checkpoint)
+    if path.is_file():
+        vectors = load_word2vec_format(path, binary=path.suffix == ".bin")
+    else:
+        from convrnn.recipes.word2vec import load_vectors
+
+        vectors, _ = load_vectors(path)
+    for word in args.similar:
+        found = vectors.most_similar(word, args.top, restrict=args.restrict)
+        print(f"{word}: " + ", ".join(f"{w} {s:.3f}" for w, s in found))
+    for a, b, c in args.analogy:
+        found = vectors.analogy(a, b, c, args.top, method=args.method, restrict=args.restrict)
+        print(f"{a} − {b} + {c}: " + ", ".join(f"{w} {s:.3f}" for w, s in found))
     return 0
 
 
