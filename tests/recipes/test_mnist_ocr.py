@@ -65,6 +65,21 @@ def test_evaluate_repeats_the_test_scores_of_training(run_dir):
         assert again[key] == pytest.approx(scores[f"test_{key}"])
 
 
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    from dataclasses import replace
+
+    from safetensors.torch import load_file
+
+    short = replace(TINY, epochs=3, sizes={"train": 36, "validation": 8, "test": 8})
+    short.train(tmp_path / "straight", progress=False)
+    short.train(tmp_path / "resumed", epochs=2, progress=False)
+    short.train(tmp_path / "resumed", resume=True, progress=False)
+    straight = load_file(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "checkpoints" / "last" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[key], resumed[key]) for key in straight)
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "convrnn", *args], capture_output=True, text=True, timeout=120)
 
