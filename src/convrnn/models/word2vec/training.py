@@ -105,8 +105,8 @@ class Word2VecSettings:
     seed: int = 1
     engine: str = "auto"
     chunk_words: int = 100_000
-    batch_words: int = 2048
-    duplicate_scale: float = 64.0
+    batch_words: int = 1024
+    duplicate_scale: float = 16.0
 
     def __post_init__(self) -> None:
         check_choice("architecture", self.architecture, ARCHITECTURES, where="Word2VecSettings")
@@ -223,6 +223,10 @@ def train_word2vec(model: Word2Vec, vocabulary: WordVocabulary, sentences: Sente
             else:
                 chunk_kept = _train_chunk_torch(model, ids.to(device), offsets.to(device), keep, table, settings,
                                                 alpha_start, alpha_end, generator)
+                if not bool(torch.isfinite(model.input.sum() + model.output.sum())):
+                    raise RuntimeError(f"train_word2vec: the torch engine diverged (non-finite vectors) with "
+                                       f"batch_words={settings.batch_words}, alpha={settings.alpha}; lower one of "
+                                       f"them or duplicate_scale={settings.duplicate_scale}")
             done += words
             kept += chunk_kept
             chunk_index += 1
