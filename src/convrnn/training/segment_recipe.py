@@ -12,6 +12,7 @@ the IoU of each class.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -112,7 +113,9 @@ class SegmentRecipe:
         test = self.data("test")
         scores = segmentation_scores(model, test, self.classes, device=device)
         write_grid(out / "segmentation-test.png", model, test, device=device)
-        result = {"recipe": self.name, **{f"test_{key}": value for key, value in scores.items()},
+        # a class absent from every test canvas and prediction has no IoU: null in the JSON
+        result = {"recipe": self.name,
+                  **{f"test_{key}": None if math.isnan(value) else value for key, value in scores.items()},
                   "best_val_mean_iou": max(r.get("val_mean_iou", float("nan")) for r in history.records),
                   "test_canvases": len(test), "epochs": epochs,
                   "wall_seconds": round(time.perf_counter() - started, 1),
