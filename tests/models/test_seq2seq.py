@@ -65,6 +65,19 @@ def test_beam_of_one_is_greedy(cell, input_feeding):
     torch.testing.assert_close(beam.attention, greedy.attention)
 
 
+def test_batched_beam_search_equals_decoding_each_source_alone():
+    torch.manual_seed(4)
+    model = Seq2Seq(12, 9, embedding_size=8, hidden_size=6, attention="additive").eval()
+    inputs, lengths, _ = _batch(batch=5)
+    together = model.beam_search(inputs, lengths, beam=3, max_length=6)
+    for i, length in enumerate(lengths.tolist()):
+        alone = model.beam_search(inputs[i:i + 1, :length], lengths[i:i + 1], beam=3, max_length=6)
+        torch.testing.assert_close(alone.sequences[0], together.sequences[i])
+        torch.testing.assert_close(alone.scores[0], together.scores[i], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(alone.attention[0], together.attention[i, ..., :length], rtol=1e-5, atol=1e-6)
+        assert torch.all(together.attention[i, ..., length:] == 0)
+
+
 def _log_probability(model, inputs, lengths, tokens):
     """log p(tokens, <eos> | x) by teacher forcing (an independent path from the decoders)."""
     target = [*tokens, EOS]
