@@ -30,7 +30,7 @@ inline int32_t draw_negative(const int64_t* table, int64_t vocabulary, Random& r
   return static_cast<int32_t>(low);
 }
 
-// σ tabulated on [−6, 6] as in word2vec.c (EXP_TABLE_SIZE 1000, MAX_EXP 6); beyond ±6 σ is 0 or 1.
+// σ tabulated on (−6, 6) as in word2vec.c and gensim (EXP_TABLE_SIZE 1000, MAX_EXP 6).
 struct SigmoidTable {
   static constexpr int kSize = 1000;
   static constexpr float kMax = 6.0f;
@@ -41,11 +41,7 @@ struct SigmoidTable {
       values[i] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
     }
   }
-  float operator()(float x) const {
-    if (x >= kMax) return 1.0f;
-    if (x <= -kMax) return 0.0f;
-    return values[static_cast<int>((x + kMax) * (kSize / kMax / 2.0f))];
-  }
+  float operator()(float x) const { return values[static_cast<int>((x + kMax) * (kSize / kMax / 2.0f))]; }
 };
 const SigmoidTable sigmoid;
 
@@ -68,6 +64,7 @@ inline void negative_sampling(const float* __restrict h, float* __restrict error
     float* __restrict row = out + static_cast<int64_t>(target) * dim;
     float dot = 0.0f;
     for (int64_t k = 0; k < dim; ++k) dot += h[k] * row[k];
+    if (dot <= -SigmoidTable::kMax || dot >= SigmoidTable::kMax) continue;  // saturated: no update (gensim)
     const float g = (label - sigmoid(dot)) * alpha;
     for (int64_t k = 0; k < dim; ++k) error[k] += g * row[k];
     for (int64_t k = 0; k < dim; ++k) row[k] += g * h[k];

@@ -13,9 +13,9 @@ drawn uniformly from 1 … W, of the same sentence, after subsampling):
   w_t; skip-gram: one example per context word, h = U[c_j], the target w_t.
 - Negative sampling replaces the softmax over V (the seeds' "attention over the vocabulary"):
   for the target y_0 = w_t (label 1) and K words y_1 … y_K drawn from P_n (label 0; a draw equal to
-  w_t is skipped), g_k = α (label_k − σ(h · O[y_k])); then O[y_k] += g_k h and the input rows
-  receive e = Σ_k g_k O[y_k] (each context row in CBOW, the one row in skip-gram). This is SGD
-  on the loss −log σ(h·O[w_t]) − Σ_k log σ(−h·O[y_k]) with step α.
+  w_t is skipped), g_k = α (label_k − σ(h · O[y_k])), or 0 where |h · O[y_k]| ≥ 6 (gensim's
+  rule); then O[y_k] += g_k h and the input rows receive e = Σ_k g_k O[y_k] (each context row in
+  CBOW, the one row in skip-gram). This is SGD on the loss −log σ(h·O[w_t]) − Σ_k log σ(−h·O[y_k]) with step α.
 - α falls linearly from ``alpha`` to ``min_alpha`` over all epochs' words.
 
 Two engines do the same arithmetic. ``"compiled"`` (``kernel.cpp``) runs word2vec.c's loop over a
@@ -48,6 +48,7 @@ from convrnn.models.word2vec.vocabulary import WordVocabulary, cumulative_table,
 ARCHITECTURES = ("cbow", "skipgram")
 ENGINES = ("auto", "compiled", "torch")
 MAX_SENTENCE_LENGTH = 10_000  # word2vec.c's MAX_SENTENCE_LENGTH, gensim's MAX_WORDS_IN_BATCH
+SATURATION = 6.0  # |h·O[y]| ≥ 6: σ is taken as saturated and the pair gives no update (gensim's MAX_EXP)
 
 
 class Word2Vec(nn.Module):
@@ -370,7 +371,8 @@ def _negative_sampling(model: Word2Vec, hidden: Tensor, targets: Tensor, table: 
     labels = torch.zeros(words.shape, device=hidden.device)
     labels[:, 0] = 1.0
     rows = model.output[words]  # (N, 1 + K, E)
-    g = (labels - torch.sigmoid(torch.einsum("ne,nke->nk", hidden, rows))) * alpha
+    dots = torch.einsum("ne,nke->nk", hidden, rows)
+    g = (labels - torch.sigmoid(dots)) * alpha * (dots.abs() < SATURATION)
     g[:, 1:] *= negatives != targets[:, None]  # word2vec skips a negative equal to the target
     error = torch.einsum("nk,nke->ne", g, rows)
     updates = (g[..., None] * hidden[:, None, :]).reshape(-1, hidden.shape[1])
