@@ -93,6 +93,17 @@ def _neumann_ramp(n: int, low: int, high: int, value: float, like: Tensor) -> Te
     return outward * value
 
 
+def check_reflect_padding(pairs: Sequence[tuple[int, int]], sizes: Sequence[int], where: str = "pad") -> None:
+    """``"reflect"`` mirrors about the edge cell, so it can pad at most ``n − 1`` cells per side."""
+    for axis, ((low, high), n) in enumerate(zip(pairs, sizes, strict=True)):
+        if max(low, high) >= n and max(low, high) > 0:
+            raise ValueError(
+                f"{where}: boundary 'reflect' expected padding < input size along spatial "
+                f"dimension {axis}, got padding {(low, high)} for size {n} "
+                f"(use 'symmetric' or 'circular' for larger amounts)"
+            )
+
+
 def pad(x: Tensor, padding: Padding, boundary: str = "zeros", value: float = 0.0) -> Tensor:
     """Pad every spatial dimension of ``x`` with a boundary condition.
 
@@ -120,13 +131,7 @@ def pad(x: Tensor, padding: Padding, boundary: str = "zeros", value: float = 0.0
     pairs = normalize_padding(padding, dims)
     sizes = static_sizes(x)
     if boundary == "reflect" and not is_tracing():
-        for axis, ((low, high), n) in enumerate(zip(pairs, sizes, strict=True)):
-            if max(low, high) >= n and max(low, high) > 0:
-                raise ValueError(
-                    f"pad: boundary 'reflect' expected padding < input size along spatial "
-                    f"dimension {axis}, got padding {(low, high)} for size {n} "
-                    f"(use 'symmetric' or 'circular' for larger amounts)"
-                )
+        check_reflect_padding(pairs, sizes)
     if all(low == 0 and high == 0 for low, high in pairs):
         return x
     if boundary in ("zeros", "constant"):

@@ -13,7 +13,8 @@ from torch import Tensor
 
 from convrnn.functional import shapes
 from convrnn.functional._checks import as_tuple, check_tensor, is_tracing, static_sizes
-from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding, pad
+from convrnn.functional.border_conv import border_conv
+from convrnn.functional.boundary import BOUNDARIES, Padding, check_reflect_padding, normalize_padding, pad
 
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
@@ -102,8 +103,14 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
                 )
     if flip:
         weight = weight.flip(tuple(range(2, weight.dim())))
-    if boundary == "zeros" and all(low == high for low, high in pairs):
+    symmetric = all(low == high for low, high in pairs)
+    if boundary == "zeros" and symmetric:
         native_padding: tuple[int, ...] = tuple(low for low, _ in pairs)
+    elif symmetric and not is_tracing():  # the native kernel plus a correction on the border, no padded copy
+        if boundary == "reflect":
+            check_reflect_padding(pairs, sizes, where="conv")
+        return border_conv(x, weight, bias, stride_t, tuple(low for low, _ in pairs), dilation_t, groups,
+                           boundary, value)
     else:
         x = pad(x, pairs, boundary, value)
         native_padding = (0,) * dims
