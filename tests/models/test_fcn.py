@@ -18,7 +18,7 @@ def test_output_has_the_input_spatial_shape_for_any_size(height, width):
 
 
 @pytest.mark.parametrize("size", [(64, 64), (37, 50), (63, 65), (9, 17)])
-def test_sizes_that_are_not_multiples_of_the_stride_need_and_get_output_size(size):
+def test_sizes_that_are_not_multiples_of_the_total_stride_come_back_whole(size):
     model = FCN(channels=(4, 6, 8, 10), num_classes=3)
     assert model(torch.rand(1, 1, *size)).shape == (1, 3, *size)
 

@@ -38,7 +38,10 @@ def _counts(predictions: Tensor, targets: Tensor, num_classes: int, ignore_index
     if ignore_index is not None:
         counted &= targets != ignore_index
     pairs = torch.where(counted, targets * num_classes + predictions, num_classes * num_classes)
-    return torch.bincount(pairs, minlength=num_classes * num_classes + 1)[:-1].reshape(num_classes, num_classes)
+    # scatter_add into a fixed-size tensor: unlike bincount it never asks the GPU for max(pairs)
+    counts = torch.zeros(num_classes * num_classes + 1, dtype=torch.int64, device=pairs.device)
+    counts.scatter_add_(0, pairs, torch.ones_like(pairs))
+    return counts[:-1].reshape(num_classes, num_classes)
 
 
 def confusion_matrix(predictions: Tensor, targets: Tensor, num_classes: int, *,
