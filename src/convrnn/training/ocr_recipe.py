@@ -206,8 +206,9 @@ class OCRRecipe:
         model = CRNN(**self.model_options)
         optimizer = make_optimizer(self, model, lr)
         scheduler = make_scheduler(self.scheduler, optimizer, lr, epochs, len(train))
+        # input_shape: a representative canvas (widths vary) for `convrnn summary RUN`
         config = {"recipe": self.name, "model": "crnn", "model_options": self.model_options,
-                  "input_shape": [model.in_channels, model.height, None], "classes": [str(d) for d in range(10)],
+                  "input_shape": [model.in_channels, model.height, 128], "classes": [str(d) for d in range(10)],
                   "data": {**self.data, "seed": self.data_seed, "sizes": self.sizes},
                   "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
                                "optimizer": self.optimizer, "scheduler": self.scheduler,
