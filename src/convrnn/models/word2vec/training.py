@@ -53,7 +53,7 @@ SATURATION = 6.0  # |h·O[y]| ≥ 6: σ is taken as saturated and the pair gives
 
 class Word2Vec(nn.Module):
     """The two matrices of word2vec: ``input`` U (V, E), the word vectors, initialised uniformly in
-    [−0.5/E, 0.5/E) as word2vec.c does, and ``output`` O (V, E), initialised to zeros.
+    [−1/E, 1/E) as gensim 4 does (word2vec.c: [−0.5/E, 0.5/E)), and ``output`` O (V, E), zeros.
 
     They are trained by the explicit SGD of :func:`train_word2vec` (not autograd), so neither
     requires a gradient. ``forward`` is CBOW's prediction of a masked word over the whole
@@ -66,7 +66,7 @@ class Word2Vec(nn.Module):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Word2Vec: argument '{name}' expected an int ≥ 1, got {value!r}")
         generator = torch.Generator().manual_seed(seed)
-        initial = (torch.rand(vocabulary_size, vector_size, generator=generator) - 0.5) / vector_size
+        initial = (torch.rand(vocabulary_size, vector_size, generator=generator) * 2 - 1) / vector_size
         self.input = nn.Parameter(initial, requires_grad=False)
         self.output = nn.Parameter(torch.zeros(vocabulary_size, vector_size), requires_grad=False)
 
