@@ -138,7 +138,7 @@ def _neighbours_stay_in_topic(engine: str, architecture: str) -> None:
             assert all(neighbour in topic for neighbour, _ in vectors.most_similar(word, 5)), word
     across = np.mean([vectors.similarity(a, t) for a in animals for t in tools])
     within = np.mean([vectors.similarity(a, b) for a in animals for b in animals if a != b])
-    assert within > across + 0.5
+    assert within > across + 0.1
 
 
 @pytest.mark.parametrize("architecture", ["cbow", "skipgram"])
