@@ -87,3 +87,22 @@ def test_matched_filter_peaks_where_the_template_hides():
         matched_filter(template, signal)
     pytest.importorskip("matplotlib")
     assert plot_matched_filter(signal, template).startswith(b"\x89PNG")
+
+
+def test_strongest_filter_finds_the_planted_template_where_it_was_planted():
+    from convrnn.inspect.images import strongest_filter
+
+    torch.manual_seed(0)
+    template = torch.tensor([1.0, -2.0, 3.0, -1.0, 2.0])
+    signal = 0.1 * torch.randn(2, 60)
+    signal[1, 30:35] += template                      # channel 1 holds the pattern at n = 30
+    layer = torch.nn.Conv1d(2, 3, 5, bias=False)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.weight[2, 1] = template                 # filter 2 is the matched filter for channel 1
+        layer.weight[0, 0] = 0.05 * torch.randn(5)
+    found = strongest_filter(torch.nn.Sequential(layer), signal[None])
+    assert (found["layer"], found["filter"], found["channel"]) == ("0", 2, 1)
+    assert int(found["response"].argmax()) == 30
+    torch.testing.assert_close(found["template"], template)
+    assert strongest_filter(torch.nn.Sequential(torch.nn.Linear(3, 2)), torch.randn(1, 3)) is None

@@ -171,3 +171,16 @@ def test_a_run_of_another_kind_gets_its_config_scores_and_curves(tmp_path):
     with pytest.raises(ValueError, match="neither an image nor a language-model run"):
         stats_of_run(run)
     assert main(["inspect", str(run)]) == 2
+
+
+def test_a_signal_run_gets_the_matched_filter_view(tmp_path):
+    torch.manual_seed(0)
+    options = {"n_mels": 16, "channels": (8, 8)}
+    model, shape = build_model("keyword-spotter", **options)
+    run = tmp_path / "keyword"
+    save_model(run / "model", model, {"recipe": "keyword", "model": "keyword-spotter", "model_options": options,
+                                      "input_shape": list(shape), "classes": ["other", "keyword"]})
+    _log_and_scores(run)
+    page = build_report(run, batch=(torch.randn(3, *shape), torch.tensor([0, 1, 0])))
+    assert _sections(page) == [*IMAGE_SECTIONS[:-1], "matched-filter", "layers"]
+    assert "the strongest response to the first example" in page

@@ -150,11 +150,15 @@ def matched_filter(signal: Tensor | np.ndarray, template: Tensor | np.ndarray) -
     return np.correlate(s, w, mode="valid")
 
 
-def plot_matched_filter(signal: Tensor | np.ndarray, template: Tensor | np.ndarray) -> bytes:
-    """PNG: the signal (blue) with the matched filter (red) above, its response below, peak marked."""
+def plot_matched_filter(signal: Tensor | np.ndarray, template: Tensor | np.ndarray,
+                        response: Tensor | np.ndarray | None = None) -> bytes:
+    """PNG: the signal (blue) with the matched filter (red) above, its response below, peak marked.
+
+    ``response`` (L − K + 1,) replaces :func:`matched_filter`'s when given — e.g. a convolution
+    layer's own output, which also sums the filter's other input channels and adds its bias."""
     plt = require_matplotlib()
     s, w = _numpy(signal).reshape(-1), _numpy(template).reshape(-1)
-    response = matched_filter(s, w)
+    response = matched_filter(s, w) if response is None else _numpy(response).reshape(-1)
     peak = int(np.argmax(response))
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4), sharex=True)
     top.plot(s, color="tab:blue", linewidth=1, label="signal")
@@ -165,6 +169,40 @@ def plot_matched_filter(signal: Tensor | np.ndarray, template: Tensor | np.ndarr
     bottom.set_ylabel("response")
     bottom.set_xlabel("n")
     return figure_png(figure)
+
+
+def strongest_filter(model: nn.Module, x: Tensor) -> dict[str, object] | None:
+    """The matched-filter view of a trained 1-d convolution: run the first example of x (N, …)
+    through ``model`` and find, in its first 1-d convolution (weight (C_out, C_in, K)), the filter
+    with the largest response. Returns ``{"layer", "filter", "channel", "signal" (L,), "template"
+    (K,), "response" (L_out,)}``: the input channel that filter weighs most (largest ‖w[f, c]‖),
+    that channel's slice of the filter, and the filter's whole response — or None when the model
+    has no 1-d convolution."""
+    check_tensor("x", x, floating=True, where="strongest_filter")
+    layers = [(name, m) for name, m in model.named_modules() if is_convolution(m) and m.weight.dim() == 3]
+    if not layers:
+        return None
+    name, layer = layers[0]
+    seen: dict[str, Tensor] = {}
+
+    def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+        seen["input"], seen["output"] = inputs[0][0].detach(), output[0].detach()
+
+    handle = layer.register_forward_hook(hook)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    response = seen["output"]                      # (C_out, L_out)
+    f = int(response.amax(dim=1).argmax())
+    weight = layer.weight.detach()[f]              # (C_in, K)
+    c = int(weight.norm(dim=1).argmax())
+    return {"layer": name, "filter": f, "channel": c, "signal": seen["input"][c], "template": weight[c],
+            "response": response[f]}
 
 
 def png(rgb: np.ndarray, zoom: int | None = None) -> bytes:
@@ -181,4 +219,4 @@ def save_png(path: str | os.PathLike[str], rgb: np.ndarray, zoom: int | None = N
 
 
 __all__ = ["as_maps", "feature_maps", "filter_grid", "is_convolution", "layer_panel", "matched_filter",
-           "plot_matched_filter", "png", "save_png", "tile"]
+           "plot_matched_filter", "png", "save_png", "strongest_filter", "tile"]

@@ -128,9 +128,10 @@ def run_sections(run: str | os.PathLike[str], config: dict[str, Any]) -> list[Se
 def image_sections(model: nn.Module, batch: tuple[Tensor, Tensor], *,
                    classes: Sequence[str] | None = None) -> list[Section]:
     """Summary, layer statistics, first-layer filters, feature maps and the per-layer panel of an
-    image classifier on a batch (images (N, C, H, W), labels (N,))."""
+    image or signal classifier on a batch (inputs (N, C, H, W) or (N, C, L), labels (N,)); for a
+    model with a 1-d convolution also the matched-filter view of its strongest filter."""
     x, labels = batch
-    check_tensor("batch[0]", x, dims=4, floating=True, where="image_sections")
+    check_tensor("batch[0]", x, dims=(3, 4), floating=True, where="image_sections")
     sections = [Section("summary", "Summary", _pre(str(summary(model, tuple(x.shape[1:])))))]
     table = layer_stats(model, (x, labels))
     sections.append(Section("layer-statistics", f"Layer statistics (batch of {x.shape[0]}, cross-entropy)",
@@ -144,10 +145,18 @@ def image_sections(model: nn.Module, batch: tuple[Tensor, Tensor], *,
                                           f"{tuple(first.weight.shape)} weights, blue < 0 < red")))
         label = int(labels[0])
         name = classes[label] if classes and 0 <= label < len(classes) else str(label)
-        body = image_tag(images.png(images.tile(x[0])), f"input (label {name})")
+        body = image_tag(images.png(images.tile(images.as_maps(x[0]))), f"input (label {name})")
         for layer, maps in images.feature_maps(model, x).items():
             body += image_tag(images.png(images.tile(images.as_maps(maps))), f"{layer}: {tuple(maps.shape)}")
         sections.append(Section("feature-maps", "Feature maps of the first validation image", body))
+    strongest = images.strongest_filter(model, x)
+    if strongest is not None:
+        caption = (f"{strongest['layer']}: filter {strongest['filter']} (the strongest response to the first "
+                   f"example), its input channel {strongest['channel']} in red over that channel; below, "
+                   "the filter's response over all channels")
+        sections.append(Section("matched-filter", "Matched filter", _plot_or_note(
+            lambda: images.plot_matched_filter(strongest["signal"], strongest["template"], strongest["response"]),
+            caption)))
     panels = ""
     for row in table.rows:
         module = modules.get(row.name)
@@ -300,7 +309,12 @@ def _validation_batch(recipe_name: str, batch_size: int) -> tuple[Tensor, Tensor
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"argument 'batch_size' (--batch-size) expected a positive int, got {batch_size!r}")
-    images_, labels = get_recipe(recipe_name).dataset("validation", normalize=True).tensors
+    recipe = get_recipe(recipe_name)
+    if hasattr(recipe, "sizes"):  # generated clips (keyword): render just the batch
+        clips = recipe.dataset("validation", size=batch_size, progress=False)
+        inputs, labels = zip(*(clips[i] for i in range(len(clips))), strict=True)
+        return torch.stack(inputs), torch.as_tensor(labels)
+    images_, labels = recipe.dataset("validation", normalize=True).tensors
     return images_[:batch_size], labels[:batch_size]
 
 
