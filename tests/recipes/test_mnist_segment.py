@@ -120,8 +120,9 @@ def test_the_registered_recipe_offers_the_protocol_and_a_full_size_fcn():
 
 @pytest.mark.slow
 def test_the_full_recipe_reaches_its_target(tmp_path):
-    scores = get_recipe("mnist-segment").train(tmp_path, progress=False)
-    assert scores["test_mean_iou"] >= 0.85
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    scores = get_recipe("mnist-segment").train(tmp_path, device=device, progress=False)
+    assert scores["test_mean_iou"] >= 0.85 and scores["test_canvases"] == 2000
 
 
 def test_limit_caps_the_training_canvases(tmp_path):
