@@ -128,3 +128,17 @@ def test_the_full_recipe_reaches_its_target(tmp_path):
 def test_limit_caps_the_training_canvases(tmp_path):
     scores = replace(TINY, epochs=1).train(tmp_path, limit=8, progress=False)
     assert scores["settings"]["train_canvases"] == 8
+
+
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
+    from safetensors.torch import load_file
+
+    recipe = replace(TINY, epochs=3, sizes={"train": 16, "validation": 8, "test": 8})
+    recipe.train(tmp_path / "straight", progress=False)
+    recipe.train(tmp_path / "resumed", epochs=2, progress=False)
+    recipe.train(tmp_path / "resumed", resume=True, progress=False)  # the running confusion matrix is restored too
+    straight = load_file(tmp_path / "straight" / "checkpoints" / "last" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "checkpoints" / "last" / "model.safetensors")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[key], resumed[key]) for key in straight)
+    assert len((tmp_path / "resumed" / "log.csv").read_text().splitlines()) == 1 + 3
