@@ -16,14 +16,11 @@ from convrnn.data.batching import pad_sequences
 from convrnn.data.universal_tags import UNIVERSAL_TAGS
 from convrnn.models.sequence_classifier import BagOfWordsClassifier
 from convrnn.recipes import RECIPE_NAMES, get_recipe
-from convrnn.training import sequence_recipe
-from convrnn.training.sequence_recipe import (
-    distinct_ids,
-    fit_logistic_regression,
-    forecast_errors,
-    hold_out_per_class,
-    load_sequence_model,
-)
+from convrnn.training import forecast_recipe
+from convrnn.training.feature_recipe import hold_out_per_class
+from convrnn.training.forecast_recipe import forecast_errors
+from convrnn.training.sequence_recipe import load_sequence_model
+from convrnn.training.text_recipe import distinct_ids, fit_logistic_regression
 
 FAST = {"progress": False}
 
@@ -272,7 +269,7 @@ def test_forecasting_recipe_learns_and_reports_baselines(forecast_run, capsys):
 
 def test_forecasting_without_statsmodels_skips_arima_with_a_message(forecast_run, monkeypatch, capsys):
     recipe, out, _ = forecast_run
-    monkeypatch.setattr(sequence_recipe, "arima_forecasts", lambda *args: None)
+    monkeypatch.setattr(forecast_recipe, "arima_forecasts", lambda *args: None)
     scores = recipe.evaluate(out)
     assert not any(key.startswith("arima") for key in scores)
     assert "statsmodels is not installed, so the ARIMA baseline is skipped" in capsys.readouterr().err

@@ -30,7 +30,7 @@ accuracy 82–94 %).
 import zlib
 
 from convrnn.data.rotten_tomatoes import SENTIMENT_CLASSES, rotten_tomatoes
-from convrnn.training.sequence_recipe import TextClassificationRecipe
+from convrnn.training.text_recipe import TextClassificationRecipe
 
 
 def split_of(movie: str) -> str:

@@ -1,0 +1,202 @@
+"""Many → one over texts (``rotten-tomatoes``): a recurrent classifier, a word CNN and a
+bag-of-words logistic-regression baseline on one split.
+"""
+
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from convrnn.data.batching import pad_sequences
+from convrnn.data.text import Vocabulary, WordTokenizer
+from convrnn.models.sequence_classifier import BagOfWordsClassifier, RecurrentClassifier
+from convrnn.training.checkpoint import save_model
+from convrnn.training.metrics import Accuracy
+from convrnn.training.seeding import seed_everything
+from convrnn.training.sequence_recipe import (
+    MODEL_CLASSES,
+    TokenInput,
+    _classification_scores,
+    _finish,
+    _ranked,
+    _settings,
+    fit_into_run,
+    load_sequence_model,
+    sequence_loader,
+)
+
+# ----------------------------------------------------------------------------------------------
+# Many → one over texts, with a CNN and a bag-of-words baseline (rotten-tomatoes).
+# ----------------------------------------------------------------------------------------------
+
+TextSplits = dict[str, list[tuple[str, int]]]
+
+
+def fit_logistic_regression(model: BagOfWordsClassifier, inputs: Tensor, labels: Tensor, *, l2: float,
+                            iterations: int = 200) -> BagOfWordsClassifier:
+    """Minimise the mean cross-entropy + (l2 / 2)·‖W‖² (bias not penalised) with full-batch L-BFGS —
+    the convex problem has one minimum, so this is the logistic regression."""
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=iterations, history_size=20,
+                                  tolerance_grad=1e-9, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+
+    def objective() -> Tensor:
+        optimizer.zero_grad()
+        value = F.cross_entropy(model(inputs), labels) + 0.5 * l2 * model.weight.weight.pow(2).sum()
+        value.backward()
+        return value
+
+    optimizer.step(objective)
+    return model
+
+
+def distinct_ids(sequences: Sequence[Sequence[int]]) -> Tensor:
+    """(N, U) each row's distinct ids, padded with 0: the input of :class:`BagOfWordsClassifier`."""
+    rows = [sorted(set(ids) - {0}) or [0] for ids in sequences]
+    padded, _ = pad_sequences(rows)
+    return padded
+
+
+@dataclass(frozen=True)
+class TextClassificationRecipe:
+    """Classify short texts: embedding + bidirectional LSTM (``model``), Kim's CNN over words
+    (``cnn``) and a bag-of-words logistic regression (``baseline``), on one split.
+
+    ``load()`` returns ``{"train"|"validation"|"test": [(text, label), …]}``. Texts are
+    tokenized by :class:`WordTokenizer` (lower case); the vocabulary holds the training words
+    seen at least ``min_count`` times.
+    """
+
+    name: str
+    description: str
+    load: Callable[[], TextSplits]
+    classes: tuple[str, ...]
+    model_options: dict[str, Any] = field(default_factory=dict)
+    cnn_options: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 8
+    cnn_epochs: int = 8
+    batch_size: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    min_count: int = 2
+    baseline_l2: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    target: str = ""
+
+    def _encode(self, vocabulary: Vocabulary, examples: list[tuple[str, int]]) -> list[tuple[Tensor, int]]:
+        tokenizer = WordTokenizer(lowercase=True)
+        # an empty text still needs one step: it reads as a single unknown word
+        return [(torch.tensor(vocabulary.encode(tokenizer.tokenize(text)) or [vocabulary.unk_index]), int(label))
+                for text, label in examples]
+
+    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
+              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
+              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
+        """Train the three models into ``out``; the recurrent one is ``out/model``."""
+        settings = _settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                             progress=progress, limit=limit)
+        out, started = Path(out), time.perf_counter()
+        seed_everything(seed)
+        data = self.load()
+        train_examples = data["train"][:limit] if limit is not None else data["train"]
+        tokenizer = WordTokenizer(lowercase=True)
+        vocabulary = Vocabulary.build((tokenizer.tokenize(text) for text, _ in train_examples),
+                                      min_count=self.min_count)
+        encoded = {split: self._encode(vocabulary, examples)
+                   for split, examples in (("train", train_examples), ("validation", data["validation"]),
+                                           ("test", data["test"]))}
+        common = {"recipe": self.name, "classes": list(self.classes), "tokenizer": tokenizer.to_json(),
+                  "vocabulary": vocabulary.to_json()}
+        scores: dict[str, Any] = {}
+        for name, kind, options, model_epochs in (
+                ("model", "recurrent-classifier", self.model_options, settings.epochs),
+                ("cnn", "conv-text-classifier", self.cnn_options, self.cnn_epochs if epochs is None else epochs)):
+            seed_everything(seed)
+            options = {"num_classes": len(self.classes), "vocab_size": len(vocabulary), **options}
+            model = MODEL_CLASSES[kind](**options)
+            config = {**common, "model": kind, "model_options": options}
+            train = sequence_loader(encoded["train"], settings.batch_size, shuffle=True, seed=seed)
+            val = sequence_loader(encoded["validation"], 256, shuffle=False)
+            model_settings = dataclasses.replace(settings, epochs=model_epochs)
+            fit_into_run(model, train, val, out=out, name=name, settings=model_settings, loss=nn.CrossEntropyLoss(),
+                         metrics={"accuracy": Accuracy()}, monitor="val_accuracy", mode="max", config=config,
+                         weight_decay=self.weight_decay)
+            test = _classification_scores(model, sequence_loader(encoded["test"], 256, shuffle=False), device)
+            prefix = "test_" if name == "model" else f"test_{name}_"
+            scores |= {f"{prefix}accuracy": test["accuracy"], f"{prefix}loss": test["loss"]}
+        baseline, l2, validation_accuracy = self._fit_baseline(vocabulary, encoded)
+        save_model(out / "baseline", baseline, {**common, "model": "bag-of-words",
+                                                "model_options": {"num_classes": len(self.classes),
+                                                                  "vocab_size": len(vocabulary)}, "l2": l2})
+        scores["test_baseline_accuracy"] = self._bag_accuracy(baseline, encoded["test"])
+        scores["baseline_l2"], scores["baseline_val_accuracy"] = l2, validation_accuracy
+        return _finish(out, self.name, started, settings, scores)
+
+    @staticmethod
+    def _bag_accuracy(model: nn.Module, examples: list[tuple[Tensor, int]]) -> float:
+        inputs = distinct_ids([ids.tolist() for ids, _ in examples])
+        labels = torch.tensor([label for _, label in examples])
+        with torch.no_grad():
+            return float((model(inputs).argmax(1) == labels).double().mean())
+
+    def _fit_baseline(self, vocabulary: Vocabulary, encoded: dict[str, list[tuple[Tensor, int]]]
+                      ) -> tuple[BagOfWordsClassifier, float, float]:
+        """The logistic regression whose L2 strength (from ``baseline_l2``) is best on validation."""
+        inputs = distinct_ids([ids.tolist() for ids, _ in encoded["train"]])
+        labels = torch.tensor([label for _, label in encoded["train"]])
+        best: tuple[BagOfWordsClassifier, float, float] | None = None
+        for l2 in self.baseline_l2:
+            model = fit_logistic_regression(BagOfWordsClassifier(len(self.classes), vocab_size=len(vocabulary)),
+                                            inputs, labels, l2=l2)
+            accuracy = self._bag_accuracy(model, encoded["validation"])
+            if best is None or accuracy > best[2]:
+                best = (model, l2, accuracy)
+        assert best is not None
+        return best
+
+    def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
+        """Accuracy of the recurrent model, the CNN and the baseline on ``split``."""
+        data = self.load()
+        if split not in data:
+            raise ValueError(f"evaluate: argument 'split' expected one of {sorted(data)}, got {split!r}")
+        scores: dict[str, float] = {}
+        for name in ("model", "cnn", "baseline"):
+            model, config = load_sequence_model(run, name)
+            examples = self._encode(Vocabulary.from_json(config["vocabulary"]), data[split])
+            key = "accuracy" if name == "model" else f"{name}_accuracy"
+            if name == "baseline":
+                scores[key] = self._bag_accuracy(model, examples)
+            else:
+                scores[key] = _classification_scores(model, sequence_loader(examples, 256, shuffle=False),
+                                                     device)["accuracy"]
+        return scores
+
+    def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 3) -> list[str]:
+        """One line per text: the recurrent model's class probabilities, then the text."""
+        model, config = load_sequence_model(run)
+        vocabulary = Vocabulary.from_json(config["vocabulary"])
+        lines = []
+        for text in inputs:
+            tokens = WordTokenizer(lowercase=True).tokenize(text)
+            if not tokens:
+                raise ValueError(f"predict: expected a text with at least one word, got {text!r}")
+            with torch.no_grad():
+                probabilities = torch.softmax(model(torch.tensor([vocabulary.encode(tokens)])), dim=-1)[0]
+            lines.append(f"{_ranked(probabilities, config['classes'], top)}: {text}")
+        return lines
+
+    def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        """The untrained recurrent model (over a 20 000-word vocabulary) fed token ids ``(T,)``."""
+        options = {"num_classes": len(self.classes), "vocab_size": 20_000, **self.model_options}
+        return TokenInput(RecurrentClassifier(**options)), (40,)
+
+
+__all__ = ["TextClassificationRecipe", "distinct_ids", "fit_logistic_regression"]
