@@ -19,9 +19,21 @@ from convrnn.data.brown import brown_documents, parse_brown
 from convrnn.data.cache import cache_dir
 from convrnn.data.catalog import CATALOG, DataSource, get_source
 from convrnn.data.corpora import penn_treebank, shakespeare_works, sotu_speeches
+from convrnn.data.digit_canvas import DigitCanvases
 from convrnn.data.digits import Digits, load_digits
 from convrnn.data.fashion_mnist import FashionMNIST, load_fashion_mnist
 from convrnn.data.fetch import FetchError, dataset_dir, ensure_fetched, fetch, is_fetched
+from convrnn.data.g2p import (
+    G2PCollate,
+    build_vocabularies,
+    encode_pairs,
+    encode_word,
+    g2p_lexicon,
+    g2p_loader,
+    split_by_word,
+    strip_stress,
+    word_batches,
+)
 from convrnn.data.image_dataset import ImageDataset
 from convrnn.data.keyword import KeywordClips
 from convrnn.data.lexicons import cmudict, embedding_benchmarks
@@ -35,21 +47,28 @@ __all__ = [
     "CATALOG",
     "MNIST",
     "DataSource",
+    "DigitCanvases",
     "Digits",
     "FashionMNIST",
     "FetchError",
+    "G2PCollate",
     "ImageDataset",
     "KeywordClips",
     "Review",
     "Voice",
     "WordBank",
     "brown_documents",
+    "build_vocabularies",
     "cache_dir",
     "cmudict",
     "dataset_dir",
     "embedding_benchmarks",
+    "encode_pairs",
+    "encode_word",
     "ensure_fetched",
     "fetch",
+    "g2p_lexicon",
+    "g2p_loader",
     "get_source",
     "is_fetched",
     "japanese_vowels",
@@ -67,6 +86,9 @@ __all__ = [
     "shakespeare_works",
     "shift",
     "sotu_speeches",
+    "split_by_word",
     "statsmodels_series",
+    "strip_stress",
     "synthesize",
+    "word_batches",
 ]

@@ -5,11 +5,21 @@ time, recurrent cells over text, embeddings, training curves, and one HTML repor
 Plots need matplotlib (``pip install 'convrnn[viz]'``); arrays and PNGs of filters and maps do not.
 """
 
+from convrnn.inspect.alignment import plot_alignment, save_alignment
 from convrnn.inspect.cells import CellMatch, cell_states, color_text, find_cells, text_features
 from convrnn.inspect.curves import plot_curves, read_log
 from convrnn.inspect.embeddings import pca_2d, plot_embeddings, project_2d
-from convrnn.inspect.images import feature_maps, filter_grid, layer_panel, matched_filter, plot_matched_filter, tile
+from convrnn.inspect.images import (
+    feature_maps,
+    filter_grid,
+    layer_panel,
+    matched_filter,
+    plot_matched_filter,
+    strongest_filter,
+    tile,
+)
 from convrnn.inspect.report import build_report, stats_of_run, write_report
+from convrnn.inspect.segmentation import PALETTE, colorize, plot_segmentations, write_segmentations
 from convrnn.inspect.stats import LayerStats, StatsTable, layer_stats
 from convrnn.inspect.summary import LayerRow, Summary, count_parameters, summary
 from convrnn.inspect.through_time import (
@@ -21,6 +31,7 @@ from convrnn.inspect.through_time import (
 )
 
 __all__ = [
+    "PALETTE",
     "CellMatch",
     "LayerRow",
     "LayerStats",
@@ -29,6 +40,7 @@ __all__ = [
     "build_report",
     "cell_states",
     "color_text",
+    "colorize",
     "count_parameters",
     "feature_maps",
     "filter_grid",
@@ -38,18 +50,23 @@ __all__ = [
     "layer_stats",
     "matched_filter",
     "pca_2d",
+    "plot_alignment",
     "plot_curves",
     "plot_eigenvalues",
     "plot_embeddings",
     "plot_gradient_norms",
     "plot_matched_filter",
+    "plot_segmentations",
     "project_2d",
     "read_log",
     "recurrent_eigenvalues",
     "rnn_versus_lstm",
+    "save_alignment",
     "stats_of_run",
+    "strongest_filter",
     "summary",
     "text_features",
     "tile",
     "write_report",
+    "write_segmentations",
 ]

@@ -1,6 +1,7 @@
 """``torch.nn.Module`` layers over :mod:`convrnn.functional`: convolution, pooling, glue blocks,
 and the recurrent engine (:mod:`convrnn.layers.recurrent`, re-exported here)."""
 
+from convrnn.layers.attention import ATTENTION_KINDS, Attention, masked_softmax, source_mask
 from convrnn.layers.blocks import (
     BatchNorm1d,
     BatchNorm2d,
@@ -39,10 +40,12 @@ from convrnn.layers.recurrent import (
 )
 
 __all__ = [
+    "ATTENTION_KINDS",
     "GRU",
     "LSTM",
     "MGU",
     "RNN",
+    "Attention",
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
@@ -73,4 +76,6 @@ __all__ = [
     "SeparableConv",
     "SharedFilterConv",
     "Unflatten",
+    "masked_softmax",
+    "source_mask",
 ]

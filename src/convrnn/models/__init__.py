@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from torch import nn
 
 from convrnn.models.cnn import LeNet5, SeedCNN
+from convrnn.models.fcn import FCN
 from convrnn.models.keyword_spotter import KeywordSpotter
 from convrnn.models.resnet import ResNet
+from convrnn.models.seq2seq import Decoded, Seq2Seq
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ MODELS: dict[str, ModelEntry] = {
     "resnet": ModelEntry(ResNet, (1, 28, 28), "small ResNet: 3 stages of 2 basic blocks, batch norm", {}),
     "keyword-spotter": ModelEntry(KeywordSpotter, (1, 33_075), "1-D CNN over log-mel frames, global max over time",
                                   {}),
+    "fcn": ModelEntry(FCN, (1, 64, 64), "fully convolutional segmentation net: strided convs down, "
+                                        "transposed convs up, additive skips (FCN)", {"channels": (16, 32, 64, 128)}),
     "digits-cnn": ModelEntry(SeedCNN, (1, 8, 8), "the seed CNN sized for sklearn's 8×8 digits",
                              {"image_size": (8, 8), "channels": (16, 32), "kernel_size": 3, "hidden": 64}),
 }
@@ -43,5 +47,15 @@ def build_model(name: str, **options: object) -> tuple[nn.Module, tuple[int, ...
     entry = MODELS[name]
     return entry.build(**{**entry.options, **options}), entry.input_shape
 
-
-__all__ = ["MODELS", "KeywordSpotter", "LeNet5", "ModelEntry", "ResNet", "SeedCNN", "build_model"]
+__all__ = [
+    "FCN",
+    "MODELS",
+    "Decoded",
+    "KeywordSpotter",
+    "LeNet5",
+    "ModelEntry",
+    "ResNet",
+    "SeedCNN",
+    "Seq2Seq",
+    "build_model",
+]
