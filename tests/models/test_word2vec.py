@@ -315,3 +315,13 @@ def test_embedding_from_vectors_copies_known_rows():
     torch.testing.assert_close(embedding.weight[2], vectors["king"])
     torch.testing.assert_close(embedding.weight[3], vectors["apple"])
     assert torch.all(embedding.weight[0] == 0) and embedding.weight.requires_grad
+
+
+def test_without_a_compiler_auto_trains_with_the_torch_engine(monkeypatch):
+    monkeypatch.setattr(compiled_kernel, "load", lambda: None)
+    corpus, _, _ = topic_corpus(200)
+    vocabulary = WordVocabulary.build(corpus, min_count=1)
+    report = train_word2vec(Word2Vec(len(vocabulary), 8), vocabulary, corpus, Word2VecSettings(epochs=1, engine="auto"))
+    assert report.engine == "torch"
+    with pytest.raises(RuntimeError, match="cannot be built"):
+        train_word2vec(Word2Vec(len(vocabulary), 8), vocabulary, corpus, Word2VecSettings(epochs=1, engine="compiled"))
