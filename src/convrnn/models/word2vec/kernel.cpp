@@ -66,8 +66,11 @@ inline void negative_sampling(const float* __restrict h, float* __restrict error
     for (int64_t k = 0; k < dim; ++k) dot += h[k] * row[k];
     if (dot <= -SigmoidTable::kMax || dot >= SigmoidTable::kMax) continue;  // saturated: no update (gensim)
     const float g = (label - sigmoid(dot)) * alpha;
-    for (int64_t k = 0; k < dim; ++k) error[k] += g * row[k];
-    for (int64_t k = 0; k < dim; ++k) row[k] += g * h[k];
+    for (int64_t k = 0; k < dim; ++k) {  // one pass over the row: read it for e, then update it
+      const float r = row[k];
+      error[k] += g * r;
+      row[k] = r + g * h[k];
+    }
   }
 }
 
