@@ -60,7 +60,7 @@ def test_slabs_cover_each_margin_once_and_only_the_outputs_that_see_it():
     slabs = _slabs([8], [2], [5], [3], [1])
     assert [(s.rows, s.margin, s.taps, s.outputs) for s in slabs] == [((0, 2), (0, 2), (0, 2), (0, 1)),
                                                                       ((10, 11), (10, 11), (4, 5), (2, 1))]
-    assert _slabs([8, 8], [0, 0], [3, 3], [1, 1], [1, 1]) == []
+    assert _slabs([8, 8], [0, 0], [3, 3], [1, 1], [1, 1]) == ()
 
 
 def test_conv_takes_the_border_path_for_symmetric_padding_and_keeps_its_errors():

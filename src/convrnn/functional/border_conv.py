@@ -30,6 +30,7 @@ dimension (as ``"same"`` with an odd kernel gives); other paddings pad first.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,7 +56,13 @@ class _Slab:
 
 
 def _slabs(sizes: Sequence[int], padding: Sequence[int], kernel: Sequence[int],
-           stride: Sequence[int], dilation: Sequence[int]) -> list[_Slab]:
+           stride: Sequence[int], dilation: Sequence[int]) -> tuple[_Slab, ...]:
+    return _cached_slabs(tuple(sizes), tuple(padding), tuple(kernel), tuple(stride), tuple(dilation))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_slabs(sizes: tuple[int, ...], padding: tuple[int, ...], kernel: tuple[int, ...],
+                  stride: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[_Slab, ...]:
     """Output ``o`` reads padded rows ``o·s + m·d`` (taps ``m = 0 … k − 1``); a slab keeps only the
     outputs, taps and rows for which some tap meets a margin row (for a 3×3 kernel with padding 1:
     one row of margin, one row of taps, one row of outputs per side)."""
@@ -78,15 +85,17 @@ def _slabs(sizes: Sequence[int], padding: Sequence[int], kernel: Sequence[int],
             margin = (max(p + n, rows[0]), min(n + 2 * p, rows[1]))  # strides may skip margin rows
             if margin[0] < margin[1]:
                 slabs.append(_Slab(j, rows, margin, (tap0, k), (first, n_out - first)))
-    return slabs
+    return tuple(slabs)
 
 
-def _sources(n: int, p: int, boundary: str) -> list[int]:
+@functools.lru_cache(maxsize=256)
+def _sources(n: int, p: int, boundary: str) -> tuple[int, ...]:
     """The cell of ``x`` that each padded cell ``−p … n + p − 1`` copies (``boundary.pad``'s map)."""
-    return _edge_index(n, p, p, boundary, torch.device("cpu")).tolist()
+    return tuple(_edge_index(n, p, p, boundary, torch.device("cpu")).tolist())
 
 
-def _runs(indices: list[int]) -> list[tuple[int, int, int]]:
+@functools.lru_cache(maxsize=1024)
+def _runs(indices: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
     """``indices`` as maximal runs ``(first, length, step)`` with step +1, −1 or 0, so a gather is a
     few slices (a slice, a flipped slice or a repeated cell) instead of an index_select."""
     runs: list[tuple[int, int, int]] = []
@@ -101,10 +110,10 @@ def _runs(indices: list[int]) -> list[tuple[int, int, int]]:
                 runs[-1] = (first, length + 1, step)
                 continue
         runs.append((i, 1, 0))
-    return runs
+    return tuple(runs)
 
 
-def _gather(t: Tensor, dim: int, indices: list[int]) -> Tensor:
+def _gather(t: Tensor, dim: int, indices: tuple[int, ...]) -> Tensor:
     """``t.index_select(dim, indices)`` by slices."""
     pieces = []
     for first, length, step in _runs(indices):
@@ -119,7 +128,7 @@ def _gather(t: Tensor, dim: int, indices: list[int]) -> Tensor:
     return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim)
 
 
-def _scatter_add(out: Tensor, dim: int, indices: list[int], grad: Tensor) -> Tensor:
+def _scatter_add(out: Tensor, dim: int, indices: tuple[int, ...], grad: Tensor) -> Tensor:
     """Adjoint of :func:`_gather`: ``out.index_add(dim, indices, grad)`` by slices, in place."""
     offset = 0
     for first, length, step in _runs(indices):
