@@ -20,6 +20,7 @@ from convrnn.data.cache import cache_dir
 from convrnn.data.catalog import CATALOG, DataSource, get_source
 from convrnn.data.corpora import penn_treebank, shakespeare_works, sotu_speeches
 from convrnn.data.digit_canvas import DigitCanvases
+from convrnn.data.digit_strings import DigitStrings, collate_digit_strings
 from convrnn.data.digits import Digits, load_digits
 from convrnn.data.fashion_mnist import FashionMNIST, load_fashion_mnist
 from convrnn.data.fetch import FetchError, dataset_dir, ensure_fetched, fetch, is_fetched
@@ -41,6 +42,7 @@ from convrnn.data.mnist import MNIST, load_mnist
 from convrnn.data.rotten_tomatoes import Review, rotten_tomatoes
 from convrnn.data.series import japanese_vowels, read_ts, statsmodels_series
 from convrnn.data.speech import Voice, WordBank, synthesize
+from convrnn.data.text_stream import TextStream, tokenize_words
 from convrnn.data.transforms import normalize, random_shift, shift
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "MNIST",
     "DataSource",
     "DigitCanvases",
+    "DigitStrings",
     "Digits",
     "FashionMNIST",
     "FetchError",
@@ -55,12 +58,14 @@ __all__ = [
     "ImageDataset",
     "KeywordClips",
     "Review",
+    "TextStream",
     "Voice",
     "WordBank",
     "brown_documents",
     "build_vocabularies",
     "cache_dir",
     "cmudict",
+    "collate_digit_strings",
     "dataset_dir",
     "embedding_benchmarks",
     "encode_pairs",
@@ -90,5 +95,6 @@ __all__ = [
     "statsmodels_series",
     "strip_stress",
     "synthesize",
+    "tokenize_words",
     "word_batches",
 ]

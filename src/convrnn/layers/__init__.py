@@ -12,6 +12,7 @@ from convrnn.layers.blocks import (
     Residual,
     Unflatten,
 )
+from convrnn.layers.columns import ColumnsAsTime, column_lengths, columns_to_sequence, output_width, sequence_to_columns
 from convrnn.layers.conv import (
     Conv,
     Conv1d,
@@ -24,6 +25,7 @@ from convrnn.layers.conv import (
     SeparableConv,
     SharedFilterConv,
 )
+from convrnn.layers.ctc import CTCHead, CTCLoss, ctc_beam_decode, ctc_beam_search, ctc_best_path, ctc_greedy_decode
 from convrnn.layers.pool import GlobalPool, Pool, Pool1d, Pool2d, Pool3d
 from convrnn.layers.recurrent import (
     GRU,
@@ -49,6 +51,9 @@ __all__ = [
     "BatchNorm1d",
     "BatchNorm2d",
     "BatchNorm3d",
+    "CTCHead",
+    "CTCLoss",
+    "ColumnsAsTime",
     "Conv",
     "Conv1d",
     "Conv2d",
@@ -76,6 +81,14 @@ __all__ = [
     "SeparableConv",
     "SharedFilterConv",
     "Unflatten",
+    "column_lengths",
+    "columns_to_sequence",
+    "ctc_beam_decode",
+    "ctc_beam_search",
+    "ctc_best_path",
+    "ctc_greedy_decode",
     "masked_softmax",
+    "output_width",
+    "sequence_to_columns",
     "source_mask",
 ]

@@ -13,8 +13,19 @@ from torch import nn
 from convrnn.models.cnn import LeNet5, SeedCNN
 from convrnn.models.fcn import FCN
 from convrnn.models.keyword_spotter import KeywordSpotter
+from convrnn.models.ocr import CRNN
 from convrnn.models.resnet import ResNet
 from convrnn.models.seq2seq import Decoded, Seq2Seq
+from convrnn.models.word2vec import (
+    Word2Vec,
+    Word2VecSettings,
+    WordVectors,
+    WordVocabulary,
+    embedding_from_vectors,
+    load_word2vec_format,
+    save_word2vec_format,
+    train_word2vec,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,7 @@ MODELS: dict[str, ModelEntry] = {
                                   {}),
     "fcn": ModelEntry(FCN, (1, 64, 64), "fully convolutional segmentation net: strided convs down, "
                                         "transposed convs up, additive skips (FCN)", {"channels": (16, 32, 64, 128)}),
+    "crnn": ModelEntry(CRNN, (1, 32, 128), "CNN → columns as time → BiLSTM → CTC (CRNN, Shi et al. 2015)", {}),
     "digits-cnn": ModelEntry(SeedCNN, (1, 8, 8), "the seed CNN sized for sklearn's 8×8 digits",
                              {"image_size": (8, 8), "channels": (16, 32), "kernel_size": 3, "hidden": 64}),
 }
@@ -47,7 +59,9 @@ def build_model(name: str, **options: object) -> tuple[nn.Module, tuple[int, ...
     entry = MODELS[name]
     return entry.build(**{**entry.options, **options}), entry.input_shape
 
+
 __all__ = [
+    "CRNN",
     "FCN",
     "MODELS",
     "Decoded",
@@ -57,5 +71,13 @@ __all__ = [
     "ResNet",
     "SeedCNN",
     "Seq2Seq",
+    "Word2Vec",
+    "Word2VecSettings",
+    "WordVectors",
+    "WordVocabulary",
     "build_model",
+    "embedding_from_vectors",
+    "load_word2vec_format",
+    "save_word2vec_format",
+    "train_word2vec",
 ]
