@@ -120,7 +120,8 @@ def reviews_run(tmp_path_factory):
     recipe = dataclasses.replace(get_recipe("rotten-tomatoes"), load=synthetic_reviews, min_count=1,
                                  model_options={"embedding_dim": 8, "hidden_size": 8, "pooling": "max"},
                                  cnn_options={"embedding_dim": 8, "channels": 6, "kernel_sizes": (2, 3), "dropout": 0.0},
-                                 epochs=5, cnn_epochs=5, batch_size=16, lr=2e-2, baseline_l2=(1e-3, 1e-1))
+                                 epochs=5, cnn_epochs=5, batch_size=16, lr=2e-2, baseline_l2=(1e-3, 1e-1),
+                                 word_vectors=None)
     out = tmp_path_factory.mktemp("reviews")
     return recipe, out, recipe.train(out, **FAST)
 
@@ -135,6 +136,29 @@ def test_text_recipe_trains_three_models_whose_losses_fall(reviews_run):
     evaluated = recipe.evaluate(out)
     assert evaluated["accuracy"] == pytest.approx(scores["test_accuracy"])
     assert evaluated["baseline_accuracy"] == scores["test_baseline_accuracy"]
+
+
+def test_text_recipe_starts_both_networks_from_word_vectors_of_the_training_texts_only(reviews_run, tmp_path):
+    from convrnn.models.word2vec import WordVectors
+
+    recipe, _, _ = reviews_run
+    words = POSITIVE + NEGATIVE + ["unseen"]
+    planted = torch.cat([torch.ones(len(POSITIVE), 8), -torch.ones(len(NEGATIVE), 8), torch.zeros(1, 8)])
+    seen = []
+
+    def word_vectors(texts):
+        seen.append(list(texts))
+        return WordVectors(words, planted)
+
+    recipe = dataclasses.replace(recipe, word_vectors=word_vectors, epochs=1, cnn_epochs=1, lr=1e-12)
+    scores = recipe.train(tmp_path, **FAST)
+    assert seen == [[text for text, _ in synthetic_reviews()["train"]]]   # never validation or test texts
+    assert scores["pretrained_words"] == len(POSITIVE) + len(NEGATIVE)
+    for name in ("model", "cnn"):
+        model, config = load_sequence_model(tmp_path, name)
+        tokens, embedding = config["vocabulary"]["tokens"], model.embedding.weight.detach()
+        torch.testing.assert_close(embedding[tokens.index("superb")], torch.ones(8))  # lr ≈ 0: still the vectors
+        torch.testing.assert_close(embedding[tokens.index("dull")], -torch.ones(8))
 
 
 def test_text_recipe_scores_a_review_from_the_command_line(reviews_run, capsys):

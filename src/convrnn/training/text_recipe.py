@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from convrnn.data.batching import pad_sequences
 from convrnn.data.text import Vocabulary, WordTokenizer
 from convrnn.models.sequence_classifier import BagOfWordsClassifier, RecurrentClassifier
+from convrnn.models.word2vec import embedding_from_vectors
 from convrnn.training.checkpoint import save_model
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
@@ -74,6 +75,11 @@ class TextClassificationRecipe:
     ``load()`` returns ``{"train"|"validation"|"test": [(text, label), …]}``. Texts are
     tokenized by :class:`WordTokenizer` (lower case); the vocabulary holds the training words
     seen at least ``min_count`` times.
+
+    ``word_vectors(training texts)``, when given, returns trained word vectors
+    (:class:`convrnn.models.word2vec.WordVectors`, e.g. word2vec on a large corpus plus these
+    texts — the seeds' "proxy task"); both networks then start their embeddings from them (rows of
+    words without a vector drawn at the vectors' scale) and fine-tune them.
     """
 
     name: str
@@ -89,6 +95,7 @@ class TextClassificationRecipe:
     weight_decay: float = 1e-4
     min_count: int = 2
     baseline_l2: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    word_vectors: Callable[[list[str]], Any] | None = None
     target: str = ""
 
     def _encode(self, vocabulary: Vocabulary, examples: list[tuple[str, int]]) -> list[tuple[Tensor, int]]:
@@ -116,12 +123,17 @@ class TextClassificationRecipe:
         common = {"recipe": self.name, "classes": list(self.classes), "tokenizer": tokenizer.to_json(),
                   "vocabulary": vocabulary.to_json()}
         scores: dict[str, Any] = {}
+        vectors = self.word_vectors([text for text, _ in train_examples]) if self.word_vectors else None
         for name, kind, options, model_epochs in (
                 ("model", "recurrent-classifier", self.model_options, settings.epochs),
                 ("cnn", "conv-text-classifier", self.cnn_options, self.cnn_epochs if epochs is None else epochs)):
             seed_everything(seed)
             options = {"num_classes": len(self.classes), "vocab_size": len(vocabulary), **options}
             model = MODEL_CLASSES[kind](**options)
+            if vectors is not None:
+                model.embedding, found = embedding_from_vectors(vectors, vocabulary.tokens,
+                                                                padding_idx=vocabulary.pad_index, seed=seed)
+                scores["pretrained_words"] = found
             config = {**common, "model": kind, "model_options": options}
             train = sequence_loader(encoded["train"], settings.batch_size, shuffle=True, seed=seed)
             val = sequence_loader(encoded["validation"], 256, shuffle=False)
