@@ -94,3 +94,11 @@ def test_g2p_reaches_its_target_on_cmudict(tmp_path):
     device = "cuda" if torch.cuda.is_available() else "cpu"  # sized for a GPU: ≤ 8 min on an H100
     scores = get_recipe("g2p").train(tmp_path, progress=False, device=device)
     assert scores["test_wer"] <= 0.30 and scores["test_per"] <= 0.08, scores
+
+
+def test_the_report_of_a_run_shows_its_alignments(g2p_run):
+    from convrnn.inspect.report import build_report
+
+    _, out, _ = g2p_run
+    page = build_report(out)
+    assert 'id="pictures"' in page and "alignments/" in page

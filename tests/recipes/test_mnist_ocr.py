@@ -158,3 +158,11 @@ def test_full_recipe_reaches_its_target(tmp_path):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     scores = get_recipe("mnist-ocr").train(tmp_path, device=device, progress=False)
     assert scores["test_string_accuracy"] >= 0.97
+
+
+def test_the_report_of_a_run_renders(run_dir):
+    from convrnn.inspect.report import build_report
+
+    out, _ = run_dir
+    page = build_report(out)
+    assert 'id="run"' in page and 'id="curves"' in page

@@ -142,3 +142,11 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
     assert straight.keys() == resumed.keys()
     assert all(torch.equal(straight[key], resumed[key]) for key in straight)
     assert len((tmp_path / "resumed" / "log.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_the_report_of_a_run_shows_its_input_truth_prediction_grid(run_dir):
+    from convrnn.inspect.report import build_report
+
+    out, _ = run_dir
+    page = build_report(out)
+    assert 'id="pictures"' in page and "segmentation-test.png" in page

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -122,6 +123,10 @@ def run_sections(run: str | os.PathLike[str], config: dict[str, Any]) -> list[Se
         log = curves.read_log(run / "log.csv")
         sections.append(Section("curves", "Training curves",
                                 _plot_or_note(lambda: curves.plot_curves(log), "training curves")))
+    pictures = sorted(run.glob("*.png")) + sorted(run.glob("alignments/*.png"))
+    if pictures:
+        sections.append(Section("pictures", "Pictures the recipe drew", "".join(
+            image_tag(path.read_bytes(), str(path.relative_to(run)), alt=path.stem) for path in pictures)))
     return sections
 
 
@@ -143,9 +148,13 @@ def image_sections(model: nn.Module, batch: tuple[Tensor, Tensor], *,
         sections.append(Section("filters", f"Filters of the first layer ({convolutions[0]})",
                                 image_tag(images.png(images.filter_grid(first.weight)),
                                           f"{tuple(first.weight.shape)} weights, blue < 0 < red")))
-        label = int(labels[0])
-        name = classes[label] if classes and 0 <= label < len(classes) else str(label)
-        body = image_tag(images.png(images.tile(images.as_maps(x[0]))), f"input (label {name})")
+        if labels[0].dim() == 0:
+            label = int(labels[0])
+            name = classes[label] if classes and 0 <= label < len(classes) else str(label)
+            caption = f"input (label {name})"
+        else:
+            caption = "input"  # a label map (segmentation): drawn by the recipe's own pictures
+        body = image_tag(images.png(images.tile(images.as_maps(x[0]))), caption)
         for layer, maps in images.feature_maps(model, x).items():
             body += image_tag(images.png(images.tile(images.as_maps(maps))), f"{layer}: {tuple(maps.shape)}")
         sections.append(Section("feature-maps", "Feature maps of the first validation image", body))
@@ -304,16 +313,41 @@ def _is_language_model(config: dict[str, Any]) -> bool:
     return "vocabulary" in config and "tokenizer" in config and named == "language-model"
 
 
+def _has_dataset(recipe_name: str) -> bool:
+    """Whether the recipe offers ``dataset(split, …)`` of (input, label) pairs for image sections."""
+    from convrnn.recipes import get_recipe
+
+    try:
+        return hasattr(get_recipe(recipe_name), "dataset")
+    except KeyError:
+        return False
+
+
+def _rebuilt_model(run: Path) -> nn.Module | None:
+    """A run's model rebuilt by the sequence runners or from the model registry; None for a run
+    this report does not know how to rebuild (it then shows config, scores, curves and pictures)."""
+    from convrnn.training.image_recipe import load_trained
+    from convrnn.training.sequence_recipe import load_sequence_model
+
+    for load in (load_sequence_model, load_trained):
+        try:
+            return load(run)[0]
+        except (ValueError, KeyError, FileNotFoundError, TypeError):
+            continue
+    return None
+
+
 def _validation_batch(recipe_name: str, batch_size: int) -> tuple[Tensor, Tensor]:
     from convrnn.recipes import get_recipe
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"argument 'batch_size' (--batch-size) expected a positive int, got {batch_size!r}")
     recipe = get_recipe(recipe_name)
-    if hasattr(recipe, "sizes"):  # generated clips (keyword): render just the batch
-        clips = recipe.dataset("validation", size=batch_size, progress=False)
-        inputs, labels = zip(*(clips[i] for i in range(len(clips))), strict=True)
-        return torch.stack(inputs), torch.as_tensor(labels)
+    if hasattr(recipe, "sizes"):  # generated examples (keyword clips, digit canvases): make just the batch
+        quiet = {"progress": False} if "progress" in inspect.signature(recipe.dataset).parameters else {}
+        examples = recipe.dataset("validation", size=batch_size, **quiet)
+        inputs, labels = zip(*(examples[i][:2] for i in range(len(examples))), strict=True)
+        return torch.stack([torch.as_tensor(x) for x in inputs]), torch.stack([torch.as_tensor(y) for y in labels])
     images_, labels = recipe.dataset("validation", normalize=True).tensors
     return images_[:batch_size], labels[:batch_size]
 
@@ -380,19 +414,14 @@ def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | 
             model, text, lambda t: vocabulary.encode(tokenizer.tokenize(t), unknown="map"),
             lambda ids: vocabulary.decode(ids), words=tokenizer.kind == "words",
             prompt_ids=[vocabulary.eos_index])
-    elif "input_shape" in config and "model" in config:
+    elif "input_shape" in config and "model" in config and (batch is not None or _has_dataset(recipe_name)):
         from convrnn.training.image_recipe import load_trained
 
         model, config = load_trained(run)
         batch = _validation_batch(recipe_name, batch_size) if batch is None else batch
         sections += image_sections(model, batch, classes=config.get("classes"))
     else:
-        try:
-            from convrnn.training.sequence_recipe import load_sequence_model
-
-            model, _ = load_sequence_model(run)
-        except (ImportError, ValueError, KeyError, FileNotFoundError, TypeError):
-            model = None  # a run this report does not know how to rebuild: config, scores, curves only
+        model = _rebuilt_model(run)
         rnn = _first_rnn(model) if model is not None else None
         if rnn is not None:
             sections += recurrent_sections(rnn)

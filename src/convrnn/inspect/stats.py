@@ -113,7 +113,8 @@ def layer_stats(model: nn.Module, batch: Tensor | tuple[Tensor, Tensor] | list[T
         batch: the input x (N, …), or ``(x, targets)``.
         loss_fn: ``loss_fn(outputs, targets) -> scalar`` when ``batch`` holds targets,
             ``loss_fn(outputs) -> scalar`` otherwise. Without one, a batch with targets is scored
-            by cross-entropy on outputs (N, C) (or (N, T, C) against (N, T)), and a batch without
+            by cross-entropy on outputs (N, C) (or (N, T, C) against (N, T), or (N, C, *S) against
+            (N, *S) with two or more spatial dimensions, as for segmentation), and a batch without
             targets gives no gradient statistics.
 
     Parameter ``.grad`` is left untouched (gradients are taken with ``torch.autograd.grad``).
@@ -153,6 +154,8 @@ def layer_stats(model: nn.Module, batch: Tensor | tuple[Tensor, Tensor] | list[T
             outputs = output[0] if isinstance(output, tuple | list) else output
             if loss_fn is not None:
                 loss = loss_fn(outputs, targets) if targets is not None else loss_fn(outputs)
+            elif targets is not None and outputs.dim() >= 4 and outputs.shape[2:] == targets.shape[1:]:
+                loss = nn.functional.cross_entropy(outputs, targets)  # (N, C, *S) against (N, *S): per pixel
             elif targets is not None:
                 loss = nn.functional.cross_entropy(outputs.flatten(0, -2), targets.flatten())
             params = [p for p in model.parameters() if p.requires_grad]
