@@ -6,13 +6,24 @@ from torch import nn
 
 from convrnn.models import MODELS, build_model
 
+CLASSIFIERS = sorted(set(MODELS) - {"crnn", "fcn"})
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_every_registered_model_maps_its_input_to_logits(name):
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_every_registered_classifier_maps_its_input_to_logits(name):
     model, shape = build_model(name)
     logits = model(torch.randn(3, *shape))
     classes = 2 if name == "keyword-spotter" else 10
     assert logits.shape == (3, classes)
+
+
+def test_the_registered_line_reader_and_segmenter_give_per_column_and_per_pixel_scores():
+    reader, shape = build_model("crnn")                    # (1, 32, 128): one step per 4 columns
+    log_probs, lengths = reader(torch.randn(3, *shape))
+    assert log_probs.shape == (3, 32, 11) and lengths.tolist() == [32, 32, 32]
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(3, 32))
+    segmenter, shape = build_model("fcn")
+    assert segmenter(torch.randn(3, *shape)).shape == (3, 11, 64, 64)
 
 
 def test_lenet5_has_the_classic_parameter_count():
