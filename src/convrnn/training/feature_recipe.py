@@ -24,11 +24,11 @@ from convrnn.training.sequence_recipe import (
     _classification_scores,
     _finish,
     _ranked,
-    _settings,
     fit_into_run,
     load_sequence_model,
     sequence_loader,
 )
+from convrnn.training.settings import resolve_settings
 
 # ----------------------------------------------------------------------------------------------
 # Many → one over feature sequences (japanese-vowels).
@@ -89,8 +89,8 @@ class FeatureSequenceRecipe:
               lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
               progress: bool = True, limit: int | None = None) -> dict[str, Any]:
         """Train into the run directory ``out`` and return the test scores."""
-        settings = _settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                             progress=progress, limit=limit)
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
         out, started = Path(out), time.perf_counter()
         seed_everything(seed)
         data, mean, std = self._splits()

@@ -23,10 +23,10 @@ from convrnn.training.metrics import MeanAbsoluteError
 from convrnn.training.seeding import seed_everything
 from convrnn.training.sequence_recipe import (
     _finish,
-    _settings,
     fit_into_run,
     load_sequence_model,
 )
+from convrnn.training.settings import resolve_settings
 
 # ----------------------------------------------------------------------------------------------
 # Forecasting (sunspots).
@@ -111,8 +111,8 @@ class ForecastingRecipe:
               lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
               progress: bool = True, limit: int | None = None) -> dict[str, Any]:
         """Train into ``out``; scores are mean absolute errors in the series' own units."""
-        settings = _settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                             progress=progress, limit=limit)
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
         out, started = Path(out), time.perf_counter()
         seed_everything(seed)
         series = np.asarray(self.load(), dtype=np.float64)

@@ -34,6 +34,7 @@ from convrnn.training.fit import fit
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
+from convrnn.training.settings import resolve_settings
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("onecycle", "cosine", "step", "none")
@@ -128,14 +129,9 @@ def train_recipe(recipe: ImageRecipe, out: str | os.PathLike[str], *, epochs: in
     images only (smoke tests).
     """
     out = Path(out)
-    epochs = recipe.epochs if epochs is None else epochs
-    batch_size = recipe.batch_size if batch_size is None else batch_size
-    lr = recipe.lr if lr is None else lr
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
+    settings = resolve_settings(recipe, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                progress=progress, limit=limit)
+    epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
     seed_everything(seed)
     started = time.perf_counter()
     train = recipe.dataset("train", normalize=True, random_shift=recipe.random_shift)

@@ -29,6 +29,7 @@ from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
+from convrnn.training.settings import resolve_settings
 
 SHIFT_POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # keyword start as a fraction of the free room
 
@@ -58,12 +59,9 @@ class KeywordRecipe:
               progress: bool = True, limit: int | None = None) -> dict[str, Any]:
         """Train into ``out``; ``limit`` caps the number of training clips."""
         out = Path(out)
-        epochs = self.epochs if epochs is None else epochs
-        batch_size = self.batch_size if batch_size is None else batch_size
-        lr = self.lr if lr is None else lr
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
+        epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
         seed_everything(seed)
         started = time.perf_counter()
         train_size = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])

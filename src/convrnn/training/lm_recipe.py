@@ -50,6 +50,7 @@ from convrnn.training.image_recipe import model_directory
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.seeding import seed_everything
 from convrnn.training.sequence_recipe import TokenInput
+from convrnn.training.settings import resolve_settings
 from convrnn.training.steps import StepOutput
 from convrnn.training.tbptt import detach_state
 
@@ -337,16 +338,9 @@ def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str
     validation streams (smoke runs; the test score always covers the whole test split).
     """
     out = Path(out)
-    epochs = recipe.epochs if epochs is None else epochs
-    batch_size = recipe.batch_size if batch_size is None else batch_size
-    lr = recipe.lr if lr is None else lr
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 2):
-        raise ValueError(f"train: argument 'limit' expected None or an int ≥ 2 (tokens), got {limit!r}")
+    settings = resolve_settings(recipe, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                progress=progress, limit=limit, min_limit=2, limit_unit="tokens")
+    epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
     seed_everything(seed)
     started = time.perf_counter()
 

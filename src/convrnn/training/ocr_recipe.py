@@ -33,6 +33,7 @@ from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Metric
 from convrnn.training.seeding import seed_everything
+from convrnn.training.settings import resolve_settings
 from convrnn.training.steps import StepOutput
 
 __all__ = ["OCRRecipe", "StringAccuracy", "ctc_step", "edit_distance", "load_reader", "read_strings",
@@ -186,16 +187,9 @@ class OCRRecipe:
               progress: bool = True, limit: int | None = None) -> dict[str, Any]:
         """Train into ``out``; ``limit`` caps the number of training strings."""
         out = Path(out)
-        epochs = self.epochs if epochs is None else epochs
-        batch_size = self.batch_size if batch_size is None else batch_size
-        lr = self.lr if lr is None else lr
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
-        if not lr > 0:
-            raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"train: argument 'limit' expected None or an int ≥ 1, got {limit!r}")
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
+        epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
         seed_everything(seed)
         started = time.perf_counter()
         train_count = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])

@@ -41,6 +41,7 @@ from convrnn.training.metrics_segmentation import (
 )
 from convrnn.training.sampling import make_loader
 from convrnn.training.seeding import seed_everything
+from convrnn.training.settings import resolve_settings
 
 GRID_EXAMPLES = 8
 
@@ -80,16 +81,9 @@ class SegmentRecipe:
               progress: bool = True, limit: int | None = None) -> dict[str, Any]:
         """Train into ``out`` and return the test scores; ``limit`` caps the number of training canvases."""
         out = Path(out)
-        epochs = self.epochs if epochs is None else epochs
-        batch_size = self.batch_size if batch_size is None else batch_size
-        lr = self.lr if lr is None else lr
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            raise ValueError(f"train: argument 'limit' expected an int ≥ 1, got {limit!r}")
-        if not lr > 0:
-            raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
+        epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
         seed_everything(seed)
         started = time.perf_counter()
         train_size = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])

@@ -43,7 +43,8 @@ from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.image_recipe import model_directory
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
-from convrnn.training.sequence_recipe import _finish, _settings, fit_into_run
+from convrnn.training.sequence_recipe import _finish, fit_into_run
+from convrnn.training.settings import resolve_settings
 
 
 def sequence_loss(logits: Tensor, targets: Tensor) -> Tensor:
@@ -140,8 +141,8 @@ class G2PRecipe:
               lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
               progress: bool = True, limit: int | None = None) -> dict[str, Any]:
         """Train into ``out``; ``limit`` keeps the first ``limit`` training words."""
-        settings = _settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                             progress=progress, limit=limit)
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
         out, started = Path(out), time.perf_counter()
         seed_everything(seed)
         data = self.splits()

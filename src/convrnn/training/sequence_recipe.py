@@ -22,7 +22,6 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from convrnn.training.fit_state import FitState, History
 from convrnn.training.image_recipe import model_directory
 from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
+from convrnn.training.settings import Settings
 
 MODEL_CLASSES: dict[str, Callable[..., nn.Module]] = {
     "recurrent-classifier": RecurrentClassifier, "conv-text-classifier": ConvTextClassifier,
@@ -53,36 +53,6 @@ MODEL_CLASSES: dict[str, Callable[..., nn.Module]] = {
 # ----------------------------------------------------------------------------------------------
 # Shared machinery: settings, atomic JSON, fitting one model into the run directory, reloading.
 # ----------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Settings:
-    """The training settings of one run after the command line's overrides."""
-
-    epochs: int
-    batch_size: int
-    lr: float
-    seed: int = 0
-    device: str = "cpu"
-    resume: bool = False
-    progress: bool = True
-    limit: int | None = None
-
-
-def _settings(defaults: Any, epochs: int | None, batch_size: int | None, lr: float | None,
-              **rest: Any) -> Settings:
-    epochs = defaults.epochs if epochs is None else epochs
-    batch_size = defaults.batch_size if batch_size is None else batch_size
-    lr = defaults.lr if lr is None else lr
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
-    limit = rest.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"train: argument 'limit' expected None or an int ≥ 1, got {limit!r}")
-    return Settings(epochs, batch_size, lr, **rest)
-
 
 class _BucketEpochs(Callback):
     """Tell a :class:`LengthBucketSampler` the epoch, so each epoch's batches differ (``fit``
@@ -182,5 +152,5 @@ class TokenInput(nn.Module):
         return self.model(x.long())
 
 
-__all__ = ["MODEL_CLASSES", "Settings", "TokenInput", "build_sequence_model", "fit_into_run", "load_sequence_model",
+__all__ = ["MODEL_CLASSES", "TokenInput", "build_sequence_model", "fit_into_run", "load_sequence_model",
            "sequence_loader"]

@@ -25,10 +25,10 @@ from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
 from convrnn.training.sequence_recipe import (
     _finish,
-    _settings,
     fit_into_run,
     load_sequence_model,
 )
+from convrnn.training.settings import resolve_settings
 
 # ----------------------------------------------------------------------------------------------
 # Many → many: tagging (brown-pos).
@@ -111,8 +111,8 @@ class TaggingRecipe:
               data: TaggedSplits | None = None) -> dict[str, Any]:
         """Train into ``out``; ``lookahead`` overrides the model's (``None`` = full sentence);
         ``data`` reuses already loaded splits (the look-ahead study trains five times)."""
-        settings = _settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                             progress=progress, limit=limit)
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
         out, started = Path(out), time.perf_counter()
         seed_everything(seed)
         data = data or self.load()

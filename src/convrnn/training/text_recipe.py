@@ -30,11 +30,11 @@ from convrnn.training.sequence_recipe import (
     _classification_scores,
     _finish,
     _ranked,
-    _settings,
     fit_into_run,
     load_sequence_model,
     sequence_loader,
 )
+from convrnn.training.settings import resolve_settings
 
 # ----------------------------------------------------------------------------------------------
 # Many → one over texts, with a CNN and a bag-of-words baseline (rotten-tomatoes).
@@ -108,8 +108,8 @@ class TextClassificationRecipe:
               lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
               progress: bool = True, limit: int | None = None) -> dict[str, Any]:
         """Train the three models into ``out``; the recurrent one is ``out/model``."""
-        settings = _settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                             progress=progress, limit=limit)
+        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
+                                    progress=progress, limit=limit)
         out, started = Path(out), time.perf_counter()
         seed_everything(seed)
         data = self.load()
