@@ -184,3 +184,15 @@ def test_a_signal_run_gets_the_matched_filter_view(tmp_path):
     page = build_report(run, batch=(torch.randn(3, *shape), torch.tensor([0, 1, 0])))
     assert _sections(page) == [*IMAGE_SECTIONS[:-1], "matched-filter", "layers"]
     assert "the strongest response to the first example" in page
+
+
+def test_a_word_vector_run_shows_where_its_words_lie(tmp_path):
+    from convrnn.models.word2vec import save_word2vec_format
+
+    run = tmp_path / "word2vec"
+    save_model(run / "model", torch.nn.Linear(2, 2), {"recipe": "word2vec"})
+    words = [f"w{i}" for i in range(40)]
+    save_word2vec_format(run / "vectors.bin", words, torch.randn(40, 8), binary=True)
+    page = build_report(run)
+    assert _sections(page) == ["run", "embeddings"]
+    assert "of 20 frequent words" in page               # the 20 most frequent are left out

@@ -286,6 +286,18 @@ def language_model_sections(model: nn.Module, text: str, encode: Callable[[str],
     return sections
 
 
+def word_vector_sections(path: str | os.PathLike[str], words: int = 60) -> list[Section]:
+    """A 2-D projection (PCA, or t-SNE with scikit-learn) of the ``words`` most frequent words of a
+    word2vec binary file, after the 20 most frequent (mostly function words)."""
+    from convrnn.models.word2vec import load_word2vec_format
+
+    vectors = load_word2vec_format(path, binary=True, limit=20 + words)
+    chosen = vectors.words[20:]
+    points, method = embeddings.project_2d(vectors.vectors[20:20 + len(chosen)])
+    return [Section("embeddings", f"Word vectors: {method} of {len(chosen)} frequent words", _plot_or_note(
+        lambda: embeddings.plot_embeddings(points, chosen, f"{method} of the word vectors"), "word vectors"))]
+
+
 def render_report(title: str, sections: Sequence[Section]) -> str:
     """The whole page: styles, sections in order, the self-check script and its status element."""
     expected = json.dumps([section.key for section in sections])
@@ -420,6 +432,8 @@ def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | 
         model, config = load_trained(run)
         batch = _validation_batch(recipe_name, batch_size) if batch is None else batch
         sections += image_sections(model, batch, classes=config.get("classes"))
+    elif (run / "vectors.bin").is_file():  # word vectors (word2vec): where the words lie
+        sections += word_vector_sections(run / "vectors.bin")
     else:
         model = _rebuilt_model(run)
         rnn = _first_rnn(model) if model is not None else None
@@ -441,4 +455,5 @@ def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None
 
 
 __all__ = ["Section", "build_report", "image_sections", "image_tag", "language_model_sections",
-           "recurrent_sections", "render_report", "run_sections", "stats_of_run", "write_report"]
+           "recurrent_sections", "render_report", "run_sections", "stats_of_run", "word_vector_sections",
+           "write_report"]
