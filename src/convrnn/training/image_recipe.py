@@ -26,13 +26,11 @@ from torch import Tensor, nn
 
 from convrnn.data.image_dataset import ImageDataset
 from convrnn.models import build_model
-from convrnn.training.callbacks import Checkpoint
-from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.evaluate import evaluate
 from convrnn.training.files import write_json
-from convrnn.training.fit import fit
-from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
+from convrnn.training.run import fit_to_best
 from convrnn.training.seeding import seed_everything
 from convrnn.training.settings import resolve_settings
 
@@ -153,26 +151,18 @@ def train_recipe(recipe: ImageRecipe, out: str | os.PathLike[str], *, epochs: in
                      "optimizer": recipe.optimizer, "scheduler": recipe.scheduler,
                      "random_shift": recipe.random_shift},
     }
-    checkpoints = Checkpoint(out / "checkpoints", monitor="val_accuracy", mode="max")
     last = out / "checkpoints" / "last"
-    if resume:
-        if not (last / "config.json").is_file():
-            raise FileNotFoundError(f"train: --resume found no checkpoint at '{last}'")
+    if resume and (last / "config.json").is_file():
         started_with = read_config(last)["settings"]
         if recipe.scheduler == "onecycle" and started_with["epochs"] != epochs:
             raise ValueError(
                 f"train: the run in '{out}' follows a one-cycle schedule over epochs="
                 f"{started_with['epochs']}; resume it with the same epochs, got {epochs}"
             )
-    history = fit(
-        model, train, val, loss=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
-        optimizer=optimizer, epochs=epochs, scheduler=scheduler, batch_size=batch_size,
-        metrics={"accuracy": Accuracy()}, callbacks=[checkpoints, CSVLogger(out / "log.csv")],
-        device=device, seed=seed, resume=last if resume else None, progress=progress,
-        config=config,
-    )
-    load_checkpoint(checkpoints.best_path, model)
-    save_model(out / "model", model, config, metadata={"history": history.records})
+    history = fit_to_best(model, train, val, out=out, config=config, monitor="val_accuracy", resume=resume,
+                          loss=nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing), optimizer=optimizer,
+                          epochs=epochs, scheduler=scheduler, batch_size=batch_size, metrics={"accuracy": Accuracy()},
+                          device=device, seed=seed, progress=progress)
     test = recipe.dataset("test", normalize=True)
     scores = evaluate(model, test, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
                       device=device, batch_size=512)

@@ -20,14 +20,12 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from convrnn.models import build_model
-from convrnn.training.callbacks import Checkpoint
-from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.evaluate import evaluate
 from convrnn.training.files import write_json
-from convrnn.training.fit import fit
 from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
-from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
+from convrnn.training.run import fit_to_best
 from convrnn.training.seeding import seed_everything
 from convrnn.training.settings import resolve_settings
 
@@ -74,13 +72,10 @@ class KeywordRecipe:
                   "input_shape": list(input_shape), "classes": ["other", "keyword"],
                   "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
                                "train_clips": train_size}}
-        checkpoints = Checkpoint(out / "checkpoints", monitor="val_accuracy", mode="max")
-        history = fit(model, train, val, loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs,
-                      scheduler=scheduler, batch_size=batch_size, metrics={"accuracy": Accuracy()},
-                      callbacks=[checkpoints, CSVLogger(out / "log.csv")], device=device, seed=seed,
-                      resume=out / "checkpoints" / "last" if resume else None, progress=progress, config=config)
-        load_checkpoint(checkpoints.best_path, model)
-        save_model(out / "model", model, config, metadata={"history": history.records})
+        fit_to_best(model, train, val, out=out, config=config, monitor="val_accuracy", resume=resume,
+                    loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
+                    batch_size=batch_size, metrics={"accuracy": Accuracy()}, device=device, seed=seed,
+                    progress=progress)
         test = self.dataset("test", size=self.sizes["test"], progress=progress)
         scores = evaluate(model, test, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
                           device=device, batch_size=128)

@@ -40,14 +40,13 @@ from convrnn.data.text import EOS, CharTokenizer, Tokenizer, Vocabulary, WordTok
 from convrnn.functional._checks import check_choice
 from convrnn.generate import generate
 from convrnn.models.language_model import LanguageModel
-from convrnn.training.callbacks import Callback, Checkpoint
-from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.callbacks import Callback
+from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.evaluate import evaluate
 from convrnn.training.files import write_json
-from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState
 from convrnn.training.image_recipe import model_directory
-from convrnn.training.loggers import CSVLogger
+from convrnn.training.run import fit_to_best
 from convrnn.training.seeding import seed_everything
 from convrnn.training.sequence_recipe import TokenInput
 from convrnn.training.settings import resolve_settings
@@ -374,20 +373,14 @@ def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str
                      "clip_grad_norm": recipe.clip_grad_norm, "limit": limit,
                      "evaluations_per_pass": parts, "time_limit_minutes": recipe.time_limit},
     }
-    checkpoints = Checkpoint(out / "checkpoints", monitor="val_loss", mode="min")
-    callbacks: list[Callback] = [checkpoints, CSVLogger(out / "log.csv")]
-    if recipe.time_limit is not None:
-        callbacks.append(TimeLimit(recipe.time_limit))
-    history = fit(
-        model, train_loader, val_loader, loss=nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX),
-        optimizer=optimizer, epochs=fit_epochs, scheduler=scheduler, scheduler_interval=interval,
-        clip_grad_norm=recipe.clip_grad_norm, callbacks=callbacks, device=device, seed=seed,
-        resume=out / "checkpoints" / "last" if resume else None, step_fn=CarriedStateStep(),
-        progress=progress, config=config,
+    history = fit_to_best(
+        model, train_loader, val_loader, out=out, config=config, monitor="val_loss", mode="min", resume=resume,
+        callbacks=[TimeLimit(recipe.time_limit)] if recipe.time_limit is not None else [],
+        loss=nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX), optimizer=optimizer, epochs=fit_epochs,
+        scheduler=scheduler, scheduler_interval=interval, clip_grad_norm=recipe.clip_grad_norm, device=device,
+        seed=seed, step_fn=CarriedStateStep(), progress=progress,
     )
     train_seconds = time.perf_counter() - started
-    load_checkpoint(checkpoints.best_path, model)
-    save_model(out / "model", model, config, metadata={"history": history.records})
 
     test_stream = evaluation_stream(encode_documents(recipe.corpus("test"), tokenizer, vocabulary), recipe)
     test = scores_of(stream_loss(model, test_stream, device), unit)

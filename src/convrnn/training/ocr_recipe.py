@@ -25,13 +25,11 @@ from convrnn.data.batching import LengthBucketSampler
 from convrnn.data.digit_strings import DigitStrings, collate_digit_strings
 from convrnn.layers.ctc import CTCLoss, ctc_beam_decode, ctc_beam_search, ctc_best_path
 from convrnn.models.ocr import CRNN
-from convrnn.training.callbacks import Checkpoint
-from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.files import write_json
-from convrnn.training.fit import fit
 from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
-from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Metric
+from convrnn.training.run import fit_to_best
 from convrnn.training.seeding import seed_everything
 from convrnn.training.settings import resolve_settings
 from convrnn.training.steps import StepOutput
@@ -207,16 +205,10 @@ class OCRRecipe:
                   "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
                                "optimizer": self.optimizer, "scheduler": self.scheduler,
                                "train_strings": train_count}}
-        checkpoints = Checkpoint(out / "checkpoints", monitor="val_string_accuracy", mode="max")
-        last = out / "checkpoints" / "last"
-        if resume and not (last / "config.json").is_file():
-            raise FileNotFoundError(f"train: --resume found no checkpoint at '{last}'")
-        history = fit(model, train, val, loss=CTCLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
-                      clip_grad_norm=self.clip_grad_norm, metrics={"string_accuracy": StringAccuracy()},
-                      callbacks=[checkpoints, CSVLogger(out / "log.csv")], device=device, seed=seed,
-                      resume=last if resume else None, progress=progress, config=config, step_fn=ctc_step)
-        load_checkpoint(checkpoints.best_path, model)
-        save_model(out / "model", model, config, metadata={"history": history.records})
+        history = fit_to_best(model, train, val, out=out, config=config, monitor="val_string_accuracy", resume=resume,
+                              loss=CTCLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
+                              clip_grad_norm=self.clip_grad_norm, metrics={"string_accuracy": StringAccuracy()},
+                              device=device, seed=seed, progress=progress, step_fn=ctc_step)
         scores = string_scores(model, self.strings("test"), device=device, beam_width=self.beam_width,
                                workers=workers)
         result = {"recipe": self.name, **{f"test_{key}": value for key, value in scores.items()},

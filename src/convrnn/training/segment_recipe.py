@@ -26,12 +26,9 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from convrnn.models.fcn import FCN
-from convrnn.training.callbacks import Checkpoint
-from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.files import write_json
-from convrnn.training.fit import fit
 from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
-from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
 from convrnn.training.metrics_segmentation import (
     MeanIoU,
@@ -39,6 +36,7 @@ from convrnn.training.metrics_segmentation import (
     mean_iou,
     pixel_accuracy,
 )
+from convrnn.training.run import fit_to_best
 from convrnn.training.sampling import make_loader
 from convrnn.training.seeding import seed_everything
 from convrnn.training.settings import resolve_settings
@@ -96,14 +94,10 @@ class SegmentRecipe:
                   "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
                                "optimizer": self.optimizer, "scheduler": self.scheduler,
                                "train_canvases": train_size, "data_seed": self.data_seed}}
-        checkpoints = Checkpoint(out / "checkpoints", monitor="val_mean_iou", mode="max")
-        history = fit(model, train, val, loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs,
-                      scheduler=scheduler, batch_size=batch_size, metrics=self._metrics(),
-                      callbacks=[checkpoints, CSVLogger(out / "log.csv")], device=device, seed=seed,
-                      resume=out / "checkpoints" / "last" if resume else None, progress=progress,
-                      config=config)
-        load_checkpoint(checkpoints.best_path, model)
-        save_model(out / "model", model, config, metadata={"history": history.records})
+        history = fit_to_best(model, train, val, out=out, config=config, monitor="val_mean_iou", resume=resume,
+                              loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
+                              batch_size=batch_size, metrics=self._metrics(), device=device, seed=seed,
+                              progress=progress)
         test = self.data("test")
         scores = segmentation_scores(model, test, self.classes, device=device)
         write_grid(out / "segmentation-test.png", model, test, device=device)

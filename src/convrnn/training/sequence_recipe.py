@@ -33,15 +33,14 @@ from convrnn.data.batching import LengthBucketSampler, SequenceCollate
 from convrnn.models.forecaster import Forecaster
 from convrnn.models.sequence_classifier import BagOfWordsClassifier, ConvTextClassifier, RecurrentClassifier
 from convrnn.models.tagger import Tagger
-from convrnn.training.callbacks import Callback, Checkpoint
-from convrnn.training.checkpoint import load_checkpoint, load_model_weights, read_config, save_model
+from convrnn.training.callbacks import Callback
+from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.evaluate import evaluate
 from convrnn.training.files import write_json
-from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState, History
 from convrnn.training.image_recipe import model_directory
-from convrnn.training.loggers import CSVLogger
 from convrnn.training.metrics import Accuracy
+from convrnn.training.run import fit_to_best
 from convrnn.training.settings import Settings
 
 MODEL_CLASSES: dict[str, Callable[..., nn.Module]] = {
@@ -81,23 +80,14 @@ def fit_into_run(model: nn.Module, train: DataLoader[Any], val: DataLoader[Any],
     """Train ``model`` with AdamW and a one-cycle learning rate, keep the best epoch by
     ``monitor``, and save it as ``out/name`` (the main model ``"model"`` logs to ``log.csv`` and
     checkpoints to ``checkpoints/``; another to ``<name>_log.csv`` and ``<name>_checkpoints/``)."""
-    main = name == "model"
-    checkpoints = Checkpoint(out / ("checkpoints" if main else f"{name}_checkpoints"), monitor=monitor, mode=mode)
-    log = out / ("log.csv" if main else f"{name}_log.csv")
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=settings.lr, epochs=settings.epochs,
                                                     steps_per_epoch=max(len(train), 1))
-    resume = checkpoints.last if settings.resume and checkpoints.last.exists() else None
-    callbacks: list[Callback] = [checkpoints, CSVLogger(log)]
-    if isinstance(train.batch_sampler, LengthBucketSampler):
-        callbacks.append(_BucketEpochs(train))
-    history = fit(model, train, val, loss=loss, optimizer=optimizer, epochs=settings.epochs,
-                  scheduler=scheduler, clip_grad_norm=clip_grad_norm, metrics=metrics, callbacks=callbacks,
-                  device=settings.device, seed=settings.seed, resume=resume, progress=settings.progress,
-                  config=config)
-    load_checkpoint(checkpoints.best_path, model)
-    save_model(out / name, model, config, metadata={"history": history.records})
-    return history
+    bucketed = [_BucketEpochs(train)] if isinstance(train.batch_sampler, LengthBucketSampler) else []
+    return fit_to_best(model, train, val, out=out, config=config, monitor=monitor, mode=mode, name=name,
+                       resume=settings.resume, missing_ok=True, callbacks=bucketed, loss=loss, optimizer=optimizer,
+                       epochs=settings.epochs, scheduler=scheduler, clip_grad_norm=clip_grad_norm, metrics=metrics,
+                       device=settings.device, seed=settings.seed, progress=settings.progress)
 
 
 def build_sequence_model(config: dict[str, Any]) -> nn.Module:

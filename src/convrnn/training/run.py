@@ -1,0 +1,51 @@
+"""Fit a model into a run directory and keep its best epoch — the part every recipe runner shares.
+
+A run directory holds, for its main model (``name="model"``)::
+
+    OUT/checkpoints/{last,best}/   resumable checkpoints (safetensors + JSON)
+    OUT/log.csv                    one row per epoch
+    OUT/model/                     the best epoch's weights + config
+
+and for a further model ``name`` (a recipe's CNN or baseline): ``OUT/<name>_checkpoints/``,
+``OUT/<name>_log.csv`` and ``OUT/<name>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from convrnn.training.callbacks import Callback, Checkpoint
+from convrnn.training.checkpoint import load_checkpoint, save_model
+from convrnn.training.fit import fit
+from convrnn.training.fit_state import History
+from convrnn.training.loggers import CSVLogger
+
+
+def fit_to_best(model: nn.Module, train: Any, val: Any, *, out: Path, config: dict[str, Any], monitor: str,
+                mode: str = "max", name: str = "model", resume: bool = False, missing_ok: bool = False,
+                callbacks: Sequence[Callback] = (), **fit_options: Any) -> History:
+    """:func:`convrnn.training.fit` with a :class:`Checkpoint` (the best epoch by ``monitor``, and the
+    last) and a CSV log in ``out``; then the best weights are loaded into ``model`` and saved with
+    ``config`` as ``out/name``. ``resume`` continues from the last checkpoint bit for bit; a missing
+    one is an error unless ``missing_ok`` (then training starts afresh — for a recipe's second
+    model that had not started when the run stopped). ``fit_options`` go to ``fit``."""
+    main = name == "model"
+    checkpoints = Checkpoint(out / ("checkpoints" if main else f"{name}_checkpoints"), monitor=monitor, mode=mode)
+    log = out / ("log.csv" if main else f"{name}_log.csv")
+    last = checkpoints.last
+    if resume and not (last / "config.json").is_file():
+        if not missing_ok:
+            raise FileNotFoundError(f"train: --resume found no checkpoint at '{last}'")
+        resume = False
+    history = fit(model, train, val, callbacks=[checkpoints, CSVLogger(log), *callbacks],
+                  resume=last if resume else None, config=config, **fit_options)
+    load_checkpoint(checkpoints.best_path, model)
+    save_model(out / name, model, config, metadata={"history": history.records})
+    return history
+
+
+__all__ = ["fit_to_best"]
