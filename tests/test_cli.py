@@ -39,3 +39,22 @@ def test_summary_input_shape_must_be_integers():
     result = run("summary", "seed-cnn", "--input-shape", "1,a,28")
     assert result.returncode == 2
     assert result.stderr.strip() == "convrnn: error: --input-shape: expected integers like 1,28,28, got '1,a,28'"
+
+
+def test_train_cell_bad_values_are_one_line():
+    cases = [
+        (("train", "shakespeare", "--cell", "transformer"),
+         "--cell: expected one of ['elman', 'gru', 'jordan', 'lstm', 'mgu', 'rnn', 'mingru', 'minlstm', 'qrnn'], "
+         "got 'transformer'"),
+        (("train", "digits", "--cell", "qrnn"), "--cell: only language-model recipes"),
+    ]
+    for arguments, message in cases:
+        result = run(*arguments)
+        assert result.returncode == 2, (arguments, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("convrnn: error: ") and message in lines[0], lines
+
+
+def test_train_help_offers_the_cell_option():
+    result = run("train", "--help")
+    assert result.returncode == 0 and "--cell" in result.stdout and "mingru" in result.stdout

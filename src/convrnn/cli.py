@@ -38,6 +38,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last")
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
+    p.add_argument("--cell", default=None, help="language-model recipes only: the recurrent layer, e.g. lstm, gru, "
+                   "mingru, minlstm, qrnn (default: the recipe's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
@@ -139,14 +141,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     recipe = get_recipe(args.recipe)
     out = args.out or f"runs/{recipe.name}"
+    options = {} if args.cell is None else {"cell": _language_model_cell(recipe, args.cell)}
     scores = recipe.train(out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, resume=args.resume, progress=not args.no_progress,
-                          limit=args.limit)
+                          limit=args.limit, **options)
     shown = ", ".join(f"{key} {value:.4g}" for key, value in scores.items()
                       if key.startswith("test_") and isinstance(value, float))
     print(f"{recipe.name}: {shown} in {scores.get('wall_seconds', 0):.0f} s")
     print(f"model saved to {out}/model; scores in {out}/scores.json")
     return 0
+
+
+def _language_model_cell(recipe: Any, cell: str) -> str:
+    """``--cell``, checked: only a language-model recipe has a recurrent layer to choose."""
+    from convrnn.models.language_model import CELL_NAMES
+    from convrnn.training.lm_recipe import LanguageModelRecipe
+
+    if not isinstance(recipe, LanguageModelRecipe):
+        raise ValueError(f"--cell: only language-model recipes (shakespeare, ptb-word, …) take a cell, "
+                         f"and '{recipe.name}' is not one")
+    if cell.lower() not in CELL_NAMES:
+        raise ValueError(f"--cell: expected one of {list(CELL_NAMES)}, got {cell!r}")
+    return cell.lower()
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

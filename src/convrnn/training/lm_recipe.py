@@ -26,7 +26,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from convrnn.data.lm_stream import LanguageModelStream
 from convrnn.data.text import EOS, CharTokenizer, Tokenizer, Vocabulary, WordTokenizer, tokenizer_from_json
 from convrnn.functional._checks import check_choice
 from convrnn.generate import generate
-from convrnn.models.language_model import LanguageModel
+from convrnn.models.language_model import CELL_NAMES, LanguageModel
 from convrnn.training.callbacks import Callback
 from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.evaluate import evaluate
@@ -329,14 +329,20 @@ def _scheduler(recipe: LanguageModelRecipe, optimizer: torch.optim.Optimizer, fi
 def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str], *, epochs: int | None = None,
                          batch_size: int | None = None, lr: float | None = None, seed: int = 0,
                          device: str = "cpu", resume: bool = False, progress: bool = True,
-                         limit: int | None = None) -> dict[str, Any]:
+                         limit: int | None = None, cell: str | None = None) -> dict[str, Any]:
     """Train ``recipe`` into the run directory ``out`` and return its scores.
 
-    ``epochs`` (passes over the training stream), ``batch_size`` (rows N) and ``lr`` override
-    the recipe's defaults; ``limit`` keeps the first ``limit`` tokens of the training and the
-    validation streams (smoke runs; the test score always covers the whole test split).
+    ``epochs`` (passes over the training stream), ``batch_size`` (rows N), ``lr`` and ``cell``
+    (the recurrent layer, one of ``CELL_NAMES``: e.g. "lstm", "mingru", "qrnn") override the
+    recipe's defaults; the run's config records them, so evaluation and sampling rebuild the same
+    model. ``limit`` keeps the first ``limit`` tokens of the training and the validation streams
+    (smoke runs and equal-budget comparisons; the test score always covers the whole test split).
     """
     out = Path(out)
+    if cell is not None:
+        if not isinstance(cell, str):
+            raise TypeError(f"train: argument 'cell' expected a name in {list(CELL_NAMES)}, got {cell!r}")
+        recipe = replace(recipe, cell=check_choice("cell", cell.lower(), CELL_NAMES, where="train"))
     settings = resolve_settings(recipe, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
                                 progress=progress, limit=limit, min_limit=2, limit_unit="tokens")
     epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
@@ -389,7 +395,8 @@ def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str
         "recipe": recipe.name, **{f"test_{key}": value for key, value in test.items()},
         **{f"best_val_{key}": value for key, value in scores_of(best_val, unit).items() if key != "loss"},
         "first_train_loss": history.records[0]["train_loss"], "last_train_loss": history.records[-1]["train_loss"],
-        "vocabulary_size": len(vocabulary), "train_tokens": train_stream.token_count,
+        "vocabulary_size": len(vocabulary), "parameters": sum(p.numel() for p in model.parameters()),
+        "train_tokens": train_stream.token_count,
         "test_tokens": test_stream.token_count, "evaluations": len(history.records),
         "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
         "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
