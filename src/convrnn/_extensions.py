@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -52,23 +53,27 @@ def compiler_flags() -> list[str]:
     return flags
 
 
-def load_extension(stem: str, source: Path, *, what: str, fallback: str,
-                   toolchain: bool | None = None) -> ModuleType | None:
-    """The compiled module of ``source`` (named ``<stem>_<hash>``), built if needed; None with one
-    ``RuntimeWarning`` naming ``what`` failed and the ``fallback`` used instead."""
+def load_extension(stem: str, source: Path | Sequence[Path], *, what: str, fallback: str,
+                   toolchain: bool | None = None, headers: Sequence[Path] = ()) -> ModuleType | None:
+    """The compiled module of ``source`` (one file or several compiled into one module, named
+    ``<stem>_<hash>``; the hash covers the sources, the ``headers`` they include, torch's version
+    and the flags), built if needed; None with one ``RuntimeWarning`` naming ``what`` failed and
+    the ``fallback`` used instead."""
     if toolchain is None:
         toolchain = toolchain_present()
-    if os.environ.get("CONVRNN_NO_COMPILE") == "1" or not source.exists() or not toolchain:
+    sources = [source] if isinstance(source, Path) else list(source)
+    if os.environ.get("CONVRNN_NO_COMPILE") == "1" or not all(s.exists() for s in sources) or not toolchain:
         return None
     flags = compiler_flags()
-    digest = hashlib.sha256(source.read_bytes() + " ".join([torch.__version__, *flags]).encode()).hexdigest()[:16]
+    contents = b"".join(path.read_bytes() for path in [*sources, *headers])
+    digest = hashlib.sha256(contents + " ".join([torch.__version__, *flags]).encode()).hexdigest()[:16]
     name = f"{stem}_{digest}"
     directory = cache_root() / "extensions" / f"torch-{torch.__version__}-{digest}"
     try:
         directory.mkdir(parents=True, exist_ok=True)
         library = next(directory.glob(f"{name}*.so"), None)
         if library is None:
-            return _build(name, source, directory, flags)
+            return _build(name, sources, directory, flags)
         spec = importlib.util.spec_from_file_location(name, library)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -81,11 +86,11 @@ def load_extension(stem: str, source: Path, *, what: str, fallback: str,
         return None
 
 
-def _build(name: str, source: Path, directory: Path, flags: list[str]) -> ModuleType:
+def _build(name: str, sources: list[Path], directory: Path, flags: list[str]) -> ModuleType:
     from torch.utils import cpp_extension
 
     with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as scratch:
-        module = cpp_extension.load(name, [str(source)], build_directory=scratch,
+        module = cpp_extension.load(name, [str(s) for s in sources], build_directory=scratch,
                                     extra_cflags=flags, extra_ldflags=["-fopenmp"], verbose=False)
         built = Path(module.__file__)
         os.replace(built, directory / built.name)

@@ -14,6 +14,13 @@ FUSED = {
     "mgu": lambda F, H: MGUCell(F, H),
     "elman_tanh": lambda F, H: ElmanCell(F, H),
     "elman_relu": lambda F, H: ElmanCell(F, H, nonlinearity="relu"),
+    "lstm_layer_norm": lambda F, H: LSTMCell(F, H, layer_norm=True),
+    "lstm_peephole_layer_norm": lambda F, H: LSTMCell(F, H, peephole=True, layer_norm=True),
+    "jordan_identity": lambda F, H: JordanCell(F, H),
+    "jordan_tanh_wider": lambda F, H: JordanCell(F, H, output_size=H + 2, decision="tanh"),
+    "jordan_sigmoid_relu": lambda F, H: JordanCell(F, H, output_size=H - 1, decision="sigmoid",
+                                                   nonlinearity="relu"),
+    "jordan_softmax": lambda F, H: JordanCell(F, H, output_size=4, decision="softmax"),
 }
 
 needs_core = pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
@@ -75,7 +82,7 @@ def test_compiled_core_matches_naive_reference(name, reference):
     torch.manual_seed(1)
     cell = random_cell(name)
     x = torch.randn(3, 6, 3, dtype=torch.float64)
-    state = tuple(torch.randn(3, 5, dtype=torch.float64) for _ in cell.state_names)
+    state = tuple(torch.randn(3, size, dtype=torch.float64) for size in cell.state_sizes)
     expected, history = reference(cell, x, state)
     every = run_fused(cell, cell.project(x.transpose(0, 1)), state)
     assert every is not None
@@ -90,10 +97,12 @@ def test_compiled_core_gradients_pass_gradcheck(name):
     torch.manual_seed(2)
     cell = random_cell(name, F=2, H=3)
     xw = torch.randn(4, 3, cell.chunks * 3, dtype=torch.float64, requires_grad=True)
-    state = tuple(torch.randn(3, 3, dtype=torch.float64, requires_grad=True) for _ in cell.state_names)
+    state = tuple(torch.randn(3, size, dtype=torch.float64, requires_grad=True) for size in cell.state_sizes)
     mask = torch.arange(4).unsqueeze(1) < torch.tensor([4, 2, 1])
-    names = [n for n, _ in cell.named_parameters() if n in ("weight_hh", "bias_hh", "weight_peephole")]
-    weights = tuple(getattr(cell, n).detach().clone().requires_grad_() for n in names)
+    # Every parameter the compiled Function takes (the input projection's are outside it).
+    names = [n for n, _ in cell.named_parameters() if n not in ("weight_ih", "bias_ih")
+             and not n.startswith("input_norm.")]
+    weights = tuple(cell.get_parameter(n).detach().clone().requires_grad_() for n in names)
     runner = Runner(cell, mask)
 
     def run(xw, *rest):
@@ -129,12 +138,14 @@ def test_float32_compiled_core_agrees_with_float64():
 @pytest.mark.parametrize(("cell", "expected"), [
     (LSTMCell(3, 4), "lstm"),
     (LSTMCell(3, 4, peephole=True), "lstm"),
-    (LSTMCell(3, 4, layer_norm=True), None),
+    (LSTMCell(3, 4, layer_norm=True), "layer_norm_lstm"),
+    (GRUCell(3, 4, layer_norm=True), None),
     (GRUCell(3, 4, reset="before"), "gru"),
     (GRUCell(3, 4, reset="after"), None),
     (MGUCell(3, 4), "mgu"),
     (ElmanCell(3, 4, nonlinearity="relu"), "elman_relu"),
-    (JordanCell(3, 4), None),
+    (JordanCell(3, 4, decision="softmax"), "jordan"),
+    (JordanCell(3, 4, layer_norm=True), None),
     (type("MyMGUCell", (MGUCell,), {})(3, 4), None),
 ])
 def test_dispatch_rule_names_the_cells_the_core_computes(cell, expected):
@@ -181,7 +192,7 @@ def test_without_a_compiler_the_engine_runs_in_pure_pytorch(monkeypatch):
 def test_a_failed_build_warns_and_falls_back(monkeypatch, tmp_path):
     broken = tmp_path / "cells.cpp"
     broken.write_text("this is not C++\n")
-    monkeypatch.setattr(_compiled, "SOURCE", broken)
+    monkeypatch.setattr(_compiled, "SOURCES", [broken])
     monkeypatch.setenv("CONVRNN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(_compiled, "_toolchain_present", lambda: True)
     _compiled.load.cache_clear()
@@ -200,3 +211,21 @@ def test_built_library_is_cached_outside_the_scratch_directory():
     module = _compiled.load()
     libraries = list((_compiled._cache_root() / "extensions").glob(f"*/{module.__name__}*.so"))
     assert len(libraries) == 1
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(FUSED))
+def test_one_step_of_one_sequence_leaves_the_parameters_untouched(name):
+    """A (1, 1, ·) output buffer is "contiguous" even as a broadcast view of a parameter; the core
+    must never write into a parameter (it once did, through the Jordan bias)."""
+    torch.manual_seed(5)
+    cell = random_cell(name)
+    before = [p.detach().clone() for p in cell.parameters()]
+    xw = torch.randn(1, 1, cell.chunks * 5, dtype=torch.float64)
+    state = tuple(torch.randn(1, size, dtype=torch.float64) for size in cell.state_sizes)
+    first = run_fused(cell, xw, state)
+    again = run_fused(cell, xw, state)
+    for a, b in zip(first, again, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for p, old in zip(cell.parameters(), before, strict=True):
+        torch.testing.assert_close(p.detach(), old, rtol=0, atol=0)

@@ -101,7 +101,7 @@ class Cell(nn.Module):
         """W x + b for every gate at once: x (..., F) → (..., chunks·H)."""
         if self.input_norm is None:
             return F.linear(x, self.weight_ih, self.bias_ih)
-        return self.input_norm(F.linear(x, self.weight_ih)) + self.bias_ih
+        return self.input_norm(F.linear(x, self.weight_ih), bias=self.bias_ih)
 
     def recurrent(self, u: Tensor, first: int = 0, count: int | None = None) -> Tensor:
         """U u + b for gate blocks ``first … first+count−1`` (all by default): u (N, S) → (N, count·H)."""

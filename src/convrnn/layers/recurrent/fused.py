@@ -2,7 +2,7 @@
 
 The Python engine (``scan.py``) spends most of a small model's time in per-step Python and
 autograd bookkeeping. For the cells below, :func:`run_fused` instead runs the whole sequence in
-one C++ call (``_compiled/cells.cpp``) under one autograd Function whose backward is a
+one C++ call (``_compiled/*.cpp``) under one autograd Function whose backward is a
 hand-written loop backwards in time:
 
 - forward: per step one or two matrix products plus one fused pass of pointwise code, saving
@@ -11,9 +11,10 @@ hand-written loop backwards in time:
   matrix product over all steps at the end, e.g. ∂L/∂U = Σ_t δ_tᵀ h_{t−1} = Δᵀ H_prev with
   Δ (T·N, G·H) every step's gate gradient and H_prev (T·N, H) every previous state.
 
-Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
-``reset="before"`` (seed 002's GRU), ``MGUCell``, ``ElmanCell``; no layer norm; exact types and
-no ``step`` set on the instance (either may have changed the equations). The engine falls back
+Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes, with or without layer
+norm), ``GRUCell`` with ``reset="before"`` (seed 002's GRU), ``MGUCell``, ``ElmanCell`` and
+``JordanCell`` (every nonlinearity and decision function), the last four without layer norm;
+exact types and no ``step`` set on the instance (either may have changed the equations). The engine falls back
 to its Python loop — same results — for every other cell, for recurrent dropout in training and
 zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes), on devices other
 than the CPU, for dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
@@ -36,7 +37,7 @@ from torch.autograd.function import once_differentiable
 
 from convrnn.functional._checks import is_tracing
 from convrnn.layers.recurrent._compiled import load
-from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, LSTMCell, MGUCell, State
+from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, State
 
 _switch = {"enabled": True}
 
@@ -53,11 +54,16 @@ def disabled() -> Iterator[None]:
 
 
 def fused_kind(cell: Cell) -> str | None:
-    """"lstm", "gru", "mgu", "elman_tanh" or "elman_relu" if the compiled core runs ``cell``."""
-    if cell.layer_norm or "step" in vars(cell):    # a step set on the instance has other equations
+    """"lstm", "layer_norm_lstm", "gru", "mgu", "elman_tanh", "elman_relu" or "jordan" if the
+    compiled core runs ``cell``."""
+    if "step" in vars(cell):    # a step set on the instance has other equations
         return None
     if type(cell) is LSTMCell:
-        return "lstm"
+        return "layer_norm_lstm" if cell.layer_norm else "lstm"
+    if cell.layer_norm:
+        return None
+    if type(cell) is JordanCell:
+        return "jordan"
     if type(cell) is GRUCell and cell.reset == "before":
         return "gru"
     if type(cell) is MGUCell:
@@ -101,6 +107,43 @@ class _LSTM(torch.autograd.Function):
                                      gates, weight_hh, peephole, mask)
         d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole = grads
         return d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None, None
+
+
+class _LayerNormLSTM(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, eps: float, xw: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                peephole: Tensor, gain: Tensor, shift: Tensor, cell_gain: Tensor, cell_shift: Tensor,
+                mask: Tensor) -> tuple[Tensor, Tensor]:
+        h_all, c_all, *saved = load().layer_norm_lstm_forward(xw, h0, c0, weight_hh, bias_hh, peephole, gain,
+                                                              shift, cell_gain, cell_shift, mask, eps)
+        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, peephole, gain, cell_gain, cell_shift, mask)
+        return h_all, c_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
+        d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole, *d_norms = load().layer_norm_lstm_backward(
+            grad_h.contiguous(), grad_c.contiguous(), *ctx.saved_tensors)
+        peephole = ctx.saved_tensors[10]
+        return (None, d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None,
+                *d_norms, None)
+
+
+class _Jordan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, relu: bool, decision: int, xw: Tensor, h0: Tensor, y0: Tensor, weight_hh: Tensor,
+                weight_ho: Tensor, bias_ho: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        h_all, y_all = load().jordan_forward(relu, decision, xw, h0, y0, weight_hh, weight_ho, bias_ho, mask)
+        ctx.relu, ctx.decision = relu, decision
+        ctx.save_for_backward(y0, h_all, y_all, weight_hh, weight_ho, mask)
+        return h_all, y_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor, grad_y: Tensor) -> tuple[Tensor | None, ...]:
+        d_xw, d_h0, d_y0, d_weight_hh, d_weight_ho, d_bias_ho = load().jordan_backward(
+            ctx.relu, ctx.decision, grad_h.contiguous(), grad_y.contiguous(), *ctx.saved_tensors)
+        return None, None, d_xw, d_h0, d_y0, d_weight_hh, d_weight_ho, d_bias_ho, None
 
 
 class _Gated(torch.autograd.Function):
@@ -153,10 +196,20 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None) 
     xw = xw.contiguous()
     state = tuple(s.contiguous() for s in state)
     mask = _empty(xw, torch.bool) if mask is None else mask.contiguous()
-    weight_hh, bias_hh = cell.weight_hh.contiguous(), cell.bias_hh.contiguous()
-    if kind == "lstm":
+    weight_hh = cell.weight_hh.contiguous()
+    if kind == "jordan":
+        decision = JordanCell.decisions.index(cell.decision)
+        return _Jordan.apply(cell.nonlinearity == "relu", decision, xw, state[0], state[1], weight_hh,
+                             cell.weight_ho.contiguous(), cell.bias_ho, mask)
+    bias_hh = cell.bias_hh.contiguous()
+    if kind in ("lstm", "layer_norm_lstm"):
         peephole = cell.weight_peephole if cell.weight_peephole is not None else _empty(xw)
-        return _LSTM.apply(xw, state[0], state[1], weight_hh, bias_hh, peephole, mask)
+        if kind == "lstm":
+            return _LSTM.apply(xw, state[0], state[1], weight_hh, bias_hh, peephole, mask)
+        norm, cell_norm = cell.recurrent_norm, cell.cell_norm
+        return _LayerNormLSTM.apply(norm.eps, xw, state[0], state[1], weight_hh, bias_hh, peephole,
+                                    norm.weight.contiguous(), norm.bias.contiguous(), cell_norm.weight.contiguous(),
+                                    cell_norm.bias.contiguous(), mask)
     if kind in ("gru", "mgu"):
         return (_Gated.apply(kind == "gru", xw, state[0], weight_hh, bias_hh, mask),)
     return (_Elman.apply(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)

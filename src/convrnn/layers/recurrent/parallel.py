@@ -3,6 +3,8 @@
 Their gates read the input only, never h_{t−1}, so every gate of every step is one matrix
 product (or one convolution over time) and the remaining recurrence is linear,
 h_t = a_t ∘ h_{t−1} + b_t, which ``linear_scan.py`` runs in O(√T) sequential steps instead of T.
+On a CPU with the compiled core, the gates, the recurrence and the output gate are instead one
+C++ pass through time, forward and backward (``parallel_fused.py``; same results).
 
 Letters as in ``rnn.py``: N batch, T steps, F input features, H hidden units, L ``num_layers``,
 D = 2 if bidirectional else 1. Masking by ``lengths`` is the engine's: at padded steps a = 1 and
@@ -20,6 +22,7 @@ from torch import Tensor, nn
 
 from convrnn.functional._checks import check_choice, check_tensor
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
+from convrnn.layers.recurrent.parallel_fused import run_parallel
 from convrnn.layers.recurrent.rnn import _check_lengths
 from convrnn.layers.recurrent.scan import reversal_index, reverse_within_lengths
 
@@ -52,6 +55,8 @@ class ParallelRNN(nn.Module):
     """
 
     gates: ClassVar[int] = 2
+    #: the compiled core's name for this layer's equations (``parallel_fused.KINDS``), None if none
+    compiled: ClassVar[str | None] = None
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  bidirectional: bool = False, dropout: float = 0.0, batch_first: bool = True,
@@ -159,7 +164,15 @@ class ParallelRNN(nn.Module):
         (T, N, H) in the caller's time order (frozen, not zeroed, at padded steps)."""
         if reverse:
             x = reverse_within_lengths(x, index)
-        a, b, o = self.coefficients(self.project(position, x))
+        projected = self.project(position, x)
+        fused = run_parallel(self.compiled, projected, start, None if padded is None else ~padded.squeeze(-1)) \
+            if self.compiled is not None else None
+        if fused is not None:
+            h, out = fused
+            if reverse:
+                out, h = reverse_within_lengths(out, index), reverse_within_lengths(h, index)
+            return out, h
+        a, b, o = self.coefficients(projected)
         if padded is not None:
             a, b = a.masked_fill(padded, 1.0), b.masked_fill(padded, 0.0)
         h = linear_recurrence(a, b, start)
@@ -183,6 +196,7 @@ class MinGRU(ParallelRNN):
     """
 
     gates = 2
+    compiled = "mingru"
 
     def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         z_hat, candidate = projected.chunk(2, dim=-1)
@@ -204,6 +218,7 @@ class MinLSTM(ParallelRNN):
     """
 
     gates = 3
+    compiled = "minlstm"
 
     def coefficients(self, projected: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
         f_hat, i_hat, candidate = projected.chunk(3, dim=-1)
@@ -234,6 +249,7 @@ class QRNN(ParallelRNN):
                  pooling: str = "fo", window: int = 2, **kwargs: Any) -> None:
         self.pooling = check_choice("pooling", pooling, tuple(self.poolings), where="QRNN")
         self.gates = self.poolings[pooling]
+        self.compiled = f"qrnn_{pooling}"
         super().__init__(input_size, hidden_size, num_layers, window=window, **kwargs)
 
     def extra_repr(self) -> str:

@@ -1,8 +1,12 @@
-"""Builds the C++ core (``cells.cpp``) on first use and caches it; None where it cannot be built.
+"""Builds the C++ core on first use and caches it; None where it cannot be built.
 
-The build, the atomic cache (``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/``)
-and ``CONVRNN_NO_COMPILE=1`` are those of :mod:`convrnn._extensions`, shared with the other
-compiled kernels; without the core the engine runs in pure PyTorch.
+Sources (one idea per file, compiled into one module): ``cells.cpp`` (LSTM, GRU with reset before,
+MGU, Elman, the linear scan), ``layer_norm_lstm.cpp``, ``jordan.cpp``, ``parallel_cells.cpp`` (the
+parallel-in-time layers), and ``module.cpp`` binding
+them; ``common.h`` holds their shared helpers and ``core.h`` their declarations. The build, the
+atomic cache (``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/``) and
+``CONVRNN_NO_COMPILE=1`` are those of :mod:`convrnn._extensions`, shared with the other compiled
+kernels; without the core the engine runs in pure PyTorch.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from convrnn._extensions import compiler_flags as _compiler_flags
 from convrnn._extensions import load_extension
 from convrnn._extensions import toolchain_present as _toolchain_present
 
-SOURCE = Path(__file__).with_name("cells.cpp")
+HERE = Path(__file__).parent
+SOURCES = [HERE / name for name in ("module.cpp", "cells.cpp", "layer_norm_lstm.cpp", "jordan.cpp",
+                                       "parallel_cells.cpp")]
+HEADERS = [HERE / "common.h", HERE / "core.h"]
 
 
 @functools.cache
 def load() -> ModuleType | None:
     """The compiled module, built if needed; None (with one warning) if it cannot be had."""
-    return load_extension("convrnn_cells", SOURCE, what="C++ recurrent core",
+    return load_extension("convrnn_cells", SOURCES, headers=HEADERS, what="C++ recurrent core",
                           fallback="recurrent cells run on the pure-PyTorch engine", toolchain=_toolchain_present())
 
 
-__all__ = ["SOURCE", "_cache_root", "_compiler_flags", "_toolchain_present", "load"]
+__all__ = ["HEADERS", "SOURCES", "_cache_root", "_compiler_flags", "_toolchain_present", "load"]

@@ -1,0 +1,246 @@
+// The layer-normalised LSTM (Ba, Kiros & Hinton, 2016; ../options.py), optionally with peepholes:
+//
+//   r = U h_{t−1}, r̂_b = (r_b − mean r_b) / sqrt(var r_b + ε) per gate block b ∈ {i, f, g, o},
+//   a = xw_t + α_b ∘ r̂_b + β_b + b_U             (xw_t = LN(W x_t) + b_W, computed outside)
+//   i, f, g, o and c_t as in the plain LSTM (cells.cpp), peepholes reading c_{t−1} and c_t,
+//   ĉ = (c_t − mean c_t) / sqrt(var c_t + ε),  h_t = o ∘ tanh(α_c ∘ ĉ + β_c).
+//
+// Statistics are over the H units of a row (biased variance). Saved for the backward pass:
+// gates (T, N, 4H) the activations i, f, g, o; r_hat (T, N, 4H) and r_rstd (T, N, 4) the
+// normalised recurrent terms and 1/sqrt(var + ε); c_hat (T, N, H) and c_rstd (T, N) the same
+// for the cell. The backward pass of a layer norm z ↦ ẑ with upstream δ (after the gain α):
+//   ∂L/∂z = rstd · (α∘δ − mean(α∘δ) − ẑ ∘ mean(α∘δ ∘ ẑ)).
+
+#include "common.h"
+#include "core.h"
+
+namespace convrnn {
+
+namespace {
+
+// Normalises z[0 … H) into out, returning 1/sqrt(var + ε).
+template <typename T>
+inline T normalise(const T* z, T* out, int64_t H, T eps) {
+  T sum = 0;
+  _Pragma("omp simd reduction(+ : sum)")
+  for (int64_t k = 0; k < H; ++k) sum += z[k];
+  const T mean = sum / H;
+  T squares = 0;
+  _Pragma("omp simd reduction(+ : squares)")
+  for (int64_t k = 0; k < H; ++k) squares += (z[k] - mean) * (z[k] - mean);
+  const T rstd = T(1) / std::sqrt(squares / H + eps);
+  _Pragma("omp simd")
+  for (int64_t k = 0; k < H; ++k) out[k] = (z[k] - mean) * rstd;
+  return rstd;
+}
+
+// ∂L/∂z of a layer norm, in place: d holds α∘δ on entry and ∂L/∂z on return.
+template <typename T>
+inline void normalise_backward(T* d, const T* z_hat, T rstd, int64_t H) {
+  T first = 0, second = 0;
+  _Pragma("omp simd reduction(+ : first, second)")
+  for (int64_t k = 0; k < H; ++k) {
+    first += d[k];
+    second += d[k] * z_hat[k];
+  }
+  first /= H;
+  second /= H;
+  _Pragma("omp simd")
+  for (int64_t k = 0; k < H; ++k) d[k] = rstd * (d[k] - first - z_hat[k] * second);
+}
+
+}  // namespace
+
+std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& c0,
+                                                const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                                const at::Tensor& peephole, const at::Tensor& gain,
+                                                const at::Tensor& shift, const at::Tensor& cell_gain,
+                                                const at::Tensor& cell_shift, const at::Tensor& mask, double eps) {
+  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
+  at::Tensor gates = at::add(xw, bias_hh);
+  at::Tensor r_hat = at::empty_like(gates);
+  at::Tensor r_rstd = at::empty({T, N, 4}, h0.options());
+  at::Tensor c_hat = at::empty({T, N, H}, h0.options());
+  at::Tensor c_rstd = at::empty({T, N}, h0.options());
+  at::Tensor h_all = at::empty({T, N, H}, h0.options());
+  at::Tensor c_all = at::empty({T, N, H}, h0.options());
+  at::Tensor r = at::empty({N, 4 * H}, h0.options());
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "layer_norm_lstm_forward", [&] {
+    const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* beta = shift.data_ptr<scalar_t>();
+    const scalar_t* alpha_c = cell_gain.data_ptr<scalar_t>();
+    const scalar_t* beta_c = cell_shift.data_ptr<scalar_t>();
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t epsilon = static_cast<scalar_t>(eps);
+    at::Tensor h_prev = h0, c_prev = c0;
+    for (int64_t t = 0; t < T; ++t) {
+      matmul<scalar_t>(h_prev, weight_hh, true, 0, r);
+      const scalar_t* rp = r.data_ptr<scalar_t>();
+      scalar_t* g = gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N * 4;
+      scalar_t* ch = c_hat.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* cs = c_rstd.data_ptr<scalar_t>() + t * N;
+      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
+      const scalar_t* cp = c_prev.data_ptr<scalar_t>();
+      scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
+      for_rows(N, 4 * H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* gn = g + n * 4 * H;
+        scalar_t* rn = rh + n * 4 * H;
+        if (!active(m, t, N, n)) {
+          std::copy(hp + row, hp + row + H, h + row);
+          std::copy(cp + row, cp + row + H, c + row);
+          // Zeros where nothing was normalised: the backward pass sums δ ∘ r̂ over all rows.
+          std::fill(rn, rn + 4 * H, scalar_t(0));
+          std::fill(ch + row, ch + row + H, scalar_t(0));
+          return;
+        }
+        for (int64_t b = 0; b < 4; ++b) {
+          rs[n * 4 + b] = normalise(rp + n * 4 * H + b * H, rn + b * H, H, epsilon);
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < 4 * H; ++k) gn[k] += alpha[k] * rn[k] + beta[k];
+        with_flag(V != nullptr, [&](auto peepholes) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t old = cp[row + k];
+            scalar_t a_i = gn[k], a_f = gn[H + k], a_o = gn[3 * H + k];
+            if constexpr (decltype(peepholes)::value) {
+              a_i += V[k] * old;
+              a_f += V[H + k] * old;
+            }
+            const scalar_t i = sigmoid(a_i), f = sigmoid(a_f), cand = std::tanh(gn[2 * H + k]);
+            const scalar_t cell = f * old + i * cand;
+            if constexpr (decltype(peepholes)::value) a_o += V[2 * H + k] * cell;
+            gn[k] = i;
+            gn[H + k] = f;
+            gn[2 * H + k] = cand;
+            gn[3 * H + k] = sigmoid(a_o);
+            c[row + k] = cell;
+          }
+        });
+        cs[n] = normalise(c + row, ch + row, H, epsilon);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) h[row + k] = gn[3 * H + k] * std::tanh(alpha_c[k] * ch[row + k] + beta_c[k]);
+      });
+      h_prev = h_all.select(0, t);
+      c_prev = c_all.select(0, t);
+    }
+  });
+  return {h_all, c_all, gates, r_hat, r_rstd, c_hat, c_rstd};
+}
+
+// Returns grad xw (T, N, 4H), grad h0, grad c0, grad weight_hh, grad bias_hh, grad peephole,
+// grad gain (4, H), grad shift (4, H), grad cell gain (1, H), grad cell shift (1, H).
+std::vector<at::Tensor> layer_norm_lstm_backward(
+    const at::Tensor& grad_h, const at::Tensor& grad_c, const at::Tensor& h0, const at::Tensor& c0,
+    const at::Tensor& h_all, const at::Tensor& c_all, const at::Tensor& gates, const at::Tensor& r_hat,
+    const at::Tensor& r_rstd, const at::Tensor& c_hat, const at::Tensor& c_rstd, const at::Tensor& weight_hh,
+    const at::Tensor& peephole, const at::Tensor& gain, const at::Tensor& cell_gain, const at::Tensor& cell_shift,
+    const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
+  at::Tensor d_gates = at::empty_like(gates);  // ∂L/∂a, also ∂L/∂xw
+  at::Tensor d_r = at::empty_like(gates);      // ∂L/∂(U h_{t−1})
+  at::Tensor d_shown = at::empty_like(c_hat);  // ∂L/∂(α_c ∘ ĉ + β_c)
+  at::Tensor dh = at::zeros_like(h0);
+  at::Tensor dc = at::zeros_like(c0);
+  at::Tensor passed = at::empty_like(h0);
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "layer_norm_lstm_backward", [&] {
+    const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* alpha_c = cell_gain.data_ptr<scalar_t>();
+    const scalar_t* beta_c = cell_shift.data_ptr<scalar_t>();
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
+      const scalar_t* ch = c_hat.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* cs = c_rstd.data_ptr<scalar_t>() + t * N;
+      const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * 4 * H;
+      const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N * 4;
+      const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* ds = d_shown.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+      scalar_t* dcp = dc.data_ptr<scalar_t>();
+      scalar_t* pass = passed.data_ptr<scalar_t>();
+      for_rows(N, 4 * H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dn = d + n * 4 * H;
+        scalar_t* drn = dr + n * 4 * H;
+        const scalar_t* sn = s + n * 4 * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dn, dn + 4 * H, scalar_t(0));
+          std::fill(drn, drn + 4 * H, scalar_t(0));
+          std::fill(ds + row, ds + row + H, scalar_t(0));
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            pass[row + k] = gh[row + k] + dhp[row + k];
+            dcp[row + k] += gc[row + k];
+          }
+          return;
+        }
+        // ∂L/∂o and ∂L/∂(shown); the cell norm's input gradient goes through drn's first H
+        // entries as scratch (overwritten below).
+        scalar_t* d_cell = drn;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t o = sn[3 * H + k];
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          const scalar_t squashed = std::tanh(alpha_c[k] * ch[row + k] + beta_c[k]);
+          dn[3 * H + k] = d_h * squashed * o * (1 - o);
+          const scalar_t d_sh = d_h * o * (1 - squashed * squashed);
+          ds[row + k] = d_sh;
+          d_cell[k] = alpha_c[k] * d_sh;
+        }
+        normalise_backward(d_cell, ch + row, cs[n], H);
+        with_flag(V != nullptr, [&](auto peepholes) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t i = sn[k], f = sn[H + k], cand = sn[2 * H + k];
+            const scalar_t d_o = dn[3 * H + k];
+            scalar_t d_c = gc[row + k] + dcp[row + k] + d_cell[k];
+            if constexpr (decltype(peepholes)::value) d_c += V[2 * H + k] * d_o;
+            const scalar_t d_i = d_c * cand * i * (1 - i);
+            const scalar_t d_f = d_c * cp[row + k] * f * (1 - f);
+            dn[k] = d_i;
+            dn[H + k] = d_f;
+            dn[2 * H + k] = d_c * i * (1 - cand * cand);
+            scalar_t d_c_prev = d_c * f;
+            if constexpr (decltype(peepholes)::value) d_c_prev += V[k] * d_i + V[H + k] * d_f;
+            dcp[row + k] = d_c_prev;
+            pass[row + k] = 0;
+          }
+        });
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < 4 * H; ++k) drn[k] = alpha[k] * dn[k];
+        for (int64_t b = 0; b < 4; ++b) normalise_backward(drn + b * H, rh + n * 4 * H + b * H, rs[n * 4 + b], H);
+      });
+      matmul<scalar_t>(d_r.select(0, t), weight_hh, false, 1, passed);
+      std::swap(dh, passed);
+    }
+  });
+  const at::Tensor flat = d_gates.view({T * N, 4 * H});
+  at::Tensor grad_weight = d_r.view({T * N, 4 * H}).t().mm(previous_states(h0, h_all));
+  at::Tensor grad_bias = flat.sum(0);
+  at::Tensor grad_gain = (flat * r_hat.view({T * N, 4 * H})).sum(0).view({4, H});
+  const at::Tensor flat_shown = d_shown.view({T * N, H});
+  at::Tensor grad_cell_gain = (flat_shown * c_hat.view({T * N, H})).sum(0).view({1, H});
+  at::Tensor grad_cell_shift = flat_shown.sum(0).view({1, H});
+  at::Tensor grad_peephole;
+  if (peephole.numel()) {
+    const at::Tensor c_prev = previous_states(c0, c_all).view({T, N, H});
+    const auto total = [&](const at::Tensor& product) { return product.reshape({T * N, H}).sum(0); };
+    grad_peephole = at::stack({total(d_gates.narrow(2, 0, H) * c_prev), total(d_gates.narrow(2, H, H) * c_prev),
+                               total(d_gates.narrow(2, 3 * H, H) * c_all)});
+  }
+  return {d_gates, dh, dc, grad_weight, grad_bias, grad_peephole, grad_gain, grad_bias.view({4, H}).clone(),
+          grad_cell_gain, grad_cell_shift};
+}
+
+}  // namespace convrnn

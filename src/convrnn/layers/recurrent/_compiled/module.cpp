@@ -1,0 +1,22 @@
+// Binds the compiled recurrent core (core.h) as one Python module.
+
+#include <torch/extension.h>
+
+#include "core.h"
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
+  module.def("lstm_forward", &convrnn::lstm_forward);
+  module.def("lstm_backward", &convrnn::lstm_backward);
+  module.def("gated_forward", &convrnn::gated_forward);
+  module.def("gated_backward", &convrnn::gated_backward);
+  module.def("elman_forward", &convrnn::elman_forward);
+  module.def("elman_backward", &convrnn::elman_backward);
+  module.def("linear_scan_forward", &convrnn::linear_scan_forward);
+  module.def("linear_scan_backward", &convrnn::linear_scan_backward);
+  module.def("layer_norm_lstm_forward", &convrnn::layer_norm_lstm_forward);
+  module.def("layer_norm_lstm_backward", &convrnn::layer_norm_lstm_backward);
+  module.def("jordan_forward", &convrnn::jordan_forward);
+  module.def("jordan_backward", &convrnn::jordan_backward);
+  module.def("parallel_forward", &convrnn::parallel_forward);
+  module.def("parallel_backward", &convrnn::parallel_backward);
+}

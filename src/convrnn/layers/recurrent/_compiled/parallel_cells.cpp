@@ -1,0 +1,190 @@
+// The gates and the linear recurrence of the parallel-in-time layers (../parallel.py) in one pass
+// through time, forward and backward, so that no (T, N, H) temporary is made per gate:
+//
+//   h_t = a_t ∘ h_{t−1} + b_t,  out_t = o_t ∘ h_t (QRNN "fo"/"ifo") or h_t,
+//
+// with a, b, o functions of the projections P_t = (p_0, p_1, …) of step t (blocks of H):
+//   kind 0, MinGRU:   a = σ(−p_0), b = σ(p_0) p_1
+//   kind 1, MinLSTM:  d = log σ(p_0) − log σ(p_1), a = σ(d), b = σ(−d) p_2
+//   kind 2, QRNN f:   z = tanh p_0, f = σ(p_1), a = f, b = (1 − f) z
+//   kind 3, QRNN fo:  as kind 2, o = σ(p_2)
+//   kind 4, QRNN ifo: z, f as kind 2, o = σ(p_2), i = σ(p_3), a = f, b = i z
+// At a padded step (mask false) the state is carried (a = 1, b = 0) and out = 0.
+//
+// Backward, with g_t = ∂L/∂h_t in total: g_t = grad_h_t + grad_out_t ∘ o_t + a_{t+1} g_{t+1};
+// ∂L/∂a_t = g_t ∘ h_{t−1}, ∂L/∂b_t = g_t, then the chain rule through a, b, o to P. Nothing but h
+// is saved: the gates are recomputed from P, which costs less than storing and reading them.
+// The N·H independent recurrences are split across threads by rows n and vectorised over H.
+
+#include "common.h"
+#include "core.h"
+
+namespace convrnn {
+
+namespace {
+
+template <typename T>
+inline T log_sigmoid(T x) {
+  return std::min(x, T(0)) - std::log1p(std::exp(-std::abs(x)));
+}
+
+inline int64_t blocks_of(int64_t kind) { return kind == 0 ? 2 : kind == 4 ? 4 : kind == 2 ? 2 : 3; }
+
+inline bool has_output_gate(int64_t kind) { return kind == 3 || kind == 4; }
+
+}  // namespace
+
+std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, const at::Tensor& h0,
+                                         const at::Tensor& mask) {
+  const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
+  TORCH_CHECK(P.size(2) == G, "parallel_forward: expected ", G, " projected features, got ", P.size(2));
+  at::Tensor h = at::empty({T, N, H}, h0.options());
+  at::Tensor out = has_output_gate(kind) ? at::empty({T, N, H}, h0.options()) : at::Tensor();
+  AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_forward", [&] {
+    const scalar_t* p_all = P.data_ptr<scalar_t>();
+    const scalar_t* first = h0.data_ptr<scalar_t>();
+    scalar_t* h_all = h.data_ptr<scalar_t>();
+    scalar_t* out_all = out.defined() ? out.data_ptr<scalar_t>() : nullptr;
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) {
+        for (int64_t t = 0; t < T; ++t) {
+          const scalar_t* p = p_all + (t * N + n) * G;
+          const scalar_t* hp = t ? h_all + ((t - 1) * N + n) * H : first + n * H;
+          scalar_t* hn = h_all + (t * N + n) * H;
+          scalar_t* on = out_all ? out_all + (t * N + n) * H : nullptr;
+          if (!active(m, t, N, n)) {
+            std::copy(hp, hp + H, hn);
+            if (on) std::fill(on, on + H, scalar_t(0));
+            continue;
+          }
+          if (kind == 0) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t s = sigmoid(p[k]);
+              hn[k] = (1 - s) * hp[k] + s * p[H + k];
+            }
+          } else if (kind == 1) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t a = sigmoid(log_sigmoid(p[k]) - log_sigmoid(p[H + k]));
+              hn[k] = a * hp[k] + (1 - a) * p[2 * H + k];
+            }
+          } else if (kind == 4) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t c = sigmoid(p[H + k]) * hp[k] + sigmoid(p[3 * H + k]) * std::tanh(p[k]);
+              hn[k] = c;
+              on[k] = sigmoid(p[2 * H + k]) * c;
+            }
+          } else {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t f = sigmoid(p[H + k]);
+              hn[k] = f * hp[k] + (1 - f) * std::tanh(p[k]);
+            }
+            if (on) {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) on[k] = sigmoid(p[2 * H + k]) * hn[k];
+            }
+          }
+        }
+      }
+    });
+  });
+  if (out.defined()) return {h, out};
+  return {h};
+}
+
+// Returns grad P (T, N, G·H) and grad h0 (N, H). grad_out is empty for kinds without o.
+std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h, const at::Tensor& grad_out,
+                                          const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
+                                          const at::Tensor& mask) {
+  const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
+  at::Tensor grad_p = at::empty_like(P);
+  at::Tensor grad_h0 = at::empty_like(h0);
+  AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_backward", [&] {
+    const scalar_t* p_all = P.data_ptr<scalar_t>();
+    const scalar_t* h_all = h.data_ptr<scalar_t>();
+    const scalar_t* first = h0.data_ptr<scalar_t>();
+    const scalar_t* gh_all = grad_h.data_ptr<scalar_t>();
+    const scalar_t* go_all = grad_out.numel() ? grad_out.data_ptr<scalar_t>() : nullptr;
+    scalar_t* dp_all = grad_p.data_ptr<scalar_t>();
+    scalar_t* g0 = grad_h0.data_ptr<scalar_t>();
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+      std::vector<scalar_t> carry_buffer(H), g_buffer(H);
+      scalar_t* carry = carry_buffer.data();  // a_{t+1} g_{t+1}
+      scalar_t* g = g_buffer.data();
+      for (int64_t n = begin; n < end; ++n) {
+        std::fill(carry, carry + H, scalar_t(0));
+        for (int64_t t = T - 1; t >= 0; --t) {
+          const int64_t row = t * N + n;
+          const scalar_t* p = p_all + row * G;
+          const scalar_t* hn = h_all + row * H;
+          const scalar_t* hp = t ? h_all + (row - N) * H : first + n * H;
+          const scalar_t* gh = gh_all + row * H;
+          scalar_t* dp = dp_all + row * G;
+          if (!active(m, t, N, n)) {
+            std::fill(dp, dp + G, scalar_t(0));
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) carry[k] += gh[k];
+            continue;
+          }
+          if (go_all != nullptr) {
+            const scalar_t* go = go_all + row * H;
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t o = sigmoid(p[2 * H + k]);
+              g[k] = gh[k] + carry[k] + go[k] * o;
+              dp[2 * H + k] = go[k] * hn[k] * o * (1 - o);
+            }
+          } else {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) g[k] = gh[k] + carry[k];
+          }
+          if (kind == 0) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t s = sigmoid(p[k]);
+              dp[k] = s * (1 - s) * g[k] * (p[H + k] - hp[k]);
+              dp[H + k] = g[k] * s;
+              carry[k] = (1 - s) * g[k];
+            }
+          } else if (kind == 1) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t a = sigmoid(log_sigmoid(p[k]) - log_sigmoid(p[H + k]));
+              const scalar_t dd = a * (1 - a) * g[k] * (hp[k] - p[2 * H + k]);
+              dp[k] = dd * sigmoid(-p[k]);
+              dp[H + k] = -dd * sigmoid(-p[H + k]);
+              dp[2 * H + k] = g[k] * (1 - a);
+              carry[k] = a * g[k];
+            }
+          } else if (kind == 4) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]), i = sigmoid(p[3 * H + k]);
+              dp[k] = g[k] * i * (1 - z * z);
+              dp[H + k] = f * (1 - f) * g[k] * hp[k];
+              dp[3 * H + k] = i * (1 - i) * g[k] * z;
+              carry[k] = f * g[k];
+            }
+          } else {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]);
+              dp[k] = g[k] * (1 - f) * (1 - z * z);
+              dp[H + k] = f * (1 - f) * g[k] * (hp[k] - z);
+              carry[k] = f * g[k];
+            }
+          }
+        }
+        std::copy(carry, carry + H, g0 + n * H);
+      }
+    });
+  });
+  return {grad_p, grad_h0};
+}
+
+}  // namespace convrnn

@@ -1,0 +1,76 @@
+"""The compiled path of the parallel-in-time layers against their PyTorch path (gates as PyTorch ops,
+then ``linear_recurrence``): values and gradients in float64, masking, both directions, gradcheck."""
+
+import pytest
+import torch
+
+from convrnn.layers.recurrent import QRNN, MinGRU, MinLSTM
+from convrnn.layers.recurrent.fused import available, disabled
+from convrnn.layers.recurrent.parallel_fused import GATES, KINDS, run_parallel
+
+needs_core = pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
+
+LAYERS = {
+    "mingru": lambda **kw: MinGRU(3, 5, **kw),
+    "minlstm": lambda **kw: MinLSTM(3, 5, **kw),
+    "qrnn_f": lambda **kw: QRNN(3, 5, pooling="f", **kw),
+    "qrnn_fo": lambda **kw: QRNN(3, 5, pooling="fo", **kw),
+    "qrnn_ifo": lambda **kw: QRNN(3, 5, pooling="ifo", window=3, **kw),
+}
+
+
+def results_and_gradients(layer, x, lengths, state, weights):
+    x = x.clone().requires_grad_()
+    state = state.clone().requires_grad_()
+    layer.zero_grad(set_to_none=True)
+    out, final, every = layer(x, lengths, state, return_states=True)
+    loss = sum((r * w).sum() for r, w in zip((out, final, every), weights, strict=True))
+    loss.backward()
+    return [out, final, every, x.grad, state.grad] + [p.grad for p in layer.parameters()]
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_compiled_path_equals_pytorch_path_with_gradients(name, with_lengths):
+    torch.manual_seed(0)
+    layer = LAYERS[name](num_layers=2, bidirectional=True).double()
+    assert layer.compiled == name
+    with torch.no_grad():
+        for parameter in layer.parameters():
+            parameter.uniform_(-1.5, 1.5)       # gates far from 1/2, so mistakes show
+    x = torch.randn(4, 9, 3, dtype=torch.float64)
+    lengths = torch.tensor([9, 4, 6, 1]) if with_lengths else None
+    state = torch.randn(4, 4, 5, dtype=torch.float64)
+    with torch.no_grad():
+        shapes = [r.shape for r in layer(x, lengths, state, return_states=True)]
+    weights = [torch.randn(shape, dtype=torch.float64) for shape in shapes]
+    fast = results_and_gradients(layer, x, lengths, state, weights)
+    with disabled():
+        assert run_parallel(name, torch.zeros(1, 1, 10, dtype=torch.float64), None, None) is None
+        slow = results_and_gradients(layer, x, lengths, state, weights)
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_compiled_path_passes_gradcheck(name):
+    torch.manual_seed(1)
+    gates = GATES[name]
+    projected = (2 * torch.randn(5, 3, gates * 2, dtype=torch.float64)).requires_grad_()
+    h0 = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
+    mask = torch.arange(5).unsqueeze(1) < torch.tensor([5, 2, 3])
+    assert torch.autograd.gradcheck(lambda p, h: run_parallel(name, p, h, mask), (projected, h0))
+    assert torch.autograd.gradcheck(lambda p, h: run_parallel(name, p, h, None), (projected, h0))
+
+
+@needs_core
+def test_float32_compiled_path_agrees_with_float64():
+    torch.manual_seed(2)
+    layer = MinLSTM(8, 16, bidirectional=True).double()
+    x = torch.randn(3, 200, 8, dtype=torch.float64)
+    lengths = torch.tensor([200, 77, 5])
+    exact, _ = layer(x, lengths)
+    single, _ = layer.float()(x.float(), lengths)
+    torch.testing.assert_close(single.double(), exact, rtol=0, atol=1e-5)
