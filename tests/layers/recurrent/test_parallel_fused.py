@@ -6,6 +6,7 @@ import torch
 
 from convrnn.layers.recurrent import QRNN, MinGRU, MinLSTM
 from convrnn.layers.recurrent.fused import available, disabled
+from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.parallel_fused import GATES, KINDS, run_parallel
 
 needs_core = pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
@@ -74,3 +75,28 @@ def test_float32_compiled_path_agrees_with_float64():
     exact, _ = layer(x, lengths)
     single, _ = layer.float()(x.float(), lengths)
     torch.testing.assert_close(single.double(), exact, rtol=0, atol=1e-5)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_saturated_gates_stay_finite_and_exact(name):
+    """Projections of ±80 (σ underflows to 0 in float32): no 0/0, the same limits as the
+    PyTorch path in float64."""
+    torch.manual_seed(3)
+    projected = 80 * torch.randn(6, 2, GATES[name] * 4, dtype=torch.float64).sign()
+    projected[:, :, -4:] = torch.randn(6, 2, 4, dtype=torch.float64)     # the candidate or gate stays moderate
+    h0 = torch.randn(2, 4, dtype=torch.float64)
+    single = projected.float().requires_grad_()
+    h, out = run_parallel(name, single, h0.float(), None)
+    (h.sum() + out.sum()).backward()
+    assert torch.isfinite(h).all() and torch.isfinite(single.grad).all()
+    exact = projected.clone().requires_grad_()
+    with disabled():
+        layer = {"mingru": MinGRU, "minlstm": MinLSTM}.get(name)
+        layer = layer(1, 4) if layer else QRNN(1, 4, pooling=name.split("_")[1])
+        a, b, o = layer.coefficients(exact)
+        ref_h = linear_recurrence(a, b, h0)
+        ref_out = ref_h if o is None else o * ref_h
+        (ref_h.sum() + ref_out.sum()).backward()
+    torch.testing.assert_close(h.double(), ref_h, rtol=0, atol=1e-5)
+    torch.testing.assert_close(single.grad.double(), exact.grad, rtol=0, atol=1e-4)
