@@ -51,8 +51,8 @@ VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str, frozenset[str]]]
     "GRU reset=before, states": (lambda F, H: RNN("gru", F, H, reset="before"), "torch.nn.GRU",
                                  frozenset({"states"})),
     "MGU": (lambda F, H: RNN("mgu", F, H), "torch.nn.LSTM", frozenset()),
-    "LSTM layer norm (engine)": (lambda F, H: RNN("lstm", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
-    "Jordan (engine)": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM", frozenset()),
+    "LSTM layer norm": (lambda F, H: RNN("lstm", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
+    "Jordan": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM", frozenset()),
 }
 
 BASELINES: dict[str, Callable[[int, int], nn.Module]] = {
@@ -147,7 +147,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="only the smallest size, 3 repeats")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", default=None, metavar="TEXT",
+                        help="only the layers whose name contains TEXT (case-insensitive), e.g. 'peephole'")
+    parser.add_argument("--no-parallel", action="store_true", help="skip the parallel-layer and memory tables")
     args = parser.parse_args()
+    variants = {name: value for name, value in VARIANTS.items()
+                if args.only is None or args.only.lower() in name.lower()}
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes, repeats = (SIZES[2:], 3) if args.quick else (SIZES, args.repeats)
@@ -165,14 +170,14 @@ def main() -> None:
             x = torch.randn(N, T, F, device=device)
             lengths = torch.randint(T // 2, T + 1, (N,))
             lengths[0] = T
-            for name, (build, baseline, options) in VARIANTS.items():
+            for name, (build, baseline, options) in variants.items():
                 ours = build(F, H).to(device)
                 theirs = BASELINES[baseline](F, H).to(device)
                 given = lengths if "lengths" in options else None
                 calls = [make_call(ours, x, given, "states" in options, training),
                          make_call(theirs, x, given, False, training)]
                 results[name, size] = tuple(interleaved_ms(calls, repeats, synchronize))
-        for name, (_, baseline, options) in VARIANTS.items():
+        for name, (_, baseline, options) in variants.items():
             cells = []
             for size in sizes:
                 ours, theirs = results[name, size]
@@ -187,6 +192,8 @@ def main() -> None:
         print_table("Training step (forward + backward)" if training else "Inference (forward, no_grad)",
                     header, rows)
 
+    if args.no_parallel:
+        return
     N, T, F, H = PARALLEL_SIZE if not args.quick else (16, 200, 64, 256)
     x = torch.randn(N, T, F, device=device)
     lstm = BASELINES["torch.nn.LSTM"](F, H).to(device)
@@ -203,7 +210,8 @@ def main() -> None:
     N, T, F, H = sizes[0]
     x = torch.randn(N, T, F, device=device)
     memory_variants = {"LSTM peephole": VARIANTS["LSTM peephole"][0], "GRU reset=before": VARIANTS["GRU reset=before"][0],
-                       "MGU": VARIANTS["MGU"][0], "LSTM (native)": VARIANTS["LSTM (native)"][0], **PARALLEL}
+                       "MGU": VARIANTS["MGU"][0], "LSTM layer norm": VARIANTS["LSTM layer norm"][0],
+                       "Jordan": VARIANTS["Jordan"][0], "LSTM (native)": VARIANTS["LSTM (native)"][0], **PARALLEL}
     lstm = BASELINES["torch.nn.LSTM"](F, H).to(device)
     reference = saved_bytes(lstm, x)
     reference_peak = cuda_peak_bytes(lstm, x) if device.type == "cuda" else None

@@ -35,15 +35,17 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_forward", [&] {
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    at::Tensor h_prev = h0, c_prev = c0;
+    const StepWeight<scalar_t> U(weight_hh, true, N);
+    scalar_t* const g_all = gates.data_ptr<scalar_t>();
+    scalar_t* const h_base = h_all.data_ptr<scalar_t>();
+    scalar_t* const c_base = c_all.data_ptr<scalar_t>();
     for (int64_t t = 0; t < T; ++t) {
-      at::Tensor a = gates.select(0, t);
-      matmul<scalar_t>(h_prev, weight_hh, true, 1, a);
-      scalar_t* g = a.data_ptr<scalar_t>();
-      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
-      const scalar_t* cp = c_prev.data_ptr<scalar_t>();
-      scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      const scalar_t* cp = t ? c_base + (t - 1) * N * H : c0.data_ptr<scalar_t>();
+      scalar_t* g = g_all + t * N * 4 * H;
+      U.multiply(hp, N, 1, g);
+      scalar_t* h = h_base + t * N * H;
+      scalar_t* c = c_base + t * N * H;
       for_rows(N, 4 * H, [&](int64_t n) {
         scalar_t* gn = g + n * 4 * H;
         const int64_t row = n * H;
@@ -75,8 +77,6 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
           }
         });
       });
-      h_prev = h_all.select(0, t);
-      c_prev = c_all.select(0, t);
     }
   });
   return {h_all, c_all, gates};
@@ -95,6 +95,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "lstm_backward", [&] {
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U(weight_hh, false, N);
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
       const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
@@ -140,7 +141,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
           }
         });
       });
-      matmul<scalar_t>(d_gates.select(0, t), weight_hh, false, 1, passed);
+      U.multiply(d, N, 1, pass);
       std::swap(dh, passed);  // dh ← passed + δ_t U; the old dh buffer is rewritten next step
     }
   });
@@ -178,10 +179,11 @@ std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::
   const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "gated_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U_gates(gate_weight, true, N), U_cand(cand_weight, true, N);
     at::Tensor h_prev = h0;
     for (int64_t t = 0; t < T; ++t) {
       at::Tensor a = gate.select(0, t);
-      matmul<scalar_t>(h_prev, gate_weight, true, 1, a);
+      U_gates.multiply(h_prev, 1, a);
       scalar_t* g = a.data_ptr<scalar_t>();
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
       scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
@@ -193,7 +195,7 @@ std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::
         for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
       });
       at::Tensor b = cand.select(0, t);
-      matmul<scalar_t>(gated.select(0, t), cand_weight, true, 1, b);
+      U_cand.multiply(gated.select(0, t), 1, b);
       scalar_t* c = b.data_ptr<scalar_t>();
       scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
       for_rows(N, H, [&](int64_t n) {
@@ -232,6 +234,7 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
   const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "gated_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
       const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
@@ -274,7 +277,7 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
         }
       });
       // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
-      matmul<scalar_t>(d_cand.select(0, t), cand_weight, false, 0, d_q);
+      U_cand.multiply(d_cand.select(0, t), 0, d_q);
       const scalar_t* dq = d_q.data_ptr<scalar_t>();
       for_rows(N, H, [&](int64_t n) {
         const int64_t row = n * H;
@@ -289,7 +292,7 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
         _Pragma("omp simd")
         for (int64_t k = 0; k < S * H; ++k) dgn[k] *= gn[k] * (1 - gn[k]);
       });
-      matmul<scalar_t>(d_gate.select(0, t), gate_weight, false, 1, direct);
+      U_gates.multiply(d_gate.select(0, t), 1, direct);
       std::swap(dh, direct);  // dh ← direct + δ_t U_gates; the old dh buffer is rewritten next step
     }
   });
@@ -311,10 +314,11 @@ std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at:
   at::Tensor h_all = at::add(xw, bias_hh);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "elman_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U(weight_hh, true, N);
     at::Tensor h_prev = h0;
     for (int64_t t = 0; t < T; ++t) {
       at::Tensor a = h_all.select(0, t);
-      matmul<scalar_t>(h_prev, weight_hh, true, 1, a);
+      U.multiply(h_prev, 1, a);
       scalar_t* h = a.data_ptr<scalar_t>();
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
       for_rows(N, H, [&](int64_t n) {
@@ -344,6 +348,7 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
   at::Tensor passed = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "elman_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U(weight_hh, false, N);
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
       const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
@@ -362,7 +367,7 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
           pass[row + k] = on ? scalar_t(0) : d_h;
         }
       });
-      matmul<scalar_t>(d_pre.select(0, t), weight_hh, false, 1, passed);
+      U.multiply(d_pre.select(0, t), 1, passed);
       std::swap(dh, passed);  // dh ← passed + δ_t U; the old dh buffer is rewritten next step
     }
   });

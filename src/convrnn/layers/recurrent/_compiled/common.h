@@ -23,6 +23,13 @@ void sgemm_(const char* op_a, const char* op_b, const int* m, const int* n, cons
 void dgemm_(const char* op_a, const char* op_b, const int* m, const int* n, const int* k, const double* alpha,
             const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
             const int* ldc) __attribute__((weak));
+// MKL's packed matrix product: B is reordered once into the kernel's layout, and every product
+// with it then skips that step (what oneDNN's RNN primitive does for torch.nn.LSTM).
+std::size_t cblas_sgemm_pack_get_size(int identifier, int m, int n, int k) __attribute__((weak));
+void cblas_sgemm_pack(int layout, int identifier, int trans, int m, int n, int k, float alpha, const float* src,
+                      int ld, float* dest) __attribute__((weak));
+void cblas_sgemm_compute(int layout, int trans_a, int trans_b, int m, int n, int k, const float* a, int lda,
+                         const float* b, int ldb, float beta, float* c, int ldc) __attribute__((weak));
 }
 
 namespace convrnn {
@@ -57,6 +64,60 @@ inline void matmul(const at::Tensor& a, const at::Tensor& b, bool transposed, T 
   }
   target.addmm_(a, transposed ? b.t() : b);
 }
+
+// Whether StepWeight packs (on by default; off for comparisons, see ../fused.py packed_products).
+inline bool& packing_enabled() {
+  static bool enabled = true;
+  return enabled;
+}
+
+// A weight multiplied at every step of a loop: c = beta·c + a · bᵀ (``transposed``) or a · b with
+// a always (rows, inner). In float32 where MKL's packed products exist, b is packed once here and
+// every multiply() reuses it; otherwise multiply() is matmul().
+template <typename T>
+class StepWeight {
+ public:
+  StepWeight(const at::Tensor& b, bool transposed, int64_t rows) : b_(b), transposed_(transposed) {
+    if constexpr (std::is_same_v<T, float>) {
+      if (packing_enabled() && cblas_sgemm_pack_get_size != nullptr && cblas_sgemm_pack != nullptr &&
+          cblas_sgemm_compute != nullptr && rows > 0) {
+        rows_ = static_cast<int>(rows);
+        inner_ = static_cast<int>(transposed ? b.size(1) : b.size(0));
+        cols_ = static_cast<int>(transposed ? b.size(0) : b.size(1));
+        const std::size_t bytes = cblas_sgemm_pack_get_size(kB, rows_, cols_, inner_);
+        packed_ = at::empty({static_cast<int64_t>(bytes / sizeof(float)) + 16}, b.options());
+        cblas_sgemm_pack(kRowMajor, kB, transposed ? kTrans : kNoTrans, rows_, cols_, inner_, 1.0f,
+                         b.data_ptr<float>(), transposed ? inner_ : cols_, packed_.data_ptr<float>());
+      }
+    }
+  }
+
+  void multiply(const at::Tensor& a, T beta, const at::Tensor& c) const {
+    multiply(a.data_ptr<T>(), a.size(0), beta, c.data_ptr<T>());
+  }
+
+  // The same on raw row-major pointers (no Tensor made per step): a (rows, inner), c (rows, cols).
+  void multiply(const T* a, int64_t rows, T beta, T* c) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (packed_.defined() && rows == rows_) {
+        cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, rows_, cols_, inner_, a, inner_,
+                            packed_.data_ptr<float>(), cols_, beta, c, cols_);
+        return;
+      }
+    }
+    const int64_t inner = transposed_ ? b_.size(1) : b_.size(0), cols = transposed_ ? b_.size(0) : b_.size(1);
+    const auto options = b_.options();
+    matmul<T>(at::from_blob(const_cast<T*>(a), {rows, inner}, options), b_, transposed_, beta,
+              at::from_blob(c, {rows, cols}, options));
+  }
+
+ private:
+  // CBLAS's constants.
+  static constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kB = 162;
+  at::Tensor b_, packed_;
+  bool transposed_;
+  int rows_ = 0, inner_ = 0, cols_ = 0;
+};
 
 template <typename T>
 inline T sigmoid(T x) {

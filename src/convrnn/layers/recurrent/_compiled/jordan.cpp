@@ -69,18 +69,19 @@ std::vector<at::Tensor> jordan_forward(bool relu, int64_t decision, const at::Te
   y_all.copy_(bias_ho.expand({T, N, O}));
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "jordan_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> W(weight_hh, true, N), V(weight_ho, true, N);
     at::Tensor h_prev = h0, y_prev = y0;
     for (int64_t t = 0; t < T; ++t) {
       at::Tensor a = h_all.select(0, t);
       at::Tensor o = y_all.select(0, t);
-      matmul<scalar_t>(y_prev, weight_hh, true, 1, a);
+      W.multiply(y_prev, 1, a);
       scalar_t* h = a.data_ptr<scalar_t>();
       for_rows(N, H, [&](int64_t n) {
         scalar_t* hn = h + n * H;
         _Pragma("omp simd")
         for (int64_t k = 0; k < H; ++k) hn[k] = relu ? (hn[k] > 0 ? hn[k] : scalar_t(0)) : std::tanh(hn[k]);
       });
-      matmul<scalar_t>(a, weight_ho, true, 1, o);
+      V.multiply(a, 1, o);
       scalar_t* y = o.data_ptr<scalar_t>();
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
       const scalar_t* yp = y_prev.data_ptr<scalar_t>();
@@ -113,6 +114,7 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
   at::Tensor passed_y = at::empty({N, O}, y_all.options());
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "jordan_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> W(weight_hh, false, N), V(weight_ho, false, N);
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
       const scalar_t* gy = grad_y.data_ptr<scalar_t>() + t * N * O;
@@ -137,7 +139,7 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
       // ∂L/∂h_t = grad_h + carried + ∂L/∂(V h + c) V
       at::Tensor dh_now = d_hidden;
       dh_now.copy_(dh);
-      matmul<scalar_t>(d_out.select(0, t), weight_ho, false, 1, dh_now);
+      V.multiply(d_out.select(0, t), 1, dh_now);
       const scalar_t* dnow = dh_now.data_ptr<scalar_t>();
       for_rows(N, H, [&](int64_t n) {
         const int64_t row = n * H;
@@ -151,7 +153,7 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
           dhp[row + k] = on ? scalar_t(0) : d_h;
         }
       });
-      matmul<scalar_t>(d_pre.select(0, t), weight_hh, false, 1, passed_y);
+      W.multiply(d_pre.select(0, t), 1, passed_y);
       std::swap(dy, passed_y);  // dy ← passed + δ_t W; the old dy buffer is rewritten next step
     }
   });

@@ -73,9 +73,10 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
     const scalar_t* beta_c = cell_shift.data_ptr<scalar_t>();
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t epsilon = static_cast<scalar_t>(eps);
+    const StepWeight<scalar_t> U(weight_hh, true, N);
     at::Tensor h_prev = h0, c_prev = c0;
     for (int64_t t = 0; t < T; ++t) {
-      matmul<scalar_t>(h_prev, weight_hh, true, 0, r);
+      U.multiply(h_prev, 0, r);
       const scalar_t* rp = r.data_ptr<scalar_t>();
       scalar_t* g = gates.data_ptr<scalar_t>() + t * N * 4 * H;
       scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * 4 * H;
@@ -154,6 +155,7 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
     const scalar_t* alpha_c = cell_gain.data_ptr<scalar_t>();
     const scalar_t* beta_c = cell_shift.data_ptr<scalar_t>();
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U(weight_hh, false, N);
     for (int64_t t = T - 1; t >= 0; --t) {
       const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
       const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
@@ -221,7 +223,7 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
         for (int64_t k = 0; k < 4 * H; ++k) drn[k] = alpha[k] * dn[k];
         for (int64_t b = 0; b < 4; ++b) normalise_backward(drn + b * H, rh + n * 4 * H + b * H, rs[n * 4 + b], H);
       });
-      matmul<scalar_t>(d_r.select(0, t), weight_hh, false, 1, passed);
+      U.multiply(d_r.select(0, t), 1, passed);
       std::swap(dh, passed);
     }
   });

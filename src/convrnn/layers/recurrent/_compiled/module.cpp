@@ -2,6 +2,7 @@
 
 #include <torch/extension.h>
 
+#include "common.h"
 #include "core.h"
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
@@ -19,4 +20,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("jordan_backward", &convrnn::jordan_backward);
   module.def("parallel_forward", &convrnn::parallel_forward);
   module.def("parallel_backward", &convrnn::parallel_backward);
+  module.def("set_packed_products", [](bool enabled) { convrnn::packing_enabled() = enabled; });
 }
