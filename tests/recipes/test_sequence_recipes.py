@@ -119,16 +119,17 @@ def synthetic_reviews():
 def reviews_run(tmp_path_factory):
     recipe = dataclasses.replace(get_recipe("rotten-tomatoes"), load=synthetic_reviews, min_count=1,
                                  model_options={"embedding_dim": 8, "hidden_size": 8, "pooling": "max"},
-                                 cnn_options={"embedding_dim": 8, "channels": 6, "kernel_sizes": (2, 3), "dropout": 0.0},
+                                 cnn_options={"embedding_dim": 8, "channels": 6, "kernel_sizes": (2, 3), "dropout": 0.0,
+                                              "multichannel": True},
                                  epochs=5, cnn_epochs=5, batch_size=16, lr=2e-2, baseline_l2=(1e-3, 1e-1),
-                                 word_vectors=None)
+                                 word_vectors=None, cnn_members=2)
     out = tmp_path_factory.mktemp("reviews")
     return recipe, out, recipe.train(out, **FAST)
 
 
 def test_text_recipe_trains_three_models_whose_losses_fall(reviews_run):
     recipe, out, scores = reviews_run
-    for log in ("log.csv", "cnn_log.csv"):
+    for log in ("log.csv", "cnn_members/member_0_log.csv", "cnn_members/member_1_log.csv"):
         losses = _losses(out / log)
         assert losses[-1] < losses[0], log
     assert scores["test_accuracy"] > 0.8 and scores["test_cnn_accuracy"] > 0.8
@@ -154,11 +155,35 @@ def test_text_recipe_starts_both_networks_from_word_vectors_of_the_training_text
     scores = recipe.train(tmp_path, **FAST)
     assert seen == [[text for text, _ in synthetic_reviews()["train"]]]   # never validation or test texts
     assert scores["pretrained_words"] == len(POSITIVE) + len(NEGATIVE)
-    for name in ("model", "cnn"):
-        model, config = load_sequence_model(tmp_path, name)
-        tokens, embedding = config["vocabulary"]["tokens"], model.embedding.weight.detach()
+    recurrent, config = load_sequence_model(tmp_path, "model")
+    ensemble, _ = load_sequence_model(tmp_path, "cnn")
+    tokens = config["vocabulary"]["tokens"]
+    for model in (recurrent, *ensemble.members):
+        embedding = model.embedding.weight.detach()
         torch.testing.assert_close(embedding[tokens.index("superb")], torch.ones(8))  # lr ≈ 0: still the vectors
         torch.testing.assert_close(embedding[tokens.index("dull")], -torch.ones(8))
+    # with a real learning rate the tuned channel moves, the static channel stays the vectors
+    recipe = dataclasses.replace(recipe, lr=2e-2, epochs=2, cnn_epochs=2)
+    recipe.train(tmp_path / "tuned", **FAST)
+    for model in load_sequence_model(tmp_path / "tuned", "cnn")[0].members:
+        torch.testing.assert_close(model.static_embedding.weight[tokens.index("superb")], torch.ones(8))
+        torch.testing.assert_close(model.static_embedding.weight[tokens.index("dull")], -torch.ones(8))
+        assert not torch.allclose(model.embedding.weight[tokens.index("superb")], torch.ones(8))
+
+
+def test_the_saved_cnn_ensemble_averages_the_probabilities_of_its_saved_members(reviews_run):
+    recipe, out, scores = reviews_run
+    ensemble, config = load_sequence_model(out, "cnn")
+    assert config["model"] == "classifier-ensemble" and len(ensemble.members) == 2
+    members = [load_sequence_model(out / "cnn_members", f"member_{m}")[0] for m in range(2)]
+    assert not torch.allclose(members[0].convolutions[0].weight, members[1].convolutions[0].weight)  # two seeds
+    tokens = torch.tensor([[5, 6, 7, 0], [8, 9, 10, 11]])
+    lengths = torch.tensor([3, 4])
+    with torch.no_grad():
+        expected = (torch.softmax(members[0](tokens, lengths), -1) + torch.softmax(members[1](tokens, lengths), -1)) / 2
+        torch.testing.assert_close(torch.exp(ensemble(tokens, lengths)), expected)
+    assert recipe.evaluate(out)["cnn_accuracy"] == pytest.approx(scores["test_cnn_accuracy"])
+    assert 0.0 <= scores["val_cnn_accuracy"] <= 1.0 and 0.0 <= scores["val_accuracy"] <= 1.0
 
 
 def test_text_recipe_scores_a_review_from_the_command_line(reviews_run, capsys):

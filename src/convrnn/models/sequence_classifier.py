@@ -8,7 +8,8 @@ Two of the seeds' answers to "one label per sequence":
   time (Kim, 2014): filters of several widths slide over the word vectors, each keeps its
   strongest response anywhere in the sentence.
 
-and the linear baseline they are measured against, :class:`BagOfWordsClassifier`.
+the linear baseline they are measured against, :class:`BagOfWordsClassifier`, and
+:class:`EnsembleClassifier`, which averages the probabilities of several of one kind.
 
 Both take ``lengths`` and compute for a padded batch exactly what each sequence gives alone: a
 prediction never depends on how much padding follows a sequence.
@@ -16,7 +17,9 @@ prediction never depends on how much padding follows a sequence.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -25,7 +28,7 @@ from convrnn.functional._checks import check_choice, check_tensor
 from convrnn.layers.conv import Conv1d
 from convrnn.layers.recurrent import RNN
 
-POOLINGS = ("final", "mean", "max")
+POOLINGS = ("final", "mean", "max", "max+mean")
 
 
 def time_mask(lengths: Tensor | None, batch: int, steps: int, device: torch.device) -> Tensor:
@@ -69,6 +72,7 @@ class RecurrentClassifier(nn.Module):
         z = [h_T^→ ; h_1^←]          (pooling="final": each direction's state after its last read)
           | Σ_{t<length} y_t / length (pooling="mean")
           | max_{t<length} y_t        (pooling="max")
+          | [max_{t<length} y_t ; Σ_{t<length} y_t / length]   (pooling="max+mean")
         logits = W · dropout(z) + b
 
     Args:
@@ -78,7 +82,7 @@ class RecurrentClassifier(nn.Module):
         embedding_dim: E (token input only).
         hidden_size: H; num_layers: L; cell: ``"lstm"``, ``"gru"`` or any cell of
             :mod:`convrnn.layers.recurrent`; bidirectional: D = 2 directions.
-        pooling: ``"final"``, ``"mean"`` or ``"max"``.
+        pooling: ``"final"``, ``"mean"``, ``"max"`` or ``"max+mean"`` (both, concatenated).
         dropout: on the embeddings, between layers and before the linear layer.
 
     Shapes: inputs (N, T) int64 token ids or (N, T, F) features; lengths (N,) in [1, T] or None
@@ -103,7 +107,8 @@ class RecurrentClassifier(nn.Module):
         self.rnn = RNN(cell, features, hidden_size, num_layers, bidirectional=bidirectional,
                        dropout=dropout)
         self.output_dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(self.rnn.output_size, num_classes)
+        pooled_size = self.rnn.output_size * (2 if self.pooling == "max+mean" else 1)
+        self.classifier = nn.Linear(pooled_size, num_classes)
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         where = "RecurrentClassifier.forward"
@@ -116,7 +121,9 @@ class RecurrentClassifier(nn.Module):
             pooled = h.transpose(0, 1).flatten(1)                     # (N, D·H)
         else:
             mask = time_mask(lengths, outputs.shape[0], outputs.shape[1], outputs.device)
-            pooled = masked_mean(outputs, mask) if self.pooling == "mean" else masked_max(outputs, mask)
+            pooled = torch.cat([masked_max(outputs, mask), masked_mean(outputs, mask)], dim=1) \
+                if self.pooling == "max+mean" else \
+                masked_mean(outputs, mask) if self.pooling == "mean" else masked_max(outputs, mask)
         return self.classifier(self.output_dropout(pooled))
 
 
@@ -124,6 +131,7 @@ class ConvTextClassifier(nn.Module):
     r"""Kim's (2014) 1-D CNN over words: filters of several widths, max over time, linear.
 
         e_t = E[w_t] for t < length, 0 beyond   (padding is zeroed, whatever its id)
+            (multichannel: e_t = E[w_t] + S[w_t], S a second embedding kept frozen)
         c^k_j = ReLU(Σ_{i<k} W^k_i e_{j−k+1+i} + b^k)   ("full" convolution: zero boundary)
         z^k = max_{j < length + k − 1} c^k_j             (every window touching a real word)
         logits = W · dropout([z^{k_1}; …; z^{k_m}]) + b
@@ -132,10 +140,19 @@ class ConvTextClassifier(nn.Module):
     shorter than a filter still has responses, and the windows made only of padding are masked
     out of the max: appended padding never changes a prediction.
 
+    Kim's "multichannel" variant reads two copies of the word vectors, a fine-tuned ``E`` and a
+    static ``S`` that training never changes (``static_embedding``, its weight has
+    ``requires_grad=False``); each filter reads both channels and adds them,
+    ``W ∗ E[w] + W ∗ S[w] + b = W ∗ (E[w] + S[w]) + b``, so one convolution of the sum computes it.
+    Fine-tuning then moves words away from the pretrained vectors only as far as the data asks,
+    while the static channel keeps what the vectors knew about words the training texts lack.
+
     Args:
         num_classes: K; vocab_size: V; embedding_dim: E;
         channels: filters per width, C; kernel_sizes: the widths k_1 … k_m (words);
         dropout: on the pooled features.
+        multichannel: add the frozen second embedding ``static_embedding`` (V, E). It starts
+            as a copy of ``embedding``; a caller with pretrained vectors sets both from them.
 
     Shapes: inputs (N, T) int64; lengths (N,) or None → logits (N, K); conv outputs
     (N, C, T + k − 1) per width.
@@ -143,13 +160,17 @@ class ConvTextClassifier(nn.Module):
 
     def __init__(self, num_classes: int, *, vocab_size: int, embedding_dim: int = 100,
                  channels: int = 100, kernel_sizes: Sequence[int] = (3, 4, 5), dropout: float = 0.5,
-                 padding_index: int = 0) -> None:
+                 padding_index: int = 0, multichannel: bool = False) -> None:
         super().__init__()
         if not kernel_sizes:
             raise ValueError(f"ConvTextClassifier: argument 'kernel_sizes' expected at least one "
                              f"width, got {kernel_sizes!r}")
         self.kernel_sizes = tuple(kernel_sizes)
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_index)
+        self.static_embedding: nn.Embedding | None = None
+        if multichannel:
+            self.static_embedding = nn.Embedding.from_pretrained(self.embedding.weight.detach().clone(),
+                                                                 freeze=True, padding_idx=padding_index)
         self.convolutions = nn.ModuleList(Conv1d(embedding_dim, channels, k, padding="full")
                                           for k in self.kernel_sizes)
         self.dropout = nn.Dropout(dropout)
@@ -159,7 +180,10 @@ class ConvTextClassifier(nn.Module):
         _check_inputs(inputs, lengths, True, "ConvTextClassifier.forward")
         batch, steps = inputs.shape
         mask = time_mask(lengths, batch, steps, inputs.device)
-        x = self.embedding(inputs).masked_fill(~mask.unsqueeze(-1), 0.0).transpose(1, 2)  # (N, E, T)
+        x = self.embedding(inputs)
+        if self.static_embedding is not None:
+            x = x + self.static_embedding(inputs)
+        x = x.masked_fill(~mask.unsqueeze(-1), 0.0).transpose(1, 2)                  # (N, E, T)
         real = lengths.to(inputs.device) if lengths is not None else torch.full((batch,), steps, device=inputs.device)
         pooled = []
         for k, convolution in zip(self.kernel_sizes, self.convolutions, strict=True):
@@ -167,6 +191,42 @@ class ConvTextClassifier(nn.Module):
             windows = torch.arange(responses.shape[1], device=inputs.device) < (real + k - 1).unsqueeze(1)
             pooled.append(masked_max(responses, windows))
         return self.classifier(self.dropout(torch.cat(pooled, dim=1)))
+
+
+ENSEMBLE_MEMBERS: dict[str, type[nn.Module]] = {
+    "recurrent-classifier": RecurrentClassifier, "conv-text-classifier": ConvTextClassifier}
+"""The kinds an :class:`EnsembleClassifier` may hold, by the names the saved configs use."""
+
+
+class EnsembleClassifier(nn.Module):
+    r"""M classifiers of one kind, trained apart (e.g. from different seeds), averaging their
+    probabilities:
+
+        p(k | x) = (1/M) Σ_m softmax(f_m(x))_k,      returned as log p(k | x)
+
+    Log-probabilities are valid logits — ``softmax(log p) = p`` because Σ_k p = 1 — so argmax,
+    ``CrossEntropyLoss`` (the negative log of the averaged probability) and ``predict``'s
+    probabilities read them like any single model's scores.
+
+    Args:
+        member: the members' kind, a key of :data:`ENSEMBLE_MEMBERS`
+            (``"recurrent-classifier"`` or ``"conv-text-classifier"``).
+        members: M ≥ 1.
+        options: each member's keyword arguments (``num_classes`` included).
+
+    Shapes: inputs (N, T) or (N, T, F); lengths (N,) or None → log-probabilities (N, K).
+    """
+
+    def __init__(self, member: str, members: int, options: dict[str, Any]) -> None:
+        super().__init__()
+        check_choice("member", member, tuple(ENSEMBLE_MEMBERS), where="EnsembleClassifier")
+        if not isinstance(members, int) or members < 1:
+            raise ValueError(f"EnsembleClassifier: argument 'members' expected an int ≥ 1, got {members!r}")
+        self.members = nn.ModuleList(ENSEMBLE_MEMBERS[member](**options) for _ in range(members))
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        log_probabilities = torch.stack([torch.log_softmax(m(inputs, lengths), dim=-1) for m in self.members])
+        return torch.logsumexp(log_probabilities, dim=0) - math.log(len(self.members))  # log mean p, stably
 
 
 class BagOfWordsClassifier(nn.Module):
@@ -194,8 +254,10 @@ class BagOfWordsClassifier(nn.Module):
 
 
 __all__ = [
+    "ENSEMBLE_MEMBERS",
     "BagOfWordsClassifier",
     "ConvTextClassifier",
+    "EnsembleClassifier",
     "RecurrentClassifier",
     "masked_max",
     "masked_mean",

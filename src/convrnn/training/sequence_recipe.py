@@ -31,7 +31,12 @@ from torch.utils.data import DataLoader
 
 from convrnn.data.batching import LengthBucketSampler, SequenceCollate
 from convrnn.models.forecaster import Forecaster
-from convrnn.models.sequence_classifier import BagOfWordsClassifier, ConvTextClassifier, RecurrentClassifier
+from convrnn.models.sequence_classifier import (
+    BagOfWordsClassifier,
+    ConvTextClassifier,
+    EnsembleClassifier,
+    RecurrentClassifier,
+)
 from convrnn.models.tagger import Tagger
 from convrnn.training.callbacks import Callback
 from convrnn.training.checkpoint import load_model_weights, read_config
@@ -46,6 +51,7 @@ from convrnn.training.settings import Settings
 MODEL_CLASSES: dict[str, Callable[..., nn.Module]] = {
     "recurrent-classifier": RecurrentClassifier, "conv-text-classifier": ConvTextClassifier,
     "bag-of-words": BagOfWordsClassifier, "tagger": Tagger, "forecaster": Forecaster,
+    "classifier-ensemble": EnsembleClassifier,
 }
 
 

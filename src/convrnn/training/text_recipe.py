@@ -19,8 +19,8 @@ from torch import Tensor, nn
 
 from convrnn.data.batching import pad_sequences
 from convrnn.data.text import Vocabulary, WordTokenizer
-from convrnn.models.sequence_classifier import BagOfWordsClassifier, RecurrentClassifier
-from convrnn.models.word2vec import embedding_from_vectors
+from convrnn.models.sequence_classifier import BagOfWordsClassifier, EnsembleClassifier, RecurrentClassifier
+from convrnn.models.word2vec import WordVectors, embedding_from_vectors
 from convrnn.training.checkpoint import save_model
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
@@ -60,6 +60,19 @@ def fit_logistic_regression(model: BagOfWordsClassifier, inputs: Tensor, labels:
     return model
 
 
+def start_from_vectors(model: nn.Module, vectors: WordVectors, vocabulary: Vocabulary, *, seed: int = 0) -> int:
+    """Set ``model.embedding`` (fine-tuned) — and ``model.static_embedding`` (frozen) where the
+    model has one, i.e. a multichannel :class:`ConvTextClassifier` — to ``vectors``' rows for the
+    vocabulary's tokens (words without a vector: the same random rows in both). Returns how many
+    tokens had a vector."""
+    model.embedding, found = embedding_from_vectors(vectors, vocabulary.tokens, padding_idx=vocabulary.pad_index,
+                                                    seed=seed)
+    if getattr(model, "static_embedding", None) is not None:
+        model.static_embedding, _ = embedding_from_vectors(vectors, vocabulary.tokens,
+                                                           padding_idx=vocabulary.pad_index, freeze=True, seed=seed)
+    return found
+
+
 def distinct_ids(sequences: Sequence[Sequence[int]]) -> Tensor:
     """(N, U) each row's distinct ids, padded with 0: the input of :class:`BagOfWordsClassifier`."""
     rows = [sorted(set(ids) - {0}) or [0] for ids in sequences]
@@ -79,7 +92,12 @@ class TextClassificationRecipe:
     ``word_vectors(training texts)``, when given, returns trained word vectors
     (:class:`convrnn.models.word2vec.WordVectors`, e.g. word2vec on a large corpus plus these
     texts — the seeds' "proxy task"); both networks then start their embeddings from them (rows of
-    words without a vector drawn at the vectors' scale) and fine-tune them.
+    words without a vector drawn at the vectors' scale) and fine-tune them; a multichannel CNN
+    also takes them as its frozen static channel.
+
+    ``members``/``cnn_members`` = M > 1 makes that network an :class:`EnsembleClassifier`: M
+    copies trained apart from seeds ``seed … seed + M − 1``, each kept at its own best validation
+    epoch (under ``OUT/<name>_members/member_<m>``), averaging their probabilities.
     """
 
     name: str
@@ -96,6 +114,8 @@ class TextClassificationRecipe:
     min_count: int = 2
     baseline_l2: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
     word_vectors: Callable[[list[str]], Any] | None = None
+    members: int = 1
+    cnn_members: int = 1
     target: str = ""
 
     def _encode(self, vocabulary: Vocabulary, examples: list[tuple[str, int]]) -> list[tuple[Tensor, int]]:
@@ -124,26 +144,39 @@ class TextClassificationRecipe:
                   "vocabulary": vocabulary.to_json()}
         scores: dict[str, Any] = {}
         vectors = self.word_vectors([text for text, _ in train_examples]) if self.word_vectors else None
-        for name, kind, options, model_epochs in (
-                ("model", "recurrent-classifier", self.model_options, settings.epochs),
-                ("cnn", "conv-text-classifier", self.cnn_options, self.cnn_epochs if epochs is None else epochs)):
-            seed_everything(seed)
+        val = sequence_loader(encoded["validation"], 256, shuffle=False)
+        for name, kind, options, model_epochs, members in (
+                ("model", "recurrent-classifier", self.model_options, settings.epochs, self.members),
+                ("cnn", "conv-text-classifier", self.cnn_options, self.cnn_epochs if epochs is None else epochs,
+                 self.cnn_members)):
             options = {"num_classes": len(self.classes), "vocab_size": len(vocabulary), **options}
-            model = MODEL_CLASSES[kind](**options)
-            if vectors is not None:
-                model.embedding, found = embedding_from_vectors(vectors, vocabulary.tokens,
-                                                                padding_idx=vocabulary.pad_index, seed=seed)
-                scores["pretrained_words"] = found
             config = {**common, "model": kind, "model_options": options}
-            train = sequence_loader(encoded["train"], settings.batch_size, shuffle=True, seed=seed)
-            val = sequence_loader(encoded["validation"], 256, shuffle=False)
-            model_settings = dataclasses.replace(settings, epochs=model_epochs)
-            fit_into_run(model, train, val, out=out, name=name, settings=model_settings, loss=nn.CrossEntropyLoss(),
-                         metrics={"accuracy": Accuracy()}, monitor="val_accuracy", mode="max", config=config,
-                         weight_decay=self.weight_decay)
+            trained = []
+            for member in range(members):
+                # member m starts from seed + m: its own initial weights, batch order and dropout
+                member_seed = seed + member
+                seed_everything(member_seed)
+                model = MODEL_CLASSES[kind](**options)
+                if vectors is not None:
+                    scores["pretrained_words"] = start_from_vectors(model, vectors, vocabulary, seed=member_seed)
+                train = sequence_loader(encoded["train"], settings.batch_size, shuffle=True, seed=member_seed)
+                model_settings = dataclasses.replace(settings, epochs=model_epochs, seed=member_seed)
+                where, member_name = (out, name) if members == 1 else (out / f"{name}_members", f"member_{member}")
+                fit_into_run(model, train, val, out=where, name=member_name, settings=model_settings,
+                             loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()}, monitor="val_accuracy",
+                             mode="max", config=config, weight_decay=self.weight_decay)
+                trained.append(model)
+            if members > 1:
+                model = EnsembleClassifier(kind, members, options)
+                for slot, member_model in zip(model.members, trained, strict=True):
+                    slot.load_state_dict(member_model.state_dict())
+                save_model(out / name, model, {**common, "model": "classifier-ensemble",
+                                               "model_options": {"member": kind, "members": members,
+                                                                 "options": options}})
+            prefix = "" if name == "model" else f"{name}_"
+            scores[f"val_{prefix}accuracy"] = _classification_scores(model, val, device)["accuracy"]
             test = _classification_scores(model, sequence_loader(encoded["test"], 256, shuffle=False), device)
-            prefix = "test_" if name == "model" else f"test_{name}_"
-            scores |= {f"{prefix}accuracy": test["accuracy"], f"{prefix}loss": test["loss"]}
+            scores |= {f"test_{prefix}accuracy": test["accuracy"], f"test_{prefix}loss": test["loss"]}
         baseline, l2, validation_accuracy = self._fit_baseline(vocabulary, encoded)
         save_model(out / "baseline", baseline, {**common, "model": "bag-of-words",
                                                 "model_options": {"num_classes": len(self.classes),
@@ -211,4 +244,4 @@ class TextClassificationRecipe:
         return TokenInput(RecurrentClassifier(**options)), (40,)
 
 
-__all__ = ["TextClassificationRecipe", "distinct_ids", "fit_logistic_regression"]
+__all__ = ["TextClassificationRecipe", "distinct_ids", "fit_logistic_regression", "start_from_vectors"]
