@@ -52,7 +52,14 @@ VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str, frozenset[str]]]
                                  frozenset({"states"})),
     "MGU": (lambda F, H: RNN("mgu", F, H), "torch.nn.LSTM", frozenset()),
     "LSTM layer norm": (lambda F, H: RNN("lstm", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
+    "LSTM layer norm, states": (lambda F, H: RNN("lstm", F, H, layer_norm=True), "torch.nn.LSTM",
+                                frozenset({"states"})),
+    "GRU reset=before layer norm": (lambda F, H: RNN("gru", F, H, reset="before", layer_norm=True), "torch.nn.LSTM",
+                                    frozenset()),
+    "MGU layer norm": (lambda F, H: RNN("mgu", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
+    "Elman layer norm": (lambda F, H: RNN("elman", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
     "Jordan": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM", frozenset()),
+    "Jordan, states": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM", frozenset({"states"})),
 }
 
 BASELINES: dict[str, Callable[[int, int], nn.Module]] = {

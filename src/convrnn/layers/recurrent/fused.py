@@ -11,10 +11,10 @@ hand-written loop backwards in time:
   matrix product over all steps at the end, e.g. ∂L/∂U = Σ_t δ_tᵀ h_{t−1} = Δᵀ H_prev with
   Δ (T·N, G·H) every step's gate gradient and H_prev (T·N, H) every previous state.
 
-Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes, with or without layer
-norm), ``GRUCell`` with ``reset="before"`` (seed 002's GRU), ``MGUCell``, ``ElmanCell`` and
-``JordanCell`` (every nonlinearity and decision function), the last four without layer norm;
-exact types and no ``step`` set on the instance (either may have changed the equations). The engine falls back
+Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
+``reset="before"`` (seed 002's GRU), ``MGUCell`` and ``ElmanCell``, each with or without layer
+norm, and ``JordanCell`` without it (every nonlinearity and decision function); exact types and
+no ``step`` set on the instance (either may have changed the equations). The engine falls back
 to its Python loop — same results — for every other cell, for recurrent dropout in training and
 zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes), on devices other
 than the CPU, for dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
@@ -54,23 +54,24 @@ def disabled() -> Iterator[None]:
 
 
 def fused_kind(cell: Cell) -> str | None:
-    """"lstm", "layer_norm_lstm", "gru", "mgu", "elman_tanh", "elman_relu" or "jordan" if the
-    compiled core runs ``cell``."""
+    """"lstm", "gru", "mgu", "elman_tanh", "elman_relu" (each with a "layer_norm_" prefix under
+    layer norm) or "jordan" if the compiled core runs ``cell``."""
     if "step" in vars(cell):    # a step set on the instance has other equations
         return None
+    kind = None
     if type(cell) is LSTMCell:
-        return "layer_norm_lstm" if cell.layer_norm else "lstm"
-    if cell.layer_norm:
-        return None
-    if type(cell) is JordanCell:
+        kind = "lstm"
+    elif type(cell) is GRUCell and cell.reset == "before":
+        kind = "gru"
+    elif type(cell) is MGUCell:
+        kind = "mgu"
+    elif type(cell) is ElmanCell:
+        kind = "elman_" + cell.nonlinearity
+    elif type(cell) is JordanCell and not cell.layer_norm:
         return "jordan"
-    if type(cell) is GRUCell and cell.reset == "before":
-        return "gru"
-    if type(cell) is MGUCell:
-        return "mgu"
-    if type(cell) is ElmanCell:
-        return "elman_" + cell.nonlinearity
-    return None
+    if kind is None or not cell.layer_norm:
+        return kind
+    return "layer_norm_" + kind
 
 
 def available() -> bool:
@@ -127,6 +128,39 @@ class _LayerNormLSTM(torch.autograd.Function):
         peephole = ctx.saved_tensors[10]
         return (None, d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None,
                 *d_norms, None)
+
+
+class _LayerNormGated(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, gru: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                gain: Tensor, shift: Tensor, mask: Tensor) -> Tensor:
+        h_all, *saved = load().layer_norm_gated_forward(gru, xw, h0, weight_hh, bias_hh, gain, shift, mask, eps)
+        ctx.gru = gru
+        ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, mask)
+        return h_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+        grads = load().layer_norm_gated_backward(ctx.gru, grad_h.contiguous(), *ctx.saved_tensors)
+        return None, None, *grads, None
+
+
+class _LayerNormElman(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, relu: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                gain: Tensor, shift: Tensor, mask: Tensor) -> Tensor:
+        h_all, r_hat, r_rstd = load().layer_norm_elman_forward(relu, xw, h0, weight_hh, bias_hh, gain, shift,
+                                                               mask, eps)
+        ctx.relu = relu
+        ctx.save_for_backward(h0, h_all, r_hat, r_rstd, weight_hh, gain, mask)
+        return h_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+        grads = load().layer_norm_elman_backward(ctx.relu, grad_h.contiguous(), *ctx.saved_tensors)
+        return None, None, *grads, None
 
 
 class _Jordan(torch.autograd.Function):
@@ -210,6 +244,14 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None) 
         return _LayerNormLSTM.apply(norm.eps, xw, state[0], state[1], weight_hh, bias_hh, peephole,
                                     norm.weight.contiguous(), norm.bias.contiguous(), cell_norm.weight.contiguous(),
                                     cell_norm.bias.contiguous(), mask)
+    if kind.startswith("layer_norm_"):
+        norm = cell.recurrent_norm
+        gain, shift = norm.weight.contiguous(), norm.bias.contiguous()
+        if kind in ("layer_norm_gru", "layer_norm_mgu"):
+            return (_LayerNormGated.apply(kind == "layer_norm_gru", norm.eps, xw, state[0], weight_hh, bias_hh,
+                                          gain, shift, mask),)
+        return (_LayerNormElman.apply(kind == "layer_norm_elman_relu", norm.eps, xw, state[0], weight_hh,
+                                      bias_hh, gain, shift, mask),)
     if kind in ("gru", "mgu"):
         return (_Gated.apply(kind == "gru", xw, state[0], weight_hh, bias_hh, mask),)
     return (_Elman.apply(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)

@@ -1,7 +1,8 @@
 """Builds the C++ core on first use and caches it; None where it cannot be built.
 
 Sources (one idea per file, compiled into one module): ``cells.cpp`` (LSTM, GRU with reset before,
-MGU, Elman, the linear scan), ``layer_norm_lstm.cpp``, ``jordan.cpp``, ``parallel_cells.cpp`` (the
+MGU, Elman, the linear scan), ``layer_norm_lstm.cpp``, ``layer_norm_cells.cpp`` (GRU, MGU, Elman),
+``jordan.cpp``, ``parallel_cells.cpp`` (the
 parallel-in-time layers), and ``module.cpp`` binding
 them; ``common.h`` holds their shared helpers and ``core.h`` their declarations. The build, the
 atomic cache (``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/``) and
@@ -21,7 +22,8 @@ from convrnn._extensions import load_extension
 from convrnn._extensions import toolchain_present as _toolchain_present
 
 HERE = Path(__file__).parent
-SOURCES = [HERE / name for name in ("module.cpp", "cells.cpp", "layer_norm_lstm.cpp", "jordan.cpp",
+SOURCES = [HERE / name for name in ("module.cpp", "cells.cpp", "layer_norm_lstm.cpp", "layer_norm_cells.cpp",
+                                       "jordan.cpp",
                                        "parallel_cells.cpp")]
 HEADERS = [HERE / "common.h", HERE / "core.h"]
 

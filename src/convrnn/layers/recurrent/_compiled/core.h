@@ -1,5 +1,6 @@
 // The entry points of the compiled recurrent core, one file per idea: cells.cpp (LSTM, GRU with
-// reset before, MGU, Elman, the linear scan), layer_norm_lstm.cpp, jordan.cpp, parallel_cells.cpp (the
+// reset before, MGU, Elman, the linear scan), layer_norm_lstm.cpp, layer_norm_cells.cpp (GRU, MGU, Elman),
+// jordan.cpp, parallel_cells.cpp (the
 // parallel-in-time layers' gates and recurrence); module.cpp binds
 // them for Python (../fused.py calls them).
 #pragma once
@@ -59,5 +60,23 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
 std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h, const at::Tensor& grad_out,
                                           const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
                                           const at::Tensor& mask);
+
+std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& xw, const at::Tensor& h0,
+                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                                 const at::Tensor& gain, const at::Tensor& shift,
+                                                 const at::Tensor& mask, double eps);
+std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
+                                                  const at::Tensor& h_all, const at::Tensor& r_hat,
+                                                  const at::Tensor& r_rstd, const at::Tensor& weight_hh,
+                                                  const at::Tensor& gain, const at::Tensor& mask);
+std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& xw, const at::Tensor& h0,
+                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                                 const at::Tensor& gain, const at::Tensor& shift,
+                                                 const at::Tensor& mask, double eps);
+std::vector<at::Tensor> layer_norm_gated_backward(
+    bool gru, const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gate,
+    const at::Tensor& cand, const at::Tensor& gated, const at::Tensor& gate_hat, const at::Tensor& gate_rstd,
+    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& weight_hh, const at::Tensor& gain,
+    const at::Tensor& mask);
 
 }  // namespace convrnn

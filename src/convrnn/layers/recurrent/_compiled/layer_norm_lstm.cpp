@@ -16,41 +16,6 @@
 
 namespace convrnn {
 
-namespace {
-
-// Normalises z[0 … H) into out, returning 1/sqrt(var + ε).
-template <typename T>
-inline T normalise(const T* z, T* out, int64_t H, T eps) {
-  T sum = 0;
-  _Pragma("omp simd reduction(+ : sum)")
-  for (int64_t k = 0; k < H; ++k) sum += z[k];
-  const T mean = sum / H;
-  T squares = 0;
-  _Pragma("omp simd reduction(+ : squares)")
-  for (int64_t k = 0; k < H; ++k) squares += (z[k] - mean) * (z[k] - mean);
-  const T rstd = T(1) / std::sqrt(squares / H + eps);
-  _Pragma("omp simd")
-  for (int64_t k = 0; k < H; ++k) out[k] = (z[k] - mean) * rstd;
-  return rstd;
-}
-
-// ∂L/∂z of a layer norm, in place: d holds α∘δ on entry and ∂L/∂z on return.
-template <typename T>
-inline void normalise_backward(T* d, const T* z_hat, T rstd, int64_t H) {
-  T first = 0, second = 0;
-  _Pragma("omp simd reduction(+ : first, second)")
-  for (int64_t k = 0; k < H; ++k) {
-    first += d[k];
-    second += d[k] * z_hat[k];
-  }
-  first /= H;
-  second /= H;
-  _Pragma("omp simd")
-  for (int64_t k = 0; k < H; ++k) d[k] = rstd * (d[k] - first - z_hat[k] * second);
-}
-
-}  // namespace
-
 std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& c0,
                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                 const at::Tensor& peephole, const at::Tensor& gain,
