@@ -35,7 +35,7 @@ def _tokens(lengths, vocab=30, seed=0):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_padding_never_changes_a_recurrent_prediction(pooling, cell):
     model = RecurrentClassifier(4, vocab_size=30, embedding_dim=8, hidden_size=6, num_layers=2,
-                                cell=cell, pooling=pooling).eval()
+                                cell=cell, pooling=pooling, multichannel=pooling == "max+mean").eval()
     tokens, lengths = _tokens([5, 2, 7])
     logits = model(tokens, lengths)
     # appended padding, with any id in the padded cells, and each sequence alone
@@ -80,10 +80,16 @@ def test_recurrent_final_pooling_matches_torch_lstm_on_packed_sequences():
     assert torch.allclose(model(x, lengths), expected, atol=1e-10)
 
 
-def test_max_plus_mean_pooling_concatenates_the_max_and_the_mean_of_the_real_steps():
-    model = RecurrentClassifier(2, vocab_size=20, embedding_dim=4, hidden_size=3, pooling="max+mean").double().eval()
+@pytest.mark.parametrize("multichannel", [False, True])
+def test_max_plus_mean_pooling_concatenates_the_max_and_the_mean_of_the_real_steps(multichannel):
+    model = RecurrentClassifier(2, vocab_size=20, embedding_dim=4, hidden_size=3, pooling="max+mean",
+                                multichannel=multichannel).double().eval()
+    if multichannel:
+        with torch.no_grad():
+            model.static_embedding.weight[1:].normal_()
     tokens, lengths = _tokens([5, 2, 4], vocab=20)
-    outputs, _ = model.rnn(model.embedding(tokens), lengths)                      # (N, T, 2H)
+    words = model.embedding(tokens) + (model.static_embedding(tokens) if multichannel else 0)  # E[w] + S[w]
+    outputs, _ = model.rnn(words, lengths)                                          # (N, T, 2H)
     for row, length in enumerate(lengths.tolist()):
         real = outputs[row, :length]
         expected = model.classifier(torch.cat([real.amax(0), real.mean(0)]))
@@ -117,8 +123,9 @@ def test_conv_classifier_matches_a_naive_loop(multichannel):
         np.testing.assert_allclose(model(tokens, lengths)[row].detach().numpy(), expected, atol=1e-10)
 
 
-def test_multichannel_training_never_changes_the_static_channel():
-    model = ConvTextClassifier(2, vocab_size=12, embedding_dim=4, channels=3, kernel_sizes=(2,), multichannel=True)
+@pytest.mark.parametrize("kind", [ConvTextClassifier, RecurrentClassifier])
+def test_multichannel_training_never_changes_the_static_channel(kind):
+    model = kind(2, vocab_size=12, embedding_dim=4, multichannel=True)
     torch.testing.assert_close(model.static_embedding.weight, model.embedding.weight)  # starts as a copy
     static, tuned = model.static_embedding.weight.detach().clone(), model.embedding.weight.detach().clone()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=0.1, weight_decay=0.1)
@@ -207,6 +214,8 @@ def test_bad_input_names_the_argument():
         RecurrentClassifier(2)
     with pytest.raises(ValueError, match="argument 'pooling' expected one of"):
         RecurrentClassifier(2, input_size=3, pooling="sum")
+    with pytest.raises(ValueError, match="argument 'multichannel' expected False for feature input"):
+        RecurrentClassifier(2, input_size=3, multichannel=True)
     model = RecurrentClassifier(2, vocab_size=10)
     with pytest.raises(TypeError, match="argument 'inputs' expected integer token ids"):
         model(torch.randn(2, 3))

@@ -118,7 +118,8 @@ def synthetic_reviews():
 @pytest.fixture(scope="module")
 def reviews_run(tmp_path_factory):
     recipe = dataclasses.replace(get_recipe("rotten-tomatoes"), load=synthetic_reviews, min_count=1,
-                                 model_options={"embedding_dim": 8, "hidden_size": 8, "pooling": "max"},
+                                 model_options={"embedding_dim": 8, "hidden_size": 8, "pooling": "max+mean",
+                                                "multichannel": True},
                                  cnn_options={"embedding_dim": 8, "channels": 6, "kernel_sizes": (2, 3), "dropout": 0.0,
                                               "multichannel": True},
                                  epochs=5, cnn_epochs=5, batch_size=16, lr=2e-2, baseline_l2=(1e-3, 1e-1),
@@ -165,7 +166,8 @@ def test_text_recipe_starts_both_networks_from_word_vectors_of_the_training_text
     # with a real learning rate the tuned channel moves, the static channel stays the vectors
     recipe = dataclasses.replace(recipe, lr=2e-2, epochs=2, cnn_epochs=2)
     recipe.train(tmp_path / "tuned", **FAST)
-    for model in load_sequence_model(tmp_path / "tuned", "cnn")[0].members:
+    tuned = tmp_path / "tuned"
+    for model in (load_sequence_model(tuned, "model")[0], *load_sequence_model(tuned, "cnn")[0].members):
         torch.testing.assert_close(model.static_embedding.weight[tokens.index("superb")], torch.ones(8))
         torch.testing.assert_close(model.static_embedding.weight[tokens.index("dull")], -torch.ones(8))
         assert not torch.allclose(model.embedding.weight[tokens.index("superb")], torch.ones(8))

@@ -50,6 +50,19 @@ def masked_max(values: Tensor, mask: Tensor) -> Tensor:
     return values.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
 
 
+def static_copy(embedding: nn.Embedding) -> nn.Embedding:
+    """A frozen copy of ``embedding`` (``requires_grad=False``): the static channel of a
+    multichannel model, which training never changes."""
+    return nn.Embedding.from_pretrained(embedding.weight.detach().clone(), freeze=True,
+                                        padding_idx=embedding.padding_idx)
+
+
+def embed(embedding: nn.Embedding, static: nn.Embedding | None, inputs: Tensor) -> Tensor:
+    """``E[w] + S[w]`` (multichannel) or ``E[w]``: ids (N, T) → (N, T, E)."""
+    x = embedding(inputs)
+    return x if static is None else x + static(inputs)
+
+
 def _check_inputs(inputs: Tensor, lengths: Tensor | None, embedded: bool, where: str) -> None:
     if embedded:
         check_tensor("inputs", inputs, dims=2, where=where)
@@ -69,6 +82,8 @@ class RecurrentClassifier(nn.Module):
     r"""Sequence → class scores through a recurrent network that masks by length.
 
         e_t = E[w_t]  (or the features x_t);  (y_t, s_T) = RNN(e_1 … e_T, lengths)
+            (multichannel: e_t = E[w_t] + S[w_t], S a second embedding kept frozen — as in
+             :class:`ConvTextClassifier`)
         z = [h_T^→ ; h_1^←]          (pooling="final": each direction's state after its last read)
           | Σ_{t<length} y_t / length (pooling="mean")
           | max_{t<length} y_t        (pooling="max")
@@ -84,6 +99,8 @@ class RecurrentClassifier(nn.Module):
             :mod:`convrnn.layers.recurrent`; bidirectional: D = 2 directions.
         pooling: ``"final"``, ``"mean"``, ``"max"`` or ``"max+mean"`` (both, concatenated).
         dropout: on the embeddings, between layers and before the linear layer.
+        multichannel: token input only — add the frozen ``static_embedding`` (V, E), a copy of
+            ``embedding`` that a caller with pretrained vectors sets from them.
 
     Shapes: inputs (N, T) int64 token ids or (N, T, F) features; lengths (N,) in [1, T] or None
     → logits (N, K).
@@ -92,7 +109,7 @@ class RecurrentClassifier(nn.Module):
     def __init__(self, num_classes: int, *, vocab_size: int | None = None, input_size: int | None = None,
                  embedding_dim: int = 100, hidden_size: int = 128, num_layers: int = 1,
                  cell: str = "lstm", bidirectional: bool = True, pooling: str = "final",
-                 dropout: float = 0.0, padding_index: int = 0) -> None:
+                 dropout: float = 0.0, padding_index: int = 0, multichannel: bool = False) -> None:
         super().__init__()
         where = "RecurrentClassifier"
         self.pooling = check_choice("pooling", pooling, POOLINGS, where=where)
@@ -100,8 +117,12 @@ class RecurrentClassifier(nn.Module):
             raise ValueError(f"{where}: expected exactly one of 'vocab_size' (token input) and "
                              f"'input_size' (feature input), got vocab_size={vocab_size!r}, "
                              f"input_size={input_size!r}")
+        if multichannel and vocab_size is None:
+            raise ValueError(f"{where}: argument 'multichannel' expected False for feature input "
+                             f"(it adds a second word embedding), got True with vocab_size=None")
         self.embedding = (nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_index)
                           if vocab_size is not None else None)
+        self.static_embedding = static_copy(self.embedding) if multichannel and self.embedding is not None else None
         features = embedding_dim if vocab_size is not None else input_size
         self.input_dropout = nn.Dropout(dropout)
         self.rnn = RNN(cell, features, hidden_size, num_layers, bidirectional=bidirectional,
@@ -113,7 +134,7 @@ class RecurrentClassifier(nn.Module):
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         where = "RecurrentClassifier.forward"
         _check_inputs(inputs, lengths, self.embedding is not None, where)
-        x = self.embedding(inputs) if self.embedding is not None else inputs
+        x = embed(self.embedding, self.static_embedding, inputs) if self.embedding is not None else inputs
         outputs, final = self.rnn(self.input_dropout(x), lengths)
         if self.pooling == "final":
             h = final[0] if isinstance(final, tuple) else final      # (L·D, N, H)
@@ -151,8 +172,8 @@ class ConvTextClassifier(nn.Module):
         num_classes: K; vocab_size: V; embedding_dim: E;
         channels: filters per width, C; kernel_sizes: the widths k_1 … k_m (words);
         dropout: on the pooled features.
-        multichannel: add the frozen second embedding ``static_embedding`` (V, E). It starts
-            as a copy of ``embedding``; a caller with pretrained vectors sets both from them.
+        multichannel: add the frozen ``static_embedding`` (V, E), a copy of ``embedding`` that
+            a caller with pretrained vectors sets from them.
 
     Shapes: inputs (N, T) int64; lengths (N,) or None → logits (N, K); conv outputs
     (N, C, T + k − 1) per width.
@@ -167,10 +188,7 @@ class ConvTextClassifier(nn.Module):
                              f"width, got {kernel_sizes!r}")
         self.kernel_sizes = tuple(kernel_sizes)
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_index)
-        self.static_embedding: nn.Embedding | None = None
-        if multichannel:
-            self.static_embedding = nn.Embedding.from_pretrained(self.embedding.weight.detach().clone(),
-                                                                 freeze=True, padding_idx=padding_index)
+        self.static_embedding = static_copy(self.embedding) if multichannel else None
         self.convolutions = nn.ModuleList(Conv1d(embedding_dim, channels, k, padding="full")
                                           for k in self.kernel_sizes)
         self.dropout = nn.Dropout(dropout)
@@ -180,9 +198,7 @@ class ConvTextClassifier(nn.Module):
         _check_inputs(inputs, lengths, True, "ConvTextClassifier.forward")
         batch, steps = inputs.shape
         mask = time_mask(lengths, batch, steps, inputs.device)
-        x = self.embedding(inputs)
-        if self.static_embedding is not None:
-            x = x + self.static_embedding(inputs)
+        x = embed(self.embedding, self.static_embedding, inputs)
         x = x.masked_fill(~mask.unsqueeze(-1), 0.0).transpose(1, 2)                  # (N, E, T)
         real = lengths.to(inputs.device) if lengths is not None else torch.full((batch,), steps, device=inputs.device)
         pooled = []
@@ -259,7 +275,9 @@ __all__ = [
     "ConvTextClassifier",
     "EnsembleClassifier",
     "RecurrentClassifier",
+    "embed",
     "masked_max",
     "masked_mean",
+    "static_copy",
     "time_mask",
 ]
