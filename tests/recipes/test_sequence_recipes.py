@@ -123,7 +123,7 @@ def reviews_run(tmp_path_factory):
                                  cnn_options={"embedding_dim": 8, "channels": 6, "kernel_sizes": (2, 3), "dropout": 0.0,
                                               "multichannel": True},
                                  epochs=5, cnn_epochs=5, batch_size=16, lr=2e-2, baseline_l2=(1e-3, 1e-1),
-                                 word_vectors=None, cnn_members=2)
+                                 word_vectors=None, members=1, cnn_members=2)
     out = tmp_path_factory.mktemp("reviews")
     return recipe, out, recipe.train(out, **FAST)
 
@@ -186,6 +186,23 @@ def test_the_saved_cnn_ensemble_averages_the_probabilities_of_its_saved_members(
         torch.testing.assert_close(torch.exp(ensemble(tokens, lengths)), expected)
     assert recipe.evaluate(out)["cnn_accuracy"] == pytest.approx(scores["test_cnn_accuracy"])
     assert 0.0 <= scores["val_cnn_accuracy"] <= 1.0 and 0.0 <= scores["val_accuracy"] <= 1.0
+
+
+def test_an_ensemble_main_model_is_saved_evaluated_and_scores_a_review(reviews_run, tmp_path, capsys):
+    recipe, _, _ = reviews_run
+    recipe = dataclasses.replace(recipe, members=2, cnn_members=1, epochs=3, cnn_epochs=1)
+    scores = recipe.train(tmp_path, **FAST)
+    model, config = load_sequence_model(tmp_path)
+    assert config["model"] == "classifier-ensemble" and config["model_options"]["member"] == "recurrent-classifier"
+    assert (tmp_path / "model_members" / "member_1" / "config.json").is_file()
+    assert load_sequence_model(tmp_path, "cnn")[1]["model"] == "conv-text-classifier"  # one member: no ensemble
+    assert recipe.evaluate(tmp_path)["accuracy"] == pytest.approx(scores["test_accuracy"])
+    assert main(["predict", str(tmp_path), "the movie is superb"]) == 0
+    line = capsys.readouterr().out.strip()
+    tokens = torch.tensor([config["vocabulary"]["tokens"].index(w) for w in ["the", "movie", "is", "superb"]])
+    with torch.no_grad():
+        fresh = float(torch.exp(model(tokens[None]))[0, config["classes"].index("fresh")])
+    assert line.endswith(": the movie is superb") and f"fresh {fresh:.1%}" in line
 
 
 def test_text_recipe_scores_a_review_from_the_command_line(reviews_run, capsys):
