@@ -10,27 +10,43 @@ vocabulary holds the training words seen at least twice.
 Word vectors (the seeds' "proxy task"): skip-gram word2vec (128-d, window 5, negative 5, 5 epochs,
 words seen twice) on the State of the Union speeches, Shakespeare and the PTB text plus the
 training snippets (never validation or test); both networks start their embeddings from them
-(8,919 of the 9,733 vocabulary words found) and fine-tune them.
+(8,919 of the 9,733 vocabulary words found).
 
-Models, each keeping its epoch of best validation accuracy:
+Models — both networks use Kim's (2014) "multichannel" input: a fine-tuned copy of the vectors
+plus a frozen static copy, added (``multichannel=True``); each is a seed ensemble of 3 (seeds
+s, s+1, s+2, each member kept at its epoch of best validation accuracy, under
+``OUT/<name>_members/``), averaging the members' probabilities (:class:`EnsembleClassifier`):
 
-- ``model``: embedding 128 → BiLSTM 128 per direction → max over time of the outputs → linear;
-  dropout 0.5, AdamW (weight decay 1e-4), one-cycle learning rate (peak 2e-3), batch 32, 8 epochs.
+- ``model``: embedding 128 → BiLSTM 128 per direction → [max ; mean] over time of the outputs
+  (masked by length) → linear; dropout 0.5 (embeddings and pooled features), AdamW (weight decay
+  1e-4), one-cycle learning rate (peak 2e-3), batch 32, 8 epochs.
 - ``cnn``: embedding 128 → filters of widths 3, 4, 5 (100 each, ReLU) → max over time → dropout
   0.5 → linear; same optimiser, 8 epochs.
 - ``baseline``: logistic regression on which words a snippet contains, L-BFGS to convergence, its
   L2 strength chosen on validation from 1e-5 … 1e-3.
 
-``convrnn predict RUN "a great movie"`` prints the LSTM's probabilities of fresh and rotten.
+``convrnn predict RUN "a great movie"`` prints the BiLSTM ensemble's probabilities of fresh and
+rotten.
 
 Target: ≥ 77 % test accuracy, both neural models above the baseline. Measured with these defaults
-(seed 0, idle 2-core machine, 150 s including the word vectors) on the 1,376 test snippets:
-BiLSTM 75.9 %, CNN 76.7 %, bag-of-words baseline 74.3 % (L2 1e-4) — both networks now beat the
-baseline, but **77 % is not reached** (one standard error ≈ 1.15 points). Without the word vectors
-the same networks scored 74.1 % and 74.7 % (on a shared machine); averaging the two networks'
-probabilities gave 79.5 % on validation but 76.7 % on test. ~10k snippets, split by movie, are few
-for a network to learn more than which words carry sentiment, and the corpora with vectors here
-(speeches, plays, news) are far from film reviews.
+(seed 0, one thread on the shared 2-core machine, 512 s including the word vectors; the slow test
+``test_rotten_tomatoes_reaches_77_percent_and_both_networks_beat_the_baseline``), validation / test
+on the 1,613 / 1,376 snippets:
+
+    BiLSTM, 3 members         validation 78.9 %   test **77.2 %**
+    CNN, 3 members            validation 78.6 %   test **77.0 %**
+    bag of words (L2 1e-4)    validation 76.0 %   test 74.3 %
+
+The target is reached, by a margin smaller than one standard error (≈ 1.1 points on 1,376
+snippets). The settings were chosen on validation accuracy in single-model runs
+(one stored set of vectors, seeds 0–4): [max ; mean] pooling over max alone (78.6 vs 77.9 %, mean
+of 3 and 2 seeds), the multichannel BiLSTM (78.8 vs 78.6 %, 3 seeds each), 3-member ensembles
+(BiLSTM 79.05 % vs members 78.7–78.9 %); the multichannel CNN tied the single-channel one on
+validation (78.7 %, 5 seeds, vs 78.4–78.9 %) and was kept on Kim's evidence. Tried and dropped on
+validation: a frozen embedding (BiLSTM 71 %), vectors whose training snippets are tokenized like
+the classifier's (so "don't", "!" get vectors; about 1 point lower for both networks), 5-member
+CNN ensembles (no better than 3). Before these changes (single models, one channel, max pooling):
+BiLSTM 75.9 %, CNN 76.7 % test; without the word vectors 74.1 % and 74.7 %.
 """
 
 import zlib
@@ -75,8 +91,11 @@ RECIPE = TextClassificationRecipe(
     load=load,
     classes=SENTIMENT_CLASSES,
     model_options={"embedding_dim": 128, "hidden_size": 128, "cell": "lstm", "bidirectional": True,
-                   "pooling": "max", "dropout": 0.5},
-    cnn_options={"embedding_dim": 128, "channels": 100, "kernel_sizes": (3, 4, 5), "dropout": 0.5},
+                   "pooling": "max+mean", "dropout": 0.5, "multichannel": True},
+    cnn_options={"embedding_dim": 128, "channels": 100, "kernel_sizes": (3, 4, 5), "dropout": 0.5,
+                 "multichannel": True},
+    members=3,
+    cnn_members=3,
     epochs=8,
     cnn_epochs=8,
     batch_size=32,
