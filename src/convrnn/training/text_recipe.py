@@ -62,7 +62,7 @@ def fit_logistic_regression(model: BagOfWordsClassifier, inputs: Tensor, labels:
 
 def start_from_vectors(model: nn.Module, vectors: WordVectors, vocabulary: Vocabulary, *, seed: int = 0) -> int:
     """Set ``model.embedding`` (fine-tuned) — and ``model.static_embedding`` (frozen) where the
-    model has one, i.e. a multichannel :class:`ConvTextClassifier` — to ``vectors``' rows for the
+    model has one (a multichannel classifier) — to ``vectors``' rows for the
     vocabulary's tokens (words without a vector: the same random rows in both). Returns how many
     tokens had a vector."""
     model.embedding, found = embedding_from_vectors(vectors, vocabulary.tokens, padding_idx=vocabulary.pad_index,
@@ -92,8 +92,8 @@ class TextClassificationRecipe:
     ``word_vectors(training texts)``, when given, returns trained word vectors
     (:class:`convrnn.models.word2vec.WordVectors`, e.g. word2vec on a large corpus plus these
     texts — the seeds' "proxy task"); both networks then start their embeddings from them (rows of
-    words without a vector drawn at the vectors' scale) and fine-tune them; a multichannel CNN
-    also takes them as its frozen static channel.
+    words without a vector drawn at the vectors' scale) and fine-tune them; a multichannel network
+    (``multichannel=True`` in its options) also takes them as its frozen static channel.
 
     ``members``/``cnn_members`` = M > 1 makes that network an :class:`EnsembleClassifier`: M
     copies trained apart from seeds ``seed … seed + M − 1``, each kept at its own best validation
