@@ -279,6 +279,15 @@ def test_saved_parallel_models_reload_to_the_same_logits_and_states(tmp_path, ce
     torch.testing.assert_close(got_next, expected_next, rtol=0, atol=0)
 
 
+def test_resume_keeps_the_cell_of_the_run(tmp_path):
+    recipe = tiny("shakespeare")
+    recipe.train(tmp_path, epochs=1, cell="qrnn", progress=False)
+    with pytest.raises(ValueError, match=r"'cell' is 'gru', but the run in .* was trained with cell 'qrnn'"):
+        recipe.train(tmp_path, epochs=2, resume=True, cell="gru", progress=False)
+    scores = recipe.train(tmp_path, epochs=2, resume=True, progress=False)
+    assert scores["evaluations"] == 4 and scores["model_options"]["cell"] == "qrnn"
+
+
 def test_train_rejects_an_unknown_cell_before_reading_data(tmp_path):
     def no_corpus(split):
         raise AssertionError("the corpus was read")

@@ -335,14 +335,24 @@ def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str
     ``epochs`` (passes over the training stream), ``batch_size`` (rows N), ``lr`` and ``cell``
     (the recurrent layer, one of ``CELL_NAMES``: e.g. "lstm", "mingru", "qrnn") override the
     recipe's defaults; the run's config records them, so evaluation and sampling rebuild the same
-    model. ``limit`` keeps the first ``limit`` tokens of the training and the validation streams
-    (smoke runs and equal-budget comparisons; the test score always covers the whole test split).
+    model, and a resumed run keeps its cell. ``limit`` keeps the first ``limit`` tokens of the
+    training and the validation streams (smoke runs and equal-budget comparisons; the test score
+    always covers the whole test split).
     """
     out = Path(out)
     if cell is not None:
         if not isinstance(cell, str):
             raise TypeError(f"train: argument 'cell' expected a name in {list(CELL_NAMES)}, got {cell!r}")
-        recipe = replace(recipe, cell=check_choice("cell", cell.lower(), CELL_NAMES, where="train"))
+        cell = check_choice("cell", cell.lower(), CELL_NAMES, where="train")
+    last = out / "checkpoints" / "last"
+    if resume and (last / "config.json").is_file():  # a resumed run keeps the cell it was trained with
+        trained = read_config(last).get("model_options", {}).get("cell", recipe.cell)
+        if cell is not None and cell != trained:
+            raise ValueError(f"train: argument 'cell' is {cell!r}, but the run in '{out}' was trained with "
+                             f"cell {trained!r}; resume it with that cell or train into another directory")
+        cell = trained
+    if cell is not None:
+        recipe = replace(recipe, cell=cell)
     settings = resolve_settings(recipe, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
                                 progress=progress, limit=limit, min_limit=2, limit_unit="tokens")
     epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
