@@ -54,6 +54,10 @@ class RNN(nn.Module):
     residual connections (with more than one layer), zoneout or, while training, recurrent
     dropout, and ``return_states=False``. Dropout between layers then draws through torch's
     kernel (same distribution, other draws). Set ``use_native = False`` to force the engine.
+    Every other stack runs on the engine, whose loop is compiled C++ (``fused.py``) for the
+    LSTM (peepholes, layer norm), the GRU with ``reset="before"``, the MGU and Elman cells (with
+    or without layer norm) and the Jordan cell, and Python for the rest (subclassed cells,
+    recurrent dropout while training, zoneout, GPUs).
 
     Initialisation: see ``cells.py`` (Xavier input matrices, orthogonal recurrent matrices,
     zero biases, LSTM forget-gate bias 1).

@@ -1,0 +1,295 @@
+// Layer-normalised GRU (reset before), MGU and Elman cells (../options.py): every recurrent
+// product is normalised per gate block before its gain, shift and bias are added,
+//
+//   Elman:      h_t = g(xw_t + α ∘ LN(U h_{t−1}) + β + b_U)
+//   GRU / MGU:  a = xw_g + α_g ∘ LN(U_g h_{t−1}) + β_g + b_g   for the S gate blocks (r, z or f),
+//               h̃ = tanh(xw_n + α_n ∘ LN(U_n (q ∘ h_{t−1})) + β_n + b_n),  then h_t as in cells.cpp
+//
+// (xw = LN(W x) + b_W, computed outside). Saved beyond the plain cells: the normalised products
+// r̂ and their 1/sqrt(var + ε) per row and block. The backward pass of each normalisation is
+// common.h's normalise_backward; the recurrent matrices' gradients are again one product over all
+// steps of the products' gradients with their inputs.
+
+#include "common.h"
+#include "core.h"
+
+namespace convrnn {
+
+std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& xw, const at::Tensor& h0,
+                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                                 const at::Tensor& gain, const at::Tensor& shift,
+                                                 const at::Tensor& mask, double eps) {
+  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
+  at::Tensor h_all = at::add(xw, bias_hh + shift.view({H}));
+  at::Tensor r_hat = at::empty({T, N, H}, h0.options());
+  at::Tensor r_rstd = at::empty({T, N}, h0.options());
+  at::Tensor r = at::empty({N, H}, h0.options());
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "layer_norm_elman_forward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t epsilon = static_cast<scalar_t>(eps);
+    const StepWeight<scalar_t> U(weight_hh, true, N);
+    scalar_t* const h_base = h_all.data_ptr<scalar_t>();
+    scalar_t* const rp = r.data_ptr<scalar_t>();
+    for (int64_t t = 0; t < T; ++t) {
+      const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      scalar_t* h = h_base + t * N * H;
+      scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
+      U.multiply(hp, N, 0, rp);
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        if (!active(m, t, N, n)) {
+          std::copy(hp + row, hp + row + H, h + row);
+          std::fill(rh + row, rh + row + H, scalar_t(0));
+          return;
+        }
+        rs[n] = normalise(rp + row, rh + row, H, epsilon);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t v = h[row + k] + alpha[k] * rh[row + k];
+          h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
+        }
+      });
+    }
+  });
+  return {h_all, r_hat, r_rstd};
+}
+
+// Returns grad xw, grad h0, grad weight_hh, grad bias_hh, grad gain (1, H), grad shift (1, H).
+std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
+                                                  const at::Tensor& h_all, const at::Tensor& r_hat,
+                                                  const at::Tensor& r_rstd, const at::Tensor& weight_hh,
+                                                  const at::Tensor& gain, const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
+  at::Tensor d_pre = at::empty_like(h_all);
+  at::Tensor d_r = at::empty_like(h_all);
+  at::Tensor dh = at::zeros_like(h0);
+  at::Tensor passed = at::empty_like(h0);
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "layer_norm_elman_backward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const StepWeight<scalar_t> U(weight_hh, false, N);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
+      scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+      scalar_t* pass = passed.data_ptr<scalar_t>();
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        if (!active(m, t, N, n)) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            pass[row + k] = gh[row + k] + dhp[row + k];
+            d[row + k] = 0;
+            dr[row + k] = 0;
+          }
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t v = h[row + k];
+          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+          d[row + k] = (gh[row + k] + dhp[row + k]) * slope;
+          dr[row + k] = alpha[k] * d[row + k];
+          pass[row + k] = 0;
+        }
+        normalise_backward(dr + row, rh + row, rs[n], H);
+      });
+      U.multiply(dr, N, 1, pass);
+      std::swap(dh, passed);
+    }
+  });
+  const at::Tensor flat = d_pre.view({T * N, H});
+  at::Tensor grad_bias = flat.sum(0);
+  return {d_pre, dh, d_r.view({T * N, H}).t().mm(previous_states(h0, h_all)), grad_bias,
+          (flat * r_hat.view({T * N, H})).sum(0).view({1, H}), grad_bias.view({1, H}).clone()};
+}
+
+// ``gru`` selects the GRU (S = 2 gate blocks r, z) or the MGU (S = 1, f); gain and shift are
+// (S + 1, H): the gate blocks, then the candidate's.
+std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& xw, const at::Tensor& h0,
+                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                                 const at::Tensor& gain, const at::Tensor& shift,
+                                                 const at::Tensor& mask, double eps) {
+  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1), S = gru ? 2 : 1;
+  const at::Tensor offset = bias_hh + shift.reshape({(S + 1) * H});
+  at::Tensor gate = at::add(xw.narrow(2, 0, S * H), offset.narrow(0, 0, S * H));
+  at::Tensor cand = at::add(xw.narrow(2, S * H, H), offset.narrow(0, S * H, H));
+  at::Tensor gated = at::empty({T, N, H}, h0.options());
+  at::Tensor h_all = at::empty({T, N, H}, h0.options());
+  at::Tensor gate_hat = at::empty({T, N, S * H}, h0.options());
+  at::Tensor gate_rstd = at::empty({T, N, S}, h0.options());
+  at::Tensor cand_hat = at::empty({T, N, H}, h0.options());
+  at::Tensor cand_rstd = at::empty({T, N}, h0.options());
+  at::Tensor r = at::empty({N, S * H}, h0.options());
+  const at::Tensor gate_weight = weight_hh.narrow(0, 0, S * H);
+  const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "layer_norm_gated_forward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t epsilon = static_cast<scalar_t>(eps);
+    const StepWeight<scalar_t> U_gates(gate_weight, true, N), U_cand(cand_weight, true, N);
+    scalar_t* const rp = r.data_ptr<scalar_t>();
+    for (int64_t t = 0; t < T; ++t) {
+      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* gh = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* gs = gate_rstd.data_ptr<scalar_t>() + t * N * S;
+      scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
+      U_gates.multiply(hp, N, 0, rp);
+      for_rows(N, S * H, [&](int64_t n) {
+        scalar_t* gn = g + n * S * H;
+        scalar_t* hat = gh + n * S * H;
+        for (int64_t b = 0; b < S; ++b) gs[n * S + b] = normalise(rp + n * S * H + b * H, hat + b * H, H, epsilon);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(gn[k] + alpha[k] * hat[k]);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
+      });
+      scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* ch = cand_hat.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* cs = cand_rstd.data_ptr<scalar_t>() + t * N;
+      scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      U_cand.multiply(q, N, 0, rp);
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        if (!active(m, t, N, n)) {
+          std::copy(hp + row, hp + row + H, h + row);
+          std::fill(gh + n * S * H, gh + (n + 1) * S * H, scalar_t(0));
+          std::fill(ch + row, ch + row + H, scalar_t(0));
+          return;
+        }
+        cs[n] = normalise(rp + row, ch + row, H, epsilon);
+        const scalar_t* gn = g + n * S * H;
+        const scalar_t* alpha_n = alpha + S * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t candidate = std::tanh(c[row + k] + alpha_n[k] * ch[row + k]);
+          c[row + k] = candidate;
+          const scalar_t old = hp[row + k];
+          h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
+        }
+      });
+    }
+  });
+  return {h_all, gate, cand, gated, gate_hat, gate_rstd, cand_hat, cand_rstd};
+}
+
+// Returns grad xw (T, N, (S+1)·H), grad h0, grad weight_hh, grad bias_hh, grad gain, grad shift.
+std::vector<at::Tensor> layer_norm_gated_backward(
+    bool gru, const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gate,
+    const at::Tensor& cand, const at::Tensor& gated, const at::Tensor& gate_hat, const at::Tensor& gate_rstd,
+    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& weight_hh, const at::Tensor& gain,
+    const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2), S = gru ? 2 : 1;
+  at::Tensor d_gate = at::empty_like(gate);      // ∂L/∂(gate pre-activation)
+  at::Tensor d_cand = at::empty_like(cand);      // ∂L/∂(candidate pre-activation)
+  at::Tensor d_rg = at::empty_like(gate);        // ∂L/∂(U_g h_{t−1})
+  at::Tensor d_rc = at::empty_like(cand);        // ∂L/∂(U_n (q ∘ h_{t−1}))
+  at::Tensor dh = at::zeros_like(h0);
+  at::Tensor direct = at::empty_like(h0);
+  at::Tensor d_q = at::empty_like(h0);
+  const at::Tensor gate_weight = weight_hh.narrow(0, 0, S * H);
+  const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "layer_norm_gated_backward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* alpha_n = alpha + S * H;
+    const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+      const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* g_hat = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
+      const scalar_t* g_rstd = gate_rstd.data_ptr<scalar_t>() + t * N * S;
+      const scalar_t* c_hat = cand_hat.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* c_rstd = cand_rstd.data_ptr<scalar_t>() + t * N;
+      scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* drg = d_rg.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* drc = d_rc.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+      scalar_t* dd = direct.data_ptr<scalar_t>();
+      // Pass 1: everything but the path through U_n (as in cells.cpp), then the candidate's norm.
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dgn, dgn + S * H, scalar_t(0));
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            dc[row + k] = 0;
+            drc[row + k] = 0;
+            dd[row + k] = gh[row + k] + dhp[row + k];
+          }
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          const scalar_t candidate = c[row + k], old = hp[row + k];
+          if (gru) {
+            const scalar_t z = gn[H + k];
+            dgn[k] = 0;
+            dgn[H + k] = d_h * (old - candidate);
+            dc[row + k] = d_h * (1 - z) * (1 - candidate * candidate);
+            dd[row + k] = d_h * z;
+          } else {
+            const scalar_t f = gn[k];
+            dgn[k] = d_h * (candidate - old);
+            dc[row + k] = d_h * f * (1 - candidate * candidate);
+            dd[row + k] = d_h * (1 - f);
+          }
+          drc[row + k] = alpha_n[k] * dc[row + k];
+        }
+        normalise_backward(drc + row, c_hat + row, c_rstd[n], H);
+      });
+      U_cand.multiply(drc, N, 0, d_q.data_ptr<scalar_t>());
+      const scalar_t* dq = d_q.data_ptr<scalar_t>();
+      // Pass 2: the gated state's gradient, the gates' derivatives, then their norms.
+      for_rows(N, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        scalar_t* drn = drg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        if (!active(m, t, N, n)) {
+          std::fill(drn, drn + S * H, scalar_t(0));
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          dd[row + k] += dq[row + k] * gn[k];
+          dgn[k] += dq[row + k] * hp[row + k];
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < S * H; ++k) {
+          dgn[k] *= gn[k] * (1 - gn[k]);
+          drn[k] = alpha[k] * dgn[k];
+        }
+        for (int64_t b = 0; b < S; ++b) {
+          normalise_backward(drn + b * H, g_hat + n * S * H + b * H, g_rstd[n * S + b], H);
+        }
+      });
+      U_gates.multiply(drg, N, 1, dd);
+      std::swap(dh, direct);
+    }
+  });
+  const at::Tensor flat_gate = d_gate.view({T * N, S * H});
+  const at::Tensor flat_cand = d_cand.view({T * N, H});
+  at::Tensor grad_weight = at::cat({d_rg.view({T * N, S * H}).t().mm(previous_states(h0, h_all)),
+                                    d_rc.view({T * N, H}).t().mm(gated.view({T * N, H}))});
+  at::Tensor grad_bias = at::cat({flat_gate.sum(0), flat_cand.sum(0)});
+  at::Tensor grad_gain = at::cat({(flat_gate * gate_hat.view({T * N, S * H})).sum(0),
+                                  (flat_cand * cand_hat.view({T * N, H})).sum(0)});
+  return {at::cat({d_gate, d_cand}, 2), dh, grad_weight, grad_bias, grad_gain.view({S + 1, H}),
+          grad_bias.view({S + 1, H}).clone()};
+}
+
+}  // namespace convrnn
