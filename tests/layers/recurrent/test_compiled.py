@@ -236,3 +236,56 @@ def test_one_step_of_one_sequence_leaves_the_parameters_untouched(name):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     for p, old in zip(cell.parameters(), before, strict=True):
         torch.testing.assert_close(p.detach(), old, rtol=0, atol=0)
+
+
+@needs_core
+@pytest.mark.parametrize("options", [{"peephole": True}, {"layer_norm": True},
+                                     {"peephole": True, "layer_norm": True}])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_inference_in_place_equals_the_training_path(options, with_lengths):
+    """Without gradients the LSTMs compute in the projection's own memory (run_fused consume=True):
+    same outputs and states as the autograd path, float32 and float64, and run_fused leaves a
+    tensor it was not told to consume untouched."""
+    torch.manual_seed(6)
+    rnn = RNN("lstm", 3, 5, num_layers=2, bidirectional=True, **options)
+    x = torch.randn(4, 9, 3)
+    lengths = torch.tensor([9, 2, 5, 7]) if with_lengths else None
+    for dtype in (torch.float32, torch.float64):
+        rnn, x = rnn.to(dtype), x.to(dtype)
+        expected = rnn(x, lengths, return_states=True)
+        with torch.no_grad():
+            got = rnn(x, lengths, return_states=True)
+        for a, b in zip(torch.utils._pytree.tree_leaves(got), torch.utils._pytree.tree_leaves(expected),
+                        strict=True):
+            torch.testing.assert_close(a, b.detach(), rtol=0, atol=0)
+    cell = rnn.cells[0]
+    xw = torch.randn(6, 2, 20, dtype=torch.float64)
+    before = xw.clone()
+    with torch.no_grad():
+        run_fused(cell, xw, (torch.zeros(2, 5, dtype=torch.float64),) * 2)
+    torch.testing.assert_close(xw, before, rtol=0, atol=0)
+
+
+@needs_core
+@pytest.mark.parametrize("strategy", ["blas", "packed"])
+def test_every_step_product_strategy_gives_the_same_results(strategy):
+    from convrnn.layers.recurrent.fused import step_products
+
+    torch.manual_seed(7)
+    rnn = RNN("lstm", 8, 64, peephole=True)
+    x = torch.randn(3, 12, 8)
+    expected, _ = rnn(x)
+    expected.sum().backward()
+    grads = [p.grad.clone() for p in rnn.parameters()]
+    rnn.zero_grad()
+    try:
+        step_products(strategy)
+        got, _ = rnn(x)
+        got.sum().backward()
+    finally:
+        step_products("split")
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    for p, g in zip(rnn.parameters(), grads, strict=True):
+        torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="'strategy'"):
+        step_products("fast")

@@ -53,6 +53,19 @@ def disabled() -> Iterator[None]:
         _switch["enabled"] = before
 
 
+def step_products(strategy: str) -> None:
+    """How the compiled core multiplies by a recurrent matrix at each step: "split" (default: the
+    output columns split across torch's threads, one single-threaded BLAS call each), "blas" (one
+    call, threaded by BLAS) or "packed" (MKL's packed product, float32). For comparisons; all three
+    give the same results up to rounding."""
+    strategies = {"blas": 0, "packed": 1, "split": 2}
+    if strategy not in strategies:
+        raise ValueError(f"step_products: argument 'strategy' expected one of {sorted(strategies)}, got {strategy!r}")
+    core = load()
+    if core is not None:
+        core.set_step_products(strategies[strategy])
+
+
 def fused_kind(cell: Cell) -> str | None:
     """"lstm", "gru", "mgu", "elman_tanh", "elman_relu" (each with a "layer_norm_" prefix under
     layer norm) or "jordan" if the compiled core runs ``cell``."""
@@ -96,7 +109,7 @@ class _LSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, xw: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
                 peephole: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        h_all, c_all, gates = load().lstm_forward(xw, h0, c0, weight_hh, bias_hh, peephole, mask)
+        h_all, c_all, gates = load().lstm_forward(xw, h0, c0, weight_hh, bias_hh, peephole, mask, False)
         ctx.save_for_backward(h0, c0, h_all, c_all, gates, weight_hh, peephole, mask)
         return h_all, c_all
 
@@ -116,7 +129,7 @@ class _LayerNormLSTM(torch.autograd.Function):
                 peephole: Tensor, gain: Tensor, shift: Tensor, cell_gain: Tensor, cell_shift: Tensor,
                 mask: Tensor) -> tuple[Tensor, Tensor]:
         h_all, c_all, *saved = load().layer_norm_lstm_forward(xw, h0, c0, weight_hh, bias_hh, peephole, gain,
-                                                              shift, cell_gain, cell_shift, mask, eps)
+                                                              shift, cell_gain, cell_shift, mask, eps, False)
         ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, peephole, gain, cell_gain, cell_shift, mask)
         return h_all, c_all
 
@@ -216,13 +229,16 @@ class _Elman(torch.autograd.Function):
         return None, d_xw, d_h0, d_weight, d_bias, None
 
 
-def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None) -> State | None:
+def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, *,
+              consume: bool = False) -> State | None:
     """Every step's state of ``cell`` over projected inputs, on the compiled core; None where the
     core does not apply (see the module docstring), and the caller runs its Python loop.
 
     xw: (T, N, G) projected inputs; state: the initial state, each (N, S_k); mask: (T, N) bool,
     False at padded steps, where the state stays frozen. Returns one (T, N, S_k) tensor per
-    state component (padded steps hold the frozen state, not zeros).
+    state component (padded steps hold the frozen state, not zeros). ``consume=True`` says xw is
+    a temporary the caller never reads again: when no gradient is wanted the LSTMs then compute
+    in its memory (inference without a fresh (T, N, 4H) buffer).
     """
     kind = fused_kind(cell)
     if kind is None or core_for(xw) is None:
@@ -238,12 +254,19 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None) 
     bias_hh = cell.bias_hh.contiguous()
     if kind in ("lstm", "layer_norm_lstm"):
         peephole = cell.weight_peephole if cell.weight_peephole is not None else _empty(xw)
+        overwrite = consume and not (torch.is_grad_enabled() and any(
+            t.requires_grad for t in (xw, *state, *cell.parameters())))
         if kind == "lstm":
+            if overwrite:
+                return tuple(load().lstm_forward(xw, *state, weight_hh, bias_hh, peephole, mask, True)[:2])
             return _LSTM.apply(xw, state[0], state[1], weight_hh, bias_hh, peephole, mask)
         norm, cell_norm = cell.recurrent_norm, cell.cell_norm
-        return _LayerNormLSTM.apply(norm.eps, xw, state[0], state[1], weight_hh, bias_hh, peephole,
-                                    norm.weight.contiguous(), norm.bias.contiguous(), cell_norm.weight.contiguous(),
-                                    cell_norm.bias.contiguous(), mask)
+        norms = (norm.weight.contiguous(), norm.bias.contiguous(), cell_norm.weight.contiguous(),
+                 cell_norm.bias.contiguous())
+        if overwrite:
+            return tuple(load().layer_norm_lstm_forward(xw, *state, weight_hh, bias_hh, peephole, *norms, mask,
+                                                        norm.eps, True)[:2])
+        return _LayerNormLSTM.apply(norm.eps, xw, state[0], state[1], weight_hh, bias_hh, peephole, *norms, mask)
     if kind.startswith("layer_norm_"):
         norm = cell.recurrent_norm
         gain, shift = norm.weight.contiguous(), norm.bias.contiguous()

@@ -133,7 +133,7 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
     keeps = None
     if zoneout > 0:
         keeps = zoneout_weights(zoneout, training, steps, batch, cell.state_sizes, xw)
-    fused = run_fused(cell, xw, state, mask) if feedback_mask is None and keeps is None else None
+    fused = run_fused(cell, xw, state, mask, consume=True) if feedback_mask is None and keeps is None else None
     if fused is not None:
         # Every step's state comes stacked from the compiled core: no per-step list to restack.
         padded = None if mask is None else ~mask.unsqueeze(-1)

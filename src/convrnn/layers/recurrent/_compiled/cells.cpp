@@ -27,9 +27,12 @@ namespace convrnn {
 
 std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& c0,
                                      const at::Tensor& weight_hh, const at::Tensor& bias_hh,
-                                     const at::Tensor& peephole, const at::Tensor& mask) {
+                                     const at::Tensor& peephole, const at::Tensor& mask, bool overwrite) {
   const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
-  at::Tensor gates = at::add(xw, bias_hh);
+  // ``overwrite``: xw is a temporary no one reads again (inference), so the gates are computed in
+  // its memory rather than in a fresh (T, N, 4H) buffer (whose first touch costs a page fault
+  // per 4 KiB here).
+  at::Tensor gates = overwrite ? xw.add_(bias_hh) : at::add(xw, bias_hh);
   at::Tensor h_all = at::empty({T, N, H}, h0.options());
   at::Tensor c_all = at::empty({T, N, H}, h0.options());
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_forward", [&] {

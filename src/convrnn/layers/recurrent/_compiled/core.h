@@ -13,7 +13,7 @@ namespace convrnn {
 
 std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& c0,
                                      const at::Tensor& weight_hh, const at::Tensor& bias_hh,
-                                     const at::Tensor& peephole, const at::Tensor& mask);
+                                     const at::Tensor& peephole, const at::Tensor& mask, bool overwrite);
 std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor& grad_c, const at::Tensor& h0,
                                       const at::Tensor& c0, const at::Tensor& h_all, const at::Tensor& c_all,
                                       const at::Tensor& gates, const at::Tensor& weight_hh,
@@ -38,7 +38,8 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                 const at::Tensor& peephole, const at::Tensor& gain,
                                                 const at::Tensor& shift, const at::Tensor& cell_gain,
-                                                const at::Tensor& cell_shift, const at::Tensor& mask, double eps);
+                                                const at::Tensor& cell_shift, const at::Tensor& mask, double eps,
+                                                bool overwrite);
 std::vector<at::Tensor> layer_norm_lstm_backward(
     const at::Tensor& grad_h, const at::Tensor& grad_c, const at::Tensor& h0, const at::Tensor& c0,
     const at::Tensor& h_all, const at::Tensor& c_all, const at::Tensor& gates, const at::Tensor& r_hat,

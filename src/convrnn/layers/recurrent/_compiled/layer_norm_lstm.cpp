@@ -20,13 +20,17 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                 const at::Tensor& peephole, const at::Tensor& gain,
                                                 const at::Tensor& shift, const at::Tensor& cell_gain,
-                                                const at::Tensor& cell_shift, const at::Tensor& mask, double eps) {
+                                                const at::Tensor& cell_shift, const at::Tensor& mask, double eps,
+                                                bool overwrite) {
   const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
-  at::Tensor gates = at::add(xw, bias_hh);
-  at::Tensor r_hat = at::empty_like(gates);
-  at::Tensor r_rstd = at::empty({T, N, 4}, h0.options());
-  at::Tensor c_hat = at::empty({T, N, H}, h0.options());
-  at::Tensor c_rstd = at::empty({T, N}, h0.options());
+  // ``overwrite`` (inference): the gates go into xw's memory, and the normalised terms, needed
+  // only by the backward pass, into one step's scratch (stride 0 in time).
+  at::Tensor gates = overwrite ? xw.add_(bias_hh) : at::add(xw, bias_hh);
+  const int64_t kept = overwrite ? 1 : T, stride = overwrite ? 0 : 1;
+  at::Tensor r_hat = at::empty({kept, N, 4 * H}, h0.options());
+  at::Tensor r_rstd = at::empty({kept, N, 4}, h0.options());
+  at::Tensor c_hat = at::empty({kept, N, H}, h0.options());
+  at::Tensor c_rstd = at::empty({kept, N}, h0.options());
   at::Tensor h_all = at::empty({T, N, H}, h0.options());
   at::Tensor c_all = at::empty({T, N, H}, h0.options());
   at::Tensor r = at::empty({N, 4 * H}, h0.options());
@@ -44,10 +48,10 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
       U.multiply(h_prev, 0, r);
       const scalar_t* rp = r.data_ptr<scalar_t>();
       scalar_t* g = gates.data_ptr<scalar_t>() + t * N * 4 * H;
-      scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * 4 * H;
-      scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N * 4;
-      scalar_t* ch = c_hat.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* cs = c_rstd.data_ptr<scalar_t>() + t * N;
+      scalar_t* rh = r_hat.data_ptr<scalar_t>() + stride * t * N * 4 * H;
+      scalar_t* rs = r_rstd.data_ptr<scalar_t>() + stride * t * N * 4;
+      scalar_t* ch = c_hat.data_ptr<scalar_t>() + stride * t * N * H;
+      scalar_t* cs = c_rstd.data_ptr<scalar_t>() + stride * t * N;
       const scalar_t* hp = h_prev.data_ptr<scalar_t>();
       const scalar_t* cp = c_prev.data_ptr<scalar_t>();
       scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;

@@ -24,5 +24,5 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("jordan_backward", &convrnn::jordan_backward);
   module.def("parallel_forward", &convrnn::parallel_forward);
   module.def("parallel_backward", &convrnn::parallel_backward);
-  module.def("set_packed_products", [](bool enabled) { convrnn::packing_enabled() = enabled; });
+  module.def("set_step_products", [](int64_t strategy) { convrnn::product_strategy() = static_cast<int>(strategy); });
 }
