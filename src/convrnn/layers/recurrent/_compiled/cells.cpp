@@ -16,6 +16,7 @@
 
 #include "common.h"
 #include "core.h"
+#include "units.h"
 
 namespace convrnn {
 
@@ -61,22 +62,9 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
         with_flag(V != nullptr, [&](auto peephole) {
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            const scalar_t old = cp[row + k];
-            scalar_t a_i = gn[k], a_f = gn[H + k], a_o = gn[3 * H + k];
-            if constexpr (decltype(peephole)::value) {
-              a_i += V[k] * old;
-              a_f += V[H + k] * old;
-            }
-            const scalar_t i = sigmoid(a_i), f = sigmoid(a_f), cand = std::tanh(gn[2 * H + k]);
-            const scalar_t cell = f * old + i * cand;
-            if constexpr (decltype(peephole)::value) a_o += V[2 * H + k] * cell;
-            const scalar_t o = sigmoid(a_o);
-            gn[k] = i;
-            gn[H + k] = f;
-            gn[2 * H + k] = cand;
-            gn[3 * H + k] = o;
+            const scalar_t cell = lstm_unit<decltype(peephole)::value>(gn, k, H, cp[row + k], V);
             c[row + k] = cell;
-            h[row + k] = o * std::tanh(cell);
+            h[row + k] = gn[3 * H + k] * std::tanh(cell);
           }
         });
       });
@@ -125,21 +113,14 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
         with_flag(V != nullptr, [&](auto peephole) {
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            const scalar_t i = sn[k], f = sn[H + k], cand = sn[2 * H + k], o = sn[3 * H + k];
+            const scalar_t o = sn[3 * H + k];
             const scalar_t d_h = gh[row + k] + dhp[row + k];
             const scalar_t squashed = std::tanh(c[row + k]);
             const scalar_t d_o = d_h * squashed * o * (1 - o);
             scalar_t d_c = gc[row + k] + dcp[row + k] + d_h * o * (1 - squashed * squashed);
             if constexpr (decltype(peephole)::value) d_c += V[2 * H + k] * d_o;
-            const scalar_t d_i = d_c * cand * i * (1 - i);
-            const scalar_t d_f = d_c * cp[row + k] * f * (1 - f);
-            dn[k] = d_i;
-            dn[H + k] = d_f;
-            dn[2 * H + k] = d_c * i * (1 - cand * cand);
             dn[3 * H + k] = d_o;
-            scalar_t d_c_prev = d_c * f;
-            if constexpr (decltype(peephole)::value) d_c_prev += V[k] * d_i + V[H + k] * d_f;
-            dcp[row + k] = d_c_prev;
+            dcp[row + k] = lstm_unit_backward<decltype(peephole)::value>(dn, sn, k, H, d_c, cp[row + k], V);
             pass[row + k] = 0;
           }
         });
@@ -263,20 +244,8 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
         }
         _Pragma("omp simd")
         for (int64_t k = 0; k < H; ++k) {
-          const scalar_t d_h = gh[row + k] + dhp[row + k];
-          const scalar_t candidate = c[row + k], old = hp[row + k];
-          if (gru) {
-            const scalar_t z = gn[H + k];
-            dgn[k] = 0;
-            dgn[H + k] = d_h * (old - candidate);
-            dc[row + k] = d_h * (1 - z) * (1 - candidate * candidate);
-            dd[row + k] = d_h * z;
-          } else {
-            const scalar_t f = gn[k];
-            dgn[k] = d_h * (candidate - old);
-            dc[row + k] = d_h * f * (1 - candidate * candidate);
-            dd[row + k] = d_h * (1 - f);
-          }
+          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
+                              dd[row + k]);
         }
       });
       // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.

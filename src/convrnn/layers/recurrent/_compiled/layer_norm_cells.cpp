@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "core.h"
+#include "units.h"
 
 namespace convrnn {
 
@@ -233,20 +234,8 @@ std::vector<at::Tensor> layer_norm_gated_backward(
         }
         _Pragma("omp simd")
         for (int64_t k = 0; k < H; ++k) {
-          const scalar_t d_h = gh[row + k] + dhp[row + k];
-          const scalar_t candidate = c[row + k], old = hp[row + k];
-          if (gru) {
-            const scalar_t z = gn[H + k];
-            dgn[k] = 0;
-            dgn[H + k] = d_h * (old - candidate);
-            dc[row + k] = d_h * (1 - z) * (1 - candidate * candidate);
-            dd[row + k] = d_h * z;
-          } else {
-            const scalar_t f = gn[k];
-            dgn[k] = d_h * (candidate - old);
-            dc[row + k] = d_h * f * (1 - candidate * candidate);
-            dd[row + k] = d_h * (1 - f);
-          }
+          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
+                              dd[row + k]);
           drc[row + k] = alpha_n[k] * dc[row + k];
         }
         normalise_backward(drc + row, c_hat + row, c_rstd[n], H);

@@ -13,6 +13,7 @@
 
 #include "common.h"
 #include "core.h"
+#include "units.h"
 
 namespace convrnn {
 
@@ -76,20 +77,7 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
         with_flag(V != nullptr, [&](auto peepholes) {
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            const scalar_t old = cp[row + k];
-            scalar_t a_i = gn[k], a_f = gn[H + k], a_o = gn[3 * H + k];
-            if constexpr (decltype(peepholes)::value) {
-              a_i += V[k] * old;
-              a_f += V[H + k] * old;
-            }
-            const scalar_t i = sigmoid(a_i), f = sigmoid(a_f), cand = std::tanh(gn[2 * H + k]);
-            const scalar_t cell = f * old + i * cand;
-            if constexpr (decltype(peepholes)::value) a_o += V[2 * H + k] * cell;
-            gn[k] = i;
-            gn[H + k] = f;
-            gn[2 * H + k] = cand;
-            gn[3 * H + k] = sigmoid(a_o);
-            c[row + k] = cell;
+            c[row + k] = lstm_unit<decltype(peepholes)::value>(gn, k, H, cp[row + k], V);
           }
         });
         cs[n] = normalise(c + row, ch + row, H, epsilon);
@@ -173,18 +161,9 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
         with_flag(V != nullptr, [&](auto peepholes) {
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            const scalar_t i = sn[k], f = sn[H + k], cand = sn[2 * H + k];
-            const scalar_t d_o = dn[3 * H + k];
             scalar_t d_c = gc[row + k] + dcp[row + k] + d_cell[k];
-            if constexpr (decltype(peepholes)::value) d_c += V[2 * H + k] * d_o;
-            const scalar_t d_i = d_c * cand * i * (1 - i);
-            const scalar_t d_f = d_c * cp[row + k] * f * (1 - f);
-            dn[k] = d_i;
-            dn[H + k] = d_f;
-            dn[2 * H + k] = d_c * i * (1 - cand * cand);
-            scalar_t d_c_prev = d_c * f;
-            if constexpr (decltype(peepholes)::value) d_c_prev += V[k] * d_i + V[H + k] * d_f;
-            dcp[row + k] = d_c_prev;
+            if constexpr (decltype(peepholes)::value) d_c += V[2 * H + k] * dn[3 * H + k];
+            dcp[row + k] = lstm_unit_backward<decltype(peepholes)::value>(dn, sn, k, H, d_c, cp[row + k], V);
             pass[row + k] = 0;
           }
         });

@@ -1,0 +1,64 @@
+// One unit's pointwise math, shared by the plain cells (cells.cpp) and the layer-normalised ones
+// (layer_norm_lstm.cpp, layer_norm_cells.cpp), so each equation is written once. Inline, so the
+// loops that call them stay vectorised.
+#pragma once
+
+#include "common.h"
+
+namespace convrnn {
+
+// LSTM unit k of a row: gn holds the pre-activations (i, f, g, o blocks of H) on entry and the
+// activations on return; old = c_{t−1}; V the peepholes (kPeephole). Returns c_t.
+template <bool kPeephole, typename T>
+inline T lstm_unit(T* gn, int64_t k, int64_t H, T old, const T* V) {
+  T a_i = gn[k], a_f = gn[H + k], a_o = gn[3 * H + k];
+  if constexpr (kPeephole) {
+    a_i += V[k] * old;
+    a_f += V[H + k] * old;
+  }
+  const T i = sigmoid(a_i), f = sigmoid(a_f), cand = std::tanh(gn[2 * H + k]);
+  const T cell = f * old + i * cand;
+  if constexpr (kPeephole) a_o += V[2 * H + k] * cell;
+  gn[k] = i;
+  gn[H + k] = f;
+  gn[2 * H + k] = cand;
+  gn[3 * H + k] = sigmoid(a_o);
+  return cell;
+}
+
+// Its backward pass from d_c = ∂L/∂c_t in total: writes ∂L/∂(pre-activation) of i, f, g into dn
+// (dn's o entry is the caller's) from the saved activations sn; returns ∂L/∂c_{t−1}.
+template <bool kPeephole, typename T>
+inline T lstm_unit_backward(T* dn, const T* sn, int64_t k, int64_t H, T d_c, T c_prev, const T* V) {
+  const T i = sn[k], f = sn[H + k], cand = sn[2 * H + k];
+  const T d_i = d_c * cand * i * (1 - i);
+  const T d_f = d_c * c_prev * f * (1 - f);
+  dn[k] = d_i;
+  dn[H + k] = d_f;
+  dn[2 * H + k] = d_c * i * (1 - cand * cand);
+  T d_c_prev = d_c * f;
+  if constexpr (kPeephole) d_c_prev += V[k] * d_i + V[H + k] * d_f;
+  return d_c_prev;
+}
+
+// GRU (reset before) or MGU unit k, backward before the path through U_n: from d_h = ∂L/∂h_t,
+// the candidate n and h_{t−1} = old, writes ∂L/∂(gate activations) so far into dgn and returns
+// ∂L/∂(candidate pre-activation) in d_cand and ∂L/∂h_{t−1} through the interpolation in direct.
+template <typename T>
+inline void gated_unit_backward(bool gru, T d_h, T candidate, T old, const T* gn, T* dgn, int64_t k, int64_t H,
+                                T& d_cand, T& direct) {
+  if (gru) {
+    const T z = gn[H + k];
+    dgn[k] = 0;
+    dgn[H + k] = d_h * (old - candidate);
+    d_cand = d_h * (1 - z) * (1 - candidate * candidate);
+    direct = d_h * z;
+  } else {
+    const T f = gn[k];
+    dgn[k] = d_h * (candidate - old);
+    d_cand = d_h * f * (1 - candidate * candidate);
+    direct = d_h * (1 - f);
+  }
+}
+
+}  // namespace convrnn
