@@ -289,3 +289,38 @@ def test_every_step_product_strategy_gives_the_same_results(strategy):
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="'strategy'"):
         step_products("fast")
+
+
+@needs_core
+@pytest.mark.parametrize("peephole", [False, True])
+def test_layer_norm_lstm_on_raw_projections_passes_gradcheck(peephole):
+    """run_fused(raw_input=True): the core applies the input layer norm, its gain and shift and b_W
+    itself; gradients of W x and of every parameter, input norm included, against finite
+    differences, and values against the cell's own projection."""
+    torch.manual_seed(8)
+    cell = random_cell("lstm_peephole_layer_norm" if peephole else "lstm_layer_norm", F=2, H=3)
+    raw = torch.randn(4, 3, 12, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(3, 3, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    mask = torch.arange(4).unsqueeze(1) < torch.tensor([4, 2, 1])
+    names = [n for n, _ in cell.named_parameters() if n != "weight_ih"]
+    weights = tuple(cell.get_parameter(n).detach().clone().requires_grad_() for n in names)
+
+    class RawRunner(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = cell
+
+        def forward(self, raw, *given):
+            return run_fused(self.cell, raw, given, mask, raw_input=True)
+
+    runner = RawRunner()
+
+    def run(raw, h, c, *parameters):
+        replaced = {f"cell.{n}": p for n, p in zip(names, parameters, strict=True)}
+        return torch.func.functional_call(runner, replaced, (raw, h, c))
+
+    assert torch.autograd.gradcheck(run, (raw, *state, *weights))
+    projected = cell.input_norm(raw, bias=cell.bias_ih)
+    for a, b in zip(run_fused(cell, raw, state, mask, raw_input=True), run_fused(cell, projected, state, mask),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)

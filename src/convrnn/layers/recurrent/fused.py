@@ -127,10 +127,12 @@ class _LayerNormLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, eps: float, xw: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
                 peephole: Tensor, gain: Tensor, shift: Tensor, cell_gain: Tensor, cell_shift: Tensor,
-                mask: Tensor) -> tuple[Tensor, Tensor]:
-        h_all, c_all, *saved = load().layer_norm_lstm_forward(xw, h0, c0, weight_hh, bias_hh, peephole, gain,
-                                                              shift, cell_gain, cell_shift, mask, eps, False)
-        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, peephole, gain, cell_gain, cell_shift, mask)
+                input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        h_all, c_all, *saved, x_hat, x_rstd = load().layer_norm_lstm_forward(
+            xw, h0, c0, weight_hh, bias_hh, peephole, gain, shift, cell_gain, cell_shift, input_gain, input_shift,
+            bias_ih, mask, eps, False)
+        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, x_hat, x_rstd, peephole, gain, cell_gain,
+                              cell_shift, input_gain, mask)
         return h_all, c_all
 
     @staticmethod
@@ -138,9 +140,10 @@ class _LayerNormLSTM(torch.autograd.Function):
     def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
         d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole, *d_norms = load().layer_norm_lstm_backward(
             grad_h.contiguous(), grad_c.contiguous(), *ctx.saved_tensors)
-        peephole = ctx.saved_tensors[10]
+        peephole = ctx.saved_tensors[12]
+        d_input = tuple(d_norms[4:]) if len(d_norms) > 4 else (None, None, None)
         return (None, d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None,
-                *d_norms, None)
+                *d_norms[:4], *d_input, None)
 
 
 class _LayerNormGated(torch.autograd.Function):
@@ -229,8 +232,15 @@ class _Elman(torch.autograd.Function):
         return None, d_xw, d_h0, d_weight, d_bias, None
 
 
+def takes_raw_input(cell: Cell, like: Tensor) -> bool:
+    """Whether the compiled core will apply ``cell``'s input layer norm itself (the layer-normalised
+    LSTM on a tensor like ``like``): then the engine hands it W x (``run_fused(raw_input=True)``)
+    instead of :meth:`Cell.project`'s LN(W x) + b, saving three passes over (T, N, 4H)."""
+    return fused_kind(cell) == "layer_norm_lstm" and core_for(like) is not None
+
+
 def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, *,
-              consume: bool = False) -> State | None:
+              consume: bool = False, raw_input: bool = False) -> State | None:
     """Every step's state of ``cell`` over projected inputs, on the compiled core; None where the
     core does not apply (see the module docstring), and the caller runs its Python loop.
 
@@ -238,7 +248,9 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     False at padded steps, where the state stays frozen. Returns one (T, N, S_k) tensor per
     state component (padded steps hold the frozen state, not zeros). ``consume=True`` says xw is
     a temporary the caller never reads again: when no gradient is wanted the LSTMs then compute
-    in its memory (inference without a fresh (T, N, 4H) buffer).
+    in its memory (inference without a fresh (T, N, 4H) buffer). ``raw_input=True`` (a
+    layer-normalised LSTM only, see :func:`takes_raw_input`): xw is W x without its layer norm
+    and bias, which the core then applies in one pass.
     """
     kind = fused_kind(cell)
     if kind is None or core_for(xw) is None:
@@ -263,10 +275,14 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
         norm, cell_norm = cell.recurrent_norm, cell.cell_norm
         norms = (norm.weight.contiguous(), norm.bias.contiguous(), cell_norm.weight.contiguous(),
                  cell_norm.bias.contiguous())
+        empty = _empty(xw)
+        inputs = (cell.input_norm.weight.contiguous(), cell.input_norm.bias.contiguous(), cell.bias_ih) \
+            if raw_input else (empty, empty, empty)
         if overwrite:
-            return tuple(load().layer_norm_lstm_forward(xw, *state, weight_hh, bias_hh, peephole, *norms, mask,
-                                                        norm.eps, True)[:2])
-        return _LayerNormLSTM.apply(norm.eps, xw, state[0], state[1], weight_hh, bias_hh, peephole, *norms, mask)
+            return tuple(load().layer_norm_lstm_forward(xw, *state, weight_hh, bias_hh, peephole, *norms, *inputs,
+                                                        mask, norm.eps, True)[:2])
+        return _LayerNormLSTM.apply(norm.eps, xw, state[0], state[1], weight_hh, bias_hh, peephole, *norms,
+                                    *inputs, mask)
     if kind.startswith("layer_norm_"):
         norm = cell.recurrent_norm
         gain, shift = norm.weight.contiguous(), norm.bias.contiguous()

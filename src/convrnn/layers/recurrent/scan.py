@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from convrnn.layers.recurrent.cells import Cell, State
-from convrnn.layers.recurrent.fused import run_fused
+from convrnn.layers.recurrent.fused import run_fused, takes_raw_input
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
 
 
@@ -124,16 +125,23 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
     if reverse:
         # Reversal keeps every sequence's real steps in front, so the mask is unchanged.
         x = reverse_within_lengths(x, index)
-    # A time-major view of batch-first data is not contiguous, and a matrix product over it is
-    # ~3× slower than copying the (small) input first.
-    xw = cell.project(x.contiguous())
     feedback_mask = None
     if training and recurrent_dropout > 0:
-        feedback_mask = recurrent_dropout_mask(batch, cell.output_size, recurrent_dropout, xw)
+        feedback_mask = recurrent_dropout_mask(batch, cell.output_size, recurrent_dropout, x)
     keeps = None
     if zoneout > 0:
-        keeps = zoneout_weights(zoneout, training, steps, batch, cell.state_sizes, xw)
-    fused = run_fused(cell, xw, state, mask, consume=True) if feedback_mask is None and keeps is None else None
+        keeps = zoneout_weights(zoneout, training, steps, batch, cell.state_sizes, x)
+    # A time-major view of batch-first data is not contiguous, and a matrix product over it is
+    # ~3× slower than copying the (small) input first.
+    x = x.contiguous()
+    fused = None
+    if feedback_mask is None and keeps is None and takes_raw_input(cell, x):
+        # The core normalises the input projection itself (one pass instead of three).
+        fused = run_fused(cell, F.linear(x, cell.weight_ih), state, mask, consume=True, raw_input=True)
+    if fused is None:
+        xw = cell.project(x)
+        if feedback_mask is None and keeps is None:
+            fused = run_fused(cell, xw, state, mask, consume=True)
     if fused is not None:
         # Every step's state comes stacked from the compiled core: no per-step list to restack.
         padded = None if mask is None else ~mask.unsqueeze(-1)

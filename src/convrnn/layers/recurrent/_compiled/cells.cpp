@@ -134,11 +134,11 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
   at::Tensor grad_bias = flat.sum(0);
   at::Tensor grad_peephole;
   if (peephole.numel()) {
-    const at::Tensor c_prev = previous_states(c0, c_all).view({T, N, H});
-    // Sums over (T, N) as one view (T·N, H): sum({0, 1}) is ambiguous on some torch versions.
-    const auto total = [&](const at::Tensor& product) { return product.reshape({T * N, H}).sum(0); };
-    grad_peephole = at::stack({total(d_gates.narrow(2, 0, H) * c_prev), total(d_gates.narrow(2, H, H) * c_prev),
-                               total(d_gates.narrow(2, 3 * H, H) * c_all)});
+    const at::Tensor c_prev = previous_states(c0, c_all);
+    const int64_t R = T * N;
+    grad_peephole = at::stack({column_dot(d_gates, 4 * H, c_prev, H, R, H),
+                               column_dot(d_gates, 4 * H, c_prev, H, R, H, H),
+                               column_dot(d_gates, 4 * H, c_all, H, R, H, 3 * H)});
   }
   return {d_gates, dh, dc, grad_weight, grad_bias, grad_peephole};
 }

@@ -189,6 +189,28 @@ inline at::Tensor previous_states(const at::Tensor& first, const at::Tensor& all
   return at::cat({first.unsqueeze(0), all.narrow(0, 0, T - 1)}).view({-1, first.size(1)});
 }
 
+// Σ_r a[r, k] · b[r, k] over the rows of two (rows, cols) row-major matrices, as a (cols,) tensor,
+// in one pass with no (rows, cols) temporary: threads own column ranges. ``a_stride`` and
+// ``b_stride`` are the distances between rows (≥ cols), so column blocks of wider matrices work.
+inline at::Tensor column_dot(const at::Tensor& a, int64_t a_stride, const at::Tensor& b, int64_t b_stride,
+                             int64_t rows, int64_t cols, int64_t a_offset = 0, int64_t b_offset = 0) {
+  at::Tensor out = at::zeros({cols}, a.options());
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "column_dot", [&] {
+    const scalar_t* ap = a.data_ptr<scalar_t>() + a_offset;
+    const scalar_t* bp = b.data_ptr<scalar_t>() + b_offset;
+    scalar_t* op = out.data_ptr<scalar_t>();
+    at::parallel_for(0, cols, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t r = 0; r < rows; ++r) {
+        const scalar_t* ar = ap + r * a_stride;
+        const scalar_t* br = bp + r * b_stride;
+        _Pragma("omp simd")
+        for (int64_t k = begin; k < end; ++k) op[k] += ar[k] * br[k];
+      }
+    });
+  });
+  return out;
+}
+
 // Layer norm of one row of H units (biased variance, ε inside the square root).
 // Normalises z[0 … H) into out, returning 1/sqrt(var + ε).
 template <typename T>

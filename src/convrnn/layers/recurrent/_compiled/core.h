@@ -38,14 +38,15 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                 const at::Tensor& peephole, const at::Tensor& gain,
                                                 const at::Tensor& shift, const at::Tensor& cell_gain,
-                                                const at::Tensor& cell_shift, const at::Tensor& mask, double eps,
-                                                bool overwrite);
+                                                const at::Tensor& cell_shift, const at::Tensor& input_gain,
+                                                const at::Tensor& input_shift, const at::Tensor& bias_ih,
+                                                const at::Tensor& mask, double eps, bool overwrite);
 std::vector<at::Tensor> layer_norm_lstm_backward(
     const at::Tensor& grad_h, const at::Tensor& grad_c, const at::Tensor& h0, const at::Tensor& c0,
     const at::Tensor& h_all, const at::Tensor& c_all, const at::Tensor& gates, const at::Tensor& r_hat,
     const at::Tensor& r_rstd, const at::Tensor& c_hat, const at::Tensor& c_rstd, const at::Tensor& weight_hh,
-    const at::Tensor& peephole, const at::Tensor& gain, const at::Tensor& cell_gain, const at::Tensor& cell_shift,
-    const at::Tensor& mask);
+    const at::Tensor& x_hat, const at::Tensor& x_rstd, const at::Tensor& peephole, const at::Tensor& gain,
+    const at::Tensor& cell_gain, const at::Tensor& cell_shift, const at::Tensor& input_gain, const at::Tensor& mask);
 
 std::vector<at::Tensor> jordan_forward(bool relu, int64_t decision, const at::Tensor& xw, const at::Tensor& h0,
                                        const at::Tensor& y0, const at::Tensor& weight_hh,

@@ -108,7 +108,7 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
   const at::Tensor flat = d_pre.view({T * N, H});
   at::Tensor grad_bias = flat.sum(0);
   return {d_pre, dh, d_r.view({T * N, H}).t().mm(previous_states(h0, h_all)), grad_bias,
-          (flat * r_hat.view({T * N, H})).sum(0).view({1, H}), grad_bias.view({1, H}).clone()};
+          column_dot(d_pre, H, r_hat, H, T * N, H).view({1, H}), grad_bias.view({1, H}).clone()};
 }
 
 // ``gru`` selects the GRU (S = 2 gate blocks r, z) or the MGU (S = 1, f); gain and shift are
@@ -275,8 +275,8 @@ std::vector<at::Tensor> layer_norm_gated_backward(
   at::Tensor grad_weight = at::cat({d_rg.view({T * N, S * H}).t().mm(previous_states(h0, h_all)),
                                     d_rc.view({T * N, H}).t().mm(gated.view({T * N, H}))});
   at::Tensor grad_bias = at::cat({flat_gate.sum(0), flat_cand.sum(0)});
-  at::Tensor grad_gain = at::cat({(flat_gate * gate_hat.view({T * N, S * H})).sum(0),
-                                  (flat_cand * cand_hat.view({T * N, H})).sum(0)});
+  at::Tensor grad_gain = at::cat({column_dot(d_gate, S * H, gate_hat, S * H, T * N, S * H),
+                                  column_dot(d_cand, H, cand_hat, H, T * N, H)});
   return {at::cat({d_gate, d_cand}, 2), dh, grad_weight, grad_bias, grad_gain.view({S + 1, H}),
           grad_bias.view({S + 1, H}).clone()};
 }

@@ -17,16 +17,62 @@
 
 namespace convrnn {
 
+namespace {
+
+// The input term of every step at once, out = α_x ∘ LN(z) + offset per block of H, over the
+// (T·N·4) independent rows of z (T, N, 4H); saves ẑ and 1/sqrt(var + ε) where z_hat is defined.
+// out may be z itself (inference).
+void normalise_input(const at::Tensor& z, const at::Tensor& out, const at::Tensor& z_hat, const at::Tensor& z_rstd,
+                     const at::Tensor& gain, const at::Tensor& offset, double eps) {
+  const int64_t H = gain.size(1), rows = z.numel() / H, blocks = gain.size(0);
+  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "normalise_input", [&] {
+    const scalar_t* zp = z.data_ptr<scalar_t>();
+    scalar_t* op = out.data_ptr<scalar_t>();
+    scalar_t* hat = z_hat.defined() ? z_hat.data_ptr<scalar_t>() : nullptr;
+    scalar_t* rstd = z_rstd.defined() ? z_rstd.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* base = offset.data_ptr<scalar_t>();
+    const scalar_t epsilon = static_cast<scalar_t>(eps);
+    at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
+      std::vector<scalar_t> scratch(H);
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t b = r % blocks;
+        scalar_t* normed = hat ? hat + r * H : scratch.data();
+        const scalar_t s = normalise(zp + r * H, normed, H, epsilon);
+        if (rstd) rstd[r] = s;
+        scalar_t* o = op + r * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) o[k] = alpha[b * H + k] * normed[k] + base[b * H + k];
+      }
+    });
+  });
+}
+
+}  // namespace
+
 std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& c0,
                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                 const at::Tensor& peephole, const at::Tensor& gain,
                                                 const at::Tensor& shift, const at::Tensor& cell_gain,
-                                                const at::Tensor& cell_shift, const at::Tensor& mask, double eps,
-                                                bool overwrite) {
+                                                const at::Tensor& cell_shift, const at::Tensor& input_gain,
+                                                const at::Tensor& input_shift, const at::Tensor& bias_ih,
+                                                const at::Tensor& mask, double eps, bool overwrite) {
   const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
   // ``overwrite`` (inference): the gates go into xw's memory, and the normalised terms, needed
   // only by the backward pass, into one step's scratch (stride 0 in time).
-  at::Tensor gates = overwrite ? xw.add_(bias_hh) : at::add(xw, bias_hh);
+  // With ``input_gain`` non-empty, xw is the raw W x and its layer norm, gain, shift and b_W are
+  // applied here, in one pass (else xw = LN(W x) + b_W already).
+  at::Tensor gates, x_hat, x_rstd;
+  if (input_gain.numel()) {
+    gates = overwrite ? xw : at::empty_like(xw);
+    if (!overwrite) {
+      x_hat = at::empty_like(xw);
+      x_rstd = at::empty({T, N, 4}, h0.options());
+    }
+    normalise_input(xw, gates, x_hat, x_rstd, input_gain, bias_hh + bias_ih + input_shift.reshape({4 * H}), eps);
+  } else {
+    gates = overwrite ? xw.add_(bias_hh) : at::add(xw, bias_hh);
+  }
   const int64_t kept = overwrite ? 1 : T, stride = overwrite ? 0 : 1;
   at::Tensor r_hat = at::empty({kept, N, 4 * H}, h0.options());
   at::Tensor r_rstd = at::empty({kept, N, 4}, h0.options());
@@ -88,7 +134,11 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
       c_prev = c_all.select(0, t);
     }
   });
-  return {h_all, c_all, gates, r_hat, r_rstd, c_hat, c_rstd};
+  if (!x_hat.defined()) {
+    x_hat = at::empty({0}, h0.options());
+    x_rstd = at::empty({0}, h0.options());
+  }
+  return {h_all, c_all, gates, r_hat, r_rstd, c_hat, c_rstd, x_hat, x_rstd};
 }
 
 // Returns grad xw (T, N, 4H), grad h0, grad c0, grad weight_hh, grad bias_hh, grad peephole,
@@ -97,8 +147,8 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
     const at::Tensor& grad_h, const at::Tensor& grad_c, const at::Tensor& h0, const at::Tensor& c0,
     const at::Tensor& h_all, const at::Tensor& c_all, const at::Tensor& gates, const at::Tensor& r_hat,
     const at::Tensor& r_rstd, const at::Tensor& c_hat, const at::Tensor& c_rstd, const at::Tensor& weight_hh,
-    const at::Tensor& peephole, const at::Tensor& gain, const at::Tensor& cell_gain, const at::Tensor& cell_shift,
-    const at::Tensor& mask) {
+    const at::Tensor& x_hat, const at::Tensor& x_rstd, const at::Tensor& peephole, const at::Tensor& gain,
+    const at::Tensor& cell_gain, const at::Tensor& cell_shift, const at::Tensor& input_gain, const at::Tensor& mask) {
   const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
   at::Tensor d_gates = at::empty_like(gates);  // ∂L/∂a, also ∂L/∂xw
   at::Tensor d_r = at::empty_like(gates);      // ∂L/∂(U h_{t−1})
@@ -178,19 +228,41 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
   const at::Tensor flat = d_gates.view({T * N, 4 * H});
   at::Tensor grad_weight = d_r.view({T * N, 4 * H}).t().mm(previous_states(h0, h_all));
   at::Tensor grad_bias = flat.sum(0);
-  at::Tensor grad_gain = (flat * r_hat.view({T * N, 4 * H})).sum(0).view({4, H});
-  const at::Tensor flat_shown = d_shown.view({T * N, H});
-  at::Tensor grad_cell_gain = (flat_shown * c_hat.view({T * N, H})).sum(0).view({1, H});
-  at::Tensor grad_cell_shift = flat_shown.sum(0).view({1, H});
+  const int64_t R = T * N;
+  at::Tensor grad_gain = column_dot(d_gates, 4 * H, r_hat, 4 * H, R, 4 * H).view({4, H});
+  at::Tensor grad_cell_gain = column_dot(d_shown, H, c_hat, H, R, H).view({1, H});
+  at::Tensor grad_cell_shift = d_shown.view({R, H}).sum(0).view({1, H});
   at::Tensor grad_peephole;
   if (peephole.numel()) {
-    const at::Tensor c_prev = previous_states(c0, c_all).view({T, N, H});
-    const auto total = [&](const at::Tensor& product) { return product.reshape({T * N, H}).sum(0); };
-    grad_peephole = at::stack({total(d_gates.narrow(2, 0, H) * c_prev), total(d_gates.narrow(2, H, H) * c_prev),
-                               total(d_gates.narrow(2, 3 * H, H) * c_all)});
+    const at::Tensor c_prev = previous_states(c0, c_all);
+    grad_peephole = at::stack({column_dot(d_gates, 4 * H, c_prev, H, R, H),
+                               column_dot(d_gates, 4 * H, c_prev, H, R, H, H),
+                               column_dot(d_gates, 4 * H, c_all, H, R, H, 3 * H)});
   }
-  return {d_gates, dh, dc, grad_weight, grad_bias, grad_peephole, grad_gain, grad_bias.view({4, H}).clone(),
-          grad_cell_gain, grad_cell_shift};
+  if (!input_gain.numel()) {
+    return {d_gates, dh, dc, grad_weight, grad_bias, grad_peephole, grad_gain, grad_bias.view({4, H}).clone(),
+            grad_cell_gain, grad_cell_shift};
+  }
+  // Through the input's layer norm, row by row (no recurrence): ∂L/∂(W x) from α_x ∘ ∂L/∂a.
+  at::Tensor d_raw = at::empty_like(d_gates);
+  AT_DISPATCH_FLOATING_TYPES(d_raw.scalar_type(), "layer_norm_lstm_input_backward", [&] {
+    scalar_t* dp = d_raw.data_ptr<scalar_t>();
+    const scalar_t* da = d_gates.data_ptr<scalar_t>();
+    const scalar_t* alpha = input_gain.data_ptr<scalar_t>();
+    const scalar_t* hat = x_hat.data_ptr<scalar_t>();
+    const scalar_t* rstd = x_rstd.data_ptr<scalar_t>();
+    at::parallel_for(0, T * N * 4, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const scalar_t* gain_b = alpha + (r % 4) * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) dp[r * H + k] = gain_b[k] * da[r * H + k];
+        normalise_backward(dp + r * H, hat + r * H, rstd[r], H);
+      }
+    });
+  });
+  at::Tensor grad_input_gain = column_dot(d_gates, 4 * H, x_hat, 4 * H, R, 4 * H).view({4, H});
+  return {d_raw, dh, dc, grad_weight, grad_bias, grad_peephole, grad_gain, grad_bias.view({4, H}).clone(),
+          grad_cell_gain, grad_cell_shift, grad_input_gain, grad_bias.view({4, H}).clone(), grad_bias.clone()};
 }
 
 }  // namespace convrnn
