@@ -291,16 +291,19 @@ def test_every_step_product_strategy_gives_the_same_results(strategy):
         step_products("fast")
 
 
+LAYER_NORM = sorted(name for name in FUSED if name.endswith("layer_norm"))
+
+
 @needs_core
-@pytest.mark.parametrize("peephole", [False, True])
-def test_layer_norm_lstm_on_raw_projections_passes_gradcheck(peephole):
+@pytest.mark.parametrize("name", LAYER_NORM)
+def test_layer_norm_cells_on_raw_projections_pass_gradcheck(name):
     """run_fused(raw_input=True): the core applies the input layer norm, its gain and shift and b_W
     itself; gradients of W x and of every parameter, input norm included, against finite
     differences, and values against the cell's own projection."""
     torch.manual_seed(8)
-    cell = random_cell("lstm_peephole_layer_norm" if peephole else "lstm_layer_norm", F=2, H=3)
-    raw = torch.randn(4, 3, 12, dtype=torch.float64, requires_grad=True)
-    state = tuple(torch.randn(3, 3, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    cell = random_cell(name, F=2, H=3)
+    raw = torch.randn(4, 3, cell.chunks * 3, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(3, 3, dtype=torch.float64, requires_grad=True) for _ in cell.state_names)
     mask = torch.arange(4).unsqueeze(1) < torch.tensor([4, 2, 1])
     names = [n for n, _ in cell.named_parameters() if n != "weight_ih"]
     weights = tuple(cell.get_parameter(n).detach().clone().requires_grad_() for n in names)
@@ -315,9 +318,10 @@ def test_layer_norm_lstm_on_raw_projections_passes_gradcheck(peephole):
 
     runner = RawRunner()
 
-    def run(raw, h, c, *parameters):
+    def run(raw, *rest):
+        given, parameters = rest[:len(state)], rest[len(state):]
         replaced = {f"cell.{n}": p for n, p in zip(names, parameters, strict=True)}
-        return torch.func.functional_call(runner, replaced, (raw, h, c))
+        return torch.func.functional_call(runner, replaced, (raw, *given))
 
     assert torch.autograd.gradcheck(run, (raw, *state, *weights))
     projected = cell.input_norm(raw, bias=cell.bias_ih)

@@ -149,34 +149,43 @@ class _LayerNormLSTM(torch.autograd.Function):
 class _LayerNormGated(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, gru: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                gain: Tensor, shift: Tensor, mask: Tensor) -> Tensor:
-        h_all, *saved = load().layer_norm_gated_forward(gru, xw, h0, weight_hh, bias_hh, gain, shift, mask, eps)
+                gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor,
+                mask: Tensor) -> Tensor:
+        h_all, *saved = load().layer_norm_gated_forward(gru, xw, h0, weight_hh, bias_hh, gain, shift, input_gain,
+                                                        input_shift, bias_ih, mask, eps)
         ctx.gru = gru
-        ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, mask)
+        ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, input_gain, mask)
         return h_all
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
         grads = load().layer_norm_gated_backward(ctx.gru, grad_h.contiguous(), *ctx.saved_tensors)
-        return None, None, *grads, None
+        return None, None, *_with_input_grads(grads), None
 
 
 class _LayerNormElman(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, relu: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                gain: Tensor, shift: Tensor, mask: Tensor) -> Tensor:
-        h_all, r_hat, r_rstd = load().layer_norm_elman_forward(relu, xw, h0, weight_hh, bias_hh, gain, shift,
-                                                               mask, eps)
+                gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor,
+                mask: Tensor) -> Tensor:
+        h_all, *saved = load().layer_norm_elman_forward(relu, xw, h0, weight_hh, bias_hh, gain, shift, input_gain,
+                                                        input_shift, bias_ih, mask, eps)
         ctx.relu = relu
-        ctx.save_for_backward(h0, h_all, r_hat, r_rstd, weight_hh, gain, mask)
+        ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, input_gain, mask)
         return h_all
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
         grads = load().layer_norm_elman_backward(ctx.relu, grad_h.contiguous(), *ctx.saved_tensors)
-        return None, None, *grads, None
+        return None, None, *_with_input_grads(grads), None
+
+
+def _with_input_grads(grads: list[Tensor]) -> tuple[Tensor | None, ...]:
+    """The core's six gradients (x, h0, U, b_U, gain, shift), then those of the input norm's gain,
+    shift and b_W where it applied the input norm (raw input), else None for them."""
+    return (*grads, None, None, None) if len(grads) == 6 else tuple(grads)
 
 
 class _Jordan(torch.autograd.Function):
@@ -233,10 +242,12 @@ class _Elman(torch.autograd.Function):
 
 
 def takes_raw_input(cell: Cell, like: Tensor) -> bool:
-    """Whether the compiled core will apply ``cell``'s input layer norm itself (the layer-normalised
-    LSTM on a tensor like ``like``): then the engine hands it W x (``run_fused(raw_input=True)``)
-    instead of :meth:`Cell.project`'s LN(W x) + b, saving three passes over (T, N, 4H)."""
-    return fused_kind(cell) == "layer_norm_lstm" and core_for(like) is not None
+    """Whether the compiled core will apply ``cell``'s input layer norm itself (a layer-normalised
+    cell it runs, on a tensor like ``like``): then the engine hands it W x
+    (``run_fused(raw_input=True)``) instead of :meth:`Cell.project`'s LN(W x) + b, saving three
+    passes over (T, N, G)."""
+    kind = fused_kind(cell)
+    return kind is not None and kind.startswith("layer_norm_") and core_for(like) is not None
 
 
 def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, *,
@@ -248,8 +259,8 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     False at padded steps, where the state stays frozen. Returns one (T, N, S_k) tensor per
     state component (padded steps hold the frozen state, not zeros). ``consume=True`` says xw is
     a temporary the caller never reads again: when no gradient is wanted the LSTMs then compute
-    in its memory (inference without a fresh (T, N, 4H) buffer). ``raw_input=True`` (a
-    layer-normalised LSTM only, see :func:`takes_raw_input`): xw is W x without its layer norm
+    in its memory (inference without a fresh (T, N, 4H) buffer). ``raw_input=True`` (layer-
+    normalised cells only, see :func:`takes_raw_input`): xw is W x without its layer norm
     and bias, which the core then applies in one pass.
     """
     kind = fused_kind(cell)
@@ -286,11 +297,14 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     if kind.startswith("layer_norm_"):
         norm = cell.recurrent_norm
         gain, shift = norm.weight.contiguous(), norm.bias.contiguous()
+        empty = _empty(xw)
+        inputs = (cell.input_norm.weight.contiguous(), cell.input_norm.bias.contiguous(), cell.bias_ih) \
+            if raw_input else (empty, empty, empty)
         if kind in ("layer_norm_gru", "layer_norm_mgu"):
             return (_LayerNormGated.apply(kind == "layer_norm_gru", norm.eps, xw, state[0], weight_hh, bias_hh,
-                                          gain, shift, mask),)
+                                          gain, shift, *inputs, mask),)
         return (_LayerNormElman.apply(kind == "layer_norm_elman_relu", norm.eps, xw, state[0], weight_hh,
-                                      bias_hh, gain, shift, mask),)
+                                      bias_hh, gain, shift, *inputs, mask),)
     if kind in ("gru", "mgu"):
         return (_Gated.apply(kind == "gru", xw, state[0], weight_hh, bias_hh, mask),)
     return (_Elman.apply(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)

@@ -243,4 +243,57 @@ inline void normalise_backward(T* d, const T* z_hat, T rstd, int64_t H) {
   for (int64_t k = 0; k < H; ++k) d[k] = rstd * (d[k] - first - z_hat[k] * second);
 }
 
+// The input term of every step at once, out = α_x ∘ LN(z) + offset per block of H, over the
+// independent rows of z (T, N, B·H) (B = gain's blocks); saves ẑ and 1/sqrt(var + ε) (T, N, B)
+// where z_hat is defined. out may be z itself (inference).
+inline void normalise_input(const at::Tensor& z, const at::Tensor& out, const at::Tensor& z_hat, const at::Tensor& z_rstd,
+                     const at::Tensor& gain, const at::Tensor& offset, double eps) {
+  const int64_t H = gain.size(1), rows = z.numel() / H, blocks = gain.size(0);
+  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "normalise_input", [&] {
+    const scalar_t* zp = z.data_ptr<scalar_t>();
+    scalar_t* op = out.data_ptr<scalar_t>();
+    scalar_t* hat = z_hat.defined() ? z_hat.data_ptr<scalar_t>() : nullptr;
+    scalar_t* rstd = z_rstd.defined() ? z_rstd.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* base = offset.data_ptr<scalar_t>();
+    const scalar_t epsilon = static_cast<scalar_t>(eps);
+    at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
+      std::vector<scalar_t> scratch(H);
+      for (int64_t r = begin; r < end; ++r) {
+        const int64_t b = r % blocks;
+        scalar_t* normed = hat ? hat + r * H : scratch.data();
+        const scalar_t s = normalise(zp + r * H, normed, H, epsilon);
+        if (rstd) rstd[r] = s;
+        scalar_t* o = op + r * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) o[k] = alpha[b * H + k] * normed[k] + base[b * H + k];
+      }
+    });
+  });
+}
+
+// Its backward pass: from δ = ∂L/∂out, returns ∂L/∂z (row by row: no recurrence) and ∂L/∂α_x.
+inline std::pair<at::Tensor, at::Tensor> normalise_input_backward(const at::Tensor& delta, const at::Tensor& gain,
+                                                                  const at::Tensor& z_hat, const at::Tensor& z_rstd) {
+  const int64_t blocks = gain.size(0), H = gain.size(1), rows = delta.numel() / H;
+  at::Tensor d_z = at::empty_like(delta);
+  AT_DISPATCH_FLOATING_TYPES(delta.scalar_type(), "normalise_input_backward", [&] {
+    scalar_t* dp = d_z.data_ptr<scalar_t>();
+    const scalar_t* da = delta.data_ptr<scalar_t>();
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* hat = z_hat.data_ptr<scalar_t>();
+    const scalar_t* rstd = z_rstd.data_ptr<scalar_t>();
+    at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const scalar_t* gain_b = alpha + (r % blocks) * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) dp[r * H + k] = gain_b[k] * da[r * H + k];
+        normalise_backward(dp + r * H, hat + r * H, rstd[r], H);
+      }
+    });
+  });
+  const int64_t width = blocks * H;
+  return {d_z, column_dot(delta, width, z_hat, width, rows / blocks, width).view({blocks, H})};
+}
+
 }  // namespace convrnn

@@ -63,22 +63,26 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
                                           const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
                                           const at::Tensor& mask);
 
-std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& xw, const at::Tensor& h0,
+std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& raw, const at::Tensor& h0,
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                  const at::Tensor& gain, const at::Tensor& shift,
-                                                 const at::Tensor& mask, double eps);
+                                                 const at::Tensor& input_gain, const at::Tensor& input_shift,
+                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps);
 std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
                                                   const at::Tensor& h_all, const at::Tensor& r_hat,
-                                                  const at::Tensor& r_rstd, const at::Tensor& weight_hh,
-                                                  const at::Tensor& gain, const at::Tensor& mask);
-std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& xw, const at::Tensor& h0,
+                                                  const at::Tensor& r_rstd, const at::Tensor& x_hat,
+                                                  const at::Tensor& x_rstd, const at::Tensor& weight_hh,
+                                                  const at::Tensor& gain, const at::Tensor& input_gain,
+                                                  const at::Tensor& mask);
+std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw, const at::Tensor& h0,
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                  const at::Tensor& gain, const at::Tensor& shift,
-                                                 const at::Tensor& mask, double eps);
+                                                 const at::Tensor& input_gain, const at::Tensor& input_shift,
+                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps);
 std::vector<at::Tensor> layer_norm_gated_backward(
     bool gru, const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gate,
     const at::Tensor& cand, const at::Tensor& gated, const at::Tensor& gate_hat, const at::Tensor& gate_rstd,
-    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& weight_hh, const at::Tensor& gain,
-    const at::Tensor& mask);
+    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& x_hat, const at::Tensor& x_rstd,
+    const at::Tensor& weight_hh, const at::Tensor& gain, const at::Tensor& input_gain, const at::Tensor& mask);
 
 }  // namespace convrnn

@@ -16,11 +16,22 @@
 
 namespace convrnn {
 
-std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& xw, const at::Tensor& h0,
+// With input_gain non-empty (here and in the gated cells) xw is the raw W x: its layer norm, gain,
+// shift and b_W are applied first, in one pass (common.h normalise_input), and the backward pass
+// returns ∂L/∂(W x) and the gradients of those three as well.
+std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& raw, const at::Tensor& h0,
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                  const at::Tensor& gain, const at::Tensor& shift,
-                                                 const at::Tensor& mask, double eps) {
-  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
+                                                 const at::Tensor& input_gain, const at::Tensor& input_shift,
+                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps) {
+  const int64_t T = raw.size(0), N = raw.size(1), H = h0.size(1);
+  at::Tensor xw = raw, x_hat = at::empty({0}, h0.options()), x_rstd = at::empty({0}, h0.options());
+  if (input_gain.numel()) {
+    xw = at::empty_like(raw);
+    x_hat = at::empty_like(raw);
+    x_rstd = at::empty({T, N, 1}, h0.options());
+    normalise_input(raw, xw, x_hat, x_rstd, input_gain, bias_ih + input_shift.view({H}), eps);
+  }
   at::Tensor h_all = at::add(xw, bias_hh + shift.view({H}));
   at::Tensor r_hat = at::empty({T, N, H}, h0.options());
   at::Tensor r_rstd = at::empty({T, N}, h0.options());
@@ -54,14 +65,16 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& xw
       });
     }
   });
-  return {h_all, r_hat, r_rstd};
+  return {h_all, r_hat, r_rstd, x_hat, x_rstd};
 }
 
 // Returns grad xw, grad h0, grad weight_hh, grad bias_hh, grad gain (1, H), grad shift (1, H).
 std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
                                                   const at::Tensor& h_all, const at::Tensor& r_hat,
-                                                  const at::Tensor& r_rstd, const at::Tensor& weight_hh,
-                                                  const at::Tensor& gain, const at::Tensor& mask) {
+                                                  const at::Tensor& r_rstd, const at::Tensor& x_hat,
+                                                  const at::Tensor& x_rstd, const at::Tensor& weight_hh,
+                                                  const at::Tensor& gain, const at::Tensor& input_gain,
+                                                  const at::Tensor& mask) {
   const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
   at::Tensor d_pre = at::empty_like(h_all);
   at::Tensor d_r = at::empty_like(h_all);
@@ -107,17 +120,32 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
   });
   const at::Tensor flat = d_pre.view({T * N, H});
   at::Tensor grad_bias = flat.sum(0);
-  return {d_pre, dh, d_r.view({T * N, H}).t().mm(previous_states(h0, h_all)), grad_bias,
-          column_dot(d_pre, H, r_hat, H, T * N, H).view({1, H}), grad_bias.view({1, H}).clone()};
+  std::vector<at::Tensor> grads = {d_pre, dh, d_r.view({T * N, H}).t().mm(previous_states(h0, h_all)), grad_bias,
+                                   column_dot(d_pre, H, r_hat, H, T * N, H).view({1, H}),
+                                   grad_bias.view({1, H}).clone()};
+  if (input_gain.numel()) {
+    auto [d_raw, grad_input_gain] = normalise_input_backward(d_pre, input_gain, x_hat, x_rstd);
+    grads[0] = d_raw;
+    grads.insert(grads.end(), {grad_input_gain, grad_bias.view({1, H}).clone(), grad_bias.clone()});
+  }
+  return grads;
 }
 
 // ``gru`` selects the GRU (S = 2 gate blocks r, z) or the MGU (S = 1, f); gain and shift are
 // (S + 1, H): the gate blocks, then the candidate's.
-std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& xw, const at::Tensor& h0,
+std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw, const at::Tensor& h0,
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                  const at::Tensor& gain, const at::Tensor& shift,
-                                                 const at::Tensor& mask, double eps) {
-  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1), S = gru ? 2 : 1;
+                                                 const at::Tensor& input_gain, const at::Tensor& input_shift,
+                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps) {
+  const int64_t T = raw.size(0), N = raw.size(1), H = h0.size(1), S = gru ? 2 : 1;
+  at::Tensor xw = raw, x_hat = at::empty({0}, h0.options()), x_rstd = at::empty({0}, h0.options());
+  if (input_gain.numel()) {
+    xw = at::empty_like(raw);
+    x_hat = at::empty_like(raw);
+    x_rstd = at::empty({T, N, S + 1}, h0.options());
+    normalise_input(raw, xw, x_hat, x_rstd, input_gain, bias_ih + input_shift.reshape({(S + 1) * H}), eps);
+  }
   const at::Tensor offset = bias_hh + shift.reshape({(S + 1) * H});
   at::Tensor gate = at::add(xw.narrow(2, 0, S * H), offset.narrow(0, 0, S * H));
   at::Tensor cand = at::add(xw.narrow(2, S * H, H), offset.narrow(0, S * H, H));
@@ -178,15 +206,15 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& xw,
       });
     }
   });
-  return {h_all, gate, cand, gated, gate_hat, gate_rstd, cand_hat, cand_rstd};
+  return {h_all, gate, cand, gated, gate_hat, gate_rstd, cand_hat, cand_rstd, x_hat, x_rstd};
 }
 
 // Returns grad xw (T, N, (S+1)·H), grad h0, grad weight_hh, grad bias_hh, grad gain, grad shift.
 std::vector<at::Tensor> layer_norm_gated_backward(
     bool gru, const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gate,
     const at::Tensor& cand, const at::Tensor& gated, const at::Tensor& gate_hat, const at::Tensor& gate_rstd,
-    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& weight_hh, const at::Tensor& gain,
-    const at::Tensor& mask) {
+    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& x_hat, const at::Tensor& x_rstd,
+    const at::Tensor& weight_hh, const at::Tensor& gain, const at::Tensor& input_gain, const at::Tensor& mask) {
   const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2), S = gru ? 2 : 1;
   at::Tensor d_gate = at::empty_like(gate);      // ∂L/∂(gate pre-activation)
   at::Tensor d_cand = at::empty_like(cand);      // ∂L/∂(candidate pre-activation)
@@ -277,8 +305,14 @@ std::vector<at::Tensor> layer_norm_gated_backward(
   at::Tensor grad_bias = at::cat({flat_gate.sum(0), flat_cand.sum(0)});
   at::Tensor grad_gain = at::cat({column_dot(d_gate, S * H, gate_hat, S * H, T * N, S * H),
                                   column_dot(d_cand, H, cand_hat, H, T * N, H)});
-  return {at::cat({d_gate, d_cand}, 2), dh, grad_weight, grad_bias, grad_gain.view({S + 1, H}),
-          grad_bias.view({S + 1, H}).clone()};
+  std::vector<at::Tensor> grads = {at::cat({d_gate, d_cand}, 2), dh, grad_weight, grad_bias,
+                                   grad_gain.view({S + 1, H}), grad_bias.view({S + 1, H}).clone()};
+  if (input_gain.numel()) {
+    auto [d_raw, grad_input_gain] = normalise_input_backward(grads[0], input_gain, x_hat, x_rstd);
+    grads[0] = d_raw;
+    grads.insert(grads.end(), {grad_input_gain, grad_bias.view({S + 1, H}).clone(), grad_bias.clone()});
+  }
+  return grads;
 }
 
 }  // namespace convrnn

@@ -17,39 +17,6 @@
 
 namespace convrnn {
 
-namespace {
-
-// The input term of every step at once, out = α_x ∘ LN(z) + offset per block of H, over the
-// (T·N·4) independent rows of z (T, N, 4H); saves ẑ and 1/sqrt(var + ε) where z_hat is defined.
-// out may be z itself (inference).
-void normalise_input(const at::Tensor& z, const at::Tensor& out, const at::Tensor& z_hat, const at::Tensor& z_rstd,
-                     const at::Tensor& gain, const at::Tensor& offset, double eps) {
-  const int64_t H = gain.size(1), rows = z.numel() / H, blocks = gain.size(0);
-  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "normalise_input", [&] {
-    const scalar_t* zp = z.data_ptr<scalar_t>();
-    scalar_t* op = out.data_ptr<scalar_t>();
-    scalar_t* hat = z_hat.defined() ? z_hat.data_ptr<scalar_t>() : nullptr;
-    scalar_t* rstd = z_rstd.defined() ? z_rstd.data_ptr<scalar_t>() : nullptr;
-    const scalar_t* alpha = gain.data_ptr<scalar_t>();
-    const scalar_t* base = offset.data_ptr<scalar_t>();
-    const scalar_t epsilon = static_cast<scalar_t>(eps);
-    at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(H);
-      for (int64_t r = begin; r < end; ++r) {
-        const int64_t b = r % blocks;
-        scalar_t* normed = hat ? hat + r * H : scratch.data();
-        const scalar_t s = normalise(zp + r * H, normed, H, epsilon);
-        if (rstd) rstd[r] = s;
-        scalar_t* o = op + r * H;
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) o[k] = alpha[b * H + k] * normed[k] + base[b * H + k];
-      }
-    });
-  });
-}
-
-}  // namespace
-
 std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& c0,
                                                 const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                 const at::Tensor& peephole, const at::Tensor& gain,
@@ -243,24 +210,7 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
     return {d_gates, dh, dc, grad_weight, grad_bias, grad_peephole, grad_gain, grad_bias.view({4, H}).clone(),
             grad_cell_gain, grad_cell_shift};
   }
-  // Through the input's layer norm, row by row (no recurrence): ∂L/∂(W x) from α_x ∘ ∂L/∂a.
-  at::Tensor d_raw = at::empty_like(d_gates);
-  AT_DISPATCH_FLOATING_TYPES(d_raw.scalar_type(), "layer_norm_lstm_input_backward", [&] {
-    scalar_t* dp = d_raw.data_ptr<scalar_t>();
-    const scalar_t* da = d_gates.data_ptr<scalar_t>();
-    const scalar_t* alpha = input_gain.data_ptr<scalar_t>();
-    const scalar_t* hat = x_hat.data_ptr<scalar_t>();
-    const scalar_t* rstd = x_rstd.data_ptr<scalar_t>();
-    at::parallel_for(0, T * N * 4, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const scalar_t* gain_b = alpha + (r % 4) * H;
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) dp[r * H + k] = gain_b[k] * da[r * H + k];
-        normalise_backward(dp + r * H, hat + r * H, rstd[r], H);
-      }
-    });
-  });
-  at::Tensor grad_input_gain = column_dot(d_gates, 4 * H, x_hat, 4 * H, R, 4 * H).view({4, H});
+  auto [d_raw, grad_input_gain] = normalise_input_backward(d_gates, input_gain, x_hat, x_rstd);
   return {d_raw, dh, dc, grad_weight, grad_bias, grad_peephole, grad_gain, grad_bias.view({4, H}).clone(),
           grad_cell_gain, grad_cell_shift, grad_input_gain, grad_bias.view({4, H}).clone(), grad_bias.clone()};
 }
