@@ -26,15 +26,19 @@ namespace {
 // MinLSTM's a = σ(log σ(p_0) − log σ(p_1)) = σ(p_0) / (σ(p_0) + σ(p_1)) = 1 / (1 + σ(p_1)/σ(p_0)),
 // with the ratio as exp(min(p_1, 0) − min(p_0, 0)) · (1 + e_0) / (1 + e_1), e_j = exp(−|p_j|):
 // three exponentials, no logarithm, no 0/0 (the second factor lies in [1/2, 2]; the first may
-// overflow to ∞, giving a = 0, its limit). Also returns σ(−p_0) and σ(−p_1) for the backward pass.
+// overflow to ∞, giving a = 0, its limit). By value, not through reference arguments, so that
+// the loops calling it vectorise.
 template <typename T>
-inline T min_lstm_decay(T p0, T p1, T& not0, T& not1) {
+struct MinLSTMDecay {
+  T a, not0, not1;  // a, σ(−p_0), σ(−p_1) (the last two for the backward pass)
+};
+
+template <typename T>
+inline MinLSTMDecay<T> min_lstm_decay(T p0, T p1) {
   const T e0 = std::exp(-std::abs(p0)), e1 = std::exp(-std::abs(p1));
   const T r0 = T(1) / (1 + e0), r1 = T(1) / (1 + e1);
-  not0 = p0 >= 0 ? e0 * r0 : r0;  // σ(−p_0)
-  not1 = p1 >= 0 ? e1 * r1 : r1;
   const T ratio = std::exp(std::min(p1, T(0)) - std::min(p0, T(0))) * (1 + e0) * r1;
-  return T(1) / (1 + ratio);
+  return {T(1) / (1 + ratio), p0 >= 0 ? e0 * r0 : r0, p1 >= 0 ? e1 * r1 : r1};
 }
 
 inline int64_t blocks_of(int64_t kind) { return kind == 0 ? 2 : kind == 4 ? 4 : kind == 2 ? 2 : 3; }
@@ -76,8 +80,7 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
           } else if (kind == 1) {
             _Pragma("omp simd")
             for (int64_t k = 0; k < H; ++k) {
-              scalar_t not0, not1;
-              const scalar_t a = min_lstm_decay(p[k], p[H + k], not0, not1);
+              const scalar_t a = min_lstm_decay(p[k], p[H + k]).a;
               hn[k] = a * hp[k] + (1 - a) * p[2 * H + k];
             }
           } else if (kind == 4) {
@@ -164,11 +167,11 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
           } else if (kind == 1) {
             _Pragma("omp simd")
             for (int64_t k = 0; k < H; ++k) {
-              scalar_t not0, not1;
-              const scalar_t a = min_lstm_decay(p[k], p[H + k], not0, not1);
+              const MinLSTMDecay<scalar_t> decay = min_lstm_decay(p[k], p[H + k]);
+              const scalar_t a = decay.a;
               const scalar_t dd = a * (1 - a) * g[k] * (hp[k] - p[2 * H + k]);
-              dp[k] = dd * not0;          // ∂ log σ(x)/∂x = σ(−x)
-              dp[H + k] = -dd * not1;
+              dp[k] = dd * decay.not0;          // ∂ log σ(x)/∂x = σ(−x)
+              dp[H + k] = -dd * decay.not1;
               dp[2 * H + k] = g[k] * (1 - a);
               carry[k] = a * g[k];
             }
