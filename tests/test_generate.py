@@ -151,3 +151,18 @@ def test_bad_arguments_are_named(model):
     with pytest.raises(ValueError, match="'length' expected an int ≥ 0, got -1"):
         sample(model, [1], -1)
     assert sample(model, [1], 0) == []
+
+
+def test_forbidden_tokens_are_never_drawn_even_when_most_probable():
+    logits = torch.tensor([5.0, 4.0, 0.0, 1.0, -1.0])      # tokens 0 and 1 dominate
+    die = FixedLogits(logits)
+    assert set(sample(die, [2], 300, seed=0)) >= {0, 1}      # without forbid they are drawn
+    drawn = sample(die, [2], 300, seed=0, forbid=[0, 1])
+    assert set(drawn) <= {2, 3, 4} and 3 in drawn
+    assert sample(die, [2], 5, greedy=True, forbid={0, 1}) == [3] * 5
+    with pytest.raises(ValueError, match="'forbid' expected token ids in"):
+        sample(die, [2], 1, forbid=[7])
+    with pytest.raises(ValueError, match="no token to draw"):
+        sample(die, [2], 1, forbid=range(5))
+    with pytest.raises(TypeError, match="'forbid'"):
+        sample(die, [2], 1, forbid=["a"])

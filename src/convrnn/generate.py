@@ -51,7 +51,7 @@ def next_token_probabilities(logits: Tensor, *, temperature: float = 1.0, top_k:
 
 def generate(model: nn.Module, prompt: Sequence[int] | Tensor, length: int, *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False, seed: int | None = None,
-             stop: int | Collection[int] | None = None) -> Iterator[int]:
+             stop: int | Collection[int] | None = None, forbid: Collection[int] | None = None) -> Iterator[int]:
     """Yield up to ``length`` new token ids one by one, as they are drawn (for streaming).
 
     Args:
@@ -63,6 +63,8 @@ def generate(model: nn.Module, prompt: Sequence[int] | Tensor, length: int, *, t
         greedy: take the most probable token every time (deterministic; ignores the rest).
         seed: seeds the draws (same seed, same model, same text); None draws a fresh seed.
         stop: a token id, or several; generation ends when one is drawn (it is not yielded).
+        forbid: token ids never drawn (their logits are set to −∞ before everything else), e.g.
+            a vocabulary's padding, unknown and begin-of-sequence tokens.
     """
     where = "generate"
     prompt = _check_prompt(prompt, where)
@@ -70,6 +72,7 @@ def generate(model: nn.Module, prompt: Sequence[int] | Tensor, length: int, *, t
         raise ValueError(f"{where}: argument 'length' expected an int ≥ 0, got {length!r}")
     _check_options(temperature, top_k, top_p, where)
     stops = _stop_set(stop, where)
+    banned = sorted(_stop_set(forbid, where, "forbid"))
     if length == 0:
         return
     parameter = next(model.parameters(), None)
@@ -89,6 +92,14 @@ def generate(model: nn.Module, prompt: Sequence[int] | Tensor, length: int, *, t
             with torch.no_grad():
                 logits, state = model(tokens, state=state)
                 last = logits[0, -1].float()
+                if banned:
+                    if banned[0] < 0 or banned[-1] >= last.shape[-1]:
+                        raise ValueError(f"{where}: argument 'forbid' expected token ids in [0, {last.shape[-1]}), "
+                                         f"got {banned}")
+                    if len(banned) == last.shape[-1]:
+                        raise ValueError(f"{where}: argument 'forbid' leaves no token to draw "
+                                         f"(all {last.shape[-1]} are forbidden)")
+                    last[banned] = float("-inf")
                 if greedy:
                     token = int(torch.argmax(last))
                 else:
@@ -105,13 +116,14 @@ def generate(model: nn.Module, prompt: Sequence[int] | Tensor, length: int, *, t
 
 def sample(model: nn.Module, prompt: Sequence[int] | Tensor, length: int, *, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None, greedy: bool = False, seed: int | None = None,
-           stop: int | Collection[int] | None = None, callback: Callable[[int], object] | None = None) -> list[int]:
+           stop: int | Collection[int] | None = None, callback: Callable[[int], object] | None = None,
+           forbid: Collection[int] | None = None) -> list[int]:
     """The new token ids (at most ``length``) continuing ``prompt``; see :func:`generate` for the
     arguments. ``callback(token)`` is called with each token as soon as it is drawn, e.g. to print
     text as it is generated."""
     tokens = []
     for token in generate(model, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
-                          greedy=greedy, seed=seed, stop=stop):
+                          greedy=greedy, seed=seed, stop=stop, forbid=forbid):
         tokens.append(token)
         if callback is not None:
             callback(token)
@@ -141,12 +153,12 @@ def _check_options(temperature: float, top_k: int | None, top_p: float | None, w
         raise ValueError(f"{where}: argument 'top_p' expected None or a number in (0, 1], got {top_p!r}")
 
 
-def _stop_set(stop: int | Collection[int] | None, where: str) -> frozenset[int]:
+def _stop_set(stop: int | Collection[int] | None, where: str, name: str = "stop") -> frozenset[int]:
     if stop is None:
         return frozenset()
     values = [stop] if isinstance(stop, int) else list(stop)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise TypeError(f"{where}: argument 'stop' expected None, a token id or token ids, got {stop!r}")
+        raise TypeError(f"{where}: argument '{name}' expected None, a token id or token ids, got {stop!r}")
     return frozenset(values)
 
 

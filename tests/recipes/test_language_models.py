@@ -109,6 +109,27 @@ def test_sampling_a_run_is_reproducible_and_in_vocabulary(shakespeare_run):
         recipe.sample(out, "Q", 5)
 
 
+def test_sampling_never_draws_padding_unknown_or_begin_tokens(shakespeare_run, monkeypatch):
+    """The recipe forbids <pad>, <unk> and <bos> (never text), even where the model favours them;
+    <eos> (a new document) stays allowed."""
+    import convrnn.training.lm_recipe as lm_recipe
+
+    out, _ = shakespeare_run
+    recipe = tiny("shakespeare")
+    real = lm_recipe.load_language_model
+
+    def favouring_specials(run):
+        model, config, vocabulary, tokenizer = real(run)
+        with torch.no_grad():
+            for index in (vocabulary.pad_index, vocabulary.unk_index, vocabulary.bos_index):
+                model.output.bias[index] = 50.0
+        return model, config, vocabulary, tokenizer
+
+    monkeypatch.setattr(lm_recipe, "load_language_model", favouring_specials)
+    text = recipe.sample(out, "the ", 40, seed=3)
+    assert set(text) <= set("the catdogsranonmlg\n") and "<" not in text
+
+
 def test_ptb_recipe_loss_falls_with_its_sgd_schedule(tmp_path):
     scores = tiny("ptb-word").train(tmp_path, epochs=8, progress=False)
     assert scores["last_train_loss"] < scores["first_train_loss"] - 0.3
@@ -220,7 +241,8 @@ def test_cli_sample_streams_reproducible_text(tmp_path):
     model, _, vocabulary, _ = load_language_model(run)
     from convrnn.generate import sample
 
-    ids = sample(model, vocabulary.encode(list("ROMEO:")), 30, temperature=0.8, top_k=5, seed=1)
+    ids = sample(model, vocabulary.encode(list("ROMEO:")), 30, temperature=0.8, top_k=5, seed=1,
+                 forbid=(vocabulary.pad_index, vocabulary.unk_index, vocabulary.bos_index))
     expected = "".join("\n" if i == vocabulary.eos_index else vocabulary.decode([i])[0] for i in ids)
     assert first.stdout == "ROMEO:" + expected + "\n"
 

@@ -166,8 +166,10 @@ class LanguageModelRecipe:
             if callback is not None:
                 callback(text)
 
+        # Padding, unknown and begin tokens are never text: never drawn (end of document is).
+        forbid = (vocabulary.pad_index, vocabulary.unk_index, vocabulary.bos_index)
         for token in generate(model, ids, length, temperature=temperature, top_k=top_k, top_p=top_p,
-                              greedy=greedy, seed=seed):
+                              greedy=greedy, seed=seed, forbid=forbid):
             emit(token)
         return "".join(pieces)
 
