@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convrnn.layers.recurrent import RNN, LSTMCell
+from convrnn.layers.recurrent.fused import available, disabled
 from convrnn.layers.recurrent.native import native_mode
 
 PLAIN = {
@@ -58,14 +59,36 @@ def test_fused_kernel_path_equals_engine_outputs_states_and_gradients(kind, num_
     final_weights = [torch.randn(num_layers * D, N, 4, dtype=torch.float64)
                      for _ in range(2 if kind == "lstm" else 1)]
 
-    fast = run_and_differentiate(rnn, x, lengths, state, out_weights, final_weights)
-    rnn.use_native = False
-    slow = run_and_differentiate(rnn, x, lengths, state, out_weights, final_weights)
+    with disabled():     # so that lengths too take torch's (packed) kernels, not the compiled core
+        fast = run_and_differentiate(rnn, x, lengths, state, out_weights, final_weights)
+        rnn.use_native = False
+        slow = run_and_differentiate(rnn, x, lengths, state, out_weights, final_weights)
 
     torch.testing.assert_close(fast[0], slow[0], rtol=0, atol=1e-10)
     for a, b in zip(fast[1], slow[1], strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
     for a, b in zip(fast[2], slow[2], strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
+@pytest.mark.parametrize("kind", ["lstm", "rnn_tanh", "gru"])
+def test_with_lengths_the_compiled_core_masks_instead_of_packing(kind):
+    """On a CPU with the core, an LSTM or Elman stack with lengths runs on the core (masking), a
+    GRU with reset="after" (no core) still packs; both equal torch's packed kernels."""
+    torch.manual_seed(3)
+    rnn = PLAIN[kind](3, 4, num_layers=2, bidirectional=True).double()
+    lengths = torch.tensor([6, 2, 5, 1, 3])
+    assert native_mode(rnn, lengths=lengths, return_states=False) == ("gru" if kind == "gru" else None)
+    assert native_mode(rnn, lengths=None, return_states=False) == kind
+    x = torch.randn(5, 6, 3, dtype=torch.float64)
+    out_weights = torch.randn(5, 6, 8, dtype=torch.float64)
+    final_weights = [torch.randn(4, 5, 4, dtype=torch.float64) for _ in range(2 if kind == "lstm" else 1)]
+    masked = run_and_differentiate(rnn, x, lengths, None, out_weights, final_weights)
+    with disabled():
+        assert native_mode(rnn, lengths=lengths, return_states=False) == kind
+        packed = run_and_differentiate(rnn, x, lengths, None, out_weights, final_weights)
+    for a, b in zip([masked[0], *masked[1], *masked[2]], [packed[0], *packed[1], *packed[2]], strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
 
 

@@ -13,6 +13,11 @@ connections between layers (residual with one layer is no connection); no recurr
 zoneout while training, no zoneout at all (it changes evaluation too); ``return_states=False``;
 ``use_native`` left True on the module. Dropout between layers is torch's ``dropout`` argument:
 the same distribution, different random draws.
+
+With ``lengths``, where the compiled core runs every cell of the stack (LSTM and Elman cells on
+a CPU, see ``fused.py``), the stack runs there instead, masking rather than packing: torch's
+packed CPU kernels are not oneDNN's and were measured 2–6× slower than the core's masked loop
+(`benchmarks/recurrent.py`, "+ lengths" rows). Same results (tested against both).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from convrnn.functional._checks import is_tracing
 from convrnn.layers.recurrent.cells import ElmanCell, GRUCell, LSTMCell
+from convrnn.layers.recurrent.fused import core_for, fused_kind
 
 if TYPE_CHECKING:
     from convrnn.layers.recurrent.rnn import RNN
@@ -55,6 +61,9 @@ def native_mode(rnn: RNN, *, lengths: Tensor | None, return_states: bool) -> str
         return None
     if lengths is not None and is_tracing():
         return None  # packing reads the lengths as Python numbers
+    if lengths is not None and all(fused_kind(cell) is not None for cell in rnn.cells) \
+            and core_for(rnn.cells[0].weight_ih) is not None:
+        return None  # the compiled core masks; faster than torch's packed kernels on a CPU
     modes = {cell_mode(cell) for cell in rnn.cells}
     return modes.pop() if len(modes) == 1 else None
 
