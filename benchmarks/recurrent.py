@@ -39,7 +39,7 @@ PARALLEL_SIZE = (16, 1000, 64, 256)
 # name → (builder(F, H), baseline name, options); options: "lengths", "states"
 VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str, frozenset[str]]] = {
     "LSTM (native)": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM", frozenset()),
-    "LSTM (native) + lengths": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM", frozenset({"lengths"})),
+    "LSTM + lengths (core masks on CPU)": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM", frozenset({"lengths"})),
     "GRU reset=after (native)": (lambda F, H: RNN("gru", F, H, reset="after"), "torch.nn.GRU", frozenset()),
     "Elman (native)": (lambda F, H: RNN("elman", F, H), "torch.nn.RNN", frozenset()),
     "LSTM peephole": (lambda F, H: RNN("lstm", F, H, peephole=True), "torch.nn.LSTM", frozenset()),
