@@ -146,40 +146,27 @@ class _LayerNormLSTM(torch.autograd.Function):
                 *d_norms[:4], *d_input, None)
 
 
-class _LayerNormGated(torch.autograd.Function):
+class _LayerNormOneState(torch.autograd.Function):
+    """The layer-normalised cells whose state is h alone: ``family`` "gated" (GRU with reset
+    before if ``flag``, else MGU) or "elman" (ReLU if ``flag``, else tanh); the core's
+    ``layer_norm_<family>_forward``/``_backward`` take the same arguments."""
+
     @staticmethod
-    def forward(ctx: Any, gru: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor,
-                mask: Tensor) -> Tensor:
-        h_all, *saved = load().layer_norm_gated_forward(gru, xw, h0, weight_hh, bias_hh, gain, shift, input_gain,
-                                                        input_shift, bias_ih, mask, eps)
-        ctx.gru = gru
+    def forward(ctx: Any, family: str, flag: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor,
+                bias_hh: Tensor, gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor,
+                bias_ih: Tensor, mask: Tensor) -> Tensor:
+        h_all, *saved = getattr(load(), f"layer_norm_{family}_forward")(
+            flag, xw, h0, weight_hh, bias_hh, gain, shift, input_gain, input_shift, bias_ih, mask, eps)
+        ctx.family, ctx.flag = family, flag
         ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, input_gain, mask)
         return h_all
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
-        grads = load().layer_norm_gated_backward(ctx.gru, grad_h.contiguous(), *ctx.saved_tensors)
-        return None, None, *_with_input_grads(grads), None
-
-
-class _LayerNormElman(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, relu: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor,
-                mask: Tensor) -> Tensor:
-        h_all, *saved = load().layer_norm_elman_forward(relu, xw, h0, weight_hh, bias_hh, gain, shift, input_gain,
-                                                        input_shift, bias_ih, mask, eps)
-        ctx.relu = relu
-        ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, input_gain, mask)
-        return h_all
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
-        grads = load().layer_norm_elman_backward(ctx.relu, grad_h.contiguous(), *ctx.saved_tensors)
-        return None, None, *_with_input_grads(grads), None
+        grads = getattr(load(), f"layer_norm_{ctx.family}_backward")(ctx.flag, grad_h.contiguous(),
+                                                                      *ctx.saved_tensors)
+        return None, None, None, *_with_input_grads(grads), None
 
 
 def _with_input_grads(grads: list[Tensor]) -> tuple[Tensor | None, ...]:
@@ -300,11 +287,10 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
         empty = _empty(xw)
         inputs = (cell.input_norm.weight.contiguous(), cell.input_norm.bias.contiguous(), cell.bias_ih) \
             if raw_input else (empty, empty, empty)
-        if kind in ("layer_norm_gru", "layer_norm_mgu"):
-            return (_LayerNormGated.apply(kind == "layer_norm_gru", norm.eps, xw, state[0], weight_hh, bias_hh,
-                                          gain, shift, *inputs, mask),)
-        return (_LayerNormElman.apply(kind == "layer_norm_elman_relu", norm.eps, xw, state[0], weight_hh,
-                                      bias_hh, gain, shift, *inputs, mask),)
+        family = "gated" if kind in ("layer_norm_gru", "layer_norm_mgu") else "elman"
+        flag = kind in ("layer_norm_gru", "layer_norm_elman_relu")
+        return (_LayerNormOneState.apply(family, flag, norm.eps, xw, state[0], weight_hh, bias_hh, gain, shift,
+                                         *inputs, mask),)
     if kind in ("gru", "mgu"):
         return (_Gated.apply(kind == "gru", xw, state[0], weight_hh, bias_hh, mask),)
     return (_Elman.apply(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)
