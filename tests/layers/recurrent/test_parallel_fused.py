@@ -7,9 +7,13 @@ import torch
 from convrnn.layers.recurrent import QRNN, MinGRU, MinLSTM
 from convrnn.layers.recurrent.fused import available, disabled
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
-from convrnn.layers.recurrent.parallel_fused import GATES, KINDS, run_parallel
+from convrnn.layers.recurrent.parallel_fused import KINDS, run_parallel
 
 needs_core = pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
+
+# H-sized blocks of the projection each kind reads (the layers' own ``gates``).
+GATES = {"mingru": MinGRU.gates, "minlstm": MinLSTM.gates,
+         **{f"qrnn_{pooling}": gates for pooling, gates in QRNN.poolings.items()}}
 
 LAYERS = {
     "mingru": lambda **kw: MinGRU(3, 5, **kw),
@@ -48,7 +52,8 @@ def test_compiled_path_equals_pytorch_path_with_gradients(name, with_lengths):
     weights = [torch.randn(shape, dtype=torch.float64) for shape in shapes]
     fast = results_and_gradients(layer, x, lengths, state, weights)
     with disabled():
-        assert run_parallel(name, torch.zeros(1, 1, 10, dtype=torch.float64), None, None) is None
+        assert run_parallel(name, torch.zeros(1, 1, 10, dtype=torch.float64), torch.zeros(1, 5, dtype=torch.float64),
+                            None) is None
         slow = results_and_gradients(layer, x, lengths, state, weights)
     for a, b in zip(fast, slow, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)

@@ -165,8 +165,10 @@ class ParallelRNN(nn.Module):
         if reverse:
             x = reverse_within_lengths(x, index)
         projected = self.project(position, x)
-        fused = run_parallel(self.compiled, projected, start, None if padded is None else ~padded.squeeze(-1)) \
-            if self.compiled is not None else None
+        fused = None
+        if self.compiled is not None:
+            h0 = start if start is not None else projected.new_zeros(projected.shape[1], self.hidden_size)
+            fused = run_parallel(self.compiled, projected, h0, None if padded is None else ~padded.squeeze(-1))
         if fused is not None:
             h, out = fused
             if reverse:

@@ -21,7 +21,6 @@ from torch.autograd.function import once_differentiable
 from convrnn.layers.recurrent.fused import core_for
 
 KINDS = {"mingru": 0, "minlstm": 1, "qrnn_f": 2, "qrnn_fo": 3, "qrnn_ifo": 4}
-GATES = {"mingru": 2, "minlstm": 3, "qrnn_f": 2, "qrnn_fo": 3, "qrnn_ifo": 4}   # H-sized blocks of P
 
 
 class _ParallelCells(torch.autograd.Function):
@@ -42,18 +41,18 @@ class _ParallelCells(torch.autograd.Function):
         return None, grad_p, grad_h0, None
 
 
-def run_parallel(kind: str, projected: Tensor, h0: Tensor | None, mask: Tensor | None) -> tuple[Tensor, Tensor] | None:
+def run_parallel(kind: str, projected: Tensor, h0: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor] | None:
     """Every state and every output of a parallel layer's direction, or None where the compiled
     core does not run (the caller then computes them in PyTorch).
 
-    kind: a key of ``KINDS``; projected: (T, N, G·H) the gates' input terms; h0: (N, H) or None
-    for zeros; mask: (T, N) bool, False at padded steps, or None. Returns h (T, N, H), the carried
+    kind: a key of ``KINDS``; projected: (T, N, G·H) the gates' input terms (the core checks G
+    against the kind); h0: (N, H) the state before step 0; mask: (T, N) bool, False at padded
+    steps, or None. Returns h (T, N, H), the carried
     state of every step (frozen at padded steps), and the outputs (T, N, H), zero at padded steps.
     """
     if core_for(projected) is None:
         return None
-    batch, size = projected.shape[1], projected.shape[2] // GATES[kind]
-    h0 = projected.new_zeros(batch, size) if h0 is None else h0.contiguous()
+    h0 = h0.contiguous()
     flags = projected.new_empty(0, dtype=torch.bool) if mask is None else mask.contiguous()
     results = _ParallelCells.apply(KINDS[kind], projected.contiguous(), h0, flags)
     h = results[0]
