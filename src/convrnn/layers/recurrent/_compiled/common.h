@@ -34,27 +34,42 @@ void cblas_sgemm_compute(int layout, int trans_a, int trans_b, int m, int n, int
 
 namespace convrnn {
 
-// c = beta·c + a · bᵀ (``transposed``) or a · b, all row-major and contiguous: a (rows, inner),
-// b (cols, inner) or (inner, cols), c (rows, cols). Row-major c is column-major cᵀ, so BLAS
-// computes cᵀ = op(b)ᵀ aᵀ with the operands swapped.
+// Whether BLAS's Fortran product is there for T.
 template <typename T>
-inline void matmul(const at::Tensor& a, const at::Tensor& b, bool transposed, T beta, const at::Tensor& c) {
-  const int rows = static_cast<int>(a.size(0)), inner = static_cast<int>(a.size(1));
-  const int cols = static_cast<int>(c.size(1)), ldb = transposed ? inner : cols;
+inline bool have_blas() {
+  if constexpr (std::is_same_v<T, float>) {
+    return sgemm_ != nullptr;
+  } else {
+    return dgemm_ != nullptr;
+  }
+}
+
+// c = beta·c + a · op(b) through BLAS, row-major: a (rows, inner) with leading dimension inner,
+// op(b) (inner, width) from b (width, inner) if ``transposed`` else (inner, width), leading
+// dimension ldb, c (rows, width) with leading dimension ldc. Row-major c is column-major cᵀ, so
+// BLAS computes cᵀ = op(b)ᵀ aᵀ with the operands swapped. Needs have_blas<T>().
+template <typename T>
+inline void blas_product(bool transposed, int rows, int width, int inner, const T* a, const T* b, int ldb, T beta,
+                         T* c, int ldc) {
   const T one = 1;
   const char* op_b = transposed ? "T" : "N";
   if constexpr (std::is_same_v<T, float>) {
-    if (sgemm_ != nullptr) {
-      sgemm_(op_b, "N", &cols, &rows, &inner, &one, b.data_ptr<T>(), &ldb, a.data_ptr<T>(), &inner, &beta,
-             c.data_ptr<T>(), &cols);
-      return;
-    }
+    sgemm_(op_b, "N", &width, &rows, &inner, &one, b, &ldb, a, &inner, &beta, c, &ldc);
   } else {
-    if (dgemm_ != nullptr) {
-      dgemm_(op_b, "N", &cols, &rows, &inner, &one, b.data_ptr<T>(), &ldb, a.data_ptr<T>(), &inner, &beta,
-             c.data_ptr<T>(), &cols);
-      return;
-    }
+    dgemm_(op_b, "N", &width, &rows, &inner, &one, b, &ldb, a, &inner, &beta, c, &ldc);
+  }
+}
+
+// c = beta·c + a · bᵀ (``transposed``) or a · b, all row-major and contiguous: a (rows, inner),
+// b (cols, inner) or (inner, cols), c (rows, cols); through ATen where there is no BLAS.
+template <typename T>
+inline void matmul(const at::Tensor& a, const at::Tensor& b, bool transposed, T beta, const at::Tensor& c) {
+  const int rows = static_cast<int>(a.size(0)), inner = static_cast<int>(a.size(1));
+  const int cols = static_cast<int>(c.size(1));
+  if (have_blas<T>()) {
+    blas_product<T>(transposed, rows, cols, inner, a.data_ptr<T>(), b.data_ptr<T>(), transposed ? inner : cols,
+                    beta, c.data_ptr<T>(), cols);
+    return;
   }
   at::Tensor target = c;
   if (beta == T(0)) {
@@ -94,8 +109,7 @@ class StepWeight {
                          b.data_ptr<float>(), transposed ? inner_ : cols_, packed_.data_ptr<float>());
       }
     }
-    const bool blas = std::is_same_v<T, float> ? sgemm_ != nullptr : dgemm_ != nullptr;
-    split_ = blas && product_strategy() == 2 && at::get_num_threads() > 1 && cols_ >= 64;
+    split_ = have_blas<T>() && product_strategy() == 2 && at::get_num_threads() > 1 && cols_ >= 64;
   }
 
   void multiply(const at::Tensor& a, T beta, const at::Tensor& c) const {
@@ -121,8 +135,9 @@ class StepWeight {
           const int width = std::min<int>(static_cast<int>(block), cols_ - start);
           // Column block [start, start + width) of c: rows start·inner of b (transposed) or
           // columns start of b (not transposed).
-          blas(transposed_, static_cast<int>(rows), width, a, transposed_ ? b + start * inner_ : b + start,
-               beta, c + start);
+          blas_product<T>(transposed_, static_cast<int>(rows), width, inner_, a,
+                          transposed_ ? b + start * inner_ : b + start, transposed_ ? inner_ : cols_, beta,
+                          c + start, cols_);
         }
       });
       return;
@@ -134,18 +149,6 @@ class StepWeight {
   }
 
  private:
-  // c[:, 0:width] (leading dimension cols) = beta·c + a · op(b), b pointing at the block's start.
-  void blas(bool transposed, int rows, int width, const T* a, const T* b, T beta, T* c) const {
-    const T one = 1;
-    const int ldb = transposed ? inner_ : cols_;
-    const char* op_b = transposed ? "T" : "N";
-    if constexpr (std::is_same_v<T, float>) {
-      sgemm_(op_b, "N", &width, &rows, &inner_, &one, b, &ldb, a, &inner_, &beta, c, &cols_);
-    } else {
-      dgemm_(op_b, "N", &width, &rows, &inner_, &one, b, &ldb, a, &inner_, &beta, c, &cols_);
-    }
-  }
-
   // CBLAS's constants.
   static constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kB = 162;
   at::Tensor b_, packed_;
