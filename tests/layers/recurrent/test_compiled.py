@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from convrnn.layers.recurrent import RNN, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, _compiled
-from convrnn.layers.recurrent.fused import available, disabled, fused_kind, run_fused
+from convrnn.layers.recurrent.fused import available, disabled, fused_kind, run_fused, work_split
 
 FUSED = {
     "lstm": lambda F, H: LSTMCell(F, H),
@@ -52,10 +52,22 @@ def outputs_and_gradients(rnn, x, lengths, weights):
     return results, [x.grad] + [p.grad for p in rnn.parameters()]
 
 
+@pytest.fixture(params=["sequences", "steps"])
+def split(request):
+    """Each way the core's loops share work among threads (fused.work_split), on two threads so
+    that "sequences" really splits the batch (and unevenly: 5 sequences)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    work_split(request.param)
+    yield request.param
+    work_split("auto")
+    torch.set_num_threads(threads)
+
+
 @needs_core
 @pytest.mark.parametrize("name", sorted(FUSED))
-@pytest.mark.parametrize("with_lengths", [False, True])
-def test_compiled_core_equals_python_engine_with_gradients(name, with_lengths):
+@pytest.mark.parametrize(("with_lengths", "steps"), [(False, 7), (True, 7), (True, 6)])
+def test_compiled_core_equals_python_engine_with_gradients(name, with_lengths, steps, split):
     torch.manual_seed(0)
     rnn = RNN(random_cell(name), num_layers=2, bidirectional=True).double()
     rnn.use_native = False
@@ -64,8 +76,8 @@ def test_compiled_core_equals_python_engine_with_gradients(name, with_lengths):
             for parameter in cell.parameters():
                 parameter.uniform_(-0.8, 0.8)
     assert all(fused_kind(cell) is not None for cell in rnn.cells)
-    x = torch.randn(4, 7, 3, dtype=torch.float64)
-    lengths = torch.tensor([7, 3, 5, 1]) if with_lengths else None
+    x = torch.randn(5, steps, 3, dtype=torch.float64)
+    lengths = torch.tensor([steps, 3, 5, 1, 4]) if with_lengths else None
     first, final, states = rnn(x, lengths, return_states=True)
     final = final if isinstance(final, tuple) else (final,)
     states = states if isinstance(states, tuple) else (states,)
@@ -289,6 +301,11 @@ def test_every_step_product_strategy_gives_the_same_results(strategy):
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="'strategy'"):
         step_products("fast")
+
+
+def test_work_split_names_its_choices():
+    with pytest.raises(ValueError, match=r"'split'.*'sequences'.*got 'rows'"):
+        work_split("rows")
 
 
 LAYER_NORM = sorted(name for name in FUSED if name.endswith("layer_norm"))

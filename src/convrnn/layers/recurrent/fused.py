@@ -66,6 +66,22 @@ def step_products(strategy: str) -> None:
         core.set_step_products(strategies[strategy])
 
 
+def work_split(split: str) -> None:
+    """How the compiled core's loops through time share their work among torch's threads:
+    "sequences" (each thread runs every step of its own block of the batch's sequences, which
+    are independent, with no synchronisation between steps), "steps" (each step's matrix product
+    split by columns and its pointwise code by rows, the threads joined at every step) or "auto"
+    (default: by sequences where each thread gets at least four and the recurrent weights fit in
+    half a core's level-2 cache, which each thread then reads at every step). For comparisons;
+    all give the same results up to rounding."""
+    splits = {"auto": 0, "sequences": 1, "steps": 2}
+    if split not in splits:
+        raise ValueError(f"work_split: argument 'split' expected one of {sorted(splits)}, got {split!r}")
+    core = load()
+    if core is not None:
+        core.set_work_split(splits[split])
+
+
 def fused_kind(cell: Cell) -> str | None:
     """"lstm", "gru", "mgu", "elman_tanh", "elman_relu" (each with a "layer_norm_" prefix under
     layer norm) or "jordan" if the compiled core runs ``cell``."""

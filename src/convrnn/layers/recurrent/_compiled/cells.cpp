@@ -43,32 +43,34 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
     scalar_t* const g_all = gates.data_ptr<scalar_t>();
     scalar_t* const h_base = h_all.data_ptr<scalar_t>();
     scalar_t* const c_base = c_all.data_ptr<scalar_t>();
-    for (int64_t t = 0; t < T; ++t) {
-      const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-      const scalar_t* cp = t ? c_base + (t - 1) * N * H : c0.data_ptr<scalar_t>();
-      scalar_t* g = g_all + t * N * 4 * H;
-      U.multiply(hp, N, 1, g);
-      scalar_t* h = h_base + t * N * H;
-      scalar_t* c = c_base + t * N * H;
-      for_rows(N, 4 * H, [&](int64_t n) {
-        scalar_t* gn = g + n * 4 * H;
-        const int64_t row = n * H;
-        if (!active(m, t, N, n)) {
-          std::copy(hp + row, hp + row + H, h + row);
-          std::copy(cp + row, cp + row + H, c + row);
-          return;
-        }
-        // Two branch-free copies of the loop (with and without peepholes) so that it vectorises.
-        with_flag(V != nullptr, [&](auto peephole) {
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t cell = lstm_unit<decltype(peephole)::value>(gn, k, H, cp[row + k], V);
-            c[row + k] = cell;
-            h[row + k] = gn[3 * H + k] * std::tanh(cell);
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        const scalar_t* cp = t ? c_base + (t - 1) * N * H : c0.data_ptr<scalar_t>();
+        scalar_t* g = g_all + t * N * 4 * H;
+        U.multiply(hp + first * H, last - first, 1, g + first * 4 * H);
+        scalar_t* h = h_base + t * N * H;
+        scalar_t* c = c_base + t * N * H;
+        for_rows(first, last, 4 * H, [&](int64_t n) {
+          scalar_t* gn = g + n * 4 * H;
+          const int64_t row = n * H;
+          if (!active(m, t, N, n)) {
+            std::copy(hp + row, hp + row + H, h + row);
+            std::copy(cp + row, cp + row + H, c + row);
+            return;
           }
+          // Two branch-free copies of the loop (with and without peepholes) so that it vectorises.
+          with_flag(V != nullptr, [&](auto peephole) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t cell = lstm_unit<decltype(peephole)::value>(gn, k, H, cp[row + k], V);
+              c[row + k] = cell;
+              h[row + k] = gn[3 * H + k] * std::tanh(cell);
+            }
+          });
         });
-      });
-    }
+      }
+    });
   });
   return {h_all, c_all, gates};
 }
@@ -87,48 +89,53 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U(weight_hh, false, N);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
-      const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
-      scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
-      const scalar_t* dhp = dh.data_ptr<scalar_t>();
-      scalar_t* dcp = dc.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      // dh ← passed + (this step's term) each step: the two buffers swap roles, per block the same T times.
+      scalar_t* carried = dh.data_ptr<scalar_t>();
       scalar_t* pass = passed.data_ptr<scalar_t>();
-      for_rows(N, 4 * H, [&](int64_t n) {
-        const int64_t row = n * H;
-        scalar_t* dn = d + n * 4 * H;
-        const scalar_t* sn = s + n * 4 * H;
-        if (!active(m, t, N, n)) {
-          std::fill(dn, dn + 4 * H, scalar_t(0));
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            pass[row + k] = gh[row + k] + dhp[row + k];
-            dcp[row + k] += gc[row + k];
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
+        const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
+        scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
+        const scalar_t* dhp = carried;
+        scalar_t* dcp = dc.data_ptr<scalar_t>();
+        for_rows(first, last, 4 * H, [&](int64_t n) {
+          const int64_t row = n * H;
+          scalar_t* dn = d + n * 4 * H;
+          const scalar_t* sn = s + n * 4 * H;
+          if (!active(m, t, N, n)) {
+            std::fill(dn, dn + 4 * H, scalar_t(0));
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              pass[row + k] = gh[row + k] + dhp[row + k];
+              dcp[row + k] += gc[row + k];
+            }
+            return;
           }
-          return;
-        }
-        with_flag(V != nullptr, [&](auto peephole) {
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t o = sn[3 * H + k];
-            const scalar_t d_h = gh[row + k] + dhp[row + k];
-            const scalar_t squashed = std::tanh(c[row + k]);
-            const scalar_t d_o = d_h * squashed * o * (1 - o);
-            scalar_t d_c = gc[row + k] + dcp[row + k] + d_h * o * (1 - squashed * squashed);
-            if constexpr (decltype(peephole)::value) d_c += V[2 * H + k] * d_o;
-            dn[3 * H + k] = d_o;
-            dcp[row + k] = lstm_unit_backward<decltype(peephole)::value>(dn, sn, k, H, d_c, cp[row + k], V);
-            pass[row + k] = 0;
-          }
+          with_flag(V != nullptr, [&](auto peephole) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t o = sn[3 * H + k];
+              const scalar_t d_h = gh[row + k] + dhp[row + k];
+              const scalar_t squashed = std::tanh(c[row + k]);
+              const scalar_t d_o = d_h * squashed * o * (1 - o);
+              scalar_t d_c = gc[row + k] + dcp[row + k] + d_h * o * (1 - squashed * squashed);
+              if constexpr (decltype(peephole)::value) d_c += V[2 * H + k] * d_o;
+              dn[3 * H + k] = d_o;
+              dcp[row + k] = lstm_unit_backward<decltype(peephole)::value>(dn, sn, k, H, d_c, cp[row + k], V);
+              pass[row + k] = 0;
+            }
+          });
         });
-      });
-      U.multiply(d, N, 1, pass);
-      std::swap(dh, passed);  // dh ← passed + δ_t U; the old dh buffer is rewritten next step
-    }
+        U.multiply(d + first * 4 * H, last - first, 1, pass + first * H);
+        std::swap(carried, pass);
+      }
+    });
   });
+  if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_gates.view({T * N, 4 * H});
   at::Tensor grad_weight = flat.t().mm(previous_states(h0, h_all));
   at::Tensor grad_bias = flat.sum(0);
@@ -164,41 +171,39 @@ std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "gated_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U_gates(gate_weight, true, N), U_cand(cand_weight, true, N);
-    at::Tensor h_prev = h0;
-    for (int64_t t = 0; t < T; ++t) {
-      at::Tensor a = gate.select(0, t);
-      U_gates.multiply(h_prev, 1, a);
-      scalar_t* g = a.data_ptr<scalar_t>();
-      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
-      scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
-      for_rows(N, S * H, [&](int64_t n) {
-        scalar_t* gn = g + n * S * H;
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(gn[k]);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
-      });
-      at::Tensor b = cand.select(0, t);
-      U_cand.multiply(gated.select(0, t), 1, b);
-      scalar_t* c = b.data_ptr<scalar_t>();
-      scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        if (!active(m, t, N, n)) {
-          std::copy(hp + row, hp + row + H, h + row);
-          return;
-        }
-        const scalar_t* gn = g + n * S * H;
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t candidate = std::tanh(c[row + k]);
-          c[row + k] = candidate;
-          const scalar_t old = hp[row + k];
-          h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
-        }
-      });
-      h_prev = h_all.select(0, t);
-    }
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+        U_gates.multiply(hp + first * H, last - first, 1, g + first * S * H);
+        scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
+        for_rows(first, last, S * H, [&](int64_t n) {
+          scalar_t* gn = g + n * S * H;
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(gn[k]);
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
+        });
+        scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+        U_cand.multiply(q + first * H, last - first, 1, c + first * H);
+        scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          if (!active(m, t, N, n)) {
+            std::copy(hp + row, hp + row + H, h + row);
+            return;
+          }
+          const scalar_t* gn = g + n * S * H;
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t candidate = std::tanh(c[row + k]);
+            c[row + k] = candidate;
+            const scalar_t old = hp[row + k];
+            h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
+          }
+        });
+      }
+    });
   });
   return {h_all, gate, cand, gated};
 }
@@ -219,55 +224,60 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "gated_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-      const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
-      const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
-      scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      // dh ← direct + (this step's term) each step: the two buffers swap roles, per block the same T times.
+      scalar_t* carried = dh.data_ptr<scalar_t>();
       scalar_t* dd = direct.data_ptr<scalar_t>();
-      // Pass 1: everything but the path through U_n; dg holds ∂L/∂(gate activation) so far.
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        scalar_t* dgn = dg + n * S * H;
-        const scalar_t* gn = g + n * S * H;
-        if (!active(m, t, N, n)) {
-          std::fill(dgn, dgn + S * H, scalar_t(0));
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+        const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
+        scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* dhp = carried;
+        // Pass 1: everything but the path through U_n; dg holds ∂L/∂(gate activation) so far.
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          scalar_t* dgn = dg + n * S * H;
+          const scalar_t* gn = g + n * S * H;
+          if (!active(m, t, N, n)) {
+            std::fill(dgn, dgn + S * H, scalar_t(0));
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              dc[row + k] = 0;
+              dd[row + k] = gh[row + k] + dhp[row + k];
+            }
+            return;
+          }
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            dc[row + k] = 0;
-            dd[row + k] = gh[row + k] + dhp[row + k];
+            gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
+                                dd[row + k]);
           }
-          return;
-        }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
-                              dd[row + k]);
-        }
-      });
-      // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
-      U_cand.multiply(d_cand.select(0, t), 0, d_q);
-      const scalar_t* dq = d_q.data_ptr<scalar_t>();
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        scalar_t* dgn = dg + n * S * H;
-        const scalar_t* gn = g + n * S * H;
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t q = gn[k];
-          dd[row + k] += dq[row + k] * q;
-          dgn[k] += dq[row + k] * hp[row + k];
-        }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < S * H; ++k) dgn[k] *= gn[k] * (1 - gn[k]);
-      });
-      U_gates.multiply(d_gate.select(0, t), 1, direct);
-      std::swap(dh, direct);  // dh ← direct + δ_t U_gates; the old dh buffer is rewritten next step
-    }
+        });
+        // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
+        U_cand.multiply(dc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);
+        const scalar_t* dq = d_q.data_ptr<scalar_t>();
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          scalar_t* dgn = dg + n * S * H;
+          const scalar_t* gn = g + n * S * H;
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t q = gn[k];
+            dd[row + k] += dq[row + k] * q;
+            dgn[k] += dq[row + k] * hp[row + k];
+          }
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < S * H; ++k) dgn[k] *= gn[k] * (1 - gn[k]);
+        });
+        U_gates.multiply(dg + first * S * H, last - first, 1, dd + first * H);
+        std::swap(carried, dd);
+      }
+    });
   });
+  if (T % 2) std::swap(dh, direct);  // the buffer written last
   const at::Tensor flat_gate = d_gate.view({T * N, S * H});
   const at::Tensor flat_cand = d_cand.view({T * N, H});
   at::Tensor grad_weight = at::cat({flat_gate.t().mm(previous_states(h0, h_all)),
@@ -287,26 +297,25 @@ std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at:
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "elman_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U(weight_hh, true, N);
-    at::Tensor h_prev = h0;
-    for (int64_t t = 0; t < T; ++t) {
-      at::Tensor a = h_all.select(0, t);
-      U.multiply(h_prev, 1, a);
-      scalar_t* h = a.data_ptr<scalar_t>();
-      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        if (!active(m, t, N, n)) {
-          std::copy(hp + row, hp + row + H, h + row);
-          return;
-        }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t v = h[row + k];
-          h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
-        }
-      });
-      h_prev = a;
-    }
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+        U.multiply(hp + first * H, last - first, 1, h + first * H);
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          if (!active(m, t, N, n)) {
+            std::copy(hp + row, hp + row + H, h + row);
+            return;
+          }
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t v = h[row + k];
+            h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
+          }
+        });
+      }
+    });
   });
   return {h_all};
 }
@@ -321,28 +330,33 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "elman_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U(weight_hh, false, N);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      // dh ← passed + (this step's term) each step: the two buffers swap roles, per block the same T times.
+      scalar_t* carried = dh.data_ptr<scalar_t>();
       scalar_t* pass = passed.data_ptr<scalar_t>();
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        const bool on = active(m, t, N, n);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t d_h = gh[row + k] + dhp[row + k];
-          const scalar_t v = h[row + k];
-          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-          d[row + k] = on ? d_h * slope : scalar_t(0);
-          pass[row + k] = on ? scalar_t(0) : d_h;
-        }
-      });
-      U.multiply(d_pre.select(0, t), 1, passed);
-      std::swap(dh, passed);  // dh ← passed + δ_t U; the old dh buffer is rewritten next step
-    }
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* dhp = carried;
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          const bool on = active(m, t, N, n);
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t d_h = gh[row + k] + dhp[row + k];
+            const scalar_t v = h[row + k];
+            const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+            d[row + k] = on ? d_h * slope : scalar_t(0);
+            pass[row + k] = on ? scalar_t(0) : d_h;
+          }
+        });
+        U.multiply(d + first * H, last - first, 1, pass + first * H);
+        std::swap(carried, pass);
+      }
+    });
   });
+  if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_pre.view({T * N, H});
   return {d_pre, dh, flat.t().mm(previous_states(h0, h_all)), flat.sum(0)};
 }

@@ -70,32 +70,29 @@ std::vector<at::Tensor> jordan_forward(bool relu, int64_t decision, const at::Te
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "jordan_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> W(weight_hh, true, N), V(weight_ho, true, N);
-    at::Tensor h_prev = h0, y_prev = y0;
-    for (int64_t t = 0; t < T; ++t) {
-      at::Tensor a = h_all.select(0, t);
-      at::Tensor o = y_all.select(0, t);
-      W.multiply(y_prev, 1, a);
-      scalar_t* h = a.data_ptr<scalar_t>();
-      for_rows(N, H, [&](int64_t n) {
-        scalar_t* hn = h + n * H;
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) hn[k] = relu ? (hn[k] > 0 ? hn[k] : scalar_t(0)) : std::tanh(hn[k]);
-      });
-      V.multiply(a, 1, o);
-      scalar_t* y = o.data_ptr<scalar_t>();
-      const scalar_t* hp = h_prev.data_ptr<scalar_t>();
-      const scalar_t* yp = y_prev.data_ptr<scalar_t>();
-      for_rows(N, O, [&](int64_t n) {
-        if (!active(m, t, N, n)) {
-          std::copy(hp + n * H, hp + (n + 1) * H, h + n * H);
-          std::copy(yp + n * O, yp + (n + 1) * O, y + n * O);
-          return;
-        }
-        decide(y + n * O, O, decision);
-      });
-      h_prev = a;
-      y_prev = o;
-    }
+    over_sequences(N, weight_hh.nbytes() + weight_ho.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        const scalar_t* yp = t ? y_all.data_ptr<scalar_t>() + (t - 1) * N * O : y0.data_ptr<scalar_t>();
+        scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* y = y_all.data_ptr<scalar_t>() + t * N * O;
+        W.multiply(yp + first * O, last - first, 1, h + first * H);
+        for_rows(first, last, H, [&](int64_t n) {
+          scalar_t* hn = h + n * H;
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) hn[k] = relu ? (hn[k] > 0 ? hn[k] : scalar_t(0)) : std::tanh(hn[k]);
+        });
+        V.multiply(h + first * H, last - first, 1, y + first * O);
+        for_rows(first, last, O, [&](int64_t n) {
+          if (!active(m, t, N, n)) {
+            std::copy(hp + n * H, hp + (n + 1) * H, h + n * H);
+            std::copy(yp + n * O, yp + (n + 1) * O, y + n * O);
+            return;
+          }
+          decide(y + n * O, O, decision);
+        });
+      }
+    });
   });
   return {h_all, y_all};
 }
@@ -115,48 +112,52 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "jordan_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> W(weight_hh, false, N), V(weight_ho, false, N);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* gy = grad_y.data_ptr<scalar_t>() + t * N * O;
-      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* y = y_all.data_ptr<scalar_t>() + t * N * O;
-      scalar_t* dout = d_out.data_ptr<scalar_t>() + t * N * O;
-      scalar_t* dp = d_pre.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* dyp = dy.data_ptr<scalar_t>();
-      scalar_t* dhp = dh.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes() + weight_ho.nbytes(), [&](int64_t first, int64_t last) {
+      // dy ← passed_y + (this step's term) each step: the two buffers swap roles, per block the same T times.
+      scalar_t* carried = dy.data_ptr<scalar_t>();
       scalar_t* pass = passed_y.data_ptr<scalar_t>();
-      for_rows(N, O, [&](int64_t n) {
-        const int64_t row = n * O;
-        const bool on = active(m, t, N, n);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < O; ++k) {
-          const scalar_t d_y = gy[row + k] + dyp[row + k];
-          dout[row + k] = on ? d_y : scalar_t(0);
-          pass[row + k] = on ? scalar_t(0) : d_y;
-        }
-        if (on) decide_backward(dout + row, y + row, O, decision);
-      });
-      // ∂L/∂h_t = grad_h + carried + ∂L/∂(V h + c) V
-      at::Tensor dh_now = d_hidden;
-      dh_now.copy_(dh);
-      V.multiply(d_out.select(0, t), 1, dh_now);
-      const scalar_t* dnow = dh_now.data_ptr<scalar_t>();
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        const bool on = active(m, t, N, n);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t d_h = gh[row + k] + dnow[row + k];
-          const scalar_t v = h[row + k];
-          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-          dp[row + k] = on ? d_h * slope : scalar_t(0);
-          dhp[row + k] = on ? scalar_t(0) : d_h;
-        }
-      });
-      W.multiply(d_pre.select(0, t), 1, passed_y);
-      std::swap(dy, passed_y);  // dy ← passed + δ_t W; the old dy buffer is rewritten next step
-    }
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* gy = grad_y.data_ptr<scalar_t>() + t * N * O;
+        const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* y = y_all.data_ptr<scalar_t>() + t * N * O;
+        scalar_t* dout = d_out.data_ptr<scalar_t>() + t * N * O;
+        scalar_t* dp = d_pre.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* dyp = carried;
+        scalar_t* dhp = dh.data_ptr<scalar_t>();
+        for_rows(first, last, O, [&](int64_t n) {
+          const int64_t row = n * O;
+          const bool on = active(m, t, N, n);
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < O; ++k) {
+            const scalar_t d_y = gy[row + k] + dyp[row + k];
+            dout[row + k] = on ? d_y : scalar_t(0);
+            pass[row + k] = on ? scalar_t(0) : d_y;
+          }
+          if (on) decide_backward(dout + row, y + row, O, decision);
+        });
+        // ∂L/∂h_t = grad_h + carried + ∂L/∂(V h + c) V
+        scalar_t* dnow = d_hidden.data_ptr<scalar_t>();
+        std::copy(dhp + first * H, dhp + last * H, dnow + first * H);
+        V.multiply(dout + first * O, last - first, 1, dnow + first * H);
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          const bool on = active(m, t, N, n);
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t d_h = gh[row + k] + dnow[row + k];
+            const scalar_t v = h[row + k];
+            const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+            dp[row + k] = on ? d_h * slope : scalar_t(0);
+            dhp[row + k] = on ? scalar_t(0) : d_h;
+          }
+        });
+        W.multiply(dp + first * H, last - first, 1, pass + first * O);
+        std::swap(carried, pass);
+      }
+    });
   });
+  if (T % 2) std::swap(dy, passed_y);  // the buffer written last
   const at::Tensor flat = d_pre.view({T * N, H});
   const at::Tensor flat_out = d_out.view({T * N, O});
   at::Tensor grad_weight_hh = flat.t().mm(previous_states(y0, y_all));

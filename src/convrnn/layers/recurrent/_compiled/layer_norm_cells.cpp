@@ -43,27 +43,29 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
     const StepWeight<scalar_t> U(weight_hh, true, N);
     scalar_t* const h_base = h_all.data_ptr<scalar_t>();
     scalar_t* const rp = r.data_ptr<scalar_t>();
-    for (int64_t t = 0; t < T; ++t) {
-      const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-      scalar_t* h = h_base + t * N * H;
-      scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
-      U.multiply(hp, N, 0, rp);
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        if (!active(m, t, N, n)) {
-          std::copy(hp + row, hp + row + H, h + row);
-          std::fill(rh + row, rh + row + H, scalar_t(0));
-          return;
-        }
-        rs[n] = normalise(rp + row, rh + row, H, epsilon);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t v = h[row + k] + alpha[k] * rh[row + k];
-          h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
-        }
-      });
-    }
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        scalar_t* h = h_base + t * N * H;
+        scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
+        U.multiply(hp + first * H, last - first, 0, rp + first * H);
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          if (!active(m, t, N, n)) {
+            std::copy(hp + row, hp + row + H, h + row);
+            std::fill(rh + row, rh + row + H, scalar_t(0));
+            return;
+          }
+          rs[n] = normalise(rp + row, rh + row, H, epsilon);
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t v = h[row + k] + alpha[k] * rh[row + k];
+            h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
+          }
+        });
+      }
+    });
   });
   return {h_all, r_hat, r_rstd, x_hat, x_rstd};
 }
@@ -84,40 +86,45 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const StepWeight<scalar_t> U(weight_hh, false, N);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
-      scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      // dh ← passed + (this step's term) each step: the two buffers swap roles, per block the same T times.
+      scalar_t* carried = dh.data_ptr<scalar_t>();
       scalar_t* pass = passed.data_ptr<scalar_t>();
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        if (!active(m, t, N, n)) {
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
+        scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* dhp = carried;
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          if (!active(m, t, N, n)) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              pass[row + k] = gh[row + k] + dhp[row + k];
+              d[row + k] = 0;
+              dr[row + k] = 0;
+            }
+            return;
+          }
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            pass[row + k] = gh[row + k] + dhp[row + k];
-            d[row + k] = 0;
-            dr[row + k] = 0;
+            const scalar_t v = h[row + k];
+            const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+            d[row + k] = (gh[row + k] + dhp[row + k]) * slope;
+            dr[row + k] = alpha[k] * d[row + k];
+            pass[row + k] = 0;
           }
-          return;
-        }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t v = h[row + k];
-          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-          d[row + k] = (gh[row + k] + dhp[row + k]) * slope;
-          dr[row + k] = alpha[k] * d[row + k];
-          pass[row + k] = 0;
-        }
-        normalise_backward(dr + row, rh + row, rs[n], H);
-      });
-      U.multiply(dr, N, 1, pass);
-      std::swap(dh, passed);
-    }
+          normalise_backward(dr + row, rh + row, rs[n], H);
+        });
+        U.multiply(dr + first * H, last - first, 1, pass + first * H);
+        std::swap(carried, pass);
+      }
+    });
   });
+  if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_pre.view({T * N, H});
   at::Tensor grad_bias = flat.sum(0);
   std::vector<at::Tensor> grads = {d_pre, dh, d_r.view({T * N, H}).t().mm(previous_states(h0, h_all)), grad_bias,
@@ -156,6 +163,7 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
   at::Tensor cand_hat = at::empty({T, N, H}, h0.options());
   at::Tensor cand_rstd = at::empty({T, N}, h0.options());
   at::Tensor r = at::empty({N, S * H}, h0.options());
+  at::Tensor r_cand = at::empty({N, H}, h0.options());  // the candidate's product, N rows of H (r's rows are S·H wide)
   const at::Tensor gate_weight = weight_hh.narrow(0, 0, S * H);
   const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "layer_norm_gated_forward", [&] {
@@ -164,47 +172,50 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
     const scalar_t epsilon = static_cast<scalar_t>(eps);
     const StepWeight<scalar_t> U_gates(gate_weight, true, N), U_cand(cand_weight, true, N);
     scalar_t* const rp = r.data_ptr<scalar_t>();
-    for (int64_t t = 0; t < T; ++t) {
-      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-      scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
-      scalar_t* gh = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
-      scalar_t* gs = gate_rstd.data_ptr<scalar_t>() + t * N * S;
-      scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
-      U_gates.multiply(hp, N, 0, rp);
-      for_rows(N, S * H, [&](int64_t n) {
-        scalar_t* gn = g + n * S * H;
-        scalar_t* hat = gh + n * S * H;
-        for (int64_t b = 0; b < S; ++b) gs[n * S + b] = normalise(rp + n * S * H + b * H, hat + b * H, H, epsilon);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(gn[k] + alpha[k] * hat[k]);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
-      });
-      scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* ch = cand_hat.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* cs = cand_rstd.data_ptr<scalar_t>() + t * N;
-      scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-      U_cand.multiply(q, N, 0, rp);
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        if (!active(m, t, N, n)) {
-          std::copy(hp + row, hp + row + H, h + row);
-          std::fill(gh + n * S * H, gh + (n + 1) * S * H, scalar_t(0));
-          std::fill(ch + row, ch + row + H, scalar_t(0));
-          return;
-        }
-        cs[n] = normalise(rp + row, ch + row, H, epsilon);
-        const scalar_t* gn = g + n * S * H;
-        const scalar_t* alpha_n = alpha + S * H;
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t candidate = std::tanh(c[row + k] + alpha_n[k] * ch[row + k]);
-          c[row + k] = candidate;
-          const scalar_t old = hp[row + k];
-          h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
-        }
-      });
-    }
+    scalar_t* const rcp = r_cand.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+        scalar_t* gh = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
+        scalar_t* gs = gate_rstd.data_ptr<scalar_t>() + t * N * S;
+        scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
+        U_gates.multiply(hp + first * H, last - first, 0, rp + first * S * H);
+        for_rows(first, last, S * H, [&](int64_t n) {
+          scalar_t* gn = g + n * S * H;
+          scalar_t* hat = gh + n * S * H;
+          for (int64_t b = 0; b < S; ++b) gs[n * S + b] = normalise(rp + n * S * H + b * H, hat + b * H, H, epsilon);
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(gn[k] + alpha[k] * hat[k]);
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
+        });
+        scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* ch = cand_hat.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* cs = cand_rstd.data_ptr<scalar_t>() + t * N;
+        scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+        U_cand.multiply(q + first * H, last - first, 0, rcp + first * H);
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          if (!active(m, t, N, n)) {
+            std::copy(hp + row, hp + row + H, h + row);
+            std::fill(gh + n * S * H, gh + (n + 1) * S * H, scalar_t(0));
+            std::fill(ch + row, ch + row + H, scalar_t(0));
+            return;
+          }
+          cs[n] = normalise(rcp + row, ch + row, H, epsilon);
+          const scalar_t* gn = g + n * S * H;
+          const scalar_t* alpha_n = alpha + S * H;
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t candidate = std::tanh(c[row + k] + alpha_n[k] * ch[row + k]);
+            c[row + k] = candidate;
+            const scalar_t old = hp[row + k];
+            h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
+          }
+        });
+      }
+    });
   });
   return {h_all, gate, cand, gated, gate_hat, gate_rstd, cand_hat, cand_rstd, x_hat, x_rstd};
 }
@@ -230,74 +241,79 @@ std::vector<at::Tensor> layer_norm_gated_backward(
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const scalar_t* alpha_n = alpha + S * H;
     const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
-    for (int64_t t = T - 1; t >= 0; --t) {
-      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-      const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
-      const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* g_hat = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
-      const scalar_t* g_rstd = gate_rstd.data_ptr<scalar_t>() + t * N * S;
-      const scalar_t* c_hat = cand_hat.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* c_rstd = cand_rstd.data_ptr<scalar_t>() + t * N;
-      scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
-      scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
-      scalar_t* drg = d_rg.data_ptr<scalar_t>() + t * N * S * H;
-      scalar_t* drc = d_rc.data_ptr<scalar_t>() + t * N * H;
-      const scalar_t* dhp = dh.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      // dh ← direct + (this step's term) each step: the two buffers swap roles, per block the same T times.
+      scalar_t* carried = dh.data_ptr<scalar_t>();
       scalar_t* dd = direct.data_ptr<scalar_t>();
-      // Pass 1: everything but the path through U_n (as in cells.cpp), then the candidate's norm.
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        scalar_t* dgn = dg + n * S * H;
-        const scalar_t* gn = g + n * S * H;
-        if (!active(m, t, N, n)) {
-          std::fill(dgn, dgn + S * H, scalar_t(0));
+      for (int64_t t = T - 1; t >= 0; --t) {
+        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+        const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* g_hat = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
+        const scalar_t* g_rstd = gate_rstd.data_ptr<scalar_t>() + t * N * S;
+        const scalar_t* c_hat = cand_hat.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* c_rstd = cand_rstd.data_ptr<scalar_t>() + t * N;
+        scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
+        scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
+        scalar_t* drg = d_rg.data_ptr<scalar_t>() + t * N * S * H;
+        scalar_t* drc = d_rc.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* dhp = carried;
+        // Pass 1: everything but the path through U_n (as in cells.cpp), then the candidate's norm.
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          scalar_t* dgn = dg + n * S * H;
+          const scalar_t* gn = g + n * S * H;
+          if (!active(m, t, N, n)) {
+            std::fill(dgn, dgn + S * H, scalar_t(0));
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              dc[row + k] = 0;
+              drc[row + k] = 0;
+              dd[row + k] = gh[row + k] + dhp[row + k];
+            }
+            return;
+          }
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            dc[row + k] = 0;
-            drc[row + k] = 0;
-            dd[row + k] = gh[row + k] + dhp[row + k];
+            gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
+                                dd[row + k]);
+            drc[row + k] = alpha_n[k] * dc[row + k];
           }
-          return;
-        }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
-                              dd[row + k]);
-          drc[row + k] = alpha_n[k] * dc[row + k];
-        }
-        normalise_backward(drc + row, c_hat + row, c_rstd[n], H);
-      });
-      U_cand.multiply(drc, N, 0, d_q.data_ptr<scalar_t>());
-      const scalar_t* dq = d_q.data_ptr<scalar_t>();
-      // Pass 2: the gated state's gradient, the gates' derivatives, then their norms.
-      for_rows(N, H, [&](int64_t n) {
-        const int64_t row = n * H;
-        scalar_t* dgn = dg + n * S * H;
-        scalar_t* drn = drg + n * S * H;
-        const scalar_t* gn = g + n * S * H;
-        if (!active(m, t, N, n)) {
-          std::fill(drn, drn + S * H, scalar_t(0));
-          return;
-        }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          dd[row + k] += dq[row + k] * gn[k];
-          dgn[k] += dq[row + k] * hp[row + k];
-        }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < S * H; ++k) {
-          dgn[k] *= gn[k] * (1 - gn[k]);
-          drn[k] = alpha[k] * dgn[k];
-        }
-        for (int64_t b = 0; b < S; ++b) {
-          normalise_backward(drn + b * H, g_hat + n * S * H + b * H, g_rstd[n * S + b], H);
-        }
-      });
-      U_gates.multiply(drg, N, 1, dd);
-      std::swap(dh, direct);
-    }
+          normalise_backward(drc + row, c_hat + row, c_rstd[n], H);
+        });
+        U_cand.multiply(drc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);
+        const scalar_t* dq = d_q.data_ptr<scalar_t>();
+        // Pass 2: the gated state's gradient, the gates' derivatives, then their norms.
+        for_rows(first, last, H, [&](int64_t n) {
+          const int64_t row = n * H;
+          scalar_t* dgn = dg + n * S * H;
+          scalar_t* drn = drg + n * S * H;
+          const scalar_t* gn = g + n * S * H;
+          if (!active(m, t, N, n)) {
+            std::fill(drn, drn + S * H, scalar_t(0));
+            return;
+          }
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            dd[row + k] += dq[row + k] * gn[k];
+            dgn[k] += dq[row + k] * hp[row + k];
+          }
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < S * H; ++k) {
+            dgn[k] *= gn[k] * (1 - gn[k]);
+            drn[k] = alpha[k] * dgn[k];
+          }
+          for (int64_t b = 0; b < S; ++b) {
+            normalise_backward(drn + b * H, g_hat + n * S * H + b * H, g_rstd[n * S + b], H);
+          }
+        });
+        U_gates.multiply(drg + first * S * H, last - first, 1, dd + first * H);
+        std::swap(carried, dd);
+      }
+    });
   });
+  if (T % 2) std::swap(dh, direct);  // the buffer written last
   const at::Tensor flat_gate = d_gate.view({T * N, S * H});
   const at::Tensor flat_cand = d_cand.view({T * N, H});
   at::Tensor grad_weight = at::cat({d_rg.view({T * N, S * H}).t().mm(previous_states(h0, h_all)),
