@@ -171,8 +171,9 @@ class _LayerNormOneState(torch.autograd.Function):
     def forward(ctx: Any, family: str, flag: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor,
                 bias_hh: Tensor, gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor,
                 bias_ih: Tensor, mask: Tensor) -> Tensor:
+        overwrite = (False,) if family == "gated" else ()
         h_all, *saved = getattr(load(), f"layer_norm_{family}_forward")(
-            flag, xw, h0, weight_hh, bias_hh, gain, shift, input_gain, input_shift, bias_ih, mask, eps)
+            flag, xw, h0, weight_hh, bias_hh, gain, shift, input_gain, input_shift, bias_ih, mask, eps, *overwrite)
         ctx.family, ctx.flag = family, flag
         ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, input_gain, mask)
         return h_all
@@ -253,6 +254,13 @@ def takes_raw_input(cell: Cell, like: Tensor) -> bool:
     return kind is not None and kind.startswith("layer_norm_") and core_for(like) is not None
 
 
+def _may_overwrite(consume: bool, xw: Tensor, state: State, cell: Cell) -> bool:
+    """Whether the core may compute in xw's memory and keep nothing for a backward pass: xw is
+    the caller's temporary (``consume``) and no gradient is wanted."""
+    return consume and not (torch.is_grad_enabled() and any(
+        t.requires_grad for t in (xw, *state, *cell.parameters())))
+
+
 def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, *,
               consume: bool = False, raw_input: bool = False) -> State | None:
     """Every step's state of ``cell`` over projected inputs, on the compiled core; None where the
@@ -261,10 +269,10 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     xw: (T, N, G) projected inputs; state: the initial state, each (N, S_k); mask: (T, N) bool,
     False at padded steps, where the state stays frozen. Returns one (T, N, S_k) tensor per
     state component (padded steps hold the frozen state, not zeros). ``consume=True`` says xw is
-    a temporary the caller never reads again: when no gradient is wanted the LSTMs then compute
-    in its memory (inference without a fresh (T, N, 4H) buffer). ``raw_input=True`` (layer-
-    normalised cells only, see :func:`takes_raw_input`): xw is W x without its layer norm
-    and bias, which the core then applies in one pass.
+    a temporary the caller never reads again: when no gradient is wanted the LSTMs and the
+    layer-normalised GRU and MGU then compute in its memory (inference without fresh (T, N, ·)
+    buffers). ``raw_input=True`` (layer-normalised cells only, see :func:`takes_raw_input`): xw
+    is W x without its layer norm and bias, which the core then applies in one pass.
     """
     kind = fused_kind(cell)
     if kind is None or core_for(xw) is None:
@@ -280,8 +288,7 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     bias_hh = cell.bias_hh.contiguous()
     if kind in ("lstm", "layer_norm_lstm"):
         peephole = cell.weight_peephole if cell.weight_peephole is not None else _empty(xw)
-        overwrite = consume and not (torch.is_grad_enabled() and any(
-            t.requires_grad for t in (xw, *state, *cell.parameters())))
+        overwrite = _may_overwrite(consume, xw, state, cell)
         if kind == "lstm":
             if overwrite:
                 return tuple(load().lstm_forward(xw, *state, weight_hh, bias_hh, peephole, mask, True)[:2])
@@ -305,6 +312,9 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
             if raw_input else (empty, empty, empty)
         family = "gated" if kind in ("layer_norm_gru", "layer_norm_mgu") else "elman"
         flag = kind in ("layer_norm_gru", "layer_norm_elman_relu")
+        if family == "gated" and _may_overwrite(consume, xw, state, cell):
+            return (load().layer_norm_gated_forward(flag, xw, state[0], weight_hh, bias_hh, gain, shift, *inputs,
+                                                    mask, norm.eps, True)[0],)
         return (_LayerNormOneState.apply(family, flag, norm.eps, xw, state[0], weight_hh, bias_hh, gain, shift,
                                          *inputs, mask),)
     if kind in ("gru", "mgu"):

@@ -78,7 +78,8 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                  const at::Tensor& gain, const at::Tensor& shift,
                                                  const at::Tensor& input_gain, const at::Tensor& input_shift,
-                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps);
+                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps,
+                                                 bool overwrite);
 std::vector<at::Tensor> layer_norm_gated_backward(
     bool gru, const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gate,
     const at::Tensor& cand, const at::Tensor& gated, const at::Tensor& gate_hat, const at::Tensor& gate_rstd,

@@ -139,60 +139,79 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
 }
 
 // ``gru`` selects the GRU (S = 2 gate blocks r, z) or the MGU (S = 1, f); gain and shift are
-// (S + 1, H): the gate blocks, then the candidate's.
+// (S + 1, H): the gate blocks, then the candidate's. ``overwrite`` (inference: raw is a temporary
+// no one reads again, and no gradient is wanted): the activations go into raw's own memory and
+// everything else only the backward pass reads (gated states, normalised products) into one
+// step's scratch (stride 0 in time), so no (T, N, ·) buffer but h is allocated.
 std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw, const at::Tensor& h0,
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                  const at::Tensor& gain, const at::Tensor& shift,
                                                  const at::Tensor& input_gain, const at::Tensor& input_shift,
-                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps) {
-  const int64_t T = raw.size(0), N = raw.size(1), H = h0.size(1), S = gru ? 2 : 1;
-  at::Tensor xw = raw, x_hat = at::empty({0}, h0.options()), x_rstd = at::empty({0}, h0.options());
+                                                 const at::Tensor& bias_ih, const at::Tensor& mask, double eps,
+                                                 bool overwrite) {
+  const int64_t T = raw.size(0), N = raw.size(1), H = h0.size(1), S = gru ? 2 : 1, G = (S + 1) * H;
+  const auto options = h0.options();
+  at::Tensor xw = raw, x_hat = at::empty({0}, options), x_rstd = at::empty({0}, options);
   if (input_gain.numel()) {
-    xw = at::empty_like(raw);
-    x_hat = at::empty_like(raw);
-    x_rstd = at::empty({T, N, S + 1}, h0.options());
-    normalise_input(raw, xw, x_hat, x_rstd, input_gain, bias_ih + input_shift.reshape({(S + 1) * H}), eps);
+    if (!overwrite) {
+      xw = at::empty_like(raw);
+      x_hat = at::empty_like(raw);
+      x_rstd = at::empty({T, N, S + 1}, options);
+    }
+    normalise_input(raw, xw, overwrite ? at::Tensor() : x_hat, overwrite ? at::Tensor() : x_rstd, input_gain,
+                    bias_ih + input_shift.reshape({G}), eps);
   }
-  const at::Tensor offset = bias_hh + shift.reshape({(S + 1) * H});
-  at::Tensor gate = at::add(xw.narrow(2, 0, S * H), offset.narrow(0, 0, S * H));
-  at::Tensor cand = at::add(xw.narrow(2, S * H, H), offset.narrow(0, S * H, H));
-  at::Tensor gated = at::empty({T, N, H}, h0.options());
-  at::Tensor h_all = at::empty({T, N, H}, h0.options());
-  at::Tensor gate_hat = at::empty({T, N, S * H}, h0.options());
-  at::Tensor gate_rstd = at::empty({T, N, S}, h0.options());
-  at::Tensor cand_hat = at::empty({T, N, H}, h0.options());
-  at::Tensor cand_rstd = at::empty({T, N}, h0.options());
-  at::Tensor r = at::empty({N, S * H}, h0.options());
-  at::Tensor r_cand = at::empty({N, H}, h0.options());  // the candidate's product, N rows of H (r's rows are S·H wide)
+  const at::Tensor offset = (bias_hh + shift.reshape({G})).contiguous();
+  // Where the gate and candidate activations go, and their rows' widths: raw itself (rows G
+  // wide) when overwriting, else their own saved tensors (rows S·H and H wide).
+  const int64_t kept = overwrite ? 1 : T, stride = overwrite ? 0 : 1;
+  at::Tensor gate = overwrite ? at::empty({0}, options) : at::empty({T, N, S * H}, options);
+  at::Tensor cand = overwrite ? at::empty({0}, options) : at::empty({T, N, H}, options);
+  const int64_t gate_width = overwrite ? G : S * H, cand_width = overwrite ? G : H;
+  at::Tensor gated = at::empty({kept, N, H}, options);
+  at::Tensor h_all = at::empty({T, N, H}, options);
+  at::Tensor gate_hat = at::empty({kept, N, S * H}, options);
+  at::Tensor gate_rstd = at::empty({kept, N, S}, options);
+  at::Tensor cand_hat = at::empty({kept, N, H}, options);
+  at::Tensor cand_rstd = at::empty({kept, N}, options);
+  at::Tensor r = at::empty({N, S * H}, options);
+  at::Tensor r_cand = at::empty({N, H}, options);  // the candidate's product, N rows of H (r's rows are S·H wide)
   const at::Tensor gate_weight = weight_hh.narrow(0, 0, S * H);
   const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "layer_norm_gated_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* alpha_n = alpha + S * H;
+    const scalar_t* off = offset.data_ptr<scalar_t>();
+    const scalar_t* off_n = off + S * H;
     const scalar_t epsilon = static_cast<scalar_t>(eps);
     const StepWeight<scalar_t> U_gates(gate_weight, true, N), U_cand(cand_weight, true, N);
     scalar_t* const rp = r.data_ptr<scalar_t>();
     scalar_t* const rcp = r_cand.data_ptr<scalar_t>();
+    scalar_t* const gate_base = overwrite ? xw.data_ptr<scalar_t>() : gate.data_ptr<scalar_t>();
+    scalar_t* const cand_base = overwrite ? xw.data_ptr<scalar_t>() + S * H : cand.data_ptr<scalar_t>();
     over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-        scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
-        scalar_t* gh = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
-        scalar_t* gs = gate_rstd.data_ptr<scalar_t>() + t * N * S;
-        scalar_t* q = gated.data_ptr<scalar_t>() + t * N * H;
+        const scalar_t* x = xw.data_ptr<scalar_t>() + t * N * G;
+        scalar_t* g = gate_base + t * N * gate_width;
+        scalar_t* c = cand_base + t * N * cand_width;
+        scalar_t* gh = gate_hat.data_ptr<scalar_t>() + stride * t * N * S * H;
+        scalar_t* gs = gate_rstd.data_ptr<scalar_t>() + stride * t * N * S;
+        scalar_t* q = gated.data_ptr<scalar_t>() + stride * t * N * H;
         U_gates.multiply(hp + first * H, last - first, 0, rp + first * S * H);
         for_rows(first, last, S * H, [&](int64_t n) {
-          scalar_t* gn = g + n * S * H;
+          const scalar_t* xn = x + n * G;
+          scalar_t* gn = g + n * gate_width;
           scalar_t* hat = gh + n * S * H;
           for (int64_t b = 0; b < S; ++b) gs[n * S + b] = normalise(rp + n * S * H + b * H, hat + b * H, H, epsilon);
           _Pragma("omp simd")
-          for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(gn[k] + alpha[k] * hat[k]);
+          for (int64_t k = 0; k < S * H; ++k) gn[k] = sigmoid(xn[k] + off[k] + alpha[k] * hat[k]);
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) q[n * H + k] = gn[k] * hp[n * H + k];
         });
-        scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
-        scalar_t* ch = cand_hat.data_ptr<scalar_t>() + t * N * H;
-        scalar_t* cs = cand_rstd.data_ptr<scalar_t>() + t * N;
+        scalar_t* ch = cand_hat.data_ptr<scalar_t>() + stride * t * N * H;
+        scalar_t* cs = cand_rstd.data_ptr<scalar_t>() + stride * t * N;
         scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
         U_cand.multiply(q + first * H, last - first, 0, rcp + first * H);
         for_rows(first, last, H, [&](int64_t n) {
@@ -204,12 +223,13 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
             return;
           }
           cs[n] = normalise(rcp + row, ch + row, H, epsilon);
-          const scalar_t* gn = g + n * S * H;
-          const scalar_t* alpha_n = alpha + S * H;
+          const scalar_t* gn = g + n * gate_width;
+          const scalar_t* xn = x + n * G + S * H;
+          scalar_t* cn = c + n * cand_width;
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            const scalar_t candidate = std::tanh(c[row + k] + alpha_n[k] * ch[row + k]);
-            c[row + k] = candidate;
+            const scalar_t candidate = std::tanh(xn[k] + off_n[k] + alpha_n[k] * ch[row + k]);
+            cn[k] = candidate;
             const scalar_t old = hp[row + k];
             h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
           }
