@@ -144,11 +144,12 @@ class _LayerNormLSTM(torch.autograd.Function):
     def forward(ctx: Any, eps: float, xw: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
                 peephole: Tensor, gain: Tensor, shift: Tensor, cell_gain: Tensor, cell_shift: Tensor,
                 input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        h_all, c_all, *saved, x_hat, x_rstd = load().layer_norm_lstm_forward(
+        h_all, c_all, *saved, x_mean, x_rstd = load().layer_norm_lstm_forward(
             xw, h0, c0, weight_hh, bias_hh, peephole, gain, shift, cell_gain, cell_shift, input_gain, input_shift,
             bias_ih, mask, eps, False)
-        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, x_hat, x_rstd, peephole, gain, cell_gain,
-                              cell_shift, input_gain, mask)
+        # xw itself (the raw W x under raw input) with its rows' statistics, not a normalised copy
+        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, xw, x_mean, x_rstd, peephole, gain,
+                              cell_gain, cell_shift, input_gain, mask)
         return h_all, c_all
 
     @staticmethod
@@ -156,7 +157,7 @@ class _LayerNormLSTM(torch.autograd.Function):
     def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
         d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole, *d_norms = load().layer_norm_lstm_backward(
             grad_h.contiguous(), grad_c.contiguous(), *ctx.saved_tensors)
-        peephole = ctx.saved_tensors[12]
+        peephole = ctx.saved_tensors[13]
         d_input = tuple(d_norms[4:]) if len(d_norms) > 4 else (None, None, None)
         return (None, d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None,
                 *d_norms[:4], *d_input, None)
@@ -175,7 +176,8 @@ class _LayerNormOneState(torch.autograd.Function):
         h_all, *saved = getattr(load(), f"layer_norm_{family}_forward")(
             flag, xw, h0, weight_hh, bias_hh, gain, shift, input_gain, input_shift, bias_ih, mask, eps, *overwrite)
         ctx.family, ctx.flag = family, flag
-        ctx.save_for_backward(h0, h_all, *saved, weight_hh, gain, input_gain, mask)
+        *kept, x_mean, x_rstd = saved  # the raw W x is saved with its rows' statistics
+        ctx.save_for_backward(h0, h_all, *kept, xw, x_mean, x_rstd, weight_hh, gain, input_gain, mask)
         return h_all
 
     @staticmethod

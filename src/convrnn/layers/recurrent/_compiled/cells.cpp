@@ -137,7 +137,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
   });
   if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_gates.view({T * N, 4 * H});
-  at::Tensor grad_weight = flat.t().mm(previous_states(h0, h_all));
+  at::Tensor grad_weight = weight_gradient(d_gates, h0, h_all);
   at::Tensor grad_bias = flat.sum(0);
   at::Tensor grad_peephole;
   if (peephole.numel()) {
@@ -280,7 +280,7 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
   if (T % 2) std::swap(dh, direct);  // the buffer written last
   const at::Tensor flat_gate = d_gate.view({T * N, S * H});
   const at::Tensor flat_cand = d_cand.view({T * N, H});
-  at::Tensor grad_weight = at::cat({flat_gate.t().mm(previous_states(h0, h_all)),
+  at::Tensor grad_weight = at::cat({weight_gradient(d_gate, h0, h_all),
                                     flat_cand.t().mm(gated.view({T * N, H}))});
   at::Tensor grad_bias = at::cat({flat_gate.sum(0), flat_cand.sum(0)});
   return {at::cat({d_gate, d_cand}, 2), dh, grad_weight, grad_bias};
@@ -358,7 +358,7 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
   });
   if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_pre.view({T * N, H});
-  return {d_pre, dh, flat.t().mm(previous_states(h0, h_all)), flat.sum(0)};
+  return {d_pre, dh, weight_gradient(d_pre, h0, h_all), flat.sum(0)};
 }
 
 // ---------------------------------------------------------------------------------------------

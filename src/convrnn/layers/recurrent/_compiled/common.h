@@ -238,6 +238,32 @@ inline at::Tensor previous_states(const at::Tensor& first, const at::Tensor& all
   return at::cat({first.unsqueeze(0), all.narrow(0, 0, T - 1)}).view({-1, first.size(1)});
 }
 
+// A recurrent matrix's gradient Σ_t δ_tᵀ s_{t−1} (G, S) from delta (T, N, G) and the states
+// before each step, first (N, S) then all[0 … T−2] (all: (T, N, S)): two products, with no
+// (T·N, S) copy of the states.
+inline at::Tensor weight_gradient(const at::Tensor& delta, const at::Tensor& first, const at::Tensor& all) {
+  const int64_t T = delta.size(0), G = delta.size(2), S = first.size(1);
+  at::Tensor grad = delta.select(0, 0).t().mm(first);
+  if (T > 1) grad.addmm_(delta.narrow(0, 1, T - 1).reshape({-1, G}).t(), all.narrow(0, 0, T - 1).reshape({-1, S}));
+  return grad;
+}
+
+// A temporary of one call (never returned, never saved): a buffer of ``shape`` kept on the
+// calling thread between calls in slot ``slot`` and grown as needed. A fresh buffer of this size
+// would be mapped by the OS page by page at its first touch, on every call (glibc hands large
+// blocks back on free; a page fault costs about 1 µs here, 3 ms per 13 MB temporary). Buffers
+// over 64 MiB are not kept.
+inline at::Tensor workspace(std::size_t slot, at::IntArrayRef shape, const at::TensorOptions& options) {
+  thread_local std::vector<at::Tensor> slots;
+  int64_t size = 1;
+  for (const int64_t extent : shape) size *= extent;
+  if (size * static_cast<int64_t>(options.dtype().itemsize()) > (int64_t(64) << 20)) return at::empty(shape, options);
+  if (slots.size() <= slot) slots.resize(slot + 1);
+  at::Tensor& held = slots[slot];
+  if (!held.defined() || held.numel() < size || held.dtype() != options.dtype()) held = at::empty({size}, options);
+  return held.narrow(0, 0, size).view(shape);
+}
+
 // Σ_r a[r, k] · b[r, k] over the rows of two (rows, cols) row-major matrices, as a (cols,) tensor,
 // in one pass with no (rows, cols) temporary: threads own column ranges. ``a_stride`` and
 // ``b_stride`` are the distances between rows (≥ cols), so column blocks of wider matrices work.
@@ -260,18 +286,26 @@ inline at::Tensor column_dot(const at::Tensor& a, int64_t a_stride, const at::Te
   return out;
 }
 
-// Layer norm of one row of H units (biased variance, ε inside the square root).
-// Normalises z[0 … H) into out, returning 1/sqrt(var + ε).
+// Layer-norm statistics of one row of H units: returns 1/sqrt(var + ε) (biased variance) and
+// sets mean. Two passes (the mean, then the centred squares), exact where one pass would cancel.
 template <typename T>
-inline T normalise(const T* z, T* out, int64_t H, T eps) {
+inline T statistics(const T* z, int64_t H, T eps, T& mean) {
   T sum = 0;
   _Pragma("omp simd reduction(+ : sum)")
   for (int64_t k = 0; k < H; ++k) sum += z[k];
-  const T mean = sum / H;
+  mean = sum / H;
+  const T centre = mean;
   T squares = 0;
   _Pragma("omp simd reduction(+ : squares)")
-  for (int64_t k = 0; k < H; ++k) squares += (z[k] - mean) * (z[k] - mean);
-  const T rstd = T(1) / std::sqrt(squares / H + eps);
+  for (int64_t k = 0; k < H; ++k) squares += (z[k] - centre) * (z[k] - centre);
+  return T(1) / std::sqrt(squares / H + eps);
+}
+
+// Layer norm of one row of H units: normalises z[0 … H) into out, returning 1/sqrt(var + ε).
+template <typename T>
+inline T normalise(const T* z, T* out, int64_t H, T eps) {
+  T mean;
+  const T rstd = statistics(z, H, eps, mean);
   _Pragma("omp simd")
   for (int64_t k = 0; k < H; ++k) out[k] = (z[k] - mean) * rstd;
   return rstd;
@@ -293,56 +327,71 @@ inline void normalise_backward(T* d, const T* z_hat, T rstd, int64_t H) {
 }
 
 // The input term of every step at once, out = α_x ∘ LN(z) + offset per block of H, over the
-// independent rows of z (T, N, B·H) (B = gain's blocks); saves ẑ and 1/sqrt(var + ε) (T, N, B)
-// where z_hat is defined. out may be z itself (inference).
-inline void normalise_input(const at::Tensor& z, const at::Tensor& out, const at::Tensor& z_hat, const at::Tensor& z_rstd,
-                     const at::Tensor& gain, const at::Tensor& offset, double eps) {
+// independent rows of z (T, N, B·H) (B = gain's blocks); saves each row's mean and
+// 1/sqrt(var + ε) (T, N, B) where z_mean is defined (the backward pass recomputes ẑ from z and
+// them, so no (T, N, B·H) ẑ is kept). out may be z itself (inference).
+inline void normalise_input(const at::Tensor& z, const at::Tensor& out, const at::Tensor& z_mean,
+                            const at::Tensor& z_rstd, const at::Tensor& gain, const at::Tensor& offset, double eps) {
   const int64_t H = gain.size(1), rows = z.numel() / H, blocks = gain.size(0);
   AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "normalise_input", [&] {
     const scalar_t* zp = z.data_ptr<scalar_t>();
     scalar_t* op = out.data_ptr<scalar_t>();
-    scalar_t* hat = z_hat.defined() ? z_hat.data_ptr<scalar_t>() : nullptr;
-    scalar_t* rstd = z_rstd.defined() ? z_rstd.data_ptr<scalar_t>() : nullptr;
+    scalar_t* means = z_mean.defined() ? z_mean.data_ptr<scalar_t>() : nullptr;
+    scalar_t* rstds = z_rstd.defined() ? z_rstd.data_ptr<scalar_t>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const scalar_t* base = offset.data_ptr<scalar_t>();
     const scalar_t epsilon = static_cast<scalar_t>(eps);
     at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
-      std::vector<scalar_t> scratch(H);
       for (int64_t r = begin; r < end; ++r) {
         const int64_t b = r % blocks;
-        scalar_t* normed = hat ? hat + r * H : scratch.data();
-        const scalar_t s = normalise(zp + r * H, normed, H, epsilon);
-        if (rstd) rstd[r] = s;
+        const scalar_t* zr = zp + r * H;
+        scalar_t mean;
+        const scalar_t rstd = statistics(zr, H, epsilon, mean);
+        if (means) {
+          means[r] = mean;
+          rstds[r] = rstd;
+        }
         scalar_t* o = op + r * H;
         _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) o[k] = alpha[b * H + k] * normed[k] + base[b * H + k];
+        for (int64_t k = 0; k < H; ++k) o[k] = alpha[b * H + k] * ((zr[k] - mean) * rstd) + base[b * H + k];
       }
     });
   });
 }
 
-// Its backward pass: from δ = ∂L/∂out, returns ∂L/∂z (row by row: no recurrence) and ∂L/∂α_x.
-inline std::pair<at::Tensor, at::Tensor> normalise_input_backward(const at::Tensor& delta, const at::Tensor& gain,
-                                                                  const at::Tensor& z_hat, const at::Tensor& z_rstd) {
+// Its backward pass, in place: δ = ∂L/∂out on entry, ∂L/∂z on return (row by row: no
+// recurrence); returns ∂L/∂α_x = Σ δ ∘ ẑ (B, H), summed per thread while ẑ is rebuilt row by row.
+inline at::Tensor normalise_input_backward(const at::Tensor& delta, const at::Tensor& gain, const at::Tensor& z,
+                                           const at::Tensor& z_mean, const at::Tensor& z_rstd) {
   const int64_t blocks = gain.size(0), H = gain.size(1), rows = delta.numel() / H;
-  at::Tensor d_z = at::empty_like(delta);
+  at::Tensor partial = at::zeros({at::get_num_threads(), blocks * H}, delta.options());
   AT_DISPATCH_FLOATING_TYPES(delta.scalar_type(), "normalise_input_backward", [&] {
-    scalar_t* dp = d_z.data_ptr<scalar_t>();
-    const scalar_t* da = delta.data_ptr<scalar_t>();
+    scalar_t* dp = delta.data_ptr<scalar_t>();
+    const scalar_t* zp = z.data_ptr<scalar_t>();
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
-    const scalar_t* hat = z_hat.data_ptr<scalar_t>();
-    const scalar_t* rstd = z_rstd.data_ptr<scalar_t>();
+    const scalar_t* means = z_mean.data_ptr<scalar_t>();
+    const scalar_t* rstds = z_rstd.data_ptr<scalar_t>();
     at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
+      std::vector<scalar_t> hat(H);
+      scalar_t* sums = partial.data_ptr<scalar_t>() + at::get_thread_num() * blocks * H;
       for (int64_t r = begin; r < end; ++r) {
-        const scalar_t* gain_b = alpha + (r % blocks) * H;
+        const int64_t b = r % blocks;
+        const scalar_t* gain_b = alpha + b * H;
+        const scalar_t* zr = zp + r * H;
+        scalar_t* d = dp + r * H;
+        scalar_t* sum_b = sums + b * H;
+        const scalar_t mean = means[r], rstd = rstds[r];
         _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) dp[r * H + k] = gain_b[k] * da[r * H + k];
-        normalise_backward(dp + r * H, hat + r * H, rstd[r], H);
+        for (int64_t k = 0; k < H; ++k) {
+          hat[k] = (zr[k] - mean) * rstd;
+          sum_b[k] += d[k] * hat[k];
+          d[k] *= gain_b[k];
+        }
+        normalise_backward(d, hat.data(), rstd, H);
       }
     });
   });
-  const int64_t width = blocks * H;
-  return {d_z, column_dot(delta, width, z_hat, width, rows / blocks, width).view({blocks, H})};
+  return partial.sum(0).view({blocks, H});
 }
 
 }  // namespace convrnn

@@ -45,7 +45,8 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
     const at::Tensor& grad_h, const at::Tensor& grad_c, const at::Tensor& h0, const at::Tensor& c0,
     const at::Tensor& h_all, const at::Tensor& c_all, const at::Tensor& gates, const at::Tensor& r_hat,
     const at::Tensor& r_rstd, const at::Tensor& c_hat, const at::Tensor& c_rstd, const at::Tensor& weight_hh,
-    const at::Tensor& x_hat, const at::Tensor& x_rstd, const at::Tensor& peephole, const at::Tensor& gain,
+    const at::Tensor& raw, const at::Tensor& x_mean, const at::Tensor& x_rstd, const at::Tensor& peephole,
+    const at::Tensor& gain,
     const at::Tensor& cell_gain, const at::Tensor& cell_shift, const at::Tensor& input_gain, const at::Tensor& mask);
 
 std::vector<at::Tensor> jordan_forward(bool relu, int64_t decision, const at::Tensor& xw, const at::Tensor& h0,
@@ -70,8 +71,9 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
                                                  const at::Tensor& bias_ih, const at::Tensor& mask, double eps);
 std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
                                                   const at::Tensor& h_all, const at::Tensor& r_hat,
-                                                  const at::Tensor& r_rstd, const at::Tensor& x_hat,
-                                                  const at::Tensor& x_rstd, const at::Tensor& weight_hh,
+                                                  const at::Tensor& r_rstd, const at::Tensor& raw,
+                                                  const at::Tensor& x_mean, const at::Tensor& x_rstd,
+                                                  const at::Tensor& weight_hh,
                                                   const at::Tensor& gain, const at::Tensor& input_gain,
                                                   const at::Tensor& mask);
 std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw, const at::Tensor& h0,
@@ -83,7 +85,8 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
 std::vector<at::Tensor> layer_norm_gated_backward(
     bool gru, const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gate,
     const at::Tensor& cand, const at::Tensor& gated, const at::Tensor& gate_hat, const at::Tensor& gate_rstd,
-    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& x_hat, const at::Tensor& x_rstd,
+    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& raw, const at::Tensor& x_mean,
+    const at::Tensor& x_rstd,
     const at::Tensor& weight_hh, const at::Tensor& gain, const at::Tensor& input_gain, const at::Tensor& mask);
 
 }  // namespace convrnn

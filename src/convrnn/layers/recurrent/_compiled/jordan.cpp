@@ -158,9 +158,8 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
     });
   });
   if (T % 2) std::swap(dy, passed_y);  // the buffer written last
-  const at::Tensor flat = d_pre.view({T * N, H});
   const at::Tensor flat_out = d_out.view({T * N, O});
-  at::Tensor grad_weight_hh = flat.t().mm(previous_states(y0, y_all));
+  at::Tensor grad_weight_hh = weight_gradient(d_pre, y0, y_all);
   at::Tensor grad_weight_ho = flat_out.t().mm(h_all.view({T * N, H}));
   return {d_pre, dh, dy, grad_weight_hh, grad_weight_ho, flat_out.sum(0)};
 }

@@ -25,12 +25,12 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
                                                  const at::Tensor& input_gain, const at::Tensor& input_shift,
                                                  const at::Tensor& bias_ih, const at::Tensor& mask, double eps) {
   const int64_t T = raw.size(0), N = raw.size(1), H = h0.size(1);
-  at::Tensor xw = raw, x_hat = at::empty({0}, h0.options()), x_rstd = at::empty({0}, h0.options());
+  at::Tensor xw = raw, x_mean = at::empty({0}, h0.options()), x_rstd = at::empty({0}, h0.options());
   if (input_gain.numel()) {
     xw = at::empty_like(raw);
-    x_hat = at::empty_like(raw);
+    x_mean = at::empty({T, N, 1}, h0.options());
     x_rstd = at::empty({T, N, 1}, h0.options());
-    normalise_input(raw, xw, x_hat, x_rstd, input_gain, bias_ih + input_shift.view({H}), eps);
+    normalise_input(raw, xw, x_mean, x_rstd, input_gain, bias_ih + input_shift.view({H}), eps);
   }
   at::Tensor h_all = at::add(xw, bias_hh + shift.view({H}));
   at::Tensor r_hat = at::empty({T, N, H}, h0.options());
@@ -67,19 +67,20 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
       }
     });
   });
-  return {h_all, r_hat, r_rstd, x_hat, x_rstd};
+  return {h_all, r_hat, r_rstd, x_mean, x_rstd};
 }
 
 // Returns grad xw, grad h0, grad weight_hh, grad bias_hh, grad gain (1, H), grad shift (1, H).
 std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
                                                   const at::Tensor& h_all, const at::Tensor& r_hat,
-                                                  const at::Tensor& r_rstd, const at::Tensor& x_hat,
-                                                  const at::Tensor& x_rstd, const at::Tensor& weight_hh,
+                                                  const at::Tensor& r_rstd, const at::Tensor& raw,
+                                                  const at::Tensor& x_mean, const at::Tensor& x_rstd,
+                                                  const at::Tensor& weight_hh,
                                                   const at::Tensor& gain, const at::Tensor& input_gain,
                                                   const at::Tensor& mask) {
   const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
   at::Tensor d_pre = at::empty_like(h_all);
-  at::Tensor d_r = at::empty_like(h_all);
+  at::Tensor d_r = workspace(0, h_all.sizes(), h_all.options());
   at::Tensor dh = at::zeros_like(h0);
   at::Tensor passed = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "layer_norm_elman_backward", [&] {
@@ -127,12 +128,11 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
   if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_pre.view({T * N, H});
   at::Tensor grad_bias = flat.sum(0);
-  std::vector<at::Tensor> grads = {d_pre, dh, d_r.view({T * N, H}).t().mm(previous_states(h0, h_all)), grad_bias,
+  std::vector<at::Tensor> grads = {d_pre, dh, weight_gradient(d_r, h0, h_all), grad_bias,
                                    column_dot(d_pre, H, r_hat, H, T * N, H).view({1, H}),
                                    grad_bias.view({1, H}).clone()};
   if (input_gain.numel()) {
-    auto [d_raw, grad_input_gain] = normalise_input_backward(d_pre, input_gain, x_hat, x_rstd);
-    grads[0] = d_raw;
+    const at::Tensor grad_input_gain = normalise_input_backward(d_pre, input_gain, raw, x_mean, x_rstd);
     grads.insert(grads.end(), {grad_input_gain, grad_bias.view({1, H}).clone(), grad_bias.clone()});
   }
   return grads;
@@ -151,14 +151,14 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
                                                  bool overwrite) {
   const int64_t T = raw.size(0), N = raw.size(1), H = h0.size(1), S = gru ? 2 : 1, G = (S + 1) * H;
   const auto options = h0.options();
-  at::Tensor xw = raw, x_hat = at::empty({0}, options), x_rstd = at::empty({0}, options);
+  at::Tensor xw = raw, x_mean = at::empty({0}, options), x_rstd = at::empty({0}, options);
   if (input_gain.numel()) {
     if (!overwrite) {
       xw = at::empty_like(raw);
-      x_hat = at::empty_like(raw);
+      x_mean = at::empty({T, N, S + 1}, options);
       x_rstd = at::empty({T, N, S + 1}, options);
     }
-    normalise_input(raw, xw, overwrite ? at::Tensor() : x_hat, overwrite ? at::Tensor() : x_rstd, input_gain,
+    normalise_input(raw, xw, overwrite ? at::Tensor() : x_mean, overwrite ? at::Tensor() : x_rstd, input_gain,
                     bias_ih + input_shift.reshape({G}), eps);
   }
   const at::Tensor offset = (bias_hh + shift.reshape({G})).contiguous();
@@ -237,20 +237,21 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
       }
     });
   });
-  return {h_all, gate, cand, gated, gate_hat, gate_rstd, cand_hat, cand_rstd, x_hat, x_rstd};
+  return {h_all, gate, cand, gated, gate_hat, gate_rstd, cand_hat, cand_rstd, x_mean, x_rstd};
 }
 
 // Returns grad xw (T, N, (S+1)·H), grad h0, grad weight_hh, grad bias_hh, grad gain, grad shift.
 std::vector<at::Tensor> layer_norm_gated_backward(
     bool gru, const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gate,
     const at::Tensor& cand, const at::Tensor& gated, const at::Tensor& gate_hat, const at::Tensor& gate_rstd,
-    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& x_hat, const at::Tensor& x_rstd,
+    const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& raw, const at::Tensor& x_mean,
+    const at::Tensor& x_rstd,
     const at::Tensor& weight_hh, const at::Tensor& gain, const at::Tensor& input_gain, const at::Tensor& mask) {
   const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2), S = gru ? 2 : 1;
   at::Tensor d_gate = at::empty_like(gate);      // ∂L/∂(gate pre-activation)
   at::Tensor d_cand = at::empty_like(cand);      // ∂L/∂(candidate pre-activation)
-  at::Tensor d_rg = at::empty_like(gate);        // ∂L/∂(U_g h_{t−1})
-  at::Tensor d_rc = at::empty_like(cand);        // ∂L/∂(U_n (q ∘ h_{t−1}))
+  at::Tensor d_rg = workspace(0, gate.sizes(), gate.options());  // ∂L/∂(U_g h_{t−1})
+  at::Tensor d_rc = workspace(1, cand.sizes(), cand.options());  // ∂L/∂(U_n (q ∘ h_{t−1}))
   at::Tensor dh = at::zeros_like(h0);
   at::Tensor direct = at::empty_like(h0);
   at::Tensor d_q = at::empty_like(h0);
@@ -336,7 +337,7 @@ std::vector<at::Tensor> layer_norm_gated_backward(
   if (T % 2) std::swap(dh, direct);  // the buffer written last
   const at::Tensor flat_gate = d_gate.view({T * N, S * H});
   const at::Tensor flat_cand = d_cand.view({T * N, H});
-  at::Tensor grad_weight = at::cat({d_rg.view({T * N, S * H}).t().mm(previous_states(h0, h_all)),
+  at::Tensor grad_weight = at::cat({weight_gradient(d_rg, h0, h_all),
                                     d_rc.view({T * N, H}).t().mm(gated.view({T * N, H}))});
   at::Tensor grad_bias = at::cat({flat_gate.sum(0), flat_cand.sum(0)});
   at::Tensor grad_gain = at::cat({column_dot(d_gate, S * H, gate_hat, S * H, T * N, S * H),
@@ -344,8 +345,7 @@ std::vector<at::Tensor> layer_norm_gated_backward(
   std::vector<at::Tensor> grads = {at::cat({d_gate, d_cand}, 2), dh, grad_weight, grad_bias,
                                    grad_gain.view({S + 1, H}), grad_bias.view({S + 1, H}).clone()};
   if (input_gain.numel()) {
-    auto [d_raw, grad_input_gain] = normalise_input_backward(grads[0], input_gain, x_hat, x_rstd);
-    grads[0] = d_raw;
+    const at::Tensor grad_input_gain = normalise_input_backward(grads[0], input_gain, raw, x_mean, x_rstd);
     grads.insert(grads.end(), {grad_input_gain, grad_bias.view({S + 1, H}).clone(), grad_bias.clone()});
   }
   return grads;
