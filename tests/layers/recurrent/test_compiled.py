@@ -151,6 +151,27 @@ def test_float32_compiled_core_agrees_with_float64():
     torch.testing.assert_close(single.double(), exact, rtol=0, atol=1e-5)
 
 
+@needs_core
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mgu", "elman"])
+def test_float32_layer_norm_is_accurate_when_the_mean_dwarfs_the_spread(cell):
+    """The core's one-pass statistics are shifted by a value of the row: inputs around 1000 with
+    unit spread (whose unshifted E[z²] − E[z]² loses every digit in float32) still give the
+    float64 result, in training and in inference (which normalises inside the time loop)."""
+    torch.manual_seed(4)
+    options = {"reset": "before"} if cell == "gru" else {}
+    rnn = RNN(cell, 8, 32, layer_norm=True, **options).double()
+    x = 1000 + torch.randn(3, 20, 8, dtype=torch.float64)
+    with torch.no_grad():
+        rnn.cells[0].weight_ih.add_(1.0)   # W x then has a mean near 8000 and a spread near 1
+    exact, _ = rnn(x)
+    single = rnn.float()
+    trained, _ = single(x.float())
+    with torch.no_grad():
+        inferred, _ = single(x.float())
+    for got in (trained, inferred):
+        torch.testing.assert_close(got.double(), exact, rtol=0, atol=2e-3)
+
+
 @pytest.mark.parametrize(("cell", "expected"), [
     (LSTMCell(3, 4), "lstm"),
     (LSTMCell(3, 4, peephole=True), "lstm"),
@@ -313,15 +334,15 @@ def test_work_split_names_its_choices():
         work_split("rows")
 
 
-LAYER_NORM = sorted(name for name in FUSED if name.endswith("layer_norm"))
+RAW_INPUT = sorted(name for name in FUSED if not name.startswith("jordan"))
 
 
 @needs_core
-@pytest.mark.parametrize("name", LAYER_NORM)
-def test_layer_norm_cells_on_raw_projections_pass_gradcheck(name):
-    """run_fused(raw_input=True): the core applies the input layer norm, its gain and shift and b_W
-    itself; gradients of W x and of every parameter, input norm included, against finite
-    differences, and values against the cell's own projection."""
+@pytest.mark.parametrize("name", RAW_INPUT)
+def test_cells_on_raw_projections_pass_gradcheck(name):
+    """run_fused(raw_input=True): the core adds b_W (after the input layer norm, its gain and
+    shift, where the cell has one) itself; gradients of W x and of every parameter, input norm
+    included, against finite differences, and values against the cell's own projection."""
     torch.manual_seed(8)
     cell = random_cell(name, F=2, H=3)
     raw = torch.randn(4, 3, cell.chunks * 3, dtype=torch.float64, requires_grad=True)
@@ -346,7 +367,16 @@ def test_layer_norm_cells_on_raw_projections_pass_gradcheck(name):
         return torch.func.functional_call(runner, replaced, (raw, *given))
 
     assert torch.autograd.gradcheck(run, (raw, *state, *weights))
-    projected = cell.input_norm(raw, bias=cell.bias_ih)
+    projected = raw + cell.bias_ih if cell.input_norm is None else cell.input_norm(raw, bias=cell.bias_ih)
     for a, b in zip(run_fused(cell, raw, state, mask, raw_input=True), run_fused(cell, projected, state, mask),
                     strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@needs_core
+def test_raw_input_is_refused_for_the_jordan_cell():
+    cell = random_cell("jordan_identity")
+    xw = torch.zeros(2, 1, 5, dtype=torch.float64)
+    with pytest.raises(ValueError, match="raw_input=True.*JordanCell"):
+        run_fused(cell, xw, tuple(torch.zeros(1, size, dtype=torch.float64) for size in cell.state_sizes),
+                  raw_input=True)

@@ -248,12 +248,13 @@ class _Elman(torch.autograd.Function):
 
 
 def takes_raw_input(cell: Cell, like: Tensor) -> bool:
-    """Whether the compiled core will apply ``cell``'s input layer norm itself (a layer-normalised
-    cell it runs, on a tensor like ``like``): then the engine hands it W x
-    (``run_fused(raw_input=True)``) instead of :meth:`Cell.project`'s LN(W x) + b, saving three
-    passes over (T, N, G)."""
+    """Whether the compiled core will finish ``cell``'s input projection itself (a cell it runs,
+    other than Jordan's, on a tensor like ``like``): then the engine hands it W x
+    (``run_fused(raw_input=True)``) instead of :meth:`Cell.project`'s W x + b or LN(W x) + b. The
+    core adds b with b_U in its row pass (the product skips writing the broadcast bias and
+    reading it back), and applies the input layer norm in one pass where the cell has one."""
     kind = fused_kind(cell)
-    return kind is not None and kind.startswith("layer_norm_") and core_for(like) is not None
+    return kind is not None and kind != "jordan" and core_for(like) is not None
 
 
 def _may_overwrite(consume: bool, xw: Tensor, state: State, cell: Cell) -> bool:
@@ -273,8 +274,8 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     state component (padded steps hold the frozen state, not zeros). ``consume=True`` says xw is
     a temporary the caller never reads again: when no gradient is wanted the LSTMs and the
     layer-normalised GRU and MGU then compute in its memory (inference without fresh (T, N, ·)
-    buffers). ``raw_input=True`` (layer-normalised cells only, see :func:`takes_raw_input`): xw
-    is W x without its layer norm and bias, which the core then applies in one pass.
+    buffers). ``raw_input=True`` (see :func:`takes_raw_input`): xw is W x without its bias (and
+    layer norm), which the core then applies itself.
     """
     kind = fused_kind(cell)
     if kind is None or core_for(xw) is None:
@@ -284,10 +285,15 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     mask = _empty(xw, torch.bool) if mask is None else mask.contiguous()
     weight_hh = cell.weight_hh.contiguous()
     if kind == "jordan":
+        if raw_input:
+            raise ValueError("run_fused: raw_input=True needs a cell whose projection the core finishes "
+                             f"(see takes_raw_input), got {type(cell).__name__}")
         decision = JordanCell.decisions.index(cell.decision)
         return _Jordan.apply(cell.nonlinearity == "relu", decision, xw, state[0], state[1], weight_hh,
                              cell.weight_ho.contiguous(), cell.bias_ho, mask)
     bias_hh = cell.bias_hh.contiguous()
+    if raw_input and not kind.startswith("layer_norm_"):
+        bias_hh = bias_hh + cell.bias_ih  # both biases in one, added by the core's row pass
     if kind in ("lstm", "layer_norm_lstm"):
         peephole = cell.weight_peephole if cell.weight_peephole is not None else _empty(xw)
         overwrite = _may_overwrite(consume, xw, state, cell)

@@ -136,7 +136,7 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
     x = x.contiguous()
     fused = None
     if feedback_mask is None and keeps is None and takes_raw_input(cell, x):
-        # The core normalises the input projection itself (one pass instead of three).
+        # The core adds the input bias (and normalises the projection) itself.
         fused = run_fused(cell, F.linear(x, cell.weight_ih), state, mask, consume=True, raw_input=True)
     if fused is None:
         xw = cell.project(x)

@@ -20,6 +20,7 @@
 
 namespace convrnn {
 
+
 // ---------------------------------------------------------------------------------------------
 // LSTM, optionally with diagonal peepholes V = (V_i, V_f, V_o):
 //   i = σ(a_i + V_i c_{t−1}), f = σ(a_f + V_f c_{t−1}), g = tanh(a_g),
@@ -32,8 +33,9 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
   const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
   // ``overwrite``: xw is a temporary no one reads again (inference), so the gates are computed in
   // its memory rather than in a fresh (T, N, 4H) buffer (whose first touch costs a page fault
-  // per 4 KiB here).
-  at::Tensor gates = overwrite ? xw.add_(bias_hh) : at::add(xw, bias_hh);
+  // per 4 KiB here), and the row pass adds b, so no pass of its own does. In training a fresh
+  // buffer xw + b is faster (measured 8–17 %) than letting the products touch fresh memory first.
+  at::Tensor gates = overwrite ? xw : at::add(xw, bias_hh);
   at::Tensor h_all = at::empty({T, N, H}, h0.options());
   at::Tensor c_all = at::empty({T, N, H}, h0.options());
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_forward", [&] {
@@ -41,6 +43,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U(weight_hh, true, N);
     scalar_t* const g_all = gates.data_ptr<scalar_t>();
+    const scalar_t* const bias = bias_hh.data_ptr<scalar_t>();
     scalar_t* const h_base = h_all.data_ptr<scalar_t>();
     scalar_t* const c_base = c_all.data_ptr<scalar_t>();
     over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
@@ -59,14 +62,23 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
             std::copy(cp + row, cp + row + H, c + row);
             return;
           }
-          // Two branch-free copies of the loop (with and without peepholes) so that it vectorises.
+          // Branch-free copies of the loop (with and without peepholes, bias to add or not) so
+          // that it vectorises; the four blocks' additions written out for the same reason.
           with_flag(V != nullptr, [&](auto peephole) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t cell = lstm_unit<decltype(peephole)::value>(gn, k, H, cp[row + k], V);
-              c[row + k] = cell;
-              h[row + k] = gn[3 * H + k] * std::tanh(cell);
-            }
+            with_flag(overwrite, [&](auto add_bias) {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                if constexpr (decltype(add_bias)::value) {
+                  gn[k] += bias[k];
+                  gn[H + k] += bias[H + k];
+                  gn[2 * H + k] += bias[2 * H + k];
+                  gn[3 * H + k] += bias[3 * H + k];
+                }
+                const scalar_t cell = lstm_unit<decltype(peephole)::value>(gn, k, H, cp[row + k], V);
+                c[row + k] = cell;
+                h[row + k] = gn[3 * H + k] * std::tanh(cell);
+              }
+            });
           });
         });
       }

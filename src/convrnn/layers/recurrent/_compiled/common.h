@@ -287,18 +287,23 @@ inline at::Tensor column_dot(const at::Tensor& a, int64_t a_stride, const at::Te
 }
 
 // Layer-norm statistics of one row of H units: returns 1/sqrt(var + ε) (biased variance) and
-// sets mean. Two passes (the mean, then the centred squares), exact where one pass would cancel.
+// sets mean. One pass over the row, summing z − K and (z − K)² with K = z[0]: shifted by a value
+// of the row itself, var = mean((z − K)²) − mean(z − K)² does not cancel the way the unshifted
+// mean(z²) − mean(z)² does when the mean is large against the spread.
 template <typename T>
 inline T statistics(const T* z, int64_t H, T eps, T& mean) {
-  T sum = 0;
-  _Pragma("omp simd reduction(+ : sum)")
-  for (int64_t k = 0; k < H; ++k) sum += z[k];
-  mean = sum / H;
-  const T centre = mean;
-  T squares = 0;
-  _Pragma("omp simd reduction(+ : squares)")
-  for (int64_t k = 0; k < H; ++k) squares += (z[k] - centre) * (z[k] - centre);
-  return T(1) / std::sqrt(squares / H + eps);
+  const T shift = z[0];
+  T sum = 0, squares = 0;
+  _Pragma("omp simd reduction(+ : sum, squares)")
+  for (int64_t k = 0; k < H; ++k) {
+    const T centred = z[k] - shift;
+    sum += centred;
+    squares += centred * centred;
+  }
+  const T offset = sum / H;
+  mean = shift + offset;
+  const T variance = std::max(squares / H - offset * offset, T(0));
+  return T(1) / std::sqrt(variance + eps);
 }
 
 // Layer norm of one row of H units: normalises z[0 … H) into out, returning 1/sqrt(var + ε).
