@@ -377,6 +377,6 @@ def test_cells_on_raw_projections_pass_gradcheck(name):
 def test_raw_input_is_refused_for_the_jordan_cell():
     cell = random_cell("jordan_identity")
     xw = torch.zeros(2, 1, 5, dtype=torch.float64)
-    with pytest.raises(ValueError, match="raw_input=True.*JordanCell"):
+    with pytest.raises(ValueError, match=r"raw_input=True.*JordanCell"):
         run_fused(cell, xw, tuple(torch.zeros(1, size, dtype=torch.float64) for size in cell.state_sizes),
                   raw_input=True)
