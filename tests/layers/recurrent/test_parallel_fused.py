@@ -37,14 +37,17 @@ def results_and_gradients(layer, x, lengths, state, weights):
 @needs_core
 @pytest.mark.parametrize("name", sorted(LAYERS))
 @pytest.mark.parametrize("with_lengths", [False, True])
-def test_compiled_path_equals_pytorch_path_with_gradients(name, with_lengths):
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_compiled_path_equals_pytorch_path_with_gradients(name, with_lengths, batch_first):
     torch.manual_seed(0)
-    layer = LAYERS[name](num_layers=2, bidirectional=True).double()
+    layer = LAYERS[name](num_layers=2, bidirectional=True, batch_first=batch_first).double()
     assert layer.compiled == name
     with torch.no_grad():
         for parameter in layer.parameters():
             parameter.uniform_(-1.5, 1.5)       # gates far from 1/2, so mistakes show
     x = torch.randn(4, 9, 3, dtype=torch.float64)
+    if not batch_first:
+        x = x.transpose(0, 1).contiguous()
     lengths = torch.tensor([9, 4, 6, 1]) if with_lengths else None
     state = torch.randn(4, 4, 5, dtype=torch.float64)
     with torch.no_grad():
@@ -69,6 +72,31 @@ def test_compiled_path_passes_gradcheck(name):
     mask = torch.arange(5).unsqueeze(1) < torch.tensor([5, 2, 3])
     assert torch.autograd.gradcheck(lambda p, h: run_parallel(name, p, h, mask), (projected, h0))
     assert torch.autograd.gradcheck(lambda p, h: run_parallel(name, p, h, None), (projected, h0))
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(KINDS))
+def test_batch_major_projection_is_read_in_place_with_the_same_results(name):
+    """A transposed (N, T, G) projection (a batch-first caller's) runs without a copy: the same
+    states, outputs and gradients as its time-major copy, the results batch-major too; gradcheck
+    through the strided path."""
+    torch.manual_seed(2)
+    gates = GATES[name]
+    batch_major = (2 * torch.randn(3, 6, gates * 4, dtype=torch.float64)).transpose(0, 1).requires_grad_()
+    time_major = batch_major.detach().contiguous().requires_grad_()
+    h0 = torch.randn(3, 4, dtype=torch.float64)
+    mask = torch.arange(6).unsqueeze(1) < torch.tensor([6, 2, 4])
+    strided, packed = run_parallel(name, batch_major, h0, mask), run_parallel(name, time_major, h0, mask)
+    assert all(r.transpose(0, 1).is_contiguous() for r in strided)
+    weights = [torch.randn_like(r) for r in packed]
+    for results in (strided, packed):
+        sum((r * w).sum() for r, w in zip(results, weights, strict=True)).backward()
+    for a, b in zip((*strided, batch_major.grad), (*packed, time_major.grad), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    # strided gradients flowing in (a transposed grad_h) are read in place as well
+    leaf = batch_major.detach().requires_grad_()
+    assert torch.autograd.gradcheck(lambda p: run_parallel(name, p.transpose(0, 1), h0, mask)[1].transpose(0, 1),
+                                    (leaf.transpose(0, 1).contiguous().requires_grad_(),))
 
 
 @needs_core

@@ -91,19 +91,32 @@ class ParallelRNN(nn.Module):
         raise NotImplementedError
 
     def project(self, position: int, x: Tensor) -> Tensor:
-        """The gates' input terms of every step: x (T, N, F) → (T, N, gates·H)."""
+        """The gates' input terms of every step: x (T, N, F) → (T, N, gates·H). Where x is a
+        transposed batch-first tensor the product runs on that memory and the result is a
+        transposed (N, T, gates·H) tensor: no copy of x into time-major order, and the compiled
+        core then reads each sequence's steps adjacent in memory."""
+        if x.shape[0] > 1 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous():
+            return self._project(position, x.transpose(0, 1), time=1).transpose(0, 1)
+        return self._project(position, x, time=0)
+
+    def _project(self, position: int, x: Tensor, time: int) -> Tensor:
+        """project() of x with time along dimension ``time``: 0 for (T, N, F), 1 for (N, T, F)."""
         projection = self.projections[position]
         if self.window == 1:
             return projection(x)
         # The causal convolution Σ_j W_j x_{t−k+1+j} + b as one matrix product over the k shifted
-        # copies of the (narrow) input side by side, time-major throughout: Conv1d needs (N, F, T)
+        # copies of the (narrow) input side by side, in x's own layout: Conv1d needs (N, F, T)
         # copies both ways, and shifting the (wide) gate output instead makes its backward fill
         # full-size zero tensors; both measured 3–4× slower here.
-        k, steps = self.window, x.shape[0]
+        k, steps = self.window, x.shape[time]
         shifted = []
         for j in range(k):
             shift = min(k - 1 - j, steps)                    # tap j reads x_{t − (k − 1 − j)}
-            shifted.append(F.pad(x[:steps - shift], (0, 0, 0, 0, shift, 0)) if shift else x)
+            if shift:
+                padding = (0, 0, 0, 0, shift, 0) if time == 0 else (0, 0, shift, 0)
+                shifted.append(F.pad(x.narrow(time, 0, steps - shift), padding))
+            else:
+                shifted.append(x)
         weight = projection.weight.permute(0, 2, 1).reshape(projection.out_channels, -1)   # (G, k·F)
         return F.linear(torch.cat(shifted, dim=-1), weight, projection.bias)
 

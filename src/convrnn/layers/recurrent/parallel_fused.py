@@ -35,10 +35,18 @@ class _ParallelCells(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: Any, grad_h: Tensor, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
         projected, h, h0, mask = ctx.saved_tensors
-        grad_out = projected.new_empty(0) if grad_out is None else grad_out.contiguous()
-        grad_p, grad_h0 = core_for(projected).parallel_backward(ctx.kind, grad_h.contiguous(), grad_out,
-                                                                projected, h, h0, mask)
+        grad_out = projected.new_empty(0) if grad_out is None else _rows(grad_out)
+        grad_p, grad_h0 = core_for(projected).parallel_backward(ctx.kind, _rows(grad_h), grad_out, projected, h,
+                                                                h0, mask)
         return None, grad_p, grad_h0, None
+
+
+def _rows(tensor: Tensor) -> Tensor:
+    """``tensor`` (T, N, ·) itself where its rows are contiguous and it overlaps nowhere (time-
+    or batch-major memory, which the core reads through its strides), else a contiguous copy."""
+    if tensor.is_contiguous() or tensor.transpose(0, 1).is_contiguous():
+        return tensor
+    return tensor.contiguous()
 
 
 def run_parallel(kind: str, projected: Tensor, h0: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor] | None:
@@ -46,16 +54,18 @@ def run_parallel(kind: str, projected: Tensor, h0: Tensor, mask: Tensor | None) 
     core does not run (the caller then computes them in PyTorch).
 
     kind: a key of ``KINDS``; projected: (T, N, G·H) the gates' input terms (the core checks G
-    against the kind); h0: (N, H) the state before step 0; mask: (T, N) bool, False at padded
-    steps, or None. Returns h (T, N, H), the carried
-    state of every step (frozen at padded steps), and the outputs (T, N, H), zero at padded steps.
+    against the kind), time-major or a transposed batch-major (N, T, G·H) tensor (read in place;
+    the results then come batch-major too); h0: (N, H) the state before step 0; mask: (T, N)
+    bool, False at padded steps, or None. Returns h (T, N, H), the carried state of every step
+    (frozen at padded steps), and the outputs (T, N, H), zero at padded steps.
     """
     if core_for(projected) is None:
         return None
     h0 = h0.contiguous()
     flags = projected.new_empty(0, dtype=torch.bool) if mask is None else mask.contiguous()
-    results = _ParallelCells.apply(KINDS[kind], projected.contiguous(), h0, flags)
+    results = _ParallelCells.apply(KINDS[kind], _rows(projected), h0, flags)
     h = results[0]
     if len(results) == 2:
         return h, results[1]
-    return h, h if mask is None else h.masked_fill(~mask.unsqueeze(-1), 0.0)
+    # clone keeps h's layout (batch- or time-major); masked_fill would choose the mask's
+    return h, h if mask is None else h.clone().masked_fill_(~mask.unsqueeze(-1), 0.0)

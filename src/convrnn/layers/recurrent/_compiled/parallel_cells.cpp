@@ -15,6 +15,10 @@
 // ∂L/∂a_t = g_t ∘ h_{t−1}, ∂L/∂b_t = g_t, then the chain rule through a, b, o to P. Nothing but h
 // is saved: the gates are recomputed from P, which costs less than storing and reading them.
 // The N·H independent recurrences are split across threads by rows n and vectorised over H.
+// Tensors are (T, N, ·) with unit stride in the last dimension and any strides in the first
+// two: batch-major memory (a transposed (N, T, ·) tensor, as a batch-first caller's projection
+// comes) is read in place, and makes each sequence's steps adjacent in memory. The results take
+// the projection's layout.
 
 #include "common.h"
 #include "core.h"
@@ -45,14 +49,31 @@ inline int64_t blocks_of(int64_t kind) { return kind == 0 ? 2 : kind == 4 ? 4 : 
 
 inline bool has_output_gate(int64_t kind) { return kind == 3 || kind == 4; }
 
+// Whether a (T, N, ·) tensor is a transposed contiguous (N, T, ·) one.
+inline bool batch_major(const at::Tensor& t) { return t.size(0) > 1 && t.transpose(0, 1).is_contiguous(); }
+
+// A fresh (T, N, width) tensor laid out like ``like`` (batch-major or time-major).
+inline at::Tensor laid_out_like(const at::Tensor& like, int64_t width) {
+  const int64_t T = like.size(0), N = like.size(1);
+  if (batch_major(like)) return fresh({N, T, width}, like.options()).transpose(0, 1);
+  return fresh({T, N, width}, like.options());
+}
+
+// Row (t, n) of a (T, N, ·) tensor with unit stride in its last dimension.
+template <typename T>
+inline T* row_of(T* base, const at::Tensor& t, int64_t step, int64_t n) {
+  return base + step * t.stride(0) + n * t.stride(1);
+}
+
 }  // namespace
 
 std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, const at::Tensor& h0,
                                          const at::Tensor& mask) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
   TORCH_CHECK(P.size(2) == G, "parallel_forward: expected ", G, " projected features, got ", P.size(2));
-  at::Tensor h = at::empty({T, N, H}, h0.options());
-  at::Tensor out = has_output_gate(kind) ? at::empty({T, N, H}, h0.options()) : at::Tensor();
+  TORCH_CHECK(P.stride(2) == 1, "parallel_forward: the projection needs unit stride in its last dimension");
+  at::Tensor h = laid_out_like(P, H);
+  at::Tensor out = has_output_gate(kind) ? laid_out_like(P, H) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_forward", [&] {
     const scalar_t* p_all = P.data_ptr<scalar_t>();
     const scalar_t* first = h0.data_ptr<scalar_t>();
@@ -62,10 +83,10 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
         for (int64_t t = 0; t < T; ++t) {
-          const scalar_t* p = p_all + (t * N + n) * G;
-          const scalar_t* hp = t ? h_all + ((t - 1) * N + n) * H : first + n * H;
-          scalar_t* hn = h_all + (t * N + n) * H;
-          scalar_t* on = out_all ? out_all + (t * N + n) * H : nullptr;
+          const scalar_t* p = row_of(p_all, P, t, n);
+          const scalar_t* hp = t ? row_of<const scalar_t>(h_all, h, t - 1, n) : first + n * H;
+          scalar_t* hn = row_of(h_all, h, t, n);
+          scalar_t* on = out_all ? row_of(out_all, out, t, n) : nullptr;
           if (!active(m, t, N, n)) {
             std::copy(hp, hp + H, hn);
             if (on) std::fill(on, on + H, scalar_t(0));
@@ -114,7 +135,9 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
                                           const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
                                           const at::Tensor& mask) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
-  at::Tensor grad_p = at::empty_like(P);
+  TORCH_CHECK(grad_h.stride(2) == 1 && (!grad_out.numel() || grad_out.stride(2) == 1),
+              "parallel_backward: the gradients need unit stride in their last dimension");
+  at::Tensor grad_p = laid_out_like(P, G);
   at::Tensor grad_h0 = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_backward", [&] {
     const scalar_t* p_all = P.data_ptr<scalar_t>();
@@ -132,12 +155,11 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
       for (int64_t n = begin; n < end; ++n) {
         std::fill(carry, carry + H, scalar_t(0));
         for (int64_t t = T - 1; t >= 0; --t) {
-          const int64_t row = t * N + n;
-          const scalar_t* p = p_all + row * G;
-          const scalar_t* hn = h_all + row * H;
-          const scalar_t* hp = t ? h_all + (row - N) * H : first + n * H;
-          const scalar_t* gh = gh_all + row * H;
-          scalar_t* dp = dp_all + row * G;
+          const scalar_t* p = row_of(p_all, P, t, n);
+          const scalar_t* hn = row_of(h_all, h, t, n);
+          const scalar_t* hp = t ? row_of(h_all, h, t - 1, n) : first + n * H;
+          const scalar_t* gh = row_of(gh_all, grad_h, t, n);
+          scalar_t* dp = row_of(dp_all, grad_p, t, n);
           if (!active(m, t, N, n)) {
             std::fill(dp, dp + G, scalar_t(0));
             _Pragma("omp simd")
@@ -145,7 +167,7 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
             continue;
           }
           if (go_all != nullptr) {
-            const scalar_t* go = go_all + row * H;
+            const scalar_t* go = row_of(go_all, grad_out, t, n);
             _Pragma("omp simd")
             for (int64_t k = 0; k < H; ++k) {
               const scalar_t o = sigmoid(p[2 * H + k]);
