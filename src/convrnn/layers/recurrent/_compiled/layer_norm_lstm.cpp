@@ -48,7 +48,7 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
   // xw's memory, the input is normalised row by row inside the time loop (while the row is in
   // cache, with no pass of its own), and nothing only the backward pass reads is stored.
   const bool raw = input_gain.numel() > 0, keep = !overwrite, normalise_in_loop = raw && overwrite;
-  at::Tensor gates = overwrite ? xw : at::empty_like(xw);
+  at::Tensor gates = overwrite ? xw : fresh(xw.sizes(), options);
   at::Tensor x_mean = at::empty({0}, options), x_rstd = at::empty({0}, options);
   if (raw && keep) {
     x_mean = at::empty({T, N, 4}, options);
@@ -60,12 +60,12 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
   at::Tensor offset = bias_hh + shift.reshape({4 * H});
   if (normalise_in_loop) offset = offset + bias_ih + input_shift.reshape({4 * H});
   const int64_t kept = keep ? T : 0;
-  at::Tensor r_hat = at::empty({kept, N, 4 * H}, options);
+  at::Tensor r_hat = fresh({kept, N, 4 * H}, options);
   at::Tensor r_rstd = at::empty({kept, N, 4}, options);
-  at::Tensor c_hat = at::empty({kept, N, H}, options);
+  at::Tensor c_hat = fresh({kept, N, H}, options);
   at::Tensor c_rstd = at::empty({kept, N}, options);
-  at::Tensor h_all = at::empty({T, N, H}, options);
-  at::Tensor c_all = at::empty({T, N, H}, options);
+  at::Tensor h_all = fresh({T, N, H}, options);
+  at::Tensor c_all = fresh({T, N, H}, options);
   at::Tensor r = at::empty({N, 4 * H}, options);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "layer_norm_lstm_forward", [&] {
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
@@ -166,7 +166,7 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
     const at::Tensor& raw, const at::Tensor& x_mean, const at::Tensor& x_rstd, const at::Tensor& peephole, const at::Tensor& gain,
     const at::Tensor& cell_gain, const at::Tensor& cell_shift, const at::Tensor& input_gain, const at::Tensor& mask) {
   const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
-  at::Tensor d_gates = at::empty_like(gates);  // ∂L/∂a, also ∂L/∂xw
+  at::Tensor d_gates = fresh(gates.sizes(), gates.options());  // ∂L/∂a, also ∂L/∂xw
   at::Tensor d_r = workspace(0, gates.sizes(), gates.options());      // ∂L/∂(U h_{t−1})
   at::Tensor d_shown = workspace(1, c_hat.sizes(), c_hat.options());  // ∂L/∂(α_c ∘ ĉ + β_c)
   at::Tensor dh = at::zeros_like(h0);
