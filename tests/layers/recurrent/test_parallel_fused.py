@@ -133,3 +133,14 @@ def test_saturated_gates_stay_finite_and_exact(name):
         (ref_h.sum() + ref_out.sum()).backward()
     torch.testing.assert_close(h.double(), ref_h, rtol=0, atol=1e-5)
     torch.testing.assert_close(single.grad.double(), exact.grad, rtol=0, atol=1e-4)
+
+
+@needs_core
+def test_one_unit_gradients_with_any_stride_of_their_size_one_dimension_are_accepted():
+    """With H = 1 a gradient can be contiguous yet have a stride other than 1 in its last
+    dimension (here through a permute); the core takes it as it is."""
+    torch.manual_seed(3)
+    projected = torch.randn(4, 2, GATES["qrnn_fo"], dtype=torch.float64, requires_grad=True)
+    h0 = torch.zeros(2, 1, dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda p: tuple(r.permute(2, 0, 1) for r in run_parallel("qrnn_fo", p, h0, None)), (projected,))

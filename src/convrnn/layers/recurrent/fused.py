@@ -11,6 +11,14 @@ hand-written loop backwards in time:
   matrix product over all steps at the end, e.g. ∂L/∂U = Σ_t δ_tᵀ h_{t−1} = Δᵀ H_prev with
   Δ (T·N, G·H) every step's gate gradient and H_prev (T·N, H) every previous state.
 
+Threads share a loop either by sequences (each runs every step of its own block of the batch,
+no synchronisation between steps: small and medium weights) or by steps (each step's product
+split by columns); :func:`work_split` overrides the choice, :func:`step_products` the way a
+step's product is computed. The input bias (and input layer norm) is applied by the core's row
+pass on the raw W x (:func:`takes_raw_input`). Temporaries of a backward pass are kept per thread
+between calls (the largest one so far, up to 64 MiB each), so that no call pays the page faults
+of fresh memory for them.
+
 Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
 ``reset="before"`` (seed 002's GRU), ``MGUCell`` and ``ElmanCell``, each with or without layer
 norm, and ``JordanCell`` without it (every nonlinearity and decision function); exact types and
@@ -147,8 +155,9 @@ class _LayerNormLSTM(torch.autograd.Function):
         h_all, c_all, *saved, x_mean, x_rstd = load().layer_norm_lstm_forward(
             xw, h0, c0, weight_hh, bias_hh, peephole, gain, shift, cell_gain, cell_shift, input_gain, input_shift,
             bias_ih, mask, eps, False)
-        # xw itself (the raw W x under raw input) with its rows' statistics, not a normalised copy
-        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, xw, x_mean, x_rstd, peephole, gain,
+        # the raw W x with its rows' statistics (not a normalised copy); nothing without raw input
+        raw = xw if input_gain.numel() else _empty(xw)
+        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, raw, x_mean, x_rstd, peephole, gain,
                               cell_gain, cell_shift, input_gain, mask)
         return h_all, c_all
 
@@ -176,8 +185,9 @@ class _LayerNormOneState(torch.autograd.Function):
         h_all, *saved = getattr(load(), f"layer_norm_{family}_forward")(
             flag, xw, h0, weight_hh, bias_hh, gain, shift, input_gain, input_shift, bias_ih, mask, eps, *overwrite)
         ctx.family, ctx.flag = family, flag
-        *kept, x_mean, x_rstd = saved  # the raw W x is saved with its rows' statistics
-        ctx.save_for_backward(h0, h_all, *kept, xw, x_mean, x_rstd, weight_hh, gain, input_gain, mask)
+        *kept, x_mean, x_rstd = saved  # the raw W x is saved with its rows' statistics (if raw)
+        raw = xw if input_gain.numel() else _empty(xw)
+        ctx.save_for_backward(h0, h_all, *kept, raw, x_mean, x_rstd, weight_hh, gain, input_gain, mask)
         return h_all
 
     @staticmethod

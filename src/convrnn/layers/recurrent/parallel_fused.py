@@ -44,7 +44,8 @@ class _ParallelCells(torch.autograd.Function):
 def _rows(tensor: Tensor) -> Tensor:
     """``tensor`` (T, N, ·) itself where its rows are contiguous and it overlaps nowhere (time-
     or batch-major memory, which the core reads through its strides), else a contiguous copy."""
-    if tensor.is_contiguous() or tensor.transpose(0, 1).is_contiguous():
+    rows = tensor.shape[-1] == 1 or tensor.stride(-1) == 1
+    if rows and (tensor.is_contiguous() or tensor.transpose(0, 1).is_contiguous()):
         return tensor
     return tensor.contiguous()
 

@@ -9,6 +9,9 @@
 // saves every gate's activation. Gradients of the recurrent weights are summed over all steps with one matrix
 // product at the end, not one per step.
 //
+// Threads share each loop by sequences or by steps (common.h over_sequences): the row pointers
+// below are those of a block [first, last) of the N sequences.
+//
 // Letters: T steps, N sequences, H hidden units. Tensors are time-major and contiguous:
 // xw (T, N, G·H) the input projections W x_t + b_W; mask (T, N) bool or empty (no padding);
 // an empty peephole tensor means no peepholes. At a padded step (mask false) the state is
@@ -35,6 +38,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
   // its memory rather than in a fresh (T, N, 4H) buffer (whose first touch costs a page fault
   // per 4 KiB here), and the row pass adds b, so no pass of its own does. In training a fresh
   // buffer xw + b is faster (measured 8–17 %) than letting the products touch fresh memory first.
+  // Rows of padded steps keep what they hold (no bias when overwriting): nothing reads them.
   at::Tensor gates = overwrite ? xw : fresh(xw.sizes(), xw.options());
   if (!overwrite) at::add_out(gates, xw, bias_hh);
   at::Tensor h_all = fresh({T, N, H}, h0.options());

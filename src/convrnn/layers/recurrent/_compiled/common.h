@@ -396,6 +396,8 @@ inline at::Tensor normalise_input_backward(const at::Tensor& delta, const at::Te
     const scalar_t* rstds = z_rstd.data_ptr<scalar_t>();
     at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t begin, int64_t end) {
       std::vector<scalar_t> hat(H);
+      TORCH_CHECK(at::get_thread_num() < partial.size(0), "normalise_input_backward: thread ", at::get_thread_num(),
+                  " beyond the ", partial.size(0), " partial sums");
       scalar_t* sums = partial.data_ptr<scalar_t>() + at::get_thread_num() * blocks * H;
       for (int64_t r = begin; r < end; ++r) {
         const int64_t b = r % blocks;

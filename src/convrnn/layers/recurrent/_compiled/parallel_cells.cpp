@@ -71,7 +71,7 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
                                          const at::Tensor& mask) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
   TORCH_CHECK(P.size(2) == G, "parallel_forward: expected ", G, " projected features, got ", P.size(2));
-  TORCH_CHECK(P.stride(2) == 1, "parallel_forward: the projection needs unit stride in its last dimension");
+  TORCH_CHECK(P.size(2) == 1 || P.stride(2) == 1, "parallel_forward: the projection needs unit stride in its last dimension");
   at::Tensor h = laid_out_like(P, H);
   at::Tensor out = has_output_gate(kind) ? laid_out_like(P, H) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_forward", [&] {
@@ -135,7 +135,8 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
                                           const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
                                           const at::Tensor& mask) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
-  TORCH_CHECK(grad_h.stride(2) == 1 && (!grad_out.numel() || grad_out.stride(2) == 1),
+  TORCH_CHECK((grad_h.size(2) == 1 || grad_h.stride(2) == 1) &&
+                  (!grad_out.numel() || grad_out.size(2) == 1 || grad_out.stride(2) == 1),
               "parallel_backward: the gradients need unit stride in their last dimension");
   at::Tensor grad_p = laid_out_like(P, G);
   at::Tensor grad_h0 = at::empty_like(h0);
