@@ -12,9 +12,9 @@ hand-written loop backwards in time:
   Δ (T·N, G·H) every step's gate gradient and H_prev (T·N, H) every previous state.
 
 Threads share a loop either by sequences (each runs every step of its own block of the batch,
-no synchronisation between steps: small and medium weights) or by steps (each step's product
-split by columns); :func:`work_split` overrides the choice, :func:`step_products` the way a
-step's product is computed. The input bias (and input layer norm) is applied by the core's row
+no synchronisation between steps; where the weights fit in a core's level-2 cache) or by steps
+(each step's product split by columns); :func:`work_split` overrides the choice,
+:func:`step_products` the way a step's product is computed. The input bias (and input layer norm) is applied by the core's row
 pass on the raw W x (:func:`takes_raw_input`). Temporaries of a backward pass are kept per thread
 between calls (the largest one so far, up to 64 MiB each), so that no call pays the page faults
 of fresh memory for them.
@@ -80,7 +80,7 @@ def work_split(split: str) -> None:
     are independent, with no synchronisation between steps), "steps" (each step's matrix product
     split by columns and its pointwise code by rows, the threads joined at every step) or "auto"
     (default: by sequences where each thread gets at least four and the recurrent weights fit in
-    half a core's level-2 cache, which each thread then reads at every step). For comparisons;
+    7/8 of a core's level-2 cache, which each thread then reads at every step). For comparisons;
     all give the same results up to rounding."""
     splits = {"auto": 0, "sequences": 1, "steps": 2}
     if split not in splits:
