@@ -14,10 +14,10 @@ hand-written loop backwards in time:
 Threads share a loop either by sequences (each runs every step of its own block of the batch,
 no synchronisation between steps; where the weights fit in a core's level-2 cache) or by steps
 (each step's product split by columns); :func:`work_split` overrides the choice,
-:func:`step_products` the way a step's product is computed. The input bias (and input layer norm) is applied by the core's row
-pass on the raw W x (:func:`takes_raw_input`). Temporaries of a backward pass are kept per thread
-between calls (the largest one so far, up to 64 MiB each), so that no call pays the page faults
-of fresh memory for them.
+:func:`step_products` the way a step's product is computed. The input bias (and input layer
+norm) is applied by the core's row pass on the raw W x (:func:`takes_raw_input`). Temporaries
+of a backward pass are kept per thread between calls (the largest one so far, up to 64 MiB
+each), so that no call pays the page faults of fresh memory for them.
 
 Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
 ``reset="before"`` (seed 002's GRU), ``MGUCell`` and ``ElmanCell``, each with or without layer
