@@ -25,7 +25,7 @@ from convrnn.functional._checks import check_choice, check_tensor
 from convrnn.layers.recurrent.cells import CELLS
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.parallel import QRNN, MinGRU, MinLSTM, ParallelRNN
-from convrnn.layers.recurrent.rnn import RNN, StateArg, _check_lengths
+from convrnn.layers.recurrent.rnn import RNN, StateArg, check_lengths
 
 PARALLEL_LAYERS: dict[str, type[ParallelRNN]] = {"mingru": MinGRU, "minlstm": MinLSTM, "qrnn": QRNN}
 CELL_NAMES = (*sorted(CELLS), *PARALLEL_LAYERS)
@@ -119,7 +119,7 @@ def run_with_context(rnn: ParallelRNN, x: Tensor, lengths: Tensor | None,
     """
     where, k = "LanguageModel.forward", rnn.window
     batch, steps = x.shape[:2]
-    lengths = _check_lengths(lengths, batch, steps, x.device, where)
+    lengths = check_lengths(lengths, batch, steps, x.device, where)
     sizes = [rnn.input_size] + [rnn.hidden_size] * (rnn.num_layers - 1)
     if state is None:
         h0, contexts = None, [x.new_zeros(k - 1, batch, size) for size in sizes]

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from convrnn.functional._checks import check_choice, check_tensor
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.parallel_fused import run_parallel
-from convrnn.layers.recurrent.rnn import _check_lengths
+from convrnn.layers.recurrent.rnn import check_lengths
 from convrnn.layers.recurrent.scan import reversal_index, reverse_within_lengths
 
 
@@ -133,7 +133,7 @@ class ParallelRNN(nn.Module):
         steps, batch = x.shape[:2]
         if steps == 0:
             raise ValueError(f"{where}: argument 'x' expected at least one step, got shape {tuple(x.shape)}")
-        lengths = _check_lengths(lengths, batch, steps, x.device, where)
+        lengths = check_lengths(lengths, batch, steps, x.device, where)
         rows = self.num_layers * self.directions
         if state is not None:
             check_tensor("state", state, floating=True, where=where)

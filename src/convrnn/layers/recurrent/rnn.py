@@ -145,7 +145,7 @@ class RNN(nn.Module):
         if steps == 0:
             raise ValueError(f"{where}: argument 'x' expected at least one step, "
                              f"got shape {tuple(x.shape)}")
-        lengths = _check_lengths(lengths, batch, steps, x.device, where)
+        lengths = check_lengths(lengths, batch, steps, x.device, where)
         mask = index = None
         if lengths is not None:
             mask = torch.arange(steps, device=x.device).unsqueeze(1) < lengths
@@ -312,9 +312,11 @@ def _first_cell(cell: str | type[Cell] | Cell, input_size: int | None, hidden_si
     return cell(input_size, hidden_size, **options)
 
 
-def _check_lengths(lengths: Tensor | None, batch: int, steps: int, device: torch.device,
-                   where: str) -> Tensor | None:
-    """Validate lengths: (N,) integers in [1, T]. None when every sequence has length T."""
+def check_lengths(lengths: Tensor | None, batch: int, steps: int, device: torch.device,
+                  where: str) -> Tensor | None:
+    """The lengths argument of every recurrent layer, validated: (N,) integers in [1, T], as a
+    long tensor on ``device``; None when it is None or every sequence has length T. Errors name
+    ``where``, the argument, the expected and the actual value."""
     if lengths is None:
         return None
     check_tensor("lengths", lengths, dims=1, where=where)
