@@ -66,12 +66,7 @@ def step_products(strategy: str) -> None:
     output columns split across torch's threads, one single-threaded BLAS call each), "blas" (one
     call, threaded by BLAS) or "packed" (MKL's packed product, float32). For comparisons; all three
     give the same results up to rounding."""
-    strategies = {"blas": 0, "packed": 1, "split": 2}
-    if strategy not in strategies:
-        raise ValueError(f"step_products: argument 'strategy' expected one of {sorted(strategies)}, got {strategy!r}")
-    core = load()
-    if core is not None:
-        core.set_step_products(strategies[strategy])
+    _set_core_option("step_products", "strategy", strategy, {"blas": 0, "packed": 1, "split": 2})
 
 
 def work_split(split: str) -> None:
@@ -82,12 +77,17 @@ def work_split(split: str) -> None:
     (default: by sequences where each thread gets at least four and the recurrent weights fit in
     7/8 of a core's level-2 cache, which each thread then reads at every step). For comparisons;
     all give the same results up to rounding."""
-    splits = {"auto": 0, "sequences": 1, "steps": 2}
-    if split not in splits:
-        raise ValueError(f"work_split: argument 'split' expected one of {sorted(splits)}, got {split!r}")
+    _set_core_option("work_split", "split", split, {"auto": 0, "sequences": 1, "steps": 2})
+
+
+def _set_core_option(option: str, argument: str, value: str, choices: dict[str, int]) -> None:
+    """Hands the compiled core ``choices[value]`` through its ``set_<option>``; a clear error for
+    a value not in ``choices``; nothing where the core is not built."""
+    if value not in choices:
+        raise ValueError(f"{option}: argument '{argument}' expected one of {sorted(choices)}, got {value!r}")
     core = load()
     if core is not None:
-        core.set_work_split(splits[split])
+        getattr(core, f"set_{option}")(choices[value])
 
 
 def fused_kind(cell: Cell) -> str | None:
