@@ -169,6 +169,45 @@ def test_qrnn_model_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(loss, inputs)
 
 
+def test_qrnn_model_with_context_runs_on_the_compiled_core_with_the_pytorch_results(monkeypatch):
+    """The QRNN language model (each layer continuing from its last inputs) uses the layer's
+    recurrence, so the compiled core where it runs: outputs, states and every gradient equal
+    the pure-PyTorch path's, with lengths."""
+    import convrnn.layers.recurrent.parallel as parallel
+    from convrnn.layers.recurrent.fused import available, disabled
+
+    compiled_runs = []
+    original = parallel.run_parallel
+
+    def counted(*args, **kwargs):
+        result = original(*args, **kwargs)
+        compiled_runs.append(result is not None)
+        return result
+
+    monkeypatch.setattr(parallel, "run_parallel", counted)
+
+    if not available():
+        pytest.skip("no C++ compiler/ninja: the core cannot be built here")
+    torch.manual_seed(11)
+    model = LanguageModel(9, 4, 6, 2, cell="qrnn", window=3).double()
+    tokens = torch.randint(0, 9, (3, 7))
+    lengths = torch.tensor([7, 4, 5])
+    state = tuple(s.detach() for s in model(tokens[:, :3])[1])
+
+    def run():
+        model.zero_grad(set_to_none=True)
+        logits, final = model(tokens, lengths=lengths, state=state)
+        (logits.sin().sum() + sum(f.cos().sum() for f in final)).backward()
+        return [logits, *final] + [p.grad for p in model.parameters()]
+
+    fast = run()
+    assert compiled_runs and all(compiled_runs)      # both layers went through the core
+    with disabled():
+        slow = run()
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
 @pytest.mark.parametrize("cell", PARALLEL)
 def test_greedy_sampling_with_the_carried_state_equals_rereading_the_text(cell):
     from convrnn.generate import sample

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 
 from convrnn.functional._checks import check_choice, check_tensor
 from convrnn.layers.recurrent.cells import CELLS
-from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.parallel import QRNN, MinGRU, MinLSTM, ParallelRNN
 from convrnn.layers.recurrent.rnn import RNN, StateArg, check_lengths
 
@@ -138,13 +137,7 @@ def run_with_context(rnn: ParallelRNN, x: Tensor, lengths: Tensor | None,
         inputs = F.dropout(layer_input, rnn.dropout, rnn.training) if layer else layer_input
         full = torch.cat([contexts[layer], inputs])                   # (k − 1 + T, N, F_l)
         kept.append(full.gather(0, last[..., None].expand(-1, -1, full.shape[-1])))
-        a, b, o = rnn.coefficients(rnn.project(layer, full)[k - 1:])
-        if padded is not None:
-            a, b = a.masked_fill(padded, 1.0), b.masked_fill(padded, 0.0)
-        h = linear_recurrence(a, b, None if h0 is None else h0[layer])
-        layer_input = h if o is None else o * h
-        if padded is not None:
-            layer_input = layer_input.masked_fill(padded, 0.0)
+        layer_input, h = rnn.recur(rnn.project(layer, full)[k - 1:], None if h0 is None else h0[layer], padded)
         finals.append(h[-1])
     return layer_input.transpose(0, 1), (torch.stack(finals), *kept)
 

@@ -177,16 +177,25 @@ class ParallelRNN(nn.Module):
         (T, N, H) in the caller's time order (frozen, not zeroed, at padded steps)."""
         if reverse:
             x = reverse_within_lengths(x, index)
-        projected = self.project(position, x)
-        fused = None
+        out, h = self.recur(self.project(position, x), start, padded)
+        if reverse:
+            out, h = reverse_within_lengths(out, index), reverse_within_lengths(h, index)
+        return out, h
+
+    def recur(self, projected: Tensor, start: Tensor | None = None,
+              padded: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The recurrence of one layer and direction over its gates' input terms (the
+        :meth:`project` of its input): projected (T, N, gates·H), start (N, H) the state before
+        step 0 or None (zeros), padded (T, N, 1) bool, True at padded steps, or None. Returns the
+        outputs (T, N, H), zero at padded steps, and every h_t (T, N, H), frozen at padded steps.
+        On the compiled core where it runs (gates, recurrence and output gate in one pass), else
+        the gates as PyTorch ops and :func:`linear_recurrence`; the two agree (tested)."""
         if self.compiled is not None:
             h0 = start if start is not None else projected.new_zeros(projected.shape[1], self.hidden_size)
             fused = run_parallel(self.compiled, projected, h0, None if padded is None else ~padded.squeeze(-1))
-        if fused is not None:
-            h, out = fused
-            if reverse:
-                out, h = reverse_within_lengths(out, index), reverse_within_lengths(h, index)
-            return out, h
+            if fused is not None:
+                h, out = fused
+                return out, h
         a, b, o = self.coefficients(projected)
         if padded is not None:
             a, b = a.masked_fill(padded, 1.0), b.masked_fill(padded, 0.0)
@@ -194,8 +203,6 @@ class ParallelRNN(nn.Module):
         out = h if o is None else o * h
         if padded is not None:
             out = out.masked_fill(padded, 0.0)
-        if reverse:
-            out, h = reverse_within_lengths(out, index), reverse_within_lengths(h, index)
         return out, h
 
 
