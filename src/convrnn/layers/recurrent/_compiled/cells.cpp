@@ -106,53 +106,47 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U(weight_hh, false, N);
-    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
-      // dh ← passed + (this step's term) each step: the two buffers swap roles, per block the same T times.
-      scalar_t* carried = dh.data_ptr<scalar_t>();
-      scalar_t* pass = passed.data_ptr<scalar_t>();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
-        const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
-        scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
-        const scalar_t* dhp = carried;
-        scalar_t* dcp = dc.data_ptr<scalar_t>();
-        for_rows(first, last, 4 * H, [&](int64_t n) {
-          const int64_t row = n * H;
-          scalar_t* dn = d + n * 4 * H;
-          const scalar_t* sn = s + n * 4 * H;
-          if (!active(m, t, N, n)) {
-            std::fill(dn, dn + 4 * H, scalar_t(0));
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              pass[row + k] = gh[row + k] + dhp[row + k];
-              dcp[row + k] += gc[row + k];
-            }
-            return;
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, passed,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* c = c_all.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
+      const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* dcp = dc.data_ptr<scalar_t>();
+      for_rows(first, last, 4 * H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dn = d + n * 4 * H;
+        const scalar_t* sn = s + n * 4 * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dn, dn + 4 * H, scalar_t(0));
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            pass[row + k] = gh[row + k] + dhp[row + k];
+            dcp[row + k] += gc[row + k];
           }
-          with_flag(V != nullptr, [&](auto peephole) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t o = sn[3 * H + k];
-              const scalar_t d_h = gh[row + k] + dhp[row + k];
-              const scalar_t squashed = std::tanh(c[row + k]);
-              const scalar_t d_o = d_h * squashed * o * (1 - o);
-              scalar_t d_c = gc[row + k] + dcp[row + k] + d_h * o * (1 - squashed * squashed);
-              if constexpr (decltype(peephole)::value) d_c += V[2 * H + k] * d_o;
-              dn[3 * H + k] = d_o;
-              dcp[row + k] = lstm_unit_backward<decltype(peephole)::value>(dn, sn, k, H, d_c, cp[row + k], V);
-              pass[row + k] = 0;
-            }
-          });
+          return;
+        }
+        with_flag(V != nullptr, [&](auto peephole) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t o = sn[3 * H + k];
+            const scalar_t d_h = gh[row + k] + dhp[row + k];
+            const scalar_t squashed = std::tanh(c[row + k]);
+            const scalar_t d_o = d_h * squashed * o * (1 - o);
+            scalar_t d_c = gc[row + k] + dcp[row + k] + d_h * o * (1 - squashed * squashed);
+            if constexpr (decltype(peephole)::value) d_c += V[2 * H + k] * d_o;
+            dn[3 * H + k] = d_o;
+            dcp[row + k] = lstm_unit_backward<decltype(peephole)::value>(dn, sn, k, H, d_c, cp[row + k], V);
+            pass[row + k] = 0;
+          }
         });
-        U.multiply(d + first * 4 * H, last - first, 1, pass + first * H);
-        std::swap(carried, pass);
-      }
+      });
+      U.multiply(d + first * 4 * H, last - first, 1, pass + first * H);
     });
   });
-  if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_gates.view({T * N, 4 * H});
   at::Tensor grad_weight = weight_gradient(d_gates, h0, h_all);
   at::Tensor grad_bias = flat.sum(0);
@@ -241,60 +235,54 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "gated_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
-    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
-      // dh ← direct + (this step's term) each step: the two buffers swap roles, per block the same T times.
-      scalar_t* carried = dh.data_ptr<scalar_t>();
-      scalar_t* dd = direct.data_ptr<scalar_t>();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-        const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
-        const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
-        scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
-        scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* dhp = carried;
-        // Pass 1: everything but the path through U_n; dg holds ∂L/∂(gate activation) so far.
-        for_rows(first, last, H, [&](int64_t n) {
-          const int64_t row = n * H;
-          scalar_t* dgn = dg + n * S * H;
-          const scalar_t* gn = g + n * S * H;
-          if (!active(m, t, N, n)) {
-            std::fill(dgn, dgn + S * H, scalar_t(0));
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              dc[row + k] = 0;
-              dd[row + k] = gh[row + k] + dhp[row + k];
-            }
-            return;
-          }
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, direct,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* dd) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+      const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
+      // Pass 1: everything but the path through U_n; dg holds ∂L/∂(gate activation) so far.
+      for_rows(first, last, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dgn, dgn + S * H, scalar_t(0));
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
-                                dd[row + k]);
+            dc[row + k] = 0;
+            dd[row + k] = gh[row + k] + dhp[row + k];
           }
-        });
-        // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
-        U_cand.multiply(dc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);
-        const scalar_t* dq = d_q.data_ptr<scalar_t>();
-        for_rows(first, last, H, [&](int64_t n) {
-          const int64_t row = n * H;
-          scalar_t* dgn = dg + n * S * H;
-          const scalar_t* gn = g + n * S * H;
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t q = gn[k];
-            dd[row + k] += dq[row + k] * q;
-            dgn[k] += dq[row + k] * hp[row + k];
-          }
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < S * H; ++k) dgn[k] *= gn[k] * (1 - gn[k]);
-        });
-        U_gates.multiply(dg + first * S * H, last - first, 1, dd + first * H);
-        std::swap(carried, dd);
-      }
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
+                              dd[row + k]);
+        }
+      });
+      // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
+      U_cand.multiply(dc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);
+      const scalar_t* dq = d_q.data_ptr<scalar_t>();
+      for_rows(first, last, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t q = gn[k];
+          dd[row + k] += dq[row + k] * q;
+          dgn[k] += dq[row + k] * hp[row + k];
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < S * H; ++k) dgn[k] *= gn[k] * (1 - gn[k]);
+      });
+      U_gates.multiply(dg + first * S * H, last - first, 1, dd + first * H);
     });
   });
-  if (T % 2) std::swap(dh, direct);  // the buffer written last
   const at::Tensor flat_gate = d_gate.view({T * N, S * H});
   const at::Tensor flat_cand = d_cand.view({T * N, H});
   at::Tensor grad_weight = at::cat({weight_gradient(d_gate, h0, h_all),
@@ -347,33 +335,27 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "elman_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U(weight_hh, false, N);
-    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
-      // dh ← passed + (this step's term) each step: the two buffers swap roles, per block the same T times.
-      scalar_t* carried = dh.data_ptr<scalar_t>();
-      scalar_t* pass = passed.data_ptr<scalar_t>();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-        scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* dhp = carried;
-        for_rows(first, last, H, [&](int64_t n) {
-          const int64_t row = n * H;
-          const bool on = active(m, t, N, n);
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t d_h = gh[row + k] + dhp[row + k];
-            const scalar_t v = h[row + k];
-            const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-            d[row + k] = on ? d_h * slope : scalar_t(0);
-            pass[row + k] = on ? scalar_t(0) : d_h;
-          }
-        });
-        U.multiply(d + first * H, last - first, 1, pass + first * H);
-        std::swap(carried, pass);
-      }
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, passed,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
+      for_rows(first, last, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        const bool on = active(m, t, N, n);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          const scalar_t v = h[row + k];
+          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+          d[row + k] = on ? d_h * slope : scalar_t(0);
+          pass[row + k] = on ? scalar_t(0) : d_h;
+        }
+      });
+      U.multiply(d + first * H, last - first, 1, pass + first * H);
     });
   });
-  if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_pre.view({T * N, H});
   return {d_pre, dh, weight_gradient(d_pre, h0, h_all), flat.sum(0)};
 }

@@ -242,6 +242,26 @@ inline at::Tensor previous_states(const at::Tensor& first, const at::Tensor& all
   return at::cat({first.unsqueeze(0), all.narrow(0, 0, T - 1)}).view({-1, first.size(1)});
 }
 
+// A backward loop through time, t = T−1 … 0, over blocks of sequences as over_sequences. The
+// gradient with respect to the state travels from step to step in two (N, S) buffers that swap
+// roles: step(t, first, last, carried, next) reads ∂L/∂(state after step t) so far from
+// ``carried`` and must write every row [first, last) of ``next`` (∂L/∂(state before step t)).
+// On return ``carried`` is the tensor holding the gradient before step 0 (the two tensors are
+// swapped when T is odd, the same for every block).
+template <typename Scalar, typename Step>
+inline void backward_through_time(int64_t T, int64_t N, int64_t weight_bytes, at::Tensor& carried, at::Tensor& next,
+                                  const Step& step) {
+  over_sequences(N, weight_bytes, [&](int64_t first, int64_t last) {
+    Scalar* from = carried.data_ptr<Scalar>();
+    Scalar* to = next.data_ptr<Scalar>();
+    for (int64_t t = T - 1; t >= 0; --t) {
+      step(t, first, last, from, to);
+      std::swap(from, to);
+    }
+  });
+  if (T % 2) std::swap(carried, next);
+}
+
 // A recurrent matrix's gradient Σ_t δ_tᵀ s_{t−1} (G, S) from delta (T, N, G) and the states
 // before each step, first (N, S) then all[0 … T−2] (all: (T, N, S)): two products, with no
 // (T·N, S) copy of the states.

@@ -112,52 +112,46 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "jordan_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> W(weight_hh, false, N), V(weight_ho, false, N);
-    over_sequences(N, weight_hh.nbytes() + weight_ho.nbytes(), [&](int64_t first, int64_t last) {
-      // dy ← passed_y + (this step's term) each step: the two buffers swap roles, per block the same T times.
-      scalar_t* carried = dy.data_ptr<scalar_t>();
-      scalar_t* pass = passed_y.data_ptr<scalar_t>();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* gy = grad_y.data_ptr<scalar_t>() + t * N * O;
-        const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* y = y_all.data_ptr<scalar_t>() + t * N * O;
-        scalar_t* dout = d_out.data_ptr<scalar_t>() + t * N * O;
-        scalar_t* dp = d_pre.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* dyp = carried;
-        scalar_t* dhp = dh.data_ptr<scalar_t>();
-        for_rows(first, last, O, [&](int64_t n) {
-          const int64_t row = n * O;
-          const bool on = active(m, t, N, n);
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < O; ++k) {
-            const scalar_t d_y = gy[row + k] + dyp[row + k];
-            dout[row + k] = on ? d_y : scalar_t(0);
-            pass[row + k] = on ? scalar_t(0) : d_y;
-          }
-          if (on) decide_backward(dout + row, y + row, O, decision);
-        });
-        // ∂L/∂h_t = grad_h + carried + ∂L/∂(V h + c) V
-        scalar_t* dnow = d_hidden.data_ptr<scalar_t>();
-        std::copy(dhp + first * H, dhp + last * H, dnow + first * H);
-        V.multiply(dout + first * O, last - first, 1, dnow + first * H);
-        for_rows(first, last, H, [&](int64_t n) {
-          const int64_t row = n * H;
-          const bool on = active(m, t, N, n);
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t d_h = gh[row + k] + dnow[row + k];
-            const scalar_t v = h[row + k];
-            const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-            dp[row + k] = on ? d_h * slope : scalar_t(0);
-            dhp[row + k] = on ? scalar_t(0) : d_h;
-          }
-        });
-        W.multiply(dp + first * H, last - first, 1, pass + first * O);
-        std::swap(carried, pass);
-      }
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes() + weight_ho.nbytes(), dy, passed_y,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dyp, scalar_t* pass) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* gy = grad_y.data_ptr<scalar_t>() + t * N * O;
+      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* y = y_all.data_ptr<scalar_t>() + t * N * O;
+      scalar_t* dout = d_out.data_ptr<scalar_t>() + t * N * O;
+      scalar_t* dp = d_pre.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* dhp = dh.data_ptr<scalar_t>();
+      for_rows(first, last, O, [&](int64_t n) {
+        const int64_t row = n * O;
+        const bool on = active(m, t, N, n);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < O; ++k) {
+          const scalar_t d_y = gy[row + k] + dyp[row + k];
+          dout[row + k] = on ? d_y : scalar_t(0);
+          pass[row + k] = on ? scalar_t(0) : d_y;
+        }
+        if (on) decide_backward(dout + row, y + row, O, decision);
+      });
+      // ∂L/∂h_t = grad_h + carried + ∂L/∂(V h + c) V
+      scalar_t* dnow = d_hidden.data_ptr<scalar_t>();
+      std::copy(dhp + first * H, dhp + last * H, dnow + first * H);
+      V.multiply(dout + first * O, last - first, 1, dnow + first * H);
+      for_rows(first, last, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        const bool on = active(m, t, N, n);
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t d_h = gh[row + k] + dnow[row + k];
+          const scalar_t v = h[row + k];
+          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+          dp[row + k] = on ? d_h * slope : scalar_t(0);
+          dhp[row + k] = on ? scalar_t(0) : d_h;
+        }
+      });
+      W.multiply(dp + first * H, last - first, 1, pass + first * O);
     });
   });
-  if (T % 2) std::swap(dy, passed_y);  // the buffer written last
   const at::Tensor flat_out = d_out.view({T * N, O});
   at::Tensor grad_weight_hh = weight_gradient(d_pre, y0, y_all);
   at::Tensor grad_weight_ho = flat_out.t().mm(h_all.view({T * N, H}));

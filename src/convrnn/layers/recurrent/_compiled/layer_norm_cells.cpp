@@ -87,45 +87,39 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const StepWeight<scalar_t> U(weight_hh, false, N);
-    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
-      // dh ← passed + (this step's term) each step: the two buffers swap roles, per block the same T times.
-      scalar_t* carried = dh.data_ptr<scalar_t>();
-      scalar_t* pass = passed.data_ptr<scalar_t>();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
-        scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
-        scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* dhp = carried;
-        for_rows(first, last, H, [&](int64_t n) {
-          const int64_t row = n * H;
-          if (!active(m, t, N, n)) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              pass[row + k] = gh[row + k] + dhp[row + k];
-              d[row + k] = 0;
-              dr[row + k] = 0;
-            }
-            return;
-          }
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, passed,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* h = h_all.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N;
+      scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * H;
+      for_rows(first, last, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        if (!active(m, t, N, n)) {
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            const scalar_t v = h[row + k];
-            const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-            d[row + k] = (gh[row + k] + dhp[row + k]) * slope;
-            dr[row + k] = alpha[k] * d[row + k];
-            pass[row + k] = 0;
+            pass[row + k] = gh[row + k] + dhp[row + k];
+            d[row + k] = 0;
+            dr[row + k] = 0;
           }
-          normalise_backward(dr + row, rh + row, rs[n], H);
-        });
-        U.multiply(dr + first * H, last - first, 1, pass + first * H);
-        std::swap(carried, pass);
-      }
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t v = h[row + k];
+          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
+          d[row + k] = (gh[row + k] + dhp[row + k]) * slope;
+          dr[row + k] = alpha[k] * d[row + k];
+          pass[row + k] = 0;
+        }
+        normalise_backward(dr + row, rh + row, rs[n], H);
+      });
+      U.multiply(dr + first * H, last - first, 1, pass + first * H);
     });
   });
-  if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_pre.view({T * N, H});
   at::Tensor grad_bias = flat.sum(0);
   std::vector<at::Tensor> grads = {d_pre, dh, weight_gradient(d_r, h0, h_all), grad_bias,
@@ -262,79 +256,73 @@ std::vector<at::Tensor> layer_norm_gated_backward(
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const scalar_t* alpha_n = alpha + S * H;
     const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
-    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
-      // dh ← direct + (this step's term) each step: the two buffers swap roles, per block the same T times.
-      scalar_t* carried = dh.data_ptr<scalar_t>();
-      scalar_t* dd = direct.data_ptr<scalar_t>();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
-        const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
-        const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* g_hat = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
-        const scalar_t* g_rstd = gate_rstd.data_ptr<scalar_t>() + t * N * S;
-        const scalar_t* c_hat = cand_hat.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* c_rstd = cand_rstd.data_ptr<scalar_t>() + t * N;
-        scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
-        scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
-        scalar_t* drg = d_rg.data_ptr<scalar_t>() + t * N * S * H;
-        scalar_t* drc = d_rc.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* dhp = carried;
-        // Pass 1: everything but the path through U_n (as in cells.cpp), then the candidate's norm.
-        for_rows(first, last, H, [&](int64_t n) {
-          const int64_t row = n * H;
-          scalar_t* dgn = dg + n * S * H;
-          const scalar_t* gn = g + n * S * H;
-          if (!active(m, t, N, n)) {
-            std::fill(dgn, dgn + S * H, scalar_t(0));
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              dc[row + k] = 0;
-              drc[row + k] = 0;
-              dd[row + k] = gh[row + k] + dhp[row + k];
-            }
-            return;
-          }
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, direct,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* dd) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      const scalar_t* g = gate.data_ptr<scalar_t>() + t * N * S * H;
+      const scalar_t* c = cand.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* g_hat = gate_hat.data_ptr<scalar_t>() + t * N * S * H;
+      const scalar_t* g_rstd = gate_rstd.data_ptr<scalar_t>() + t * N * S;
+      const scalar_t* c_hat = cand_hat.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* c_rstd = cand_rstd.data_ptr<scalar_t>() + t * N;
+      scalar_t* dg = d_gate.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* dc = d_cand.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* drg = d_rg.data_ptr<scalar_t>() + t * N * S * H;
+      scalar_t* drc = d_rc.data_ptr<scalar_t>() + t * N * H;
+      // Pass 1: everything but the path through U_n (as in cells.cpp), then the candidate's norm.
+      for_rows(first, last, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dgn, dgn + S * H, scalar_t(0));
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
-                                dd[row + k]);
-            drc[row + k] = alpha_n[k] * dc[row + k];
+            dc[row + k] = 0;
+            drc[row + k] = 0;
+            dd[row + k] = gh[row + k] + dhp[row + k];
           }
-          normalise_backward(drc + row, c_hat + row, c_rstd[n], H);
-        });
-        U_cand.multiply(drc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);
-        const scalar_t* dq = d_q.data_ptr<scalar_t>();
-        // Pass 2: the gated state's gradient, the gates' derivatives, then their norms.
-        for_rows(first, last, H, [&](int64_t n) {
-          const int64_t row = n * H;
-          scalar_t* dgn = dg + n * S * H;
-          scalar_t* drn = drg + n * S * H;
-          const scalar_t* gn = g + n * S * H;
-          if (!active(m, t, N, n)) {
-            std::fill(drn, drn + S * H, scalar_t(0));
-            return;
-          }
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            dd[row + k] += dq[row + k] * gn[k];
-            dgn[k] += dq[row + k] * hp[row + k];
-          }
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < S * H; ++k) {
-            dgn[k] *= gn[k] * (1 - gn[k]);
-            drn[k] = alpha[k] * dgn[k];
-          }
-          for (int64_t b = 0; b < S; ++b) {
-            normalise_backward(drn + b * H, g_hat + n * S * H + b * H, g_rstd[n * S + b], H);
-          }
-        });
-        U_gates.multiply(drg + first * S * H, last - first, 1, dd + first * H);
-        std::swap(carried, dd);
-      }
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
+                              dd[row + k]);
+          drc[row + k] = alpha_n[k] * dc[row + k];
+        }
+        normalise_backward(drc + row, c_hat + row, c_rstd[n], H);
+      });
+      U_cand.multiply(drc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);
+      const scalar_t* dq = d_q.data_ptr<scalar_t>();
+      // Pass 2: the gated state's gradient, the gates' derivatives, then their norms.
+      for_rows(first, last, H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dgn = dg + n * S * H;
+        scalar_t* drn = drg + n * S * H;
+        const scalar_t* gn = g + n * S * H;
+        if (!active(m, t, N, n)) {
+          std::fill(drn, drn + S * H, scalar_t(0));
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          dd[row + k] += dq[row + k] * gn[k];
+          dgn[k] += dq[row + k] * hp[row + k];
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < S * H; ++k) {
+          dgn[k] *= gn[k] * (1 - gn[k]);
+          drn[k] = alpha[k] * dgn[k];
+        }
+        for (int64_t b = 0; b < S; ++b) {
+          normalise_backward(drn + b * H, g_hat + n * S * H + b * H, g_rstd[n * S + b], H);
+        }
+      });
+      U_gates.multiply(drg + first * S * H, last - first, 1, dd + first * H);
     });
   });
-  if (T % 2) std::swap(dh, direct);  // the buffer written last
   const at::Tensor flat_gate = d_gate.view({T * N, S * H});
   const at::Tensor flat_cand = d_cand.view({T * N, H});
   at::Tensor grad_weight = at::cat({weight_gradient(d_rg, h0, h_all),

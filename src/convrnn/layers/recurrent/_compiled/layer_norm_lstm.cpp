@@ -179,73 +179,67 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
     const scalar_t* beta_c = cell_shift.data_ptr<scalar_t>();
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const StepWeight<scalar_t> U(weight_hh, false, N);
-    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
-      // dh ← passed + (this step's term) each step: the two buffers swap roles, per block the same T times.
-      scalar_t* carried = dh.data_ptr<scalar_t>();
-      scalar_t* pass = passed.data_ptr<scalar_t>();
-      for (int64_t t = T - 1; t >= 0; --t) {
-        const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
-        const scalar_t* ch = c_hat.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* cs = c_rstd.data_ptr<scalar_t>() + t * N;
-        const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * 4 * H;
-        const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N * 4;
-        const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
-        scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
-        scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * 4 * H;
-        scalar_t* ds = d_shown.data_ptr<scalar_t>() + t * N * H;
-        const scalar_t* dhp = carried;
-        scalar_t* dcp = dc.data_ptr<scalar_t>();
-        for_rows(first, last, 4 * H, [&](int64_t n) {
-          const int64_t row = n * H;
-          scalar_t* dn = d + n * 4 * H;
-          scalar_t* drn = dr + n * 4 * H;
-          const scalar_t* sn = s + n * 4 * H;
-          if (!active(m, t, N, n)) {
-            std::fill(dn, dn + 4 * H, scalar_t(0));
-            std::fill(drn, drn + 4 * H, scalar_t(0));
-            std::fill(ds + row, ds + row + H, scalar_t(0));
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              pass[row + k] = gh[row + k] + dhp[row + k];
-              dcp[row + k] += gc[row + k];
-            }
-            return;
-          }
-          // ∂L/∂o and ∂L/∂(shown); the cell norm's input gradient goes through drn's first H
-          // entries as scratch (overwritten below).
-          scalar_t* d_cell = drn;
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, passed,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* gc = grad_c.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* cp = t ? c_all.data_ptr<scalar_t>() + (t - 1) * N * H : c0.data_ptr<scalar_t>();
+      const scalar_t* ch = c_hat.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* cs = c_rstd.data_ptr<scalar_t>() + t * N;
+      const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * 4 * H;
+      const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N * 4;
+      const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * 4 * H;
+      scalar_t* ds = d_shown.data_ptr<scalar_t>() + t * N * H;
+      scalar_t* dcp = dc.data_ptr<scalar_t>();
+      for_rows(first, last, 4 * H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dn = d + n * 4 * H;
+        scalar_t* drn = dr + n * 4 * H;
+        const scalar_t* sn = s + n * 4 * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dn, dn + 4 * H, scalar_t(0));
+          std::fill(drn, drn + 4 * H, scalar_t(0));
+          std::fill(ds + row, ds + row + H, scalar_t(0));
           _Pragma("omp simd")
           for (int64_t k = 0; k < H; ++k) {
-            const scalar_t o = sn[3 * H + k];
-            const scalar_t d_h = gh[row + k] + dhp[row + k];
-            const scalar_t squashed = std::tanh(alpha_c[k] * ch[row + k] + beta_c[k]);
-            dn[3 * H + k] = d_h * squashed * o * (1 - o);
-            const scalar_t d_sh = d_h * o * (1 - squashed * squashed);
-            ds[row + k] = d_sh;
-            d_cell[k] = alpha_c[k] * d_sh;
+            pass[row + k] = gh[row + k] + dhp[row + k];
+            dcp[row + k] += gc[row + k];
           }
-          normalise_backward(d_cell, ch + row, cs[n], H);
-          with_flag(V != nullptr, [&](auto peepholes) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              scalar_t d_c = gc[row + k] + dcp[row + k] + d_cell[k];
-              if constexpr (decltype(peepholes)::value) d_c += V[2 * H + k] * dn[3 * H + k];
-              dcp[row + k] = lstm_unit_backward<decltype(peepholes)::value>(dn, sn, k, H, d_c, cp[row + k], V);
-              pass[row + k] = 0;
-            }
-          });
+          return;
+        }
+        // ∂L/∂o and ∂L/∂(shown); the cell norm's input gradient goes through drn's first H
+        // entries as scratch (overwritten below).
+        scalar_t* d_cell = drn;
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t o = sn[3 * H + k];
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          const scalar_t squashed = std::tanh(alpha_c[k] * ch[row + k] + beta_c[k]);
+          dn[3 * H + k] = d_h * squashed * o * (1 - o);
+          const scalar_t d_sh = d_h * o * (1 - squashed * squashed);
+          ds[row + k] = d_sh;
+          d_cell[k] = alpha_c[k] * d_sh;
+        }
+        normalise_backward(d_cell, ch + row, cs[n], H);
+        with_flag(V != nullptr, [&](auto peepholes) {
           _Pragma("omp simd")
-          for (int64_t k = 0; k < 4 * H; ++k) drn[k] = alpha[k] * dn[k];
-          for (int64_t b = 0; b < 4; ++b) normalise_backward(drn + b * H, rh + n * 4 * H + b * H, rs[n * 4 + b], H);
+          for (int64_t k = 0; k < H; ++k) {
+            scalar_t d_c = gc[row + k] + dcp[row + k] + d_cell[k];
+            if constexpr (decltype(peepholes)::value) d_c += V[2 * H + k] * dn[3 * H + k];
+            dcp[row + k] = lstm_unit_backward<decltype(peepholes)::value>(dn, sn, k, H, d_c, cp[row + k], V);
+            pass[row + k] = 0;
+          }
         });
-        U.multiply(dr + first * 4 * H, last - first, 1, pass + first * H);
-        std::swap(carried, pass);
-      }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < 4 * H; ++k) drn[k] = alpha[k] * dn[k];
+        for (int64_t b = 0; b < 4; ++b) normalise_backward(drn + b * H, rh + n * 4 * H + b * H, rs[n * 4 + b], H);
+      });
+      U.multiply(dr + first * 4 * H, last - first, 1, pass + first * H);
     });
   });
-  if (T % 2) std::swap(dh, passed);  // the buffer written last
   const at::Tensor flat = d_gates.view({T * N, 4 * H});
   at::Tensor grad_weight = weight_gradient(d_r, h0, h_all);
   at::Tensor grad_bias = flat.sum(0);
