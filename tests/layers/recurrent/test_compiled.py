@@ -1,6 +1,9 @@
 """The compiled core (C++ forward and backward loops) against the pure-PyTorch engine and the
 naive references, its dispatch rule, and the automatic fallback when it cannot be built."""
 
+import os
+import warnings
+
 import pytest
 import torch
 
@@ -244,6 +247,17 @@ def test_a_failed_build_warns_and_falls_back(monkeypatch, tmp_path):
     finally:
         monkeypatch.undo()
         _compiled.load.cache_clear()
+
+
+@pytest.mark.skipif(os.environ.get("CONVRNN_NO_COMPILE") == "1" or not _compiled._toolchain_present(),
+                    reason="no C++ compiler/ninja, or building switched off")
+def test_the_core_builds_wherever_a_toolchain_is_present():
+    """Every other test of the core skips where it is not available; so that a compile error in
+    its sources fails the suite rather than skipping those tests, the build itself must succeed
+    wherever a compiler and ninja are found."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)   # a failed build warns and returns None
+        assert _compiled.load() is not None
 
 
 @needs_core
