@@ -124,32 +124,50 @@ def topic_corpus(sentences: int = 1500, seed: int = 0) -> tuple[list[list[str]],
     return corpus, animals, tools
 
 
-def _neighbours_stay_in_topic(engine: str, architecture: str) -> None:
+def _train_on_topics(engine: str, architecture: str, workers: int = 2):
     corpus, animals, tools = topic_corpus()
     vocabulary = WordVocabulary.build(corpus, min_count=1)
     settings = Word2VecSettings(architecture=architecture, engine=engine, vector_size=16, window=3, sample=0,
-                                epochs=5, alpha=0.05, batch_words=256, chunk_words=2000)
+                                epochs=5, alpha=0.05, batch_words=256, chunk_words=2000, workers=workers)
     model = Word2Vec(len(vocabulary), 16, seed=0)
     report = train_word2vec(model, vocabulary, corpus, settings)
     assert report.engine == engine and report.words == 5 * 8 * len(corpus) == report.effective_words
-    vectors = WordVectors(vocabulary.words, model.input)
+    return WordVectors(vocabulary.words, model.input), animals, tools
+
+
+def _neighbours_stay_in_topic(vectors: WordVectors, animals: list[str], tools: list[str], margin: float) -> None:
     for topic in (animals, tools):
         for word in topic:
             assert all(neighbour in topic for neighbour, _ in vectors.most_similar(word, 5)), word
     across = np.mean([vectors.similarity(a, t) for a in animals for t in tools])
     within = np.mean([vectors.similarity(a, b) for a in animals for b in animals if a != b])
-    assert within > across + 0.1
+    assert within > across + margin, (within, across)
 
 
 @pytest.mark.parametrize("architecture", ["cbow", "skipgram"])
 def test_torch_engine_learns_planted_topics(architecture):
-    _neighbours_stay_in_topic("torch", architecture)
+    _neighbours_stay_in_topic(*_train_on_topics("torch", architecture), margin=0.1)
 
 
 @needs_compiler
 @pytest.mark.parametrize("architecture", ["cbow", "skipgram"])
 def test_compiled_engine_learns_planted_topics(architecture):
-    _neighbours_stay_in_topic("compiled", architecture)
+    # One worker: the run is deterministic (the same vectors twice), so the margin is a fixed fact
+    # of this seed (measured within − across: 0.85 CBOW, 0.88 skip-gram), not a draw.
+    vectors, animals, tools = _train_on_topics("compiled", architecture, workers=1)
+    again, _, _ = _train_on_topics("compiled", architecture, workers=1)
+    assert torch.equal(vectors.vectors, again.vectors)
+    _neighbours_stay_in_topic(vectors, animals, tools, margin=0.3)
+
+
+@needs_compiler
+@pytest.mark.parametrize("architecture", ["cbow", "skipgram"])
+def test_compiled_hogwild_workers_still_learn_planted_topics(architecture):
+    # Two workers update the shared rows without locks (Hogwild), so the run is not reproducible,
+    # and with 16 words every update collides. Over 40 runs the within − across gap went from 0.5
+    # to 0.75 (0.36 with the cores busy elsewhere), but once on a loaded CI machine it was 0.08 with
+    # every neighbour still in its topic: the ranking is the property, the gap only needs to be > 0.
+    _neighbours_stay_in_topic(*_train_on_topics("compiled", architecture, workers=2), margin=0.0)
 
 
 def test_training_refuses_a_one_shot_iterator_and_a_corpus_without_vocabulary_words():
