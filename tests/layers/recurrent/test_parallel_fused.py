@@ -4,10 +4,10 @@ then ``linear_recurrence``): values and gradients in float64, masking, both dire
 import pytest
 import torch
 
-from convrnn.layers.recurrent import QRNN, MinGRU, MinLSTM
+from convrnn.layers.recurrent import QRNN, MinGRU, MinLSTM, projection_buffers
 from convrnn.layers.recurrent.fused import available, disabled
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
-from convrnn.layers.recurrent.parallel_fused import KINDS, run_parallel
+from convrnn.layers.recurrent.parallel_fused import KINDS, project_and_run, run_parallel
 
 needs_core = pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
 
@@ -144,3 +144,113 @@ def test_one_unit_gradients_with_any_stride_of_their_size_one_dimension_are_acce
     h0 = torch.zeros(2, 1, dtype=torch.float64)
     assert torch.autograd.gradcheck(
         lambda p: tuple(r.permute(2, 0, 1) for r in run_parallel("qrnn_fo", p, h0, None)), (projected,))
+
+
+def _layer_results_and_grads(layer, x, state, loss):
+    layer.zero_grad(set_to_none=True)
+    x = x.clone().requires_grad_()
+    state = state.clone().requires_grad_()
+    out, final = layer(x, None, state)
+    loss(out, final).backward()
+    return [out, final, x.grad, state.grad] + [p.grad for p in layer.parameters()]
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("read", ["outputs", "final state", "both"])
+def test_a_loss_reading_only_outputs_or_only_the_state_gets_the_pytorch_gradients(name, read):
+    """With a gradient for only one of h and the outputs, the core gets None for the other (no
+    full-size zeros), and a sum()'s broadcast gradient is read in place; every gradient, the
+    output gate's block included, must still equal the PyTorch path's."""
+    torch.manual_seed(4)
+    layer = LAYERS[name](bidirectional=True).double()
+    x, state = torch.randn(3, 7, 3, dtype=torch.float64), torch.randn(2, 3, 5, dtype=torch.float64)
+    loss = {"outputs": lambda out, final: out.sum(), "final state": lambda out, final: (final * final).sum(),
+            "both": lambda out, final: out.sum() + final.sum()}[read]
+    fast = _layer_results_and_grads(layer, x, state, loss)
+    with disabled():
+        slow = _layer_results_and_grads(layer, x, state, loss)
+    for a, b in zip(fast, slow, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_a_second_backward_pass_with_retain_graph_recomputes_the_overwritten_projection(name):
+    """The first backward pass writes ∂L/∂P over the projection; a second one (retain_graph)
+    must compute P again and give the same gradients, not read the first pass's ∂L/∂P."""
+    torch.manual_seed(5)
+    layer = LAYERS[name](num_layers=2).double()
+    x = torch.randn(3, 6, 3, dtype=torch.float64, requires_grad=True)
+    loss = (layer(x)[0] ** 2).sum()
+    first = torch.autograd.grad(loss, [x, *layer.parameters()], retain_graph=True)
+    second = torch.autograd.grad(loss, [x, *layer.parameters()])
+    for a, b in zip(first, second, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_training_steps_reuse_the_projection_block_and_inference_returns_it(name, monkeypatch):
+    """The backward pass hands the projection's block to ``projection_buffers`` and the next
+    forward pass takes it (the same memory); a no-grad forward returns its block at once. The
+    results are those of the PyTorch path whichever block is used."""
+    monkeypatch.setattr(projection_buffers, "MIN_BYTES", 0)
+    projection_buffers.release_buffers()
+    torch.manual_seed(6)
+    layer = LAYERS[name]().double()
+    x = torch.randn(4, 8, 3, dtype=torch.float64)
+    blocks = []
+    original_take = projection_buffers.take
+
+    def spy(rows, cols, dtype):
+        block = original_take(rows, cols, dtype)
+        blocks.append(block.data_ptr())
+        return block
+
+    monkeypatch.setattr(projection_buffers, "take", spy)
+    with disabled():
+        expected = layer(x)[0]
+    for _ in range(2):
+        out = layer(x)[0]
+        torch.testing.assert_close(out, expected, rtol=0, atol=1e-12)
+        out.sum().backward()
+        assert projection_buffers.held_bytes() == 4 * 8 * layer.gates * 5 * 8
+    assert blocks[0] == blocks[1]
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x)[0], expected, rtol=0, atol=1e-12)
+    assert blocks[2] == blocks[0] and projection_buffers.held_bytes() == 4 * 8 * layer.gates * 5 * 8
+    projection_buffers.release_buffers()
+    assert projection_buffers.held_bytes() == 0
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(KINDS))
+@pytest.mark.parametrize("batch_major", [False, True])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_project_and_run_equals_run_parallel_of_the_product(name, batch_major, with_bias):
+    """project_and_run(X, W, b) = run_parallel(X Wᵀ + b) in both row orders, with and without a
+    bias (the core adds it in its forward pass and sums its gradient in the backward pass), and
+    passes gradcheck in X, W, b and h0."""
+    torch.manual_seed(7)
+    steps, batch, features, hidden = 5, 3, 4, 2
+    width = GATES[name] * hidden
+    inputs = torch.randn(steps * batch, features, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(width, features, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(width, dtype=torch.float64, requires_grad=True) if with_bias else None
+    h0 = torch.randn(batch, hidden, dtype=torch.float64, requires_grad=True)
+    mask = torch.arange(steps).unsqueeze(1) < torch.tensor([5, 2, 4])
+
+    def fused(inputs, weight, h0, *bias):
+        return project_and_run(name, inputs, weight, bias[0] if bias else None, h0, mask, steps, batch_major)
+
+    def reference(inputs, weight, h0, *bias):
+        projected = torch.nn.functional.linear(inputs, weight, bias[0] if bias else None)
+        if batch_major:
+            projected = projected.view(batch, steps, width).transpose(0, 1)
+        return run_parallel(name, projected.reshape(steps, batch, width) if not batch_major else projected, h0, mask)
+
+    arguments = (inputs, weight, h0, *((bias,) if with_bias else ()))
+    for a, b in zip(fused(*arguments), reference(*arguments), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(fused, arguments)

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from convrnn.functional._checks import check_choice, check_tensor
+from convrnn.layers.recurrent.fused import core_for
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
-from convrnn.layers.recurrent.parallel_fused import run_parallel
+from convrnn.layers.recurrent.parallel_fused import project_and_run, run_parallel
 from convrnn.layers.recurrent.rnn import check_lengths
 from convrnn.layers.recurrent.scan import reversal_index, reverse_within_lengths
 
@@ -101,13 +102,18 @@ class ParallelRNN(nn.Module):
 
     def _project(self, position: int, x: Tensor, time: int) -> Tensor:
         """project() of x with time along dimension ``time``: 0 for (T, N, F), 1 for (N, T, F)."""
-        projection = self.projections[position]
+        weight, bias = self._gate_weight(position)
+        return F.linear(self._taps(x, time), weight, bias)
+
+    def _taps(self, x: Tensor, time: int) -> Tensor:
+        """What the gates' matrix reads at each step: x (·, ·, F) itself for window 1, else the
+        k shifted copies of x side by side, (·, ·, k·F), time along dimension ``time``.
+
+        The causal convolution Σ_j W_j x_{t−k+1+j} + b is then one matrix product over them, in
+        x's own layout: Conv1d needs (N, F, T) copies both ways, and shifting the (wide) gate
+        output instead makes its backward fill full-size zero tensors; both measured 3–4× slower."""
         if self.window == 1:
-            return projection(x)
-        # The causal convolution Σ_j W_j x_{t−k+1+j} + b as one matrix product over the k shifted
-        # copies of the (narrow) input side by side, in x's own layout: Conv1d needs (N, F, T)
-        # copies both ways, and shifting the (wide) gate output instead makes its backward fill
-        # full-size zero tensors; both measured 3–4× slower here.
+            return x
         k, steps = self.window, x.shape[time]
         shifted = []
         for j in range(k):
@@ -117,8 +123,14 @@ class ParallelRNN(nn.Module):
                 shifted.append(F.pad(x.narrow(time, 0, steps - shift), padding))
             else:
                 shifted.append(x)
-        weight = projection.weight.permute(0, 2, 1).reshape(projection.out_channels, -1)   # (G, k·F)
-        return F.linear(torch.cat(shifted, dim=-1), weight, projection.bias)
+        return torch.cat(shifted, dim=-1)
+
+    def _gate_weight(self, position: int) -> tuple[Tensor, Tensor | None]:
+        """The gates' matrix (gates·H, k·F) over :meth:`_taps` and their bias (gates·H,)."""
+        projection = self.projections[position]
+        if self.window == 1:
+            return projection.weight, projection.bias
+        return projection.weight.permute(0, 2, 1).reshape(projection.out_channels, -1), projection.bias
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: Tensor | None = None,
                 return_states: bool = False) -> tuple[Tensor, ...]:
@@ -177,10 +189,27 @@ class ParallelRNN(nn.Module):
         (T, N, H) in the caller's time order (frozen, not zeroed, at padded steps)."""
         if reverse:
             x = reverse_within_lengths(x, index)
-        out, h = self.recur(self.project(position, x), start, padded)
+        out, h = self._project_and_recur(position, x, start, padded)
         if reverse:
             out, h = reverse_within_lengths(out, index), reverse_within_lengths(h, index)
         return out, h
+
+    def _project_and_recur(self, position: int, x: Tensor, start: Tensor | None,
+                           padded: Tensor | None) -> tuple[Tensor, Tensor]:
+        """recur(project(position, x), start, padded); on the compiled core, with the projection
+        computed there too, so that its memory is reused (``parallel_fused.project_and_run``)."""
+        if self.compiled is not None and core_for(x) is not None:
+            steps, batch = x.shape[:2]
+            batch_major = steps > 1 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous()
+            taps = self._taps(x.transpose(0, 1), time=1) if batch_major else self._taps(x.contiguous(), time=0)
+            weight, bias = self._gate_weight(position)
+            h0 = start if start is not None else x.new_zeros(batch, self.hidden_size)
+            fused = project_and_run(self.compiled, taps.reshape(steps * batch, -1), weight, bias, h0,
+                                    None if padded is None else ~padded.squeeze(-1), steps, batch_major)
+            if fused is not None:
+                h, out = fused
+                return out, h
+        return self.recur(self.project(position, x), start, padded)
 
     def recur(self, projected: Tensor, start: Tensor | None = None,
               padded: Tensor | None = None) -> tuple[Tensor, Tensor]:

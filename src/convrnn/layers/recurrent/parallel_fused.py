@@ -6,6 +6,9 @@ tensor, forward and backward, and at a training step those passes cost more than
 recurrence itself. :func:`run_parallel` instead hands the projections P (T, N, G·H) to one C++
 function (``_compiled/parallel_cells.cpp``, equations there) that computes the gates, the
 recurrence and the output gate in one pass, and whose backward pass returns ∂L/∂P directly.
+:func:`project_and_run` also computes P = X Wᵀ + b itself, so that P is private to it: the
+backward pass writes ∂L/∂P over P, takes ∂L/∂X, ∂L/∂W, ∂L/∂b from it, and keeps the block for the
+next step (``projection_buffers.py``), where a fresh one would be mapped page by page.
 Same results as the PyTorch path; it runs where the recurrent core runs (``fused.core_for``:
 CPU, float32/float64, not tracing, not inside ``fused.disabled()``), else the caller falls back.
 """
@@ -18,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from convrnn.layers.recurrent import projection_buffers
 from convrnn.layers.recurrent.fused import core_for
 
 KINDS = {"mingru": 0, "minlstm": 1, "qrnn_f": 2, "qrnn_fo": 3, "qrnn_ifo": 4}
@@ -26,26 +30,86 @@ KINDS = {"mingru": 0, "minlstm": 1, "qrnn_f": 2, "qrnn_fo": 3, "qrnn_ifo": 4}
 class _ParallelCells(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, kind: int, projected: Tensor, h0: Tensor, mask: Tensor) -> tuple[Tensor, ...]:
-        results = core_for(projected).parallel_forward(kind, projected, h0, mask)
+        ctx.set_materialize_grads(False)
+        results = core_for(projected).parallel_forward(kind, projected, h0, mask, projected.new_empty(0))
         ctx.kind = kind
         ctx.save_for_backward(projected, results[0], h0, mask)
         return tuple(results)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_h: Tensor, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
+    def backward(ctx: Any, grad_h: Tensor | None, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
         projected, h, h0, mask = ctx.saved_tensors
-        grad_out = projected.new_empty(0) if grad_out is None else _rows(grad_out)
-        grad_p, grad_h0 = core_for(projected).parallel_backward(ctx.kind, _rows(grad_h), grad_out, projected, h,
-                                                                h0, mask)
+        grad_p, grad_h0 = core_for(projected).parallel_backward(
+            ctx.kind, _rows(grad_h, projected), _rows(grad_out, projected), projected, h, h0, mask,
+            projected.new_empty(0), False)
         return None, grad_p, grad_h0, None
 
 
-def _rows(tensor: Tensor) -> Tensor:
-    """``tensor`` (T, N, ·) itself where its rows are contiguous and it overlaps nowhere (time-
-    or batch-major memory, which the core reads through its strides), else a contiguous copy."""
-    rows = tensor.shape[-1] == 1 or tensor.stride(-1) == 1
-    if rows and (tensor.is_contiguous() or tensor.transpose(0, 1).is_contiguous()):
+class _ProjectedCells(torch.autograd.Function):
+    """P = X Wᵀ + b and the cells over it; P is this Function's own, so its memory takes ∂L/∂P."""
+
+    @staticmethod
+    def forward(ctx: Any, kind: int, inputs: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor,
+                mask: Tensor, layout: tuple[int, int, bool]) -> tuple[Tensor, ...]:
+        ctx.set_materialize_grads(False)
+        projected, results = _project_and_run(kind, inputs, weight, bias, h0, mask, layout)
+        ctx.kind, ctx.layout, ctx.projected = kind, layout, projected
+        ctx.save_for_backward(inputs, weight, bias, results[0], h0, mask)
+        return tuple(results)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor | None, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
+        inputs, weight, bias, h, h0, mask = ctx.saved_tensors
+        projected, ctx.projected = ctx.projected, None
+        if projected is None:   # a second backward pass (retain_graph=True): the first overwrote P
+            # X Wᵀ, then + b as the forward pass added it: the same P to the last bit
+            projected = torch.mm(inputs, weight.t(),
+                                 out=projection_buffers.take(inputs.shape[0], weight.shape[0], inputs.dtype))
+            if bias is not None:
+                projected += bias
+        steps = _steps(projected, ctx.layout)
+        needs = ctx.needs_input_grad
+        grads = core_for(projected).parallel_backward(ctx.kind, _rows(grad_h, steps), _rows(grad_out, steps), steps,
+                                                      h, h0, mask, steps, bias is not None and needs[3])
+        grad_p = projected      # now ∂L/∂P, (rows, G·H)
+        grad_inputs = grad_p.mm(weight) if needs[1] else None
+        grad_weight = grad_p.t().mm(inputs) if needs[2] else None
+        grad_bias = grads[2] if len(grads) == 3 else None
+        projection_buffers.give(projected)
+        return None, grad_inputs, grad_weight, grad_bias, grads[1] if needs[4] else None, None, None
+
+
+def _project_and_run(kind: int, inputs: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor, mask: Tensor,
+                     layout: tuple[int, int, bool]) -> tuple[Tensor, list[Tensor]]:
+    """P = inputs Wᵀ into a block from ``projection_buffers`` (R, G), and the core's forward
+    pass over it, which adds b to P's rows as it reads them. Returns P (now X Wᵀ + b) and the
+    core's results."""
+    out = projection_buffers.take(inputs.shape[0], weight.shape[0], inputs.dtype)
+    projected = torch.mm(inputs, weight.t(), out=out)
+    results = core_for(projected).parallel_forward(kind, _steps(projected, layout), h0, mask,
+                                                   projected.new_empty(0) if bias is None else bias.contiguous())
+    return projected, results
+
+
+def _steps(projected: Tensor, layout: tuple[int, int, bool]) -> Tensor:
+    """(R, G) rows in (t, n) order, or (n, t) order where batch-major, as (T, N, G)."""
+    steps, batch, batch_major = layout
+    if batch_major:
+        return projected.view(batch, steps, -1).transpose(0, 1)
+    return projected.view(steps, batch, -1)
+
+
+def _rows(tensor: Tensor | None, like: Tensor) -> Tensor:
+    """A gradient (T, N, ·) as the core reads it: with unit stride in its last dimension and any
+    strides (0 included) in the first two. A broadcast scalar (the gradient of ``sum()``) becomes
+    one real row read again at every (t, n); None (no loss reads it) an empty tensor (zeros)."""
+    if tensor is None:
+        return like.new_empty(0)
+    if tensor.shape[-1] > 1 and tensor.stride(-1) == 0 and tensor.stride(0) == 0 and tensor.stride(1) == 0:
+        return tensor[:1, :1].contiguous().expand(tensor.shape)
+    if tensor.shape[-1] == 1 or tensor.stride(-1) == 1:
         return tensor
     return tensor.contiguous()
 
@@ -64,9 +128,38 @@ def run_parallel(kind: str, projected: Tensor, h0: Tensor, mask: Tensor | None) 
         return None
     h0 = h0.contiguous()
     flags = projected.new_empty(0, dtype=torch.bool) if mask is None else mask.contiguous()
-    results = _ParallelCells.apply(KINDS[kind], _rows(projected), h0, flags)
+    results = _ParallelCells.apply(KINDS[kind], _rows(projected, projected), h0, flags)
+    return _with_outputs(results, mask)
+
+
+def _with_outputs(results: tuple[Tensor, ...] | list[Tensor], mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """(h, outputs) of the core's results: its outputs where it has them (an output gate), else
+    h, zeroed at padded steps."""
     h = results[0]
     if len(results) == 2:
         return h, results[1]
     # clone keeps h's layout (batch- or time-major); masked_fill would choose the mask's
     return h, h if mask is None else h.clone().masked_fill_(~mask.unsqueeze(-1), 0.0)
+
+
+def project_and_run(kind: str, inputs: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor,
+                    mask: Tensor | None, steps: int, batch_major: bool) -> tuple[Tensor, Tensor] | None:
+    """:func:`run_parallel` of the projection P = inputs Wᵀ + b, computed here (see the module
+    docstring), or None where the compiled core does not run.
+
+    inputs: (T·N, K) the projection's inputs, rows in (t, n) order, or (n, t) order where
+    ``batch_major``; weight: (G·H, K); bias: (G·H,) or None; h0, mask: as :func:`run_parallel`;
+    steps: T. Returns h and the outputs, (T, N, H) each, batch-major memory where the inputs are.
+    """
+    if core_for(inputs) is None:
+        return None
+    layout = (steps, inputs.shape[0] // steps, batch_major)
+    h0 = h0.contiguous()
+    flags = inputs.new_empty(0, dtype=torch.bool) if mask is None else mask.contiguous()
+    grads = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (inputs, weight, bias, h0))
+    if grads:
+        results = _ProjectedCells.apply(KINDS[kind], inputs, weight, bias, h0, flags, layout)
+    else:
+        projected, results = _project_and_run(KINDS[kind], inputs, weight, bias, h0, flags, layout)
+        projection_buffers.give(projected)
+    return _with_outputs(results, mask)

@@ -67,11 +67,15 @@ inline T* row_of(T* base, const at::Tensor& t, int64_t step, int64_t n) {
 
 }  // namespace
 
+// bias is empty, or (G·H,) to add to every row of P in place as the row is read (then P holds
+// X Wᵀ + b for the backward pass, and the caller's product needs no bias pass of its own).
 std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, const at::Tensor& h0,
-                                         const at::Tensor& mask) {
+                                         const at::Tensor& mask, const at::Tensor& bias) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
   TORCH_CHECK(P.size(2) == G, "parallel_forward: expected ", G, " projected features, got ", P.size(2));
   TORCH_CHECK(P.size(2) == 1 || P.stride(2) == 1, "parallel_forward: the projection needs unit stride in its last dimension");
+  TORCH_CHECK(!bias.numel() || (bias.numel() == G && bias.is_contiguous() && bias.scalar_type() == P.scalar_type()),
+              "parallel_forward: the bias must be ", G, " contiguous values of the projection's dtype");
   at::Tensor h = laid_out_like(P, H);
   at::Tensor out = has_output_gate(kind) ? laid_out_like(P, H) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_forward", [&] {
@@ -80,10 +84,16 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
     scalar_t* h_all = h.data_ptr<scalar_t>();
     scalar_t* out_all = out.defined() ? out.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t* b = bias.numel() ? bias.data_ptr<scalar_t>() : nullptr;
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
         for (int64_t t = 0; t < T; ++t) {
           const scalar_t* p = row_of(p_all, P, t, n);
+          if (b != nullptr) {  // P is the caller's own buffer here (see above), written in place
+            scalar_t* row = const_cast<scalar_t*>(p);
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < G; ++k) row[k] += b[k];
+          }
           const scalar_t* hp = t ? row_of<const scalar_t>(h_all, h, t - 1, n) : first + n * H;
           scalar_t* hn = row_of(h_all, h, t, n);
           scalar_t* on = out_all ? row_of(out_all, out, t, n) : nullptr;
@@ -130,36 +140,53 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
   return {h};
 }
 
-// Returns grad P (T, N, G·H) and grad h0 (N, H). grad_out is empty for kinds without o.
+// Returns grad P (T, N, G·H) and grad h0 (N, H). grad_h is empty where no loss reads h (then
+// zeros); grad_out is empty for kinds without o. Their rows may repeat (stride 0 in the first
+// two dimensions: a broadcast gradient is read in place). ``into`` is empty (grad P is a fresh
+// tensor) or a tensor of P's shape and strides to write grad P to, which may be P itself: every
+// element of P is read before the same element of grad P is written and never after (a row's
+// gate loops read and write the blocks they own), so the projection's memory can take its own
+// gradient (parallel_fused.py does, and then reuses the buffer).
+// With ``bias_grad`` it also returns ∂L/∂b = Σ_{t,n} ∂L/∂P_{t,n} (G·H,), summed per thread as the
+// rows are written, so that no pass over grad P is needed for it.
 std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h, const at::Tensor& grad_out,
                                           const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
-                                          const at::Tensor& mask) {
+                                          const at::Tensor& mask, const at::Tensor& into, bool bias_grad) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
-  TORCH_CHECK((grad_h.size(2) == 1 || grad_h.stride(2) == 1) &&
+  TORCH_CHECK((!grad_h.numel() || grad_h.size(2) == 1 || grad_h.stride(2) == 1) &&
                   (!grad_out.numel() || grad_out.size(2) == 1 || grad_out.stride(2) == 1),
               "parallel_backward: the gradients need unit stride in their last dimension");
-  at::Tensor grad_p = laid_out_like(P, G);
+  TORCH_CHECK(!into.defined() || !into.numel() || (into.sizes() == P.sizes() && into.strides() == P.strides()),
+              "parallel_backward: 'into' must have the projection's shape and strides");
+  at::Tensor grad_p = into.defined() && into.numel() ? into : laid_out_like(P, G);
   at::Tensor grad_h0 = at::empty_like(h0);
+  at::Tensor partial = bias_grad ? at::zeros({at::get_num_threads(), G}, P.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_backward", [&] {
     const scalar_t* p_all = P.data_ptr<scalar_t>();
     const scalar_t* h_all = h.data_ptr<scalar_t>();
     const scalar_t* first = h0.data_ptr<scalar_t>();
-    const scalar_t* gh_all = grad_h.data_ptr<scalar_t>();
+    const scalar_t* gh_all = grad_h.numel() ? grad_h.data_ptr<scalar_t>() : nullptr;
     const scalar_t* go_all = grad_out.numel() ? grad_out.data_ptr<scalar_t>() : nullptr;
     scalar_t* dp_all = grad_p.data_ptr<scalar_t>();
     scalar_t* g0 = grad_h0.data_ptr<scalar_t>();
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-      std::vector<scalar_t> carry_buffer(H), g_buffer(H);
+      std::vector<scalar_t> carry_buffer(H), g_buffer(H), zero_buffer(gh_all ? 0 : H, scalar_t(0));
       scalar_t* carry = carry_buffer.data();  // a_{t+1} g_{t+1}
       scalar_t* g = g_buffer.data();
+      scalar_t* sums = nullptr;
+      if (bias_grad) {
+        TORCH_CHECK(at::get_thread_num() < partial.size(0), "parallel_backward: thread ", at::get_thread_num(),
+                    " beyond the ", partial.size(0), " partial sums");
+        sums = partial.data_ptr<scalar_t>() + at::get_thread_num() * G;
+      }
       for (int64_t n = begin; n < end; ++n) {
         std::fill(carry, carry + H, scalar_t(0));
         for (int64_t t = T - 1; t >= 0; --t) {
           const scalar_t* p = row_of(p_all, P, t, n);
           const scalar_t* hn = row_of(h_all, h, t, n);
           const scalar_t* hp = t ? row_of(h_all, h, t - 1, n) : first + n * H;
-          const scalar_t* gh = row_of(gh_all, grad_h, t, n);
+          const scalar_t* gh = gh_all ? row_of(gh_all, grad_h, t, n) : zero_buffer.data();
           scalar_t* dp = row_of(dp_all, grad_p, t, n);
           if (!active(m, t, N, n)) {
             std::fill(dp, dp + G, scalar_t(0));
@@ -178,6 +205,7 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
           } else {
             _Pragma("omp simd")
             for (int64_t k = 0; k < H; ++k) g[k] = gh[k] + carry[k];
+            if (has_output_gate(kind)) std::fill(dp + 2 * H, dp + 3 * H, scalar_t(0));  // no loss reads o
           }
           if (kind == 0) {
             _Pragma("omp simd")
@@ -216,11 +244,16 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
               carry[k] = f * g[k];
             }
           }
+          if (sums != nullptr) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < G; ++k) sums[k] += dp[k];
+          }
         }
         std::copy(carry, carry + H, g0 + n * H);
       }
     });
   });
+  if (bias_grad) return {grad_p, grad_h0, partial.sum(0)};
   return {grad_p, grad_h0};
 }
 
