@@ -60,9 +60,11 @@ def tiny(name: str):
 
 @pytest.fixture(scope="module")
 def shakespeare_run(tmp_path_factory):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("shakespeare")
-    return out, tiny("shakespeare").train(out, epochs=3, lr=3e-2, progress=False)
+    yield out, tiny("shakespeare").train(out, epochs=3, lr=3e-2, progress=False)
+    torch.set_num_threads(threads)   # later modules run with the usual count
 
 
 def test_language_recipes_are_registered():

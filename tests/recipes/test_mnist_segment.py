@@ -40,9 +40,11 @@ TINY = SegmentRecipe(
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("segment")
-    return out, TINY.train(out, progress=False)
+    yield out, TINY.train(out, progress=False)
+    torch.set_num_threads(threads)   # later modules run with the usual count
 
 
 def test_a_tiny_fcn_learns_to_separate_digits_from_background(run_dir):

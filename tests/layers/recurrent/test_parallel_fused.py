@@ -1,8 +1,11 @@
 """The compiled path of the parallel-in-time layers against their PyTorch path (gates as PyTorch ops,
 then ``linear_recurrence``): values and gradients in float64, masking, both directions, gradcheck."""
 
+import contextlib
+
 import pytest
 import torch
+from torch.nn.utils import prune
 
 from convrnn.layers.recurrent import QRNN, MinGRU, MinLSTM, projection_buffers
 from convrnn.layers.recurrent.fused import available, disabled
@@ -254,3 +257,133 @@ def test_project_and_run_equals_run_parallel_of_the_product(name, batch_major, w
     for a, b in zip(fused(*arguments), reference(*arguments), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
     assert torch.autograd.gradcheck(fused, arguments)
+
+
+@pytest.fixture
+def pooled(monkeypatch):
+    """Every projection block goes through the pool, however small."""
+    monkeypatch.setattr(projection_buffers, "MIN_BYTES", 0)
+    projection_buffers.release_buffers()
+    yield
+    projection_buffers.release_buffers()
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(LAYERS))
+@pytest.mark.parametrize("frozen", ["nothing", "weights", "input and state"])
+def test_gradients_through_reused_blocks_equal_the_pytorch_path(name, frozen, pooled):
+    """Three training steps whose projections live in reused blocks (lengths, both directions,
+    two layers), with some inputs not needing gradients: every result and gradient equals the
+    PyTorch path's at every step, so no gradient is a view of a block the next step overwrites."""
+    torch.manual_seed(8)
+    layer = LAYERS[name](num_layers=2, bidirectional=True).double()
+    if frozen == "weights":
+        for parameter in layer.parameters():
+            if parameter.dim() > 1:
+                parameter.requires_grad_(False)
+    lengths = torch.tensor([6, 3, 5])
+    grads = []
+    for _ in range(3):
+        x = torch.randn(3, 6, 3, dtype=torch.float64)
+        state = torch.randn(4, 3, 5, dtype=torch.float64)
+        results = []
+        for context in (disabled(), contextlib.nullcontext()):
+            with context:
+                layer.zero_grad(set_to_none=True)
+                inputs = [x.clone().requires_grad_(frozen != "input and state"),
+                          state.clone().requires_grad_(frozen != "input and state")]
+                out, final = layer(inputs[0], lengths, inputs[1])
+                (out.sin().sum() + (final ** 2).sum()).backward()
+                results.append([out, final, *(t.grad for t in inputs), *(p.grad for p in layer.parameters())])
+        for a, b in zip(*results, strict=True):
+            torch.testing.assert_close(b, a, rtol=0, atol=1e-10)
+        grads += [(g, g.clone()) for g in results[1] if g is not None]
+    assert projection_buffers.held_bytes() > 0
+    for kept, copy in grads:        # results and gradients of earlier steps were not overwritten later
+        assert torch.equal(kept, copy)
+
+
+@needs_core
+def test_inference_mode_blocks_never_reach_training(pooled):
+    """A forward pass under torch.inference_mode makes inference tensors, which cannot be
+    written outside it: the pool must not keep them for the next training step."""
+    layer = MinGRU(3, 5)
+    x = torch.randn(4, 8, 3)
+    with torch.inference_mode():
+        expected = layer(x)[0].clone()
+    assert projection_buffers.held_bytes() == 0
+    out = layer(x)[0]
+    out.sum().backward()
+    torch.testing.assert_close(out, expected)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_a_retained_graph_survives_a_forward_pass_between_its_backward_passes(name, pooled):
+    """loss.backward(retain_graph=True), another forward pass that takes the first pass's block,
+    then loss.backward() again: the second pass recomputes P (no stale read, no version error)."""
+    torch.manual_seed(9)
+    layer = LAYERS[name]().double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    loss = layer(x)[0].pow(2).sum()
+    first = torch.autograd.grad(loss, [x, *layer.parameters()], retain_graph=True)
+    layer(torch.randn(2, 5, 3, dtype=torch.float64))[0].sum().backward()   # reuses the block
+    second = torch.autograd.grad(loss, [x, *layer.parameters()])
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+
+
+@needs_core
+@pytest.mark.parametrize("window", [1, 3])
+def test_hooks_on_a_projection_run_as_when_it_is_called(window):
+    """Pruning (a forward pre-hook that sets the weight) must act: the layer then calls its
+    projection as a module, on the PyTorch path, with the pruned weight."""
+    torch.manual_seed(10)
+    layer = QRNN(3, 5, window=window).double()
+    x = torch.randn(2, 7, 3, dtype=torch.float64)
+    prune.l1_unstructured(layer.projections[0], "weight", amount=0.5)
+    with torch.no_grad():
+        layer.projections[0].weight_orig.mul_(3.0)     # seen only if the hook recomputes the weight
+    pruned = layer.projections[0].weight_orig * layer.projections[0].weight_mask
+    plain = QRNN(3, 5, window=window).double()
+    with torch.no_grad():
+        plain.projections[0].weight.copy_(pruned.reshape_as(plain.projections[0].weight))
+        plain.projections[0].bias.copy_(layer.projections[0].bias)
+    torch.testing.assert_close(layer(x)[0], plain(x)[0], rtol=0, atol=1e-12)
+    seen = []
+    layer.projections[0].register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    layer(x)
+    assert seen == [(2, 7, 15)] if window == 1 else seen == [(2, 15, 7)]
+
+
+@needs_core
+def test_checkpointing_sees_the_projection_and_gives_the_same_gradients():
+    """P is saved with save_for_backward, so saved-tensor hooks (and non-reentrant
+    checkpointing, which frees and recomputes what they pack) see it."""
+    torch.manual_seed(11)
+    layer = QRNN(3, 5, num_layers=2).double()
+    x = torch.randn(2, 6, 3, dtype=torch.float64, requires_grad=True)
+    shapes = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: shapes.append(tuple(t.shape)) or t, lambda t: t):
+        layer(x)
+    assert (12, 15) in shapes                               # (N·T, 3·H)
+    plain = torch.autograd.grad(layer(x)[0].sum(), [x, *layer.parameters()])
+    checkpointed = torch.autograd.grad(
+        torch.utils.checkpoint.checkpoint(lambda v: layer(v)[0], x, use_reentrant=False).sum(),
+        [x, *layer.parameters()])
+    for a, b in zip(plain, checkpointed, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@needs_core
+def test_autocast_keeps_the_pytorch_path():
+    """Under CPU autocast the projection runs in bfloat16 as F.linear would; the fused path
+    (float32 products into its own block) is not taken."""
+    layer = MinLSTM(3, 5)
+    x = torch.randn(2, 6, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fast = layer(x)[0]
+        with disabled():
+            slow = layer(x)[0]
+    assert fast.dtype == slow.dtype
+    torch.testing.assert_close(fast, slow, rtol=0, atol=0)

@@ -102,8 +102,21 @@ class ParallelRNN(nn.Module):
 
     def _project(self, position: int, x: Tensor, time: int) -> Tensor:
         """project() of x with time along dimension ``time``: 0 for (T, N, F), 1 for (N, T, F)."""
+        projection = self.projections[position]
+        if _hooked(projection):
+            return self._call_projection(projection, x, time)
         weight, bias = self._gate_weight(position)
         return F.linear(self._taps(x, time), weight, bias)
+
+    def _call_projection(self, projection: nn.Module, x: Tensor, time: int) -> Tensor:
+        """The projection called as a module, so that its hooks run (pruning, the old-style
+        ``weight_norm``, a user's hook): a Linear on x, or the Conv1d on x with k − 1 zero steps
+        in front (causal), in (N, F, T) layout."""
+        if self.window == 1:
+            return projection(x)
+        channels_first = x.permute(1, 2, 0) if time == 0 else x.transpose(1, 2)       # (N, F, T)
+        gates = projection(F.pad(channels_first, (self.window - 1, 0)))               # (N, G, T)
+        return gates.permute(2, 0, 1) if time == 0 else gates.transpose(1, 2)
 
     def _taps(self, x: Tensor, time: int) -> Tensor:
         """What the gates' matrix reads at each step: x (·, ·, F) itself for window 1, else the
@@ -198,7 +211,8 @@ class ParallelRNN(nn.Module):
                            padded: Tensor | None) -> tuple[Tensor, Tensor]:
         """recur(project(position, x), start, padded); on the compiled core, with the projection
         computed there too, so that its memory is reused (``parallel_fused.project_and_run``)."""
-        if self.compiled is not None and core_for(x) is not None:
+        if (self.compiled is not None and core_for(x) is not None and not _hooked(self.projections[position])
+                and not torch.is_autocast_enabled("cpu")):
             steps, batch = x.shape[:2]
             batch_major = steps > 1 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous()
             taps = self._taps(x.transpose(0, 1), time=1) if batch_major else self._taps(x.contiguous(), time=0)
@@ -233,6 +247,14 @@ class ParallelRNN(nn.Module):
         if padded is not None:
             out = out.masked_fill(padded, 0.0)
         return out, h
+
+
+def _hooked(module: nn.Module) -> bool:
+    """Whether calling ``module`` runs hooks (its own or global ones) that reading its weight
+    directly would skip."""
+    hooks = nn.modules.module
+    return bool(module._forward_hooks or module._forward_pre_hooks or hooks._global_forward_hooks
+                or hooks._global_forward_pre_hooks)
 
 
 class MinGRU(ParallelRNN):

@@ -15,6 +15,7 @@ CPU, float32/float64, not tracing, not inside ``fused.disabled()``), else the ca
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -47,23 +48,27 @@ class _ParallelCells(torch.autograd.Function):
 
 
 class _ProjectedCells(torch.autograd.Function):
-    """P = X Wᵀ + b and the cells over it; P is this Function's own, so its memory takes ∂L/∂P."""
+    """P = X Wᵀ + b and the cells over it; P is this Function's own, so its memory takes ∂L/∂P.
+
+    P is saved like any tensor (so saved-tensor hooks and checkpointing see it), and the first
+    backward pass overwrites it; a second one (``retain_graph=True``) computes it again."""
 
     @staticmethod
     def forward(ctx: Any, kind: int, inputs: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor,
                 mask: Tensor, layout: tuple[int, int, bool]) -> tuple[Tensor, ...]:
         ctx.set_materialize_grads(False)
         projected, results = _project_and_run(kind, inputs, weight, bias, h0, mask, layout)
-        ctx.kind, ctx.layout, ctx.projected = kind, layout, projected
-        ctx.save_for_backward(inputs, weight, bias, results[0], h0, mask)
+        ctx.kind, ctx.layout, ctx.consumed = kind, layout, False
+        ctx.save_for_backward(inputs, weight, bias, results[0], h0, mask, projected)
         return tuple(results)
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_h: Tensor | None, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
-        inputs, weight, bias, h, h0, mask = ctx.saved_tensors
-        projected, ctx.projected = ctx.projected, None
-        if projected is None:   # a second backward pass (retain_graph=True): the first overwrote P
+        inputs, weight, bias, h, h0, mask, projected = ctx.saved_tensors
+        with _consuming:
+            first, ctx.consumed = not ctx.consumed, True
+        if not first:   # the first backward pass overwrote P
             # X Wᵀ, then + b as the forward pass added it: the same P to the last bit
             projected = torch.mm(inputs, weight.t(),
                                  out=projection_buffers.take(inputs.shape[0], weight.shape[0], inputs.dtype))
@@ -79,6 +84,9 @@ class _ProjectedCells(torch.autograd.Function):
         grad_bias = grads[2] if len(grads) == 3 else None
         projection_buffers.give(projected)
         return None, grad_inputs, grad_weight, grad_bias, grads[1] if needs[4] else None, None, None
+
+
+_consuming = threading.Lock()   # two threads running backward on one retained graph: one overwrites P
 
 
 def _project_and_run(kind: int, inputs: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor, mask: Tensor,

@@ -7,8 +7,11 @@ of a 25 ms product. The backward pass writes ∂L/∂P into P's own memory, and 
 pool keeps that block for the next forward pass of the same size. Inference returns P at once.
 
 Only blocks of at least ``MIN_BYTES`` are kept (smaller ones glibc reuses itself), at most
-``MAX_BYTES`` in all (the oldest go first), and only CPU tensors. The pool holds memory that
-training used at its peak anyway; :func:`release_buffers` gives it back.
+``MAX_BYTES`` in all (the oldest go first), and only CPU tensors made outside inference mode. A
+block is handed out as a new tensor on its storage, with a version counter of its own, so that
+writing it never trips autograd's check of a graph that still holds the block's previous tensor
+(a graph kept by ``retain_graph=True``; parallel_fused.py never reads that tensor again). The
+pool holds memory that training used at its peak anyway; :func:`release_buffers` gives it back.
 """
 
 from __future__ import annotations
@@ -21,40 +24,44 @@ import torch
 from torch import Tensor
 
 MIN_BYTES = 8 << 20
-MAX_BYTES = 1 << 30
+MAX_BYTES = 512 << 20
 
 _lock = threading.Lock()
-_held: OrderedDict[int, tuple[tuple[int, torch.dtype], Tensor]] = OrderedDict()
+_held: OrderedDict[int, tuple[tuple[int, torch.dtype], torch.UntypedStorage]] = OrderedDict()
 _held_bytes = 0
 _handles = itertools.count()
 
 
 def take(rows: int, cols: int, dtype: torch.dtype) -> Tensor:
-    """A (rows, cols) contiguous CPU tensor of ``dtype``, uninitialised: a kept block of that
+    """A (rows, cols) contiguous CPU tensor of ``dtype``, uninitialised: on a kept block of that
     size if there is one, else a new one."""
+    global _held_bytes
     key = (rows * cols, dtype)
     with _lock:
-        for handle, (held_key, tensor) in _held.items():
+        for handle, (held_key, storage) in _held.items():
             if held_key == key:
                 del _held[handle]
-                _forget(tensor)
-                return tensor.view(rows, cols)
+                _held_bytes -= storage.nbytes()
+                return torch.empty(0, dtype=dtype).set_(storage, 0, (rows, cols), (cols, 1))
     return torch.empty(rows, cols, dtype=dtype)
 
 
 def give(tensor: Tensor) -> None:
-    """Keeps ``tensor``'s block for a later :func:`take` (the caller must hold no other
-    reference to its memory and must not use it again)."""
+    """Keeps ``tensor``'s block for a later :func:`take`. The caller must hold no other reference
+    to its memory that it will read again (a tensor the caller no longer uses)."""
     global _held_bytes
-    size = tensor.numel() * tensor.element_size()
-    if tensor.device.type != "cpu" or not tensor.is_contiguous() or size < MIN_BYTES or size > MAX_BYTES:
+    storage = tensor.untyped_storage()
+    size = storage.nbytes()
+    if (tensor.device.type != "cpu" or tensor.is_inference() or not tensor.is_contiguous()
+            or tensor.storage_offset() != 0 or size != tensor.numel() * tensor.element_size()
+            or size < MIN_BYTES or size > MAX_BYTES):
         return
     with _lock:
-        _held[next(_handles)] = ((tensor.numel(), tensor.dtype), tensor.view(-1))
+        _held[next(_handles)] = ((tensor.numel(), tensor.dtype), storage)
         _held_bytes += size
         while _held_bytes > MAX_BYTES:
             _, (_, oldest) = _held.popitem(last=False)
-            _forget(oldest)
+            _held_bytes -= oldest.nbytes()
 
 
 def held_bytes() -> int:
@@ -68,8 +75,3 @@ def release_buffers() -> None:
     with _lock:
         _held.clear()
         _held_bytes = 0
-
-
-def _forget(tensor: Tensor) -> None:
-    global _held_bytes
-    _held_bytes -= tensor.numel() * tensor.element_size()
