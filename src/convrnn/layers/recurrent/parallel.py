@@ -52,7 +52,14 @@ class ParallelRNN(nn.Module):
 
     Parameters: per layer and direction, ``projections[l·D + d]`` a ``torch.nn.Linear``
     (window 1) or a ``torch.nn.Conv1d`` (window k) to gates·H features, torch's default
-    initialisation.
+    initialisation. Their weights are read directly (one product over the k shifted inputs);
+    a projection with hooks (pruning, the old-style ``weight_norm``, a user's hook) is called as
+    a module instead, on the PyTorch path.
+
+    On the compiled path (CPU) the projection of every step, (T·N, gates·H), is computed inside
+    it and its memory is reused: the backward pass writes the projection's gradient over it, and
+    the block (8 MiB or more) is kept for the next step of the same size; at most 512 MiB,
+    freed by :func:`convrnn.layers.recurrent.projection_buffers.release_buffers`.
     """
 
     gates: ClassVar[int] = 2

@@ -1,16 +1,18 @@
-"""Reused memory for the parallel layers' projections (``parallel_fused.py``).
+"""Reused memory for the parallel layers' input projections (``parallel_fused.py``).
 
 A parallel layer's projection P = X Wᵀ + b is (T·N, G·H): 49 MB at (16, 1000, 64, 256) with
-three gates. glibc hands blocks over 32 MiB back to the OS on free, so every fresh P is mapped
-again page by page at its first write, about 1 µs per 4 KiB page here, which measured 15–17 ms
-of a 25 ms product. The backward pass writes ∂L/∂P into P's own memory, and afterwards this
-pool keeps that block for the next forward pass of the same size. Inference returns P at once.
+three gates. glibc hands large blocks back to the OS on free (over 32 MiB always, smaller ones
+when the top of its heap is trimmed), so a fresh P is mapped again page by page at its first
+write, about 1 µs per 4 KiB page here, which measured 15–17 ms of a 25 ms product. The backward
+pass writes ∂L/∂P into P's own memory, and afterwards this pool keeps that block for the next
+forward pass of the same size. Inference returns its block at once.
 
 Only blocks of at least ``MIN_BYTES`` are kept (smaller ones glibc reuses itself), at most
-``MAX_BYTES`` in all (the oldest go first), and only CPU tensors made outside inference mode. A
-block is handed out as a new tensor on its storage, with a version counter of its own, so that
-writing it never trips autograd's check of a graph that still holds the block's previous tensor
-(a graph kept by ``retain_graph=True``; parallel_fused.py never reads that tensor again). The
+``MAX_BYTES`` in all (the oldest go first), and only CPU tensors. A block is handed out as a
+new tensor on its storage, with a version counter of its own, so that writing it never trips
+autograd's check of a graph that still holds the block's previous tensor (a graph kept by
+``retain_graph=True``; parallel_fused.py never reads that tensor again), and so that a block
+made under ``torch.inference_mode`` serves a later training step as an ordinary tensor. The
 pool holds memory that training used at its peak anyway; :func:`release_buffers` gives it back.
 """
 
@@ -52,7 +54,7 @@ def give(tensor: Tensor) -> None:
     global _held_bytes
     storage = tensor.untyped_storage()
     size = storage.nbytes()
-    if (tensor.device.type != "cpu" or tensor.is_inference() or not tensor.is_contiguous()
+    if (tensor.device.type != "cpu" or not tensor.is_contiguous()
             or tensor.storage_offset() != 0 or size != tensor.numel() * tensor.element_size()
             or size < MIN_BYTES or size > MAX_BYTES):
         return
