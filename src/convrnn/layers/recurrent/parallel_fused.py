@@ -32,7 +32,7 @@ class _ParallelCells(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, kind: int, projected: Tensor, h0: Tensor, mask: Tensor) -> tuple[Tensor, ...]:
         ctx.set_materialize_grads(False)
-        results = core_for(projected).parallel_forward(kind, projected, h0, mask, projected.new_empty(0))
+        results = core_for(projected).parallel_forward(kind, projected, h0, mask, projected.new_empty(0), False)
         ctx.kind = kind
         ctx.save_for_backward(projected, results[0], h0, mask)
         return tuple(results)
@@ -43,7 +43,7 @@ class _ParallelCells(torch.autograd.Function):
         projected, h, h0, mask = ctx.saved_tensors
         grad_p, grad_h0 = core_for(projected).parallel_backward(
             ctx.kind, _rows(grad_h, projected), _rows(grad_out, projected), projected, h, h0, mask,
-            projected.new_empty(0), False)
+            projected.new_empty(0), False, False)
         return None, grad_p, grad_h0, None
 
 
@@ -57,7 +57,7 @@ class _ProjectedCells(torch.autograd.Function):
     def forward(ctx: Any, kind: int, inputs: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor,
                 mask: Tensor, layout: tuple[int, int, bool]) -> tuple[Tensor, ...]:
         ctx.set_materialize_grads(False)
-        projected, results = _project_and_run(kind, inputs, weight, bias, h0, mask, layout)
+        projected, results = _project_and_run(kind, inputs, weight, bias, h0, mask, layout, _stores(kind))
         ctx.kind, ctx.layout, ctx.consumed = kind, layout, False
         ctx.save_for_backward(inputs, weight, bias, results[0], h0, mask, projected)
         return tuple(results)
@@ -68,16 +68,13 @@ class _ProjectedCells(torch.autograd.Function):
         inputs, weight, bias, h, h0, mask, projected = ctx.saved_tensors
         with _consuming:
             first, ctx.consumed = not ctx.consumed, True
-        if not first:   # the first backward pass overwrote P
-            # X Wᵀ, then + b as the forward pass added it: the same P to the last bit
-            projected = torch.mm(inputs, weight.t(),
-                                 out=projection_buffers.take(inputs.shape[0], weight.shape[0], inputs.dtype))
-            if bias is not None:
-                projected += bias
+        if not first:   # the first backward pass overwrote P: P (and its stored gates) again, to the last bit
+            projected, _ = _project_and_run(ctx.kind, inputs, weight, bias, h0, mask, ctx.layout, _stores(ctx.kind))
         steps = _steps(projected, ctx.layout)
         needs = ctx.needs_input_grad
         grads = core_for(projected).parallel_backward(ctx.kind, _rows(grad_h, steps), _rows(grad_out, steps), steps,
-                                                      h, h0, mask, steps, bias is not None and needs[3])
+                                                      h, h0, mask, steps, bias is not None and needs[3],
+                                                      _stores(ctx.kind))
         grad_p = projected      # now ∂L/∂P, (rows, G·H)
         grad_inputs = grad_p.mm(weight) if needs[1] else None
         grad_weight = grad_p.t().mm(inputs) if needs[2] else None
@@ -90,15 +87,22 @@ _consuming = threading.Lock()   # two threads running backward on one retained g
 
 
 def _project_and_run(kind: int, inputs: Tensor, weight: Tensor, bias: Tensor | None, h0: Tensor, mask: Tensor,
-                     layout: tuple[int, int, bool]) -> tuple[Tensor, list[Tensor]]:
+                     layout: tuple[int, int, bool], store_gates: bool = False) -> tuple[Tensor, list[Tensor]]:
     """P = inputs Wᵀ into a block from ``projection_buffers`` (R, G), and the core's forward
-    pass over it, which adds b to P's rows as it reads them. Returns P (now X Wᵀ + b) and the
-    core's results."""
+    pass over it, which adds b to P's rows as it reads them. Returns P (now X Wᵀ + b, or, with
+    ``store_gates``, the activated gates over it) and the core's results."""
     out = projection_buffers.take(inputs.shape[0], weight.shape[0], inputs.dtype)
     projected = torch.mm(inputs, weight.t(), out=out)
     results = core_for(projected).parallel_forward(kind, _steps(projected, layout), h0, mask,
-                                                   projected.new_empty(0) if bias is None else bias.contiguous())
+                                                   projected.new_empty(0) if bias is None else bias.contiguous(),
+                                                   store_gates)
     return projected, results
+
+
+def _stores(kind: int) -> bool:
+    """Whether the forward pass leaves the activated gates in P for the backward pass: every
+    kind but MinLSTM's (see parallel_cells.cpp)."""
+    return kind != KINDS["minlstm"]
 
 
 def _steps(projected: Tensor, layout: tuple[int, int, bool]) -> Tensor:

@@ -59,10 +59,11 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
                                         const at::Tensor& weight_ho, const at::Tensor& mask);
 
 std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, const at::Tensor& h0,
-                                         const at::Tensor& mask, const at::Tensor& bias);
+                                         const at::Tensor& mask, const at::Tensor& bias, bool store_gates);
 std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h, const at::Tensor& grad_out,
                                           const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
-                                          const at::Tensor& mask, const at::Tensor& into, bool bias_grad);
+                                          const at::Tensor& mask, const at::Tensor& into, bool bias_grad,
+                                          bool gates_stored);
 
 std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& raw, const at::Tensor& h0,
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,

@@ -13,7 +13,9 @@
 //
 // Backward, with g_t = ∂L/∂h_t in total: g_t = grad_h_t + grad_out_t ∘ o_t + a_{t+1} g_{t+1};
 // ∂L/∂a_t = g_t ∘ h_{t−1}, ∂L/∂b_t = g_t, then the chain rule through a, b, o to P. Nothing but h
-// is saved: the gates are recomputed from P, which costs less than storing and reading them.
+// is saved: the gates are recomputed from P, or, where P is the caller's own buffer, read back from
+// it (the forward pass writes them over their pre-activations, ``store_gates``), which costs no
+// memory and spares the backward pass its exponentials.
 // The N·H independent recurrences are split across threads by rows n and vectorised over H.
 // Tensors are (T, N, ·) with unit stride in the last dimension and any strides in the first
 // two: batch-major memory (a transposed (N, T, ·) tensor, as a batch-first caller's projection
@@ -45,6 +47,26 @@ inline MinLSTMDecay<T> min_lstm_decay(T p0, T p1) {
   return {T(1) / (1 + ratio), p0 >= 0 ? e0 * r0 : r0, p1 >= 0 ? e1 * r1 : r1};
 }
 
+// A gate's activation in the backward pass: recomputed from its pre-activation, or read where
+// the forward pass stored it (``Stored``).
+template <bool Stored, typename T>
+inline T gate_sigmoid(T pre) {
+  if constexpr (Stored) {
+    return pre;
+  } else {
+    return sigmoid(pre);
+  }
+}
+
+template <bool Stored, typename T>
+inline T gate_tanh(T pre) {
+  if constexpr (Stored) {
+    return pre;
+  } else {
+    return std::tanh(pre);
+  }
+}
+
 inline int64_t blocks_of(int64_t kind) { return kind == 0 ? 2 : kind == 4 ? 4 : kind == 2 ? 2 : 3; }
 
 inline bool has_output_gate(int64_t kind) { return kind == 3 || kind == 4; }
@@ -69,13 +91,18 @@ inline T* row_of(T* base, const at::Tensor& t, int64_t step, int64_t n) {
 
 // bias is empty, or (G·H,) to add to every row of P in place as the row is read (then P holds
 // X Wᵀ + b for the backward pass, and the caller's product needs no bias pass of its own).
+// ``store_gates`` (P is the caller's own buffer; not MinLSTM, whose backward needs three values
+// per unit from two blocks): the activated gates σ(p), tanh(p) of every active row are written
+// over their pre-activations, so that the backward pass (``gates_stored``) reads them instead of
+// computing the exponentials again. Rows of padded steps keep their pre-activations.
 std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, const at::Tensor& h0,
-                                         const at::Tensor& mask, const at::Tensor& bias) {
+                                         const at::Tensor& mask, const at::Tensor& bias, bool store_gates) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
   TORCH_CHECK(P.size(2) == G, "parallel_forward: expected ", G, " projected features, got ", P.size(2));
   TORCH_CHECK(P.size(2) == 1 || P.stride(2) == 1, "parallel_forward: the projection needs unit stride in its last dimension");
   TORCH_CHECK(!bias.numel() || (bias.numel() == G && bias.is_contiguous() && bias.scalar_type() == P.scalar_type()),
               "parallel_forward: the bias must be ", G, " contiguous values of the projection's dtype");
+  TORCH_CHECK(!store_gates || kind != 1, "parallel_forward: MinLSTM's gates cannot be stored");
   at::Tensor h = laid_out_like(P, H);
   at::Tensor out = has_output_gate(kind) ? laid_out_like(P, H) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(P.scalar_type(), "parallel_forward", [&] {
@@ -102,36 +129,56 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
             if (on) std::fill(on, on + H, scalar_t(0));
             continue;
           }
-          if (kind == 0) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t s = sigmoid(p[k]);
-              hn[k] = (1 - s) * hp[k] + s * p[H + k];
-            }
-          } else if (kind == 1) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t a = min_lstm_decay(p[k], p[H + k]).a;
-              hn[k] = a * hp[k] + (1 - a) * p[2 * H + k];
-            }
-          } else if (kind == 4) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t c = sigmoid(p[H + k]) * hp[k] + sigmoid(p[3 * H + k]) * std::tanh(p[k]);
-              hn[k] = c;
-              on[k] = sigmoid(p[2 * H + k]) * c;
-            }
-          } else {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t f = sigmoid(p[H + k]);
-              hn[k] = f * hp[k] + (1 - f) * std::tanh(p[k]);
-            }
-            if (on) {
+          scalar_t* stored = const_cast<scalar_t*>(p);  // written only with store_gates (see above)
+          with_flag(store_gates, [&](auto store) {
+            if (kind == 0) {
               _Pragma("omp simd")
-              for (int64_t k = 0; k < H; ++k) on[k] = sigmoid(p[2 * H + k]) * hn[k];
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t s = sigmoid(p[k]);
+                hn[k] = (1 - s) * hp[k] + s * p[H + k];
+                if constexpr (decltype(store)::value) stored[k] = s;
+              }
+            } else if (kind == 1) {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t a = min_lstm_decay(p[k], p[H + k]).a;
+                hn[k] = a * hp[k] + (1 - a) * p[2 * H + k];
+              }
+            } else if (kind == 4) {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]), o = sigmoid(p[2 * H + k]),
+                               i = sigmoid(p[3 * H + k]);
+                const scalar_t c = f * hp[k] + i * z;
+                hn[k] = c;
+                on[k] = o * c;
+                if constexpr (decltype(store)::value) {
+                  stored[k] = z;
+                  stored[H + k] = f;
+                  stored[2 * H + k] = o;
+                  stored[3 * H + k] = i;
+                }
+              }
+            } else {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]);
+                hn[k] = f * hp[k] + (1 - f) * z;
+                if constexpr (decltype(store)::value) {
+                  stored[k] = z;
+                  stored[H + k] = f;
+                }
+              }
+              if (on) {
+                _Pragma("omp simd")
+                for (int64_t k = 0; k < H; ++k) {
+                  const scalar_t o = sigmoid(p[2 * H + k]);
+                  on[k] = o * hn[k];
+                  if constexpr (decltype(store)::value) stored[2 * H + k] = o;
+                }
+              }
             }
-          }
+          });
         }
       }
     });
@@ -149,13 +196,16 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
 // gradient (parallel_fused.py does, and then reuses the buffer).
 // With ``bias_grad`` it also returns ∂L/∂b = Σ_{t,n} ∂L/∂P_{t,n} (G·H,), summed per thread as the
 // rows are written, so that no pass over grad P is needed for it.
+// ``gates_stored``: P holds the activated gates of parallel_forward(store_gates=True).
 std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h, const at::Tensor& grad_out,
                                           const at::Tensor& P, const at::Tensor& h, const at::Tensor& h0,
-                                          const at::Tensor& mask, const at::Tensor& into, bool bias_grad) {
+                                          const at::Tensor& mask, const at::Tensor& into, bool bias_grad,
+                                          bool gates_stored) {
   const int64_t T = P.size(0), N = P.size(1), H = h0.size(1), G = blocks_of(kind) * H;
   TORCH_CHECK((!grad_h.numel() || grad_h.size(2) == 1 || grad_h.stride(2) == 1) &&
                   (!grad_out.numel() || grad_out.size(2) == 1 || grad_out.stride(2) == 1),
               "parallel_backward: the gradients need unit stride in their last dimension");
+  TORCH_CHECK(!gates_stored || kind != 1, "parallel_backward: MinLSTM's gates are never stored");
   TORCH_CHECK(!into.defined() || !into.numel() || (into.sizes() == P.sizes() && into.strides() == P.strides()),
               "parallel_backward: 'into' must have the projection's shape and strides");
   at::Tensor grad_p = into.defined() && into.numel() ? into : laid_out_like(P, G);
@@ -194,56 +244,59 @@ std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h
             for (int64_t k = 0; k < H; ++k) carry[k] += gh[k];
             continue;
           }
-          if (go_all != nullptr) {
-            const scalar_t* go = row_of(go_all, grad_out, t, n);
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t o = sigmoid(p[2 * H + k]);
-              g[k] = gh[k] + carry[k] + go[k] * o;
-              dp[2 * H + k] = go[k] * hn[k] * o * (1 - o);
+          with_flag(gates_stored, [&](auto stored) {
+            constexpr bool S = decltype(stored)::value;
+            if (go_all != nullptr) {
+              const scalar_t* go = row_of(go_all, grad_out, t, n);
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t o = gate_sigmoid<S>(p[2 * H + k]);
+                g[k] = gh[k] + carry[k] + go[k] * o;
+                dp[2 * H + k] = go[k] * hn[k] * o * (1 - o);
+              }
+            } else {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) g[k] = gh[k] + carry[k];
+              if (has_output_gate(kind)) std::fill(dp + 2 * H, dp + 3 * H, scalar_t(0));  // no loss reads o
             }
-          } else {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) g[k] = gh[k] + carry[k];
-            if (has_output_gate(kind)) std::fill(dp + 2 * H, dp + 3 * H, scalar_t(0));  // no loss reads o
-          }
-          if (kind == 0) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t s = sigmoid(p[k]);
-              dp[k] = s * (1 - s) * g[k] * (p[H + k] - hp[k]);
-              dp[H + k] = g[k] * s;
-              carry[k] = (1 - s) * g[k];
+            if (kind == 0) {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t s = gate_sigmoid<S>(p[k]);
+                dp[k] = s * (1 - s) * g[k] * (p[H + k] - hp[k]);
+                dp[H + k] = g[k] * s;
+                carry[k] = (1 - s) * g[k];
+              }
+            } else if (kind == 1) {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const MinLSTMDecay<scalar_t> decay = min_lstm_decay(p[k], p[H + k]);
+                const scalar_t a = decay.a;
+                const scalar_t dd = a * (1 - a) * g[k] * (hp[k] - p[2 * H + k]);
+                dp[k] = dd * decay.not0;          // ∂ log σ(x)/∂x = σ(−x)
+                dp[H + k] = -dd * decay.not1;
+                dp[2 * H + k] = g[k] * (1 - a);
+                carry[k] = a * g[k];
+              }
+            } else if (kind == 4) {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t z = gate_tanh<S>(p[k]), f = gate_sigmoid<S>(p[H + k]), i = gate_sigmoid<S>(p[3 * H + k]);
+                dp[k] = g[k] * i * (1 - z * z);
+                dp[H + k] = f * (1 - f) * g[k] * hp[k];
+                dp[3 * H + k] = i * (1 - i) * g[k] * z;
+                carry[k] = f * g[k];
+              }
+            } else {
+              _Pragma("omp simd")
+              for (int64_t k = 0; k < H; ++k) {
+                const scalar_t z = gate_tanh<S>(p[k]), f = gate_sigmoid<S>(p[H + k]);
+                dp[k] = g[k] * (1 - f) * (1 - z * z);
+                dp[H + k] = f * (1 - f) * g[k] * (hp[k] - z);
+                carry[k] = f * g[k];
+              }
             }
-          } else if (kind == 1) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const MinLSTMDecay<scalar_t> decay = min_lstm_decay(p[k], p[H + k]);
-              const scalar_t a = decay.a;
-              const scalar_t dd = a * (1 - a) * g[k] * (hp[k] - p[2 * H + k]);
-              dp[k] = dd * decay.not0;          // ∂ log σ(x)/∂x = σ(−x)
-              dp[H + k] = -dd * decay.not1;
-              dp[2 * H + k] = g[k] * (1 - a);
-              carry[k] = a * g[k];
-            }
-          } else if (kind == 4) {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]), i = sigmoid(p[3 * H + k]);
-              dp[k] = g[k] * i * (1 - z * z);
-              dp[H + k] = f * (1 - f) * g[k] * hp[k];
-              dp[3 * H + k] = i * (1 - i) * g[k] * z;
-              carry[k] = f * g[k];
-            }
-          } else {
-            _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) {
-              const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]);
-              dp[k] = g[k] * (1 - f) * (1 - z * z);
-              dp[H + k] = f * (1 - f) * g[k] * (hp[k] - z);
-              carry[k] = f * g[k];
-            }
-          }
+          });
           if (sums != nullptr) {
             _Pragma("omp simd")
             for (int64_t k = 0; k < G; ++k) sums[k] += dp[k];
