@@ -319,7 +319,7 @@ def test_inference_in_place_equals_the_training_path(cell, options, with_lengths
 
 
 @needs_core
-@pytest.mark.parametrize("strategy", ["blas", "packed"])
+@pytest.mark.parametrize("strategy", ["blas", "packed", "split"])
 def test_every_step_product_strategy_gives_the_same_results(strategy):
     from convrnn.layers.recurrent.fused import step_products
 
@@ -335,7 +335,7 @@ def test_every_step_product_strategy_gives_the_same_results(strategy):
         got, _ = rnn(x)
         got.sum().backward()
     finally:
-        step_products("split")
+        step_products("auto")
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
     for p, g in zip(rnn.parameters(), grads, strict=True):
         torch.testing.assert_close(p.grad, g, rtol=1e-4, atol=1e-5)
@@ -394,3 +394,47 @@ def test_raw_input_is_refused_for_the_jordan_cell():
     with pytest.raises(ValueError, match=r"raw_input=True.*JordanCell"):
         run_fused(cell, xw, tuple(torch.zeros(1, size, dtype=torch.float64) for size in cell.state_sizes),
                   raw_input=True)
+
+
+@needs_core
+@pytest.mark.parametrize("name", sorted(FUSED))
+@pytest.mark.parametrize(("batch", "hidden", "steps"), [(7, 5, 9), (13, 37, 8), (2, 16, 12), (6, 3, 7)])
+def test_the_panel_kernel_equals_blas_in_float32_and_the_float64_engine(name, batch, hidden, steps, split):
+    """The core's own step product (``_compiled/panel_product.h``: the recurrent matrix packed in
+    panels of 16 columns, tiles of 6 rows) against BLAS on every compiled cell, in float32, with
+    widths that leave a narrower last panel, batches that leave a shorter last tile, and a loop
+    under 8 steps (where BLAS runs); outputs, states and every gradient, under both work splits;
+    and the outputs against the float64 Python engine. Built wherever torch runs AVX2 code."""
+    from convrnn.layers.recurrent.fused import step_products
+
+    assert _compiled.load().has_panels() == (torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"))
+    torch.manual_seed(13)
+    rnn = RNN(random_cell(name, 4, hidden), num_layers=1).float()
+    x = torch.randn(batch, steps, 4)
+    lengths = torch.randint(1, steps + 1, (batch,))
+    lengths[0] = steps
+    weight = torch.randn(rnn(x, lengths)[0].shape)
+    results = {}
+    try:
+        for strategy in ("panels", "blas"):
+            step_products(strategy)
+            x_leaf = x.clone().requires_grad_()
+            rnn.zero_grad(set_to_none=True)
+            out, final, states = rnn(x_leaf, lengths, return_states=True)
+            final = final if isinstance(final, tuple) else (final,)
+            states = states if isinstance(states, tuple) else (states,)
+            (out * weight).sum().backward()
+            results[strategy] = [out, *final, *states, x_leaf.grad, *(p.grad for p in rnn.parameters())]
+    finally:
+        step_products("auto")
+    # Up to float32 rounding relative to each tensor's scale (the Jordan cells' unbounded feedback
+    # makes gradients of 100s, whose summation orders differ in the 4th decimal: against float64
+    # the kernel's errors measured half of BLAS's); a wrong column or a stale tail row would be
+    # off by the scale itself.
+    for a, b in zip(results["panels"], results["blas"], strict=True):
+        assert (a - b).abs().max() <= 2e-5 * max(1.0, b.abs().max().item())
+    reference = RNN(random_cell(name, 4, hidden), num_layers=1)
+    reference.load_state_dict(rnn.double().state_dict())
+    with disabled():
+        expected = reference(x.double(), lengths)[0]
+    torch.testing.assert_close(results["panels"][0].double(), expected, rtol=1e-4, atol=2e-4)

@@ -62,11 +62,17 @@ def disabled() -> Iterator[None]:
 
 
 def step_products(strategy: str) -> None:
-    """How the compiled core multiplies by a recurrent matrix at each step: "split" (default: the
-    output columns split across torch's threads, one single-threaded BLAS call each), "blas" (one
-    call, threaded by BLAS) or "packed" (MKL's packed product, float32). For comparisons; all three
-    give the same results up to rounding."""
-    _set_core_option("step_products", "strategy", strategy, {"blas": 0, "packed": 1, "split": 2})
+    """How the compiled core multiplies by a recurrent matrix at each step: "panels" (float32,
+    where the core was built with AVX2 and FMA: its own kernel over the matrix packed once per
+    call, ``_compiled/panel_product.h``, the output columns split across torch's threads; loops of
+    8 steps or more), "split" (the output columns split across torch's threads, one
+    single-threaded BLAS call each), "blas" (one call, threaded by BLAS), "packed" (MKL's packed
+    product, float32) or "auto" (the default: "panels" where built, else "split"). For
+    comparisons; all give the same results up to rounding."""
+    core = load()
+    panels = 3 if core is not None and core.has_panels() else 2
+    _set_core_option("step_products", "strategy", strategy,
+                     {"blas": 0, "packed": 1, "split": 2, "panels": panels, "auto": panels})
 
 
 def work_split(split: str) -> None:

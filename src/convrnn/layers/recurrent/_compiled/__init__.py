@@ -4,8 +4,9 @@ Sources (one idea per file, compiled into one module): ``cells.cpp`` (LSTM, GRU 
 MGU, Elman, the linear scan), ``layer_norm_lstm.cpp``, ``layer_norm_cells.cpp`` (GRU, MGU, Elman),
 ``jordan.cpp``, ``parallel_cells.cpp`` (the
 parallel-in-time layers), and ``module.cpp`` binding
-them; ``common.h`` holds their shared helpers, ``units.h`` the one-unit equations the plain and
-layer-normalised cells share, and ``core.h`` their declarations. The build, the
+them; ``common.h`` holds their shared helpers, ``panel_product.h`` the per-step product's own
+kernel, ``units.h`` the one-unit equations the plain and layer-normalised cells share, and
+``core.h`` their declarations. The build, the
 atomic cache (``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/``) and
 ``CONVRNN_NO_COMPILE=1`` are those of :mod:`convrnn._extensions`, shared with the other compiled
 kernels; without the core the engine runs in pure PyTorch.
@@ -26,7 +27,7 @@ HERE = Path(__file__).parent
 SOURCES = [HERE / name for name in ("module.cpp", "cells.cpp", "layer_norm_lstm.cpp", "layer_norm_cells.cpp",
                                        "jordan.cpp",
                                        "parallel_cells.cpp")]
-HEADERS = [HERE / "common.h", HERE / "core.h", HERE / "units.h"]
+HEADERS = [HERE / "common.h", HERE / "core.h", HERE / "units.h", HERE / "panel_product.h"]
 
 
 @functools.cache

@@ -46,7 +46,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "lstm_forward", [&] {
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> U(weight_hh, true, N);
+    const StepWeight<scalar_t> U(weight_hh, true, N, T);
     scalar_t* const g_all = gates.data_ptr<scalar_t>();
     const scalar_t* const bias = bias_hh.data_ptr<scalar_t>();
     scalar_t* const h_base = h_all.data_ptr<scalar_t>();
@@ -105,7 +105,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "lstm_backward", [&] {
     const scalar_t* V = peephole.numel() ? peephole.data_ptr<scalar_t>() : nullptr;
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> U(weight_hh, false, N);
+    const StepWeight<scalar_t> U(weight_hh, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, passed,
         [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
@@ -181,7 +181,7 @@ std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::
   const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "gated_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> U_gates(gate_weight, true, N), U_cand(cand_weight, true, N);
+    const StepWeight<scalar_t> U_gates(gate_weight, true, N, T), U_cand(cand_weight, true, N, T);
     over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
@@ -234,7 +234,7 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
   const at::Tensor cand_weight = weight_hh.narrow(0, S * H, H);
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "gated_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
+    const StepWeight<scalar_t> U_gates(gate_weight, false, N, T), U_cand(cand_weight, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, direct,
         [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* dd) {
@@ -301,7 +301,7 @@ std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at:
   at::Tensor h_all = at::add(xw, bias_hh);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "elman_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> U(weight_hh, true, N);
+    const StepWeight<scalar_t> U(weight_hh, true, N, T);
     over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
@@ -334,7 +334,7 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
   at::Tensor passed = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "elman_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> U(weight_hh, false, N);
+    const StepWeight<scalar_t> U(weight_hh, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, passed,
         [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {

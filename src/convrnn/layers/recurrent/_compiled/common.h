@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "panel_product.h"
+
 extern "C" {
 // BLAS's Fortran matrix product, which torch's CPU library exports where it is built with MKL
 // or OpenBLAS. Declared weak: a torch without it still loads this library, and matmul() below
@@ -88,9 +90,14 @@ inline void matmul(const at::Tensor& a, const at::Tensor& b, bool transposed, T 
 }
 
 // How StepWeight multiplies (see ../fused.py step_products): 0 one BLAS call (threaded by
-// BLAS), 1 MKL's packed product, 2 (default) split by output columns across torch's threads.
+// BLAS), 1 MKL's packed product, 2 split by output columns across torch's threads, 3 (default
+// where built with AVX2 and FMA) panel_product.h's kernel, float32, split by columns too.
 inline int& product_strategy() {
+#ifdef CONVRNN_PANELS
+  static int strategy = 3;
+#else
   static int strategy = 2;
+#endif
   return strategy;
 }
 
@@ -100,13 +107,28 @@ inline int& product_strategy() {
 // one); so by default the output columns are split into one block per thread, each block one
 // single-threaded BLAS call (BLAS runs sequentially inside torch's parallel region), with the
 // leading dimensions pointing into the shared a, b and c.
+//
+// ``steps``: how many products the loop will take; the panel kernel's one-off packing of b costs
+// about three products, so it is used only from kMinPanelSteps steps on (not, say, by sampling,
+// which runs one step per call).
+constexpr int64_t kMinPanelSteps = 8;
+
 template <typename T>
 class StepWeight {
  public:
-  StepWeight(const at::Tensor& b, bool transposed, int64_t rows) : b_(b), transposed_(transposed) {
+  StepWeight(const at::Tensor& b, bool transposed, int64_t rows, int64_t steps)
+      : b_(b), transposed_(transposed) {
     rows_ = static_cast<int>(rows);
     inner_ = static_cast<int>(transposed ? b.size(1) : b.size(0));
     cols_ = static_cast<int>(transposed ? b.size(0) : b.size(1));
+#ifdef CONVRNN_PANELS
+    if constexpr (std::is_same_v<T, float>) {
+      if (product_strategy() == 3 && steps >= kMinPanelSteps && rows > 0) {
+        panels_ = PanelMatrix(b.contiguous(), transposed);
+        return;
+      }
+    }
+#endif
     if constexpr (std::is_same_v<T, float>) {
       if (product_strategy() == 1 && cblas_sgemm_pack_get_size != nullptr && cblas_sgemm_pack != nullptr &&
           cblas_sgemm_compute != nullptr && rows > 0) {
@@ -125,6 +147,21 @@ class StepWeight {
 
   // The same on raw row-major pointers (no Tensor made per step): a (rows, inner), c (rows, cols).
   void multiply(const T* a, int64_t rows, T beta, T* c) const {
+#ifdef CONVRNN_PANELS
+    if constexpr (std::is_same_v<T, float>) {
+      if (panels_.defined()) {
+        const int64_t panels = panels_.panels(), threads = at::get_num_threads();
+        if (threads > 1 && panels > 1 && !at::in_parallel_region()) {  // inside a block of sequences: one thread
+          at::parallel_for(0, panels, (panels + threads - 1) / threads, [&](int64_t first, int64_t last) {
+            panels_.multiply(a, rows, beta, c, first, last);
+          });
+        } else {
+          panels_.multiply(a, rows, beta, c, 0, panels);
+        }
+        return;
+      }
+    }
+#endif
     if constexpr (std::is_same_v<T, float>) {
       if (packed_.defined() && rows == rows_) {
         cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, rows_, cols_, inner_, a, inner_,
@@ -159,6 +196,9 @@ class StepWeight {
   // CBLAS's constants.
   static constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151, kB = 162;
   at::Tensor b_, packed_;
+#ifdef CONVRNN_PANELS
+  PanelMatrix panels_;
+#endif
   bool transposed_, split_ = false;
   int rows_ = 0, inner_ = 0, cols_ = 0;
 };

@@ -69,7 +69,7 @@ std::vector<at::Tensor> jordan_forward(bool relu, int64_t decision, const at::Te
   y_all.copy_(bias_ho.expand({T, N, O}));
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "jordan_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> W(weight_hh, true, N), V(weight_ho, true, N);
+    const StepWeight<scalar_t> W(weight_hh, true, N, T), V(weight_ho, true, N, T);
     over_sequences(N, weight_hh.nbytes() + weight_ho.nbytes(), [&](int64_t first, int64_t last) {
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
@@ -111,7 +111,7 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
   at::Tensor passed_y = at::empty({N, O}, y_all.options());
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "jordan_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> W(weight_hh, false, N), V(weight_ho, false, N);
+    const StepWeight<scalar_t> W(weight_hh, false, N, T), V(weight_ho, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes() + weight_ho.nbytes(), dy, passed_y,
         [&](int64_t t, int64_t first, int64_t last, const scalar_t* dyp, scalar_t* pass) {

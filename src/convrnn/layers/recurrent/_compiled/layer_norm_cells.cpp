@@ -40,7 +40,7 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const scalar_t epsilon = static_cast<scalar_t>(eps);
-    const StepWeight<scalar_t> U(weight_hh, true, N);
+    const StepWeight<scalar_t> U(weight_hh, true, N, T);
     scalar_t* const h_base = h_all.data_ptr<scalar_t>();
     scalar_t* const rp = r.data_ptr<scalar_t>();
     over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
@@ -86,7 +86,7 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "layer_norm_elman_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
-    const StepWeight<scalar_t> U(weight_hh, false, N);
+    const StepWeight<scalar_t> U(weight_hh, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, passed,
         [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
@@ -179,7 +179,7 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
     const scalar_t* off = offset.data_ptr<scalar_t>();
     const scalar_t* off_n = off + S * H;
     const scalar_t epsilon = static_cast<scalar_t>(eps);
-    const StepWeight<scalar_t> U_gates(gate_weight, true, N), U_cand(cand_weight, true, N);
+    const StepWeight<scalar_t> U_gates(gate_weight, true, N, T), U_cand(cand_weight, true, N, T);
     scalar_t* const rp = r.data_ptr<scalar_t>();
     scalar_t* const rcp = r_cand.data_ptr<scalar_t>();
     scalar_t* const gate_base = overwrite ? xw.data_ptr<scalar_t>() : gate.data_ptr<scalar_t>();
@@ -255,7 +255,7 @@ std::vector<at::Tensor> layer_norm_gated_backward(
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const scalar_t* alpha_n = alpha + S * H;
-    const StepWeight<scalar_t> U_gates(gate_weight, false, N), U_cand(cand_weight, false, N);
+    const StepWeight<scalar_t> U_gates(gate_weight, false, N, T), U_cand(cand_weight, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, direct,
         [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* dd) {

@@ -76,7 +76,7 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
     const scalar_t* beta_c = cell_shift.data_ptr<scalar_t>();
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t epsilon = static_cast<scalar_t>(eps);
-    const StepWeight<scalar_t> U(weight_hh, true, N);
+    const StepWeight<scalar_t> U(weight_hh, true, N, T);
     // The input term of each gate's pre-activation: read from gates (normalised already, or xw
     // in place) or from xw (LN(W x) + b_W, not yet copied).
     const scalar_t* x_base = raw && keep ? gates.data_ptr<scalar_t>() : xw.data_ptr<scalar_t>();
@@ -178,7 +178,7 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
     const scalar_t* alpha_c = cell_gain.data_ptr<scalar_t>();
     const scalar_t* beta_c = cell_shift.data_ptr<scalar_t>();
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
-    const StepWeight<scalar_t> U(weight_hh, false, N);
+    const StepWeight<scalar_t> U(weight_hh, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, passed,
         [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {

@@ -25,5 +25,12 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("parallel_forward", &convrnn::parallel_forward);
   module.def("parallel_backward", &convrnn::parallel_backward);
   module.def("set_step_products", [](int64_t strategy) { convrnn::product_strategy() = static_cast<int>(strategy); });
+  module.def("has_panels", [] {
+#ifdef CONVRNN_PANELS
+    return true;
+#else
+    return false;
+#endif
+  });
   module.def("set_work_split", [](int64_t split) { convrnn::work_split() = static_cast<int>(split); });
 }
