@@ -398,7 +398,7 @@ def test_raw_input_is_refused_for_the_jordan_cell():
 
 @needs_core
 @pytest.mark.parametrize("name", sorted(FUSED))
-@pytest.mark.parametrize(("batch", "hidden", "steps"), [(7, 5, 9), (13, 37, 8), (2, 16, 12), (6, 3, 7)])
+@pytest.mark.parametrize(("batch", "hidden", "steps"), [(7, 5, 9), (13, 37, 8), (2, 16, 12), (6, 3, 7), (12, 20, 10)])
 def test_the_panel_kernel_equals_blas_in_float32_and_the_float64_engine(name, batch, hidden, steps, split):
     """The core's own step product (``_compiled/panel_product.h``: the recurrent matrix packed in
     panels of 16 columns, tiles of 6 rows) against BLAS on every compiled cell, in float32, with
@@ -407,7 +407,8 @@ def test_the_panel_kernel_equals_blas_in_float32_and_the_float64_engine(name, ba
     and the outputs against the float64 Python engine. Built wherever torch runs AVX2 code."""
     from convrnn.layers.recurrent.fused import step_products
 
-    assert _compiled.load().has_panels() == (torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"))
+    if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
+        assert _compiled.load().has_panels()
     torch.manual_seed(13)
     rnn = RNN(random_cell(name, 4, hidden), num_layers=1).float()
     x = torch.randn(batch, steps, 4)

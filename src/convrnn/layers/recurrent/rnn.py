@@ -185,8 +185,8 @@ class RNN(nn.Module):
             if self.residual and layer > 0:
                 output = output + layer_input
             layer_input = output
-            if return_states:
-                layer_states.append(tuple(torch.cat(parts, dim=-1)
+            if return_states:   # one copy of each state in all: the stack below (no cat of one part)
+                layer_states.append(tuple(torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
                                           for parts in zip(*states, strict=True)))
 
         outputs = layer_input.transpose(0, 1) if self.batch_first else layer_input

@@ -151,7 +151,9 @@ class StepWeight {
     if constexpr (std::is_same_v<T, float>) {
       if (panels_.defined()) {
         const int64_t panels = panels_.panels(), threads = at::get_num_threads();
-        if (threads > 1 && panels > 1 && !at::in_parallel_region()) {  // inside a block of sequences: one thread
+        // Threads only for 4 panels (64 columns) or more, as for "split"; inside a block of
+        // sequences the product is that thread's alone.
+        if (threads > 1 && panels >= 4 && !at::in_parallel_region()) {
           at::parallel_for(0, panels, (panels + threads - 1) / threads, [&](int64_t first, int64_t last) {
             panels_.multiply(a, rows, beta, c, first, last);
           });

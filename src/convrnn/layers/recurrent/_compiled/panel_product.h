@@ -30,7 +30,9 @@ constexpr int64_t kPanel = 16;  // columns per panel: two 8-float vectors
 constexpr int64_t kTileRows = 6;
 
 // B (inner, cols) packed as ceil(cols / 16) panels, panel p holding B[k][16p … 16p + 15] for
-// k = 0 … inner − 1, contiguous (zeros past the last column).
+// k = 0 … inner − 1, contiguous (zeros past the last column). Panels start 64-byte aligned
+// (torch's allocator aligns to 64 bytes, and a panel is inner · 64 bytes), as the aligned
+// loads of the kernel need.
 class PanelMatrix {
  public:
   PanelMatrix() = default;
@@ -41,7 +43,7 @@ class PanelMatrix {
     inner_ = transposed ? b.size(1) : b.size(0);
     cols_ = transposed ? b.size(0) : b.size(1);
     panels_ = (cols_ + kPanel - 1) / kPanel;
-    packed_ = at::zeros({panels_ * inner_ * kPanel}, b.options());
+    packed_ = at::empty({panels_ * inner_ * kPanel}, b.options());  // every entry written below
     const float* src = b.data_ptr<float>();
     float* dst = packed_.data_ptr<float>();
     at::parallel_for(0, panels_, 1, [&](int64_t first, int64_t last) {
@@ -53,6 +55,7 @@ class PanelMatrix {
             const int64_t col = p * kPanel + j;
             panel[k * kPanel + j] = transposed ? src[col * inner_ + k] : src[k * cols_ + col];
           }
+          std::fill(panel + k * kPanel + width, panel + (k + 1) * kPanel, 0.0f);  // past the last column
         }
       }
     });
@@ -73,10 +76,11 @@ class PanelMatrix {
         if (width == kPanel) {
           tile(a + r * inner_, tile_rows, panel, beta, c + r * cols_ + col, cols_);
         } else {  // the last, narrower panel: through a full-width scratch tile
-          alignas(32) float scratch[kTileRows * kPanel];
-          for (int64_t i = 0; i < tile_rows; ++i) {
-            std::fill(scratch + i * kPanel, scratch + (i + 1) * kPanel, 0.0f);
-            std::copy(c + (r + i) * cols_ + col, c + (r + i) * cols_ + col + width, scratch + i * kPanel);
+          alignas(32) float scratch[kTileRows * kPanel] = {};
+          if (beta != 0.0f) {  // c is read only where it is scaled (beta = 0: it may hold garbage)
+            for (int64_t i = 0; i < tile_rows; ++i) {
+              std::copy(c + (r + i) * cols_ + col, c + (r + i) * cols_ + col + width, scratch + i * kPanel);
+            }
           }
           tile(a + r * inner_, tile_rows, panel, beta, scratch, kPanel);
           for (int64_t i = 0; i < tile_rows; ++i) {
