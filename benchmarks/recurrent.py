@@ -13,7 +13,8 @@ Table 3: training memory: the bytes of the distinct storages autograd keeps for 
 pass (``saved_tensors_hooks``; the part of peak memory a layer decides), and on CUDA also
 ``torch.cuda.max_memory_allocated`` of a step.
 
-float32, glibc malloc, torch's default thread count unless ``--threads``; ``--device cuda``
+float32, glibc malloc, torch's default thread count unless ``--threads``; fast calls get more
+rounds than ``--repeats`` (up to 40, see :func:`interleaved_ms`); ``--device cuda``
 times on the GPU (baselines on cuDNN; the compiled core is CPU-only, so the engine's CUDA path
 is its Python loop).
 
@@ -103,16 +104,25 @@ def make_call(module: nn.Module, x: Tensor, lengths: Tensor | None, states: bool
 
 
 def interleaved_ms(calls: list[Callable[[], None]], repeats: int, synchronize: Callable[[], None]) -> list[float]:
-    """Median wall time of each call in milliseconds, the calls timed in turn, after one warm-up."""
+    """Median wall time of each call in milliseconds, the calls timed in turn, after one warm-up.
+    At least ``repeats`` rounds, and more for fast calls (up to 40, about 0.4 s a call), whose
+    medians a busy machine would otherwise sway by 10 % or more."""
     times: list[list[float]] = [[] for _ in calls]
-    for repeat in range(repeats + 1):
+    rounds, repeat, slowest = repeats, 0, 1e-3
+    while repeat <= rounds:
         for call, record in zip(calls, times):
             synchronize()
             start = time.perf_counter()
             call()
             synchronize()
+            elapsed = time.perf_counter() - start
             if repeat:
-                record.append((time.perf_counter() - start) * 1e3)
+                record.append(elapsed * 1e3)
+            else:
+                slowest = max(slowest, elapsed)
+        if not repeat:  # after the warm-up round: as many rounds as fit 0.4 s for the slowest call
+            rounds = max(repeats, min(40, int(0.4 / slowest)))
+        repeat += 1
     return [statistics.median(record) for record in times]
 
 

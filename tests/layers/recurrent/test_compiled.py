@@ -439,3 +439,30 @@ def test_the_panel_kernel_equals_blas_in_float32_and_the_float64_engine(name, ba
     with disabled():
         expected = reference(x.double(), lengths)[0]
     torch.testing.assert_close(results["panels"][0].double(), expected, rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("layer", ["lstm_peephole", "lstm_layer_norm", "gru_before", "mgu_layer_norm", "jordan",
+                                   "qrnn", "mingru", "minlstm"])
+def test_a_device_without_the_core_runs_the_pytorch_path(layer):
+    """The compiled core and the projection pool are CPU-only; on another device (here "meta",
+    which has shapes but no data, standing in for CUDA where no GPU is lent) every layer must
+    take the PyTorch path, forward and backward, without touching data_ptr or CPU buffers."""
+    from convrnn.layers.recurrent import QRNN, MinGRU, MinLSTM, projection_buffers
+    from convrnn.layers.recurrent.fused import core_for
+
+    builders = {"lstm_peephole": lambda: RNN("lstm", 3, 5, peephole=True, num_layers=2, bidirectional=True),
+                "lstm_layer_norm": lambda: RNN("lstm", 3, 5, layer_norm=True),
+                "gru_before": lambda: RNN("gru", 3, 5, reset="before"),
+                "mgu_layer_norm": lambda: RNN("mgu", 3, 5, layer_norm=True),
+                "jordan": lambda: RNN("jordan", 3, 5),
+                "qrnn": lambda: QRNN(3, 5, bidirectional=True), "mingru": lambda: MinGRU(3, 5),
+                "minlstm": lambda: MinLSTM(3, 5, num_layers=2)}
+    module = builders[layer]().to("meta")
+    x = torch.randn(2, 7, 3, device="meta", requires_grad=True)
+    assert core_for(x) is None
+    held = projection_buffers.held_bytes()
+    out = module(x, torch.tensor([7, 4]))[0]
+    out.sum().backward()
+    assert out.device.type == "meta" and out.shape == (2, 7, 10 if layer in ("lstm_peephole", "qrnn") else 5)
+    assert x.grad is not None and x.grad.shape == x.shape
+    assert projection_buffers.held_bytes() == held
