@@ -256,3 +256,18 @@ def test_output_and_state_shapes_follow_the_documented_layout(kind, num_layers, 
     every_h = states[rnn.cells[0].output_index]
     expected = every_h.sum(-2) if residual else every_h[..., -1, :]
     torch.testing.assert_close(outputs, expected, rtol=1e-6, atol=1e-6)
+
+
+def test_one_layer_states_are_views_that_share_the_outputs_memory_and_gradients():
+    """return_states of a one-layer, one-direction stack are views (no copy); the output state
+    shares memory with the outputs, and a loss on both gets the gradient of both."""
+    torch.manual_seed(14)
+    rnn = RNN("gru", 3, 4, reset="before").double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    out, _, states = rnn(x, None, return_states=True)
+    assert states.shape == (2, 5, 1, 4)
+    assert states.untyped_storage().data_ptr() == out.untyped_storage().data_ptr()
+    assert torch.equal(states[:, :, 0], out)
+    (out.sum() + 2 * states.sum()).backward()
+    expected = torch.autograd.grad(3 * rnn(x)[0].sum(), x)[0]
+    torch.testing.assert_close(x.grad, expected, rtol=0, atol=1e-12)
