@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from convrnn.layers.recurrent import RNN, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, _compiled
-from convrnn.layers.recurrent.fused import available, disabled, fused_kind, run_fused, work_split
+from convrnn.layers.recurrent.fused import available, disabled, fused_kind, run_fused, takes_raw_input, work_split
 
 FUSED = {
     "lstm": lambda F, H: LSTMCell(F, H),
     "lstm_peephole": lambda F, H: LSTMCell(F, H, peephole=True),
     "gru_before": lambda F, H: GRUCell(F, H, reset="before"),
+    "gru_after": lambda F, H: GRUCell(F, H, reset="after"),
     "mgu": lambda F, H: MGUCell(F, H),
     "elman_tanh": lambda F, H: ElmanCell(F, H),
     "elman_relu": lambda F, H: ElmanCell(F, H, nonlinearity="relu"),
@@ -184,7 +185,8 @@ def test_float32_layer_norm_is_accurate_when_the_mean_dwarfs_the_spread(cell):
     (MGUCell(3, 4, layer_norm=True), "layer_norm_mgu"),
     (ElmanCell(3, 4, nonlinearity="relu", layer_norm=True), "layer_norm_elman_relu"),
     (GRUCell(3, 4, reset="before"), "gru"),
-    (GRUCell(3, 4, reset="after"), None),
+    (GRUCell(3, 4, reset="after"), "gru_after"),
+    (GRUCell(3, 4, reset="after", layer_norm=True), None),
     (MGUCell(3, 4), "mgu"),
     (ElmanCell(3, 4, nonlinearity="relu"), "elman_relu"),
     (JordanCell(3, 4, decision="softmax"), "jordan"),
@@ -348,7 +350,7 @@ def test_work_split_names_its_choices():
         work_split("rows")
 
 
-RAW_INPUT = sorted(name for name in FUSED if not name.startswith("jordan"))
+RAW_INPUT = sorted(name for name in FUSED if not name.startswith("jordan") and name != "gru_after")
 
 
 @needs_core
@@ -393,6 +395,11 @@ def test_raw_input_is_refused_for_the_jordan_cell():
     xw = torch.zeros(2, 1, 5, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"raw_input=True.*JordanCell"):
         run_fused(cell, xw, tuple(torch.zeros(1, size, dtype=torch.float64) for size in cell.state_sizes),
+                  raw_input=True)
+    gru = random_cell("gru_after")      # its input bias stays outside the reset gate's product
+    assert not takes_raw_input(gru, xw)
+    with pytest.raises(ValueError, match=r"raw_input=True.*torch.nn.GRU"):
+        run_fused(gru, torch.zeros(2, 1, 15, dtype=torch.float64), (torch.zeros(1, 5, dtype=torch.float64),),
                   raw_input=True)
 
 

@@ -21,7 +21,8 @@ each), so that no call pays the page faults of fresh memory for them.
 
 Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
 ``reset="before"`` (seed 002's GRU), ``MGUCell`` and ``ElmanCell``, each with or without layer
-norm, and ``JordanCell`` without it (every nonlinearity and decision function); exact types and
+norm, ``GRUCell`` with ``reset="after"`` (torch.nn.GRU's; ``_compiled/gru_after.cpp``) and
+``JordanCell`` without it (every nonlinearity and decision function); exact types and
 no ``step`` set on the instance (either may have changed the equations). The engine falls back
 to its Python loop — same results — for every other cell, for recurrent dropout in training and
 zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes), on devices other
@@ -98,7 +99,8 @@ def _set_core_option(option: str, argument: str, value: str, choices: dict[str, 
 
 def fused_kind(cell: Cell) -> str | None:
     """"lstm", "gru", "mgu", "elman_tanh", "elman_relu" (each with a "layer_norm_" prefix under
-    layer norm) or "jordan" if the compiled core runs ``cell``."""
+    layer norm), "gru_after" (torch.nn.GRU's cell, without layer norm) or "jordan" if the compiled
+    core runs ``cell``."""
     if "step" in vars(cell):    # a step set on the instance has other equations
         return None
     kind = None
@@ -106,6 +108,8 @@ def fused_kind(cell: Cell) -> str | None:
         kind = "lstm"
     elif type(cell) is GRUCell and cell.reset == "before":
         kind = "gru"
+    elif type(cell) is GRUCell and not cell.layer_norm:
+        return "gru_after"
     elif type(cell) is MGUCell:
         kind = "mgu"
     elif type(cell) is ElmanCell:
@@ -245,6 +249,21 @@ class _Gated(torch.autograd.Function):
         return None, d_xw, d_h0, d_weight, d_bias, None
 
 
+class _GRUAfter(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor, mask: Tensor) -> Tensor:
+        h_all, gates, recurrent = load().gru_after_forward(xw, h0, weight_hh, bias_hh, mask)
+        ctx.save_for_backward(h0, h_all, gates, recurrent, weight_hh, mask)
+        return h_all
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
+        h0, h_all, gates, recurrent, weight_hh, mask = ctx.saved_tensors
+        grads = load().gru_after_backward(grad_h.contiguous(), h0, h_all, gates, recurrent, weight_hh, mask)
+        return (*grads, None)
+
+
 class _Elman(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, relu: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
@@ -270,7 +289,7 @@ def takes_raw_input(cell: Cell, like: Tensor) -> bool:
     core adds b with b_U in its row pass (the product skips writing the broadcast bias and
     reading it back), and applies the input layer norm in one pass where the cell has one."""
     kind = fused_kind(cell)
-    return kind is not None and kind != "jordan" and core_for(like) is not None
+    return kind is not None and kind not in ("jordan", "gru_after") and core_for(like) is not None
 
 
 def _may_overwrite(consume: bool, xw: Tensor, state: State, cell: Cell) -> bool:
@@ -300,6 +319,11 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     state = tuple(s.contiguous() for s in state)
     mask = _empty(xw, torch.bool) if mask is None else mask.contiguous()
     weight_hh = cell.weight_hh.contiguous()
+    if kind == "gru_after":
+        if raw_input:
+            raise ValueError("run_fused: raw_input=True needs a cell whose projection the core finishes "
+                             "(see takes_raw_input), got torch.nn.GRU's cell")
+        return (_GRUAfter.apply(xw, state[0], weight_hh, cell.bias_hh.contiguous(), mask),)
     if kind == "jordan":
         if raw_input:
             raise ValueError("run_fused: raw_input=True needs a cell whose projection the core finishes "

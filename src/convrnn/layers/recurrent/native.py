@@ -14,10 +14,10 @@ zoneout while training, no zoneout at all (it changes evaluation too); ``return_
 ``use_native`` left True on the module. Dropout between layers is torch's ``dropout`` argument:
 the same distribution, different random draws.
 
-With ``lengths``, where the compiled core runs every cell of the stack (LSTM and Elman cells on
-a CPU, see ``fused.py``), the stack runs there instead, masking rather than packing: torch's
-packed CPU kernels are not oneDNN's and were measured 2–6× slower than the core's masked loop
-(`benchmarks/recurrent.py`, "+ lengths" rows). Same results (tested against both).
+With ``lengths``, where the compiled core runs every cell of the stack (LSTM, GRU and Elman
+cells on a CPU, see ``fused.py``), the stack runs there instead, masking rather than packing:
+torch's packed CPU kernels are not oneDNN's and were measured 2–10× slower than the core's masked
+loop (`benchmarks/recurrent.py`, "+ lengths" rows). Same results (tested against both).
 """
 
 from __future__ import annotations

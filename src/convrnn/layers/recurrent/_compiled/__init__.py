@@ -1,12 +1,11 @@
 """Builds the C++ core on first use and caches it; None where it cannot be built.
 
 Sources (one idea per file, compiled into one module): ``cells.cpp`` (LSTM, GRU with reset before,
-MGU, Elman, the linear scan), ``layer_norm_lstm.cpp``, ``layer_norm_cells.cpp`` (GRU, MGU, Elman),
-``jordan.cpp``, ``parallel_cells.cpp`` (the
-parallel-in-time layers), and ``module.cpp`` binding
-them; ``common.h`` holds their shared helpers, ``panel_product.h`` the per-step product's own
-kernel, ``units.h`` the one-unit equations the plain and layer-normalised cells share, and
-``core.h`` their declarations. The build, the
+MGU, Elman, the linear scan), ``gru_after.cpp`` (torch.nn.GRU's cell), ``layer_norm_lstm.cpp``,
+``layer_norm_cells.cpp`` (GRU, MGU, Elman), ``jordan.cpp``, ``parallel_cells.cpp`` (the
+parallel-in-time layers), and ``module.cpp`` binding them; ``common.h`` holds their shared
+helpers, ``panel_product.h`` the per-step product's own kernel, ``units.h`` the one-unit
+equations the plain and layer-normalised cells share, and ``core.h`` their declarations. The build, the
 atomic cache (``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/``) and
 ``CONVRNN_NO_COMPILE=1`` are those of :mod:`convrnn._extensions`, shared with the other compiled
 kernels; without the core the engine runs in pure PyTorch.
@@ -24,9 +23,8 @@ from convrnn._extensions import load_extension
 from convrnn._extensions import toolchain_present as _toolchain_present
 
 HERE = Path(__file__).parent
-SOURCES = [HERE / name for name in ("module.cpp", "cells.cpp", "layer_norm_lstm.cpp", "layer_norm_cells.cpp",
-                                       "jordan.cpp",
-                                       "parallel_cells.cpp")]
+SOURCES = [HERE / name for name in ("module.cpp", "cells.cpp", "gru_after.cpp", "layer_norm_lstm.cpp",
+                                       "layer_norm_cells.cpp", "jordan.cpp", "parallel_cells.cpp")]
 HEADERS = [HERE / "common.h", HERE / "core.h", HERE / "units.h", HERE / "panel_product.h"]
 
 

@@ -58,6 +58,12 @@ std::vector<at::Tensor> jordan_backward(bool relu, int64_t decision, const at::T
                                         const at::Tensor& y_all, const at::Tensor& weight_hh,
                                         const at::Tensor& weight_ho, const at::Tensor& mask);
 
+std::vector<at::Tensor> gru_after_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& weight_hh,
+                                          const at::Tensor& bias_hh, const at::Tensor& mask);
+std::vector<at::Tensor> gru_after_backward(const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all,
+                                           const at::Tensor& gates, const at::Tensor& recurrent,
+                                           const at::Tensor& weight_hh, const at::Tensor& mask);
+
 std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, const at::Tensor& h0,
                                          const at::Tensor& mask, const at::Tensor& bias, bool store_gates);
 std::vector<at::Tensor> parallel_backward(int64_t kind, const at::Tensor& grad_h, const at::Tensor& grad_out,

@@ -10,6 +10,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("lstm_backward", &convrnn::lstm_backward);
   module.def("gated_forward", &convrnn::gated_forward);
   module.def("gated_backward", &convrnn::gated_backward);
+  module.def("gru_after_forward", &convrnn::gru_after_forward);
+  module.def("gru_after_backward", &convrnn::gru_after_backward);
   module.def("elman_forward", &convrnn::elman_forward);
   module.def("elman_backward", &convrnn::elman_backward);
   module.def("linear_scan_forward", &convrnn::linear_scan_forward);
