@@ -41,10 +41,10 @@ PARALLEL_SIZE = (16, 1000, 64, 256)
 VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str, frozenset[str]]] = {
     "LSTM (native)": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM", frozenset()),
     "LSTM + lengths (core masks on CPU)": (lambda F, H: RNN("lstm", F, H), "torch.nn.LSTM", frozenset({"lengths"})),
-    "GRU reset=after (core on CPU)": (lambda F, H: RNN("gru", F, H, reset="after"), "torch.nn.GRU", frozenset()),
+    "GRU reset=after (native)": (lambda F, H: RNN("gru", F, H, reset="after"), "torch.nn.GRU", frozenset()),
     "GRU reset=after + lengths (core masks on CPU)": (lambda F, H: RNN("gru", F, H, reset="after"),
                                                       "torch.nn.GRU", frozenset({"lengths"})),
-    "Elman (core on CPU)": (lambda F, H: RNN("elman", F, H), "torch.nn.RNN", frozenset()),
+    "Elman (native)": (lambda F, H: RNN("elman", F, H), "torch.nn.RNN", frozenset()),
     "Elman + lengths (core masks on CPU)": (lambda F, H: RNN("elman", F, H), "torch.nn.RNN", frozenset({"lengths"})),
     "LSTM peephole": (lambda F, H: RNN("lstm", F, H, peephole=True), "torch.nn.LSTM", frozenset()),
     "LSTM peephole + lengths": (lambda F, H: RNN("lstm", F, H, peephole=True), "torch.nn.LSTM",

@@ -47,8 +47,7 @@ def test_fused_kernel_path_equals_engine_outputs_states_and_gradients(kind, num_
     torch.manual_seed(seed)
     rnn = PLAIN[kind](3, 4, num_layers=num_layers, bidirectional=bidirectional,
                       batch_first=batch_first).double()
-    with disabled():    # without the compiled core every plain stack takes torch's kernel
-        assert native_mode(rnn, lengths=None, return_states=False) == kind
+    assert native_mode(rnn, lengths=None, return_states=False) == kind
     N, T, D = 5, 6, 2 if bidirectional else 1
     x = torch.randn((N, T, 3) if batch_first else (T, N, 3), dtype=torch.float64)
     lengths = torch.tensor([6, 2, 5, 1, 3]) if with_lengths else None
@@ -81,7 +80,7 @@ def test_with_lengths_the_compiled_core_masks_instead_of_packing(kind):
     rnn = PLAIN[kind](3, 4, num_layers=2, bidirectional=True).double()
     lengths = torch.tensor([6, 2, 5, 1, 3])
     assert native_mode(rnn, lengths=lengths, return_states=False) is None
-    assert native_mode(rnn, lengths=None, return_states=False) == ("lstm" if kind == "lstm" else None)
+    assert native_mode(rnn, lengths=None, return_states=False) == kind
     x = torch.randn(5, 6, 3, dtype=torch.float64)
     out_weights = torch.randn(5, 6, 8, dtype=torch.float64)
     final_weights = [torch.randn(4, 5, 4, dtype=torch.float64) for _ in range(2 if kind == "lstm" else 1)]
@@ -124,25 +123,7 @@ def test_padded_outputs_of_the_fused_path_are_zero():
 ])
 def test_dispatch_rule_picks_fused_kernels_only_where_documented(build, training, return_states, expected):
     rnn = build().train(training)
-    with disabled():    # the rule for torch's kernels, as on a GPU or without a compiler
-        assert native_mode(rnn, lengths=None, return_states=return_states) == expected
-
-
-@pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
-@pytest.mark.parametrize("kind", sorted(PLAIN))
-def test_on_a_cpu_with_the_core_only_the_lstm_without_lengths_takes_torchs_kernel(kind):
-    """torch's CPU GRU and Elman kernels are not oneDNN's (the core measured 0.14–0.67× their
-    training step); its LSTM is, and stays faster in inference. A float32 GRU/Elman stack on the
-    core equals torch's kernel up to rounding."""
-    torch.manual_seed(4)
-    rnn = PLAIN[kind](3, 8, num_layers=2, bidirectional=True)
-    assert native_mode(rnn, lengths=None, return_states=False) == ("lstm" if kind == "lstm" else None)
-    x = torch.randn(4, 9, 3)
-    core = rnn(x)
-    with disabled():
-        kernel = rnn(x)
-    for a, b in zip(torch.utils._pytree.tree_leaves(core), torch.utils._pytree.tree_leaves(kernel), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert native_mode(rnn, lengths=None, return_states=return_states) == expected
 
 
 def test_use_native_false_forces_the_engine():

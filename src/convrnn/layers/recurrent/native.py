@@ -14,12 +14,10 @@ zoneout while training, no zoneout at all (it changes evaluation too); ``return_
 ``use_native`` left True on the module. Dropout between layers is torch's ``dropout`` argument:
 the same distribution, different random draws.
 
-On a CPU where the compiled core runs (``fused.py``), GRU and Elman stacks run there instead,
-and LSTM stacks too when given ``lengths``, masking rather than packing: torch's CPU kernels for
-the GRU and the Elman RNN, and its packed kernels for all three, are not oneDNN's, and measured
-1.5–7× slower than the core (training step; `benchmarks/recurrent.py`). Only the plain LSTM
-without lengths stays on torch's oneDNN kernel, faster than the core in inference. Same results
-up to rounding (tested against both).
+With ``lengths``, where the compiled core runs every cell of the stack (LSTM, GRU and Elman
+cells on a CPU, see ``fused.py``), the stack runs there instead, masking rather than packing:
+torch's packed CPU kernels are not oneDNN's and were measured 2–10× slower than the core's masked
+loop (`benchmarks/recurrent.py`, "+ lengths" rows). Same results (tested against both).
 """
 
 from __future__ import annotations
@@ -63,12 +61,11 @@ def native_mode(rnn: RNN, *, lengths: Tensor | None, return_states: bool) -> str
         return None
     if lengths is not None and is_tracing():
         return None  # packing reads the lengths as Python numbers
+    if lengths is not None and all(fused_kind(cell) is not None for cell in rnn.cells) \
+            and core_for(rnn.cells[0].weight_ih) is not None:
+        return None  # the compiled core masks; faster than torch's packed kernels on a CPU
     modes = {cell_mode(cell) for cell in rnn.cells}
-    mode = modes.pop() if len(modes) == 1 else None
-    if mode is not None and core_for(rnn.cells[0].weight_ih) is not None \
-            and all(fused_kind(cell) is not None for cell in rnn.cells) and (lengths is not None or mode != "lstm"):
-        return None  # the compiled core: faster on a CPU than torch's packed kernels and its GRU/RNN ones
-    return mode
+    return modes.pop() if len(modes) == 1 else None
 
 
 def run_native(rnn: RNN, mode: str, x: Tensor, lengths: Tensor | None,

@@ -52,15 +52,14 @@ class RNN(nn.Module):
     Speed: a stack that torch has fused kernels for runs on them (``native.py``): every cell a
     plain LSTM, a GRU with ``reset="after"`` or an Elman cell, without layer norm, look-ahead,
     residual connections (with more than one layer), zoneout or, while training, recurrent
-    dropout, and ``return_states=False`` — except on a CPU with the compiled core, where GRU and
-    Elman stacks (and LSTM stacks given ``lengths``) run on the core, which is faster there.
-    Dropout between layers then draws through torch's kernel (same distribution, other draws).
-    Set ``use_native = False`` to force the engine.
+    dropout, and ``return_states=False``. Dropout between layers then draws through torch's
+    kernel (same distribution, other draws). Set ``use_native = False`` to force the engine.
     Every other stack runs on the engine, whose loop is compiled C++ (``fused.py``) for the
     LSTM (peepholes, layer norm), the GRU (``reset="before"`` with or without layer norm,
     ``reset="after"`` without), the MGU and Elman cells (with or without layer norm) and the
     Jordan cell, and Python for the rest (subclassed cells, recurrent dropout while training,
-    zoneout, GPUs).
+    zoneout, GPUs). With ``lengths`` on a CPU, plain LSTM, GRU and Elman stacks run on that
+    core too, masking instead of packing (faster than torch's packed kernels).
 
     Initialisation: see ``cells.py`` (Xavier input matrices, orthogonal recurrent matrices,
     zero biases, LSTM forget-gate bias 1).
