@@ -473,3 +473,27 @@ def test_a_device_without_the_core_runs_the_pytorch_path(layer):
     assert out.device.type == "meta" and out.shape == (2, 7, 10 if layer in ("lstm_peephole", "qrnn") else 5)
     assert x.grad is not None and x.grad.shape == x.shape
     assert projection_buffers.held_bytes() == held
+
+
+@needs_core
+@pytest.mark.parametrize("layer", ["lstm_peephole", "gru_with_lengths", "qrnn"])
+def test_second_derivatives_are_refused_clearly_not_silently_wrong(layer):
+    """The core's backward passes are not differentiable. With create_graph=True and a loss linear
+    in the outputs, torch's once_differentiable alone would let second derivatives through with
+    the core's terms missing; the core refuses instead, naming the way out, and the Python engine
+    (fused.disabled()) gives second derivatives, checked against gradgradcheck."""
+    from convrnn.layers.recurrent import QRNN
+
+    torch.manual_seed(15)
+    module = {"lstm_peephole": lambda: RNN("lstm", 3, 4, peephole=True),
+              "gru_with_lengths": lambda: RNN("gru", 3, 4, reset="after"),
+              "qrnn": lambda: QRNN(3, 4)}[layer]().double()
+    lengths = torch.tensor([5, 3]) if layer == "gru_with_lengths" else None
+    x = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    first = torch.autograd.grad(module(x, lengths)[0].sum(), x, create_graph=False)[0]
+    assert first.shape == x.shape
+    with pytest.raises(RuntimeError, match=r"first derivatives only.*create_graph=True.*fused.disabled\(\)"):
+        torch.autograd.grad(module(x, lengths)[0].sum(), x, create_graph=True)
+    if layer != "qrnn":     # the parallel layers' scan has no second derivative on either path
+        with disabled():
+            assert torch.autograd.gradgradcheck(lambda v: module(v, lengths)[0], (x,))

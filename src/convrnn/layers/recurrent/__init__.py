@@ -4,8 +4,8 @@
 layers and directions with limited look-ahead, state in/out and every step's full state;
 ``cells`` holds the step equations, ``scan`` and ``lookahead`` the engine, ``options`` the
 per-step options (layer norm, variational recurrent dropout, zoneout). ``native`` hands plain
-stacks to torch's fused kernels where those are the faster (the LSTM on a CPU, every plain stack
-on CUDA), ``fused`` runs the rest on the compiled core; ``parallel`` holds the layers that train
+stacks to torch's fused kernels (on a CPU with ``lengths`` they run on the compiled core
+instead), ``fused`` runs the other cells on that core; ``parallel`` holds the layers that train
 in parallel over time (``MinGRU``, ``MinLSTM``, ``QRNN``) on the chunked scan of ``linear_scan``,
 or on the core (``parallel_fused``, ``projection_buffers``).
 """

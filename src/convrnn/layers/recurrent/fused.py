@@ -36,7 +36,8 @@ run the model inside :func:`disabled`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -97,6 +98,27 @@ def _set_core_option(option: str, argument: str, value: str, choices: dict[str, 
         getattr(core, f"set_{option}")(choices[value])
 
 
+def first_order(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """A custom Function's backward pass that computes first derivatives only: torch's
+    ``once_differentiable``, plus a clear error where more is asked for. ``create_graph=True``
+    runs backward passes with gradients on. ``once_differentiable`` alone raises only where an
+    incoming gradient itself needs a gradient, so a loss linear in the outputs (``out.sum()``)
+    would get second derivatives with this Function's terms silently missing."""
+    inner = once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def checked(ctx: Any, *grads: Any) -> Any:
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "convrnn: the compiled recurrent core and the parallel layers' scan compute first "
+                "derivatives only, and this backward pass was asked for more (create_graph=True). "
+                "For second derivatives of an RNN, run it under "
+                "convrnn.layers.recurrent.fused.disabled() (its Python engine)")
+        return inner(ctx, *grads)
+
+    return checked
+
+
 def fused_kind(cell: Cell) -> str | None:
     """"lstm", "gru", "mgu", "elman_tanh", "elman_relu" (each with a "layer_norm_" prefix under
     layer norm), "gru_after" (torch.nn.GRU's cell, without layer norm) or "jordan" if the compiled
@@ -148,7 +170,7 @@ class _LSTM(torch.autograd.Function):
         return h_all, c_all
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
         h0, c0, h_all, c_all, gates, weight_hh, peephole, mask = ctx.saved_tensors
         grads = load().lstm_backward(grad_h.contiguous(), grad_c.contiguous(), h0, c0, h_all, c_all,
@@ -172,7 +194,7 @@ class _LayerNormLSTM(torch.autograd.Function):
         return h_all, c_all
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
         d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole, *d_norms = load().layer_norm_lstm_backward(
             grad_h.contiguous(), grad_c.contiguous(), *ctx.saved_tensors)
@@ -201,7 +223,7 @@ class _LayerNormOneState(torch.autograd.Function):
         return h_all
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
         grads = getattr(load(), f"layer_norm_{ctx.family}_backward")(ctx.flag, grad_h.contiguous(),
                                                                       *ctx.saved_tensors)
@@ -224,7 +246,7 @@ class _Jordan(torch.autograd.Function):
         return h_all, y_all
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor, grad_y: Tensor) -> tuple[Tensor | None, ...]:
         d_xw, d_h0, d_y0, d_weight_hh, d_weight_ho, d_bias_ho = load().jordan_backward(
             ctx.relu, ctx.decision, grad_h.contiguous(), grad_y.contiguous(), *ctx.saved_tensors)
@@ -241,7 +263,7 @@ class _Gated(torch.autograd.Function):
         return h_all
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
         h0, h_all, gate, candidate, gated, weight_hh, mask = ctx.saved_tensors
         d_xw, d_h0, d_weight, d_bias = load().gated_backward(ctx.gru, grad_h.contiguous(), h0, h_all, gate,
@@ -257,7 +279,7 @@ class _GRUAfter(torch.autograd.Function):
         return h_all
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
         h0, h_all, gates, recurrent, weight_hh, mask = ctx.saved_tensors
         grads = load().gru_after_backward(grad_h.contiguous(), h0, h_all, gates, recurrent, weight_hh, mask)
@@ -274,7 +296,7 @@ class _Elman(torch.autograd.Function):
         return h_all
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
         h0, h_all, weight_hh, mask = ctx.saved_tensors
         d_xw, d_h0, d_weight, d_bias = load().elman_backward(ctx.relu, grad_h.contiguous(), h0, h_all,

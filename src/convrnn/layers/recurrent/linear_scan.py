@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from convrnn.functional._checks import check_tensor
-from convrnn.layers.recurrent.fused import core_for
+from convrnn.layers.recurrent.fused import core_for, first_order
 
 
 def _scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -65,7 +65,7 @@ class _LinearRecurrence(torch.autograd.Function):
         return h
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         a, h, h0 = ctx.saved_tensors
         core = core_for(a)

@@ -20,10 +20,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from convrnn.layers.recurrent import projection_buffers
-from convrnn.layers.recurrent.fused import core_for
+from convrnn.layers.recurrent.fused import core_for, first_order
 
 KINDS = {"mingru": 0, "minlstm": 1, "qrnn_f": 2, "qrnn_fo": 3, "qrnn_ifo": 4}
 
@@ -38,7 +37,7 @@ class _ParallelCells(torch.autograd.Function):
         return tuple(results)
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor | None, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
         projected, h, h0, mask = ctx.saved_tensors
         grad_p, grad_h0 = core_for(projected).parallel_backward(
@@ -63,7 +62,7 @@ class _ProjectedCells(torch.autograd.Function):
         return tuple(results)
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx: Any, grad_h: Tensor | None, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
         inputs, weight, bias, h, h0, mask, projected = ctx.saved_tensors
         with _consuming:
