@@ -271,3 +271,20 @@ def test_one_layer_states_are_views_that_share_the_outputs_memory_and_gradients(
     (out.sum() + 2 * states.sum()).backward()
     expected = torch.autograd.grad(3 * rnn(x)[0].sum(), x)[0]
     torch.testing.assert_close(x.grad, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("cell", "options"), [("lstm", {}), ("lstm", {"peephole": True}), ("gru", {"reset": "after"}),
+                                               ("gru", {"reset": "before"}), ("mgu", {}), ("elman", {}),
+                                               ("jordan", {})])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_every_cell_runs_under_cpu_autocast(cell, options, with_lengths):
+    """Under torch.autocast the projections come in bfloat16 while the state stays float32: the
+    steps must mix them by promotion (torch.lerp refused: a GRU with lengths crashed)."""
+    torch.manual_seed(16)
+    rnn = RNN(cell, 3, 4, **options)
+    x = torch.randn(2, 5, 3)
+    lengths = torch.tensor([5, 3]) if with_lengths else None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = rnn(x, lengths)[0]
+    assert out.shape == (2, 5, 4) and torch.isfinite(out).all()
+    torch.testing.assert_close(out.float(), rnn(x, lengths)[0], rtol=0.05, atol=0.05)

@@ -306,7 +306,8 @@ class GRUCell(Cell):
             u_r, u_z = self.recurrent(feedback, 0, 2).chunk(2, dim=-1)
             r, z = torch.sigmoid(x_r + u_r), torch.sigmoid(x_z + u_z)
             candidate = torch.tanh(x_h + self.recurrent(r * feedback, 2, 1))
-        return (torch.lerp(candidate, h, z),)
+        # h̃ + z (h − h̃), not torch.lerp, which refuses mixed dtypes (a float32 state under autocast)
+        return (candidate + z * (h - candidate),)
 
 
 class MGUCell(Cell):
@@ -332,7 +333,7 @@ class MGUCell(Cell):
         x_f, x_h = xw.chunk(2, dim=-1)
         f = torch.sigmoid(x_f + self.recurrent(feedback, 0, 1))
         candidate = torch.tanh(x_h + self.recurrent(f * feedback, 1, 1))
-        return (torch.lerp(state[0], candidate, f),)
+        return (state[0] + f * (candidate - state[0]),)
 
 
 CELLS: dict[str, type[Cell]] = {
