@@ -304,14 +304,20 @@ class _Elman(torch.autograd.Function):
         return None, d_xw, d_h0, d_weight, d_bias, None
 
 
+# The kinds whose input bias the core does not add itself (Jordan's; torch.nn.GRU's, whose input bias
+# stays outside the reset gate's product): they take W x + b, never raw_input.
+_BIASED_INPUT = {"jordan": "JordanCell", "gru_after": "torch.nn.GRU's cell (GRUCell with reset=\"after\")"}
+
+
 def takes_raw_input(cell: Cell, like: Tensor) -> bool:
     """Whether the compiled core will finish ``cell``'s input projection itself (a cell it runs,
-    other than Jordan's, on a tensor like ``like``): then the engine hands it W x
+    other than those of ``_BIASED_INPUT``, on a tensor like ``like``): then the engine hands it W x
     (``run_fused(raw_input=True)``) instead of :meth:`Cell.project`'s W x + b or LN(W x) + b. The
     core adds b with b_U in its row pass (the product skips writing the broadcast bias and
     reading it back), and applies the input layer norm in one pass where the cell has one."""
     kind = fused_kind(cell)
-    return kind is not None and kind not in ("jordan", "gru_after") and core_for(like) is not None
+    return kind is not None and kind not in _BIASED_INPUT and core_for(like) is not None
+
 
 
 def _may_overwrite(consume: bool, xw: Tensor, state: State, cell: Cell) -> bool:
@@ -341,15 +347,12 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     state = tuple(s.contiguous() for s in state)
     mask = _empty(xw, torch.bool) if mask is None else mask.contiguous()
     weight_hh = cell.weight_hh.contiguous()
+    if raw_input and kind in _BIASED_INPUT:
+        raise ValueError("run_fused: raw_input=True needs a cell whose projection the core finishes "
+                         f"(see takes_raw_input), got {_BIASED_INPUT[kind]}")
     if kind == "gru_after":
-        if raw_input:
-            raise ValueError("run_fused: raw_input=True needs a cell whose projection the core finishes "
-                             "(see takes_raw_input), got torch.nn.GRU's cell")
         return (_GRUAfter.apply(xw, state[0], weight_hh, cell.bias_hh.contiguous(), mask),)
     if kind == "jordan":
-        if raw_input:
-            raise ValueError("run_fused: raw_input=True needs a cell whose projection the core finishes "
-                             f"(see takes_raw_input), got {type(cell).__name__}")
         decision = JordanCell.decisions.index(cell.decision)
         return _Jordan.apply(cell.nonlinearity == "relu", decision, xw, state[0], state[1], weight_hh,
                              cell.weight_ho.contiguous(), cell.bias_ho, mask)

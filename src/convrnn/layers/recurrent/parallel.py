@@ -103,7 +103,7 @@ class ParallelRNN(nn.Module):
         transposed batch-first tensor the product runs on that memory and the result is a
         transposed (N, T, gates·H) tensor: no copy of x into time-major order, and the compiled
         core then reads each sequence's steps adjacent in memory."""
-        if x.shape[0] > 1 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous():
+        if _batch_major(x):
             return self._project(position, x.transpose(0, 1), time=1).transpose(0, 1)
         return self._project(position, x, time=0)
 
@@ -220,7 +220,7 @@ class ParallelRNN(nn.Module):
         if (self.compiled is not None and core_for(x) is not None and not _hooked(self.projections[position])
                 and not torch.is_autocast_enabled("cpu")):
             steps, batch = x.shape[:2]
-            batch_major = steps > 1 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous()
+            batch_major = _batch_major(x)
             taps = self._taps(x.transpose(0, 1), time=1) if batch_major else self._taps(x.contiguous(), time=0)
             weight, bias = self._gate_weight(position)
             h0 = start if start is not None else x.new_zeros(batch, self.hidden_size)
@@ -253,6 +253,11 @@ class ParallelRNN(nn.Module):
         if padded is not None:
             out = out.masked_fill(padded, 0.0)
         return out, h
+
+
+def _batch_major(x: Tensor) -> bool:
+    """Whether x (T, N, ·) is a transposed batch-first (N, T, ·) tensor (read in place then)."""
+    return x.shape[0] > 1 and not x.is_contiguous() and x.transpose(0, 1).is_contiguous()
 
 
 def _hooked(module: nn.Module) -> bool:
