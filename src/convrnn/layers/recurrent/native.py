@@ -11,8 +11,9 @@ The rule (:func:`native_mode`): every cell is an ``LSTMCell`` without peepholes,
 with ``reset="after"`` or an ``ElmanCell``, none with layer norm; no look-ahead; no residual
 connections between layers (residual with one layer is no connection); no recurrent dropout or
 zoneout while training, no zoneout at all (it changes evaluation too); ``return_states=False``;
-``use_native`` left True on the module. Dropout between layers is torch's ``dropout`` argument:
-the same distribution, different random draws.
+``use_native`` left True on the module; not under CPU autocast to a dtype this CPU's oneDNN
+cannot run (bfloat16 without AVX-512 BF16, where torch's own kernel fails). Dropout between
+layers is torch's ``dropout`` argument: the same distribution, different random draws.
 
 With ``lengths``, where the compiled core runs every cell of the stack (LSTM, GRU and Elman
 cells on a CPU, see ``fused.py``), the stack runs there instead, masking rather than packing:
@@ -64,8 +65,25 @@ def native_mode(rnn: RNN, *, lengths: Tensor | None, return_states: bool) -> str
     if lengths is not None and all(fused_kind(cell) is not None for cell in rnn.cells) \
             and core_for(rnn.cells[0].weight_ih) is not None:
         return None  # the compiled core masks; faster than torch's packed kernels on a CPU
+    if rnn.cells[0].weight_ih.device.type == "cpu" and _autocast_refused_on_cpu():
+        return None
     modes = {cell_mode(cell) for cell in rnn.cells}
     return modes.pop() if len(modes) == 1 else None
+
+
+def _autocast_refused_on_cpu() -> bool:
+    """Whether CPU autocast is on with a dtype that oneDNN's RNN kernels cannot run on this CPU:
+    on a CPU without bfloat16 (float16) instructions ``torch.nn.LSTM`` under
+    ``torch.autocast("cpu")`` fails ("could not create a primitive descriptor for the LSTM
+    forward propagation primitive"); the engine, which promotes per step, runs there instead."""
+    if not torch.is_autocast_enabled("cpu"):
+        return False
+    dtype = torch.get_autocast_dtype("cpu")
+    if dtype == torch.bfloat16:
+        return not torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if dtype == torch.float16:
+        return not torch.ops.mkldnn._is_mkldnn_fp16_supported()
+    return False
 
 
 def run_native(rnn: RNN, mode: str, x: Tensor, lengths: Tensor | None,
