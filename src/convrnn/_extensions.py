@@ -45,9 +45,15 @@ def toolchain_present() -> bool:
 
 
 def compiler_flags() -> list[str]:
-    """-O3; fast math so float loops vectorise (the kernels never test for NaN or infinity); OpenMP;
-    AVX2/FMA where torch itself dispatches to them on this CPU (part of the cache key)."""
-    flags = ["-O3", "-ffast-math", "-fopenmp"]
+    """-O3; OpenMP (threads and ``omp simd`` loops); AVX2/FMA where torch itself dispatches to them
+    on this CPU (part of the cache key). No fast math (GCC's flag of that name): it lets the
+    compiler assume that no value is ever infinite or NaN, and a saturated gate's exp(89) = ∞ then
+    turned 1 / (1 + ∞) into NaN; it also lets it reassociate, which undoes the rounding step of
+    the kernels' own exp. Of its parts only two that change no result are kept: -fno-math-errno
+    (no errno from sqrt, so it vectorises) and -fno-trapping-math (no floating-point trap is ever
+    enabled here). The kernels' transcendental functions are their own, vectorisable without
+    fast math (``layers/recurrent/_compiled/pointwise_math.h``)."""
+    flags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp"]
     if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"):
         flags += ["-mavx2", "-mfma"]
     return flags

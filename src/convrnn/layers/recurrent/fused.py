@@ -28,7 +28,8 @@ to its Python loop — same results — for every other cell, for recurrent drop
 zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes), on devices other
 than the CPU, for dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
 ``torch.compile``), where no C++ compiler is present, and inside :func:`disabled`. The pointwise
-code is compiled with fast math: it assumes finite inputs (a NaN input may not propagate).
+code is exact over the whole float range (``_compiled/pointwise_math.h``): saturated gates give
+torch's limits, infinities and NaN propagate as in the engine.
 The backward pass is not itself differentiable: for gradients of gradients (a gradient penalty)
 run the model inside :func:`disabled`.
 """

@@ -41,7 +41,11 @@ struct SigmoidTable {
       values[i] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
     }
   }
-  float operator()(float x) const { return values[static_cast<int>((x + kMax) * (kSize / kMax / 2.0f))]; }
+  // x in (−kMax, kMax); (x + kMax) · kSize / 2kMax may round up to kSize just below kMax.
+  float operator()(float x) const {
+    const int index = static_cast<int>((x + kMax) * (kSize / kMax / 2.0f));
+    return values[index < kSize ? index : kSize - 1];
+  }
 };
 const SigmoidTable sigmoid;
 
@@ -63,8 +67,10 @@ inline void negative_sampling(const float* __restrict h, float* __restrict error
     }
     float* __restrict row = out + static_cast<int64_t>(target) * dim;
     float dot = 0.0f;
+    _Pragma("omp simd reduction(+ : dot)")
     for (int64_t k = 0; k < dim; ++k) dot += h[k] * row[k];
-    if (dot <= -SigmoidTable::kMax || dot >= SigmoidTable::kMax) continue;  // saturated: no update (gensim)
+    // Saturated: no update (gensim); written so that a NaN dot skips too, never indexing the table.
+    if (!(dot > -SigmoidTable::kMax && dot < SigmoidTable::kMax)) continue;
     const float g = (label - sigmoid(dot)) * alpha;
     for (int64_t k = 0; k < dim; ++k) {  // one pass over the row: read it for e, then update it
       const float r = row[k];

@@ -25,7 +25,7 @@ from convrnn._extensions import toolchain_present as _toolchain_present
 HERE = Path(__file__).parent
 SOURCES = [HERE / name for name in ("module.cpp", "cells.cpp", "gru_after.cpp", "layer_norm_lstm.cpp",
                                        "layer_norm_cells.cpp", "jordan.cpp", "parallel_cells.cpp")]
-HEADERS = [HERE / "common.h", HERE / "core.h", HERE / "units.h", HERE / "panel_product.h"]
+HEADERS = [HERE / "common.h", HERE / "core.h", HERE / "units.h", HERE / "panel_product.h", HERE / "pointwise_math.h"]
 
 
 @functools.cache

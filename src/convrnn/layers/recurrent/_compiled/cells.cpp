@@ -81,7 +81,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& xw, const at::Tensor& h0,
                 }
                 const scalar_t cell = lstm_unit<decltype(peephole)::value>(gn, k, H, cp[row + k], V);
                 c[row + k] = cell;
-                h[row + k] = gn[3 * H + k] * std::tanh(cell);
+                h[row + k] = gn[3 * H + k] * math::tanh(cell);
               }
             });
           });
@@ -134,7 +134,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
           for (int64_t k = 0; k < H; ++k) {
             const scalar_t o = sn[3 * H + k];
             const scalar_t d_h = gh[row + k] + dhp[row + k];
-            const scalar_t squashed = std::tanh(c[row + k]);
+            const scalar_t squashed = math::tanh(c[row + k]);
             const scalar_t d_o = d_h * squashed * o * (1 - o);
             scalar_t d_c = gc[row + k] + dcp[row + k] + d_h * o * (1 - squashed * squashed);
             if constexpr (decltype(peephole)::value) d_c += V[2 * H + k] * d_o;
@@ -205,13 +205,14 @@ std::vector<at::Tensor> gated_forward(bool gru, const at::Tensor& xw, const at::
             return;
           }
           const scalar_t* gn = g + n * S * H;
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t candidate = std::tanh(c[row + k]);
-            c[row + k] = candidate;
-            const scalar_t old = hp[row + k];
-            h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
-          }
+          with_flag(gru, [&](auto is_gru) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t candidate = math::tanh(c[row + k]);
+              c[row + k] = candidate;
+              h[row + k] = interpolate<decltype(is_gru)::value>(candidate, hp[row + k], gn, k, H);
+            }
+          });
         });
       }
     });
@@ -258,11 +259,13 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
           }
           return;
         }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
-                              dd[row + k]);
-        }
+        with_flag(gru, [&](auto is_gru) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            gated_unit_backward<decltype(is_gru)::value>(gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn,
+                                                         dgn, k, H, dc[row + k], dd[row + k]);
+          }
+        });
       });
       // ∂L/∂(q ∘ h_{t−1}) = d_cand U_n; zero on padded rows, whose d_cand is zero.
       U_cand.multiply(dc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);
@@ -313,11 +316,10 @@ std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at:
             std::copy(hp + row, hp + row + H, h + row);
             return;
           }
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t v = h[row + k];
-            h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
-          }
+          with_flag(relu, [&](auto is_relu) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) h[row + k] = activate<decltype(is_relu)::value>(h[row + k]);
+          });
         });
       }
     });

@@ -1,5 +1,5 @@
 // Helpers shared by the compiled recurrent core's files: the per-step matrix product, the
-// sigmoid, the row loop and the mask test. See cells.cpp for the conventions (time-major,
+// row loop and the mask test. See cells.cpp for the conventions (time-major,
 // contiguous tensors; T steps, N sequences, H hidden units).
 #pragma once
 
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "panel_product.h"
+#include "pointwise_math.h"
 
 extern "C" {
 // BLAS's Fortran matrix product, which torch's CPU library exports where it is built with MKL
@@ -205,10 +206,7 @@ class StepWeight {
   int rows_ = 0, inner_ = 0, cols_ = 0;
 };
 
-template <typename T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
+using math::sigmoid;
 
 // Runs body(n) for every row n in [first, last); rows go to several threads only when a step is
 // large enough to pay for waking them (and never inside a block of sequences, which is one
@@ -371,7 +369,9 @@ inline at::Tensor column_dot(const at::Tensor& a, int64_t a_stride, const at::Te
 // Layer-norm statistics of one row of H units: returns 1/sqrt(var + ε) (biased variance) and
 // sets mean. One pass over the row, summing z − K and (z − K)² with K = z[0]: shifted by a value
 // of the row itself, var = mean((z − K)²) − mean(z − K)² does not cancel the way the unshifted
-// mean(z²) − mean(z)² does when the mean is large against the spread.
+// mean(z²) − mean(z)² does when the mean is large against the spread. As K is one of the row's
+// values, (K − mean)² ≤ (H − 1)·var, so the cancellation costs at most about log2(H) bits, at
+// any scale. A NaN anywhere in the row gives a NaN variance (std::max keeps its first argument).
 template <typename T>
 inline T statistics(const T* z, int64_t H, T eps, T& mean) {
   const T shift = z[0];

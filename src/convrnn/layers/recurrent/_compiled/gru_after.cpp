@@ -54,7 +54,7 @@ std::vector<at::Tensor> gru_after_forward(const at::Tensor& xw, const at::Tensor
             const scalar_t r = sigmoid(xn[k] + un[k] + b[k]);
             const scalar_t z = sigmoid(xn[H + k] + un[H + k] + b[H + k]);
             const scalar_t p = un[2 * H + k] + b[2 * H + k];
-            const scalar_t candidate = std::tanh(xn[2 * H + k] + r * p);
+            const scalar_t candidate = math::tanh(xn[2 * H + k] + r * p);
             gn[k] = r;
             gn[H + k] = z;
             gn[2 * H + k] = candidate;

@@ -10,6 +10,7 @@
 
 #include "common.h"
 #include "core.h"
+#include "units.h"
 
 namespace convrnn {
 
@@ -20,7 +21,7 @@ template <typename T>
 inline void decide(T* y, int64_t O, int64_t decision) {
   if (decision == 1) {
     _Pragma("omp simd")
-    for (int64_t k = 0; k < O; ++k) y[k] = std::tanh(y[k]);
+    for (int64_t k = 0; k < O; ++k) y[k] = math::tanh(y[k]);
   } else if (decision == 2) {
     _Pragma("omp simd")
     for (int64_t k = 0; k < O; ++k) y[k] = sigmoid(y[k]);
@@ -30,7 +31,7 @@ inline void decide(T* y, int64_t O, int64_t decision) {
     T total = 0;
     _Pragma("omp simd reduction(+ : total)")
     for (int64_t k = 0; k < O; ++k) {
-      y[k] = std::exp(y[k] - top);
+      y[k] = math::exp(y[k] - top);
       total += y[k];
     }
     _Pragma("omp simd")
@@ -79,8 +80,10 @@ std::vector<at::Tensor> jordan_forward(bool relu, int64_t decision, const at::Te
         W.multiply(yp + first * O, last - first, 1, h + first * H);
         for_rows(first, last, H, [&](int64_t n) {
           scalar_t* hn = h + n * H;
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) hn[k] = relu ? (hn[k] > 0 ? hn[k] : scalar_t(0)) : std::tanh(hn[k]);
+          with_flag(relu, [&](auto is_relu) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) hn[k] = activate<decltype(is_relu)::value>(hn[k]);
+          });
         });
         V.multiply(h + first * H, last - first, 1, y + first * O);
         for_rows(first, last, O, [&](int64_t n) {

@@ -58,11 +58,12 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
             return;
           }
           rs[n] = normalise(rp + row, rh + row, H, epsilon);
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t v = h[row + k] + alpha[k] * rh[row + k];
-            h[row + k] = relu ? (v > 0 ? v : scalar_t(0)) : std::tanh(v);
-          }
+          with_flag(relu, [&](auto is_relu) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              h[row + k] = activate<decltype(is_relu)::value>(h[row + k] + alpha[k] * rh[row + k]);
+            }
+          });
         });
       }
     });
@@ -220,13 +221,14 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
           const scalar_t* gn = g + n * gate_width;
           const scalar_t* xn = x + n * G + S * H;
           scalar_t* cn = c + n * cand_width;
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            const scalar_t candidate = std::tanh(xn[k] + off_n[k] + alpha_n[k] * ch[row + k]);
-            cn[k] = candidate;
-            const scalar_t old = hp[row + k];
-            h[row + k] = gru ? candidate + gn[H + k] * (old - candidate) : old + gn[k] * (candidate - old);
-          }
+          with_flag(gru, [&](auto is_gru) {
+            _Pragma("omp simd")
+            for (int64_t k = 0; k < H; ++k) {
+              const scalar_t candidate = math::tanh(xn[k] + off_n[k] + alpha_n[k] * ch[row + k]);
+              cn[k] = candidate;
+              h[row + k] = interpolate<decltype(is_gru)::value>(candidate, hp[row + k], gn, k, H);
+            }
+          });
         });
       }
     });
@@ -286,12 +288,14 @@ std::vector<at::Tensor> layer_norm_gated_backward(
           }
           return;
         }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          gated_unit_backward(gru, gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn, dgn, k, H, dc[row + k],
-                              dd[row + k]);
-          drc[row + k] = alpha_n[k] * dc[row + k];
-        }
+        with_flag(gru, [&](auto is_gru) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            gated_unit_backward<decltype(is_gru)::value>(gh[row + k] + dhp[row + k], c[row + k], hp[row + k], gn,
+                                                         dgn, k, H, dc[row + k], dd[row + k]);
+            drc[row + k] = alpha_n[k] * dc[row + k];
+          }
+        });
         normalise_backward(drc + row, c_hat + row, c_rstd[n], H);
       });
       U_cand.multiply(drc + first * H, last - first, 0, d_q.data_ptr<scalar_t>() + first * H);

@@ -23,8 +23,8 @@ namespace {
 // Entry j of a row's gate pre-activations, in block b (j = b·H + k), from the block's statistics:
 // the input term (xn, normalised here with α_x if kInLoop) + offset + α ∘ r̂, storing r̂ if kKeep.
 template <bool kInLoop, bool kKeep, typename T>
-inline void gate_input(T* gn, T* rhn, const T* rn, const T* xn, const T* off, const T* alpha, const T* alpha_x,
-                       T mean, T rstd, T x_mean, T x_rstd, int64_t j) {
+CONVRNN_ALWAYS_INLINE void gate_input(T* gn, T* rhn, const T* rn, const T* xn, const T* off, const T* alpha,
+                                      const T* alpha_x, T mean, T rstd, T x_mean, T x_rstd, int64_t j) {
   const T r_norm = (rn[j] - mean) * rstd;
   if constexpr (kKeep) rhn[j] = r_norm;
   T input = xn[j];
@@ -147,7 +147,7 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
             for (int64_t k = 0; k < H; ++k) {
               const scalar_t c_norm = (c[row + k] - c_mean) * c_r;
               if constexpr (decltype(keeping)::value) ch[row + k] = c_norm;
-              h[row + k] = gn[3 * H + k] * std::tanh(alpha_c[k] * c_norm + beta_c[k]);
+              h[row + k] = gn[3 * H + k] * math::tanh(alpha_c[k] * c_norm + beta_c[k]);
             }
           });
         });
@@ -217,7 +217,7 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
         for (int64_t k = 0; k < H; ++k) {
           const scalar_t o = sn[3 * H + k];
           const scalar_t d_h = gh[row + k] + dhp[row + k];
-          const scalar_t squashed = std::tanh(alpha_c[k] * ch[row + k] + beta_c[k]);
+          const scalar_t squashed = math::tanh(alpha_c[k] * ch[row + k] + beta_c[k]);
           dn[3 * H + k] = d_h * squashed * o * (1 - o);
           const scalar_t d_sh = d_h * o * (1 - squashed * squashed);
           ds[row + k] = d_sh;

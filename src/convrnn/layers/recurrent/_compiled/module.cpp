@@ -35,4 +35,27 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
 #endif
   });
   module.def("set_work_split", [](int64_t split) { convrnn::work_split() = static_cast<int>(split); });
+  // The core's own exp, σ and tanh (pointwise_math.h) applied to every element of a float32 or
+  // float64 tensor, so that tests can hold them against torch's over the whole float range.
+  module.def("pointwise", [](const std::string& function, const at::Tensor& x) {
+    TORCH_CHECK(function == "exp" || function == "sigmoid" || function == "tanh",
+                "pointwise: argument 'function' expected exp, sigmoid or tanh, got ", function);
+    at::Tensor in = x.contiguous(), out = at::empty_like(in);
+    AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "pointwise", [&] {
+      const scalar_t* source = in.data_ptr<scalar_t>();
+      scalar_t* target = out.data_ptr<scalar_t>();
+      const int64_t count = in.numel();
+      if (function == "exp") {
+        _Pragma("omp simd")
+        for (int64_t i = 0; i < count; ++i) target[i] = convrnn::math::exp(source[i]);
+      } else if (function == "sigmoid") {
+        _Pragma("omp simd")
+        for (int64_t i = 0; i < count; ++i) target[i] = convrnn::math::sigmoid(source[i]);
+      } else {
+        _Pragma("omp simd")
+        for (int64_t i = 0; i < count; ++i) target[i] = convrnn::math::tanh(source[i]);
+      }
+    });
+    return out;
+  });
 }

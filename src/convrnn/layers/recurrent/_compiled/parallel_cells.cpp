@@ -40,17 +40,17 @@ struct MinLSTMDecay {
 };
 
 template <typename T>
-inline MinLSTMDecay<T> min_lstm_decay(T p0, T p1) {
-  const T e0 = std::exp(-std::abs(p0)), e1 = std::exp(-std::abs(p1));
+CONVRNN_ALWAYS_INLINE MinLSTMDecay<T> min_lstm_decay(T p0, T p1) {
+  const T e0 = math::exp(-std::abs(p0)), e1 = math::exp(-std::abs(p1));
   const T r0 = T(1) / (1 + e0), r1 = T(1) / (1 + e1);
-  const T ratio = std::exp(std::min(p1, T(0)) - std::min(p0, T(0))) * (1 + e0) * r1;
+  const T ratio = math::exp(std::min(p1, T(0)) - std::min(p0, T(0))) * (1 + e0) * r1;
   return {T(1) / (1 + ratio), p0 >= 0 ? e0 * r0 : r0, p1 >= 0 ? e1 * r1 : r1};
 }
 
 // A gate's activation in the backward pass: recomputed from its pre-activation, or read where
 // the forward pass stored it (``Stored``).
 template <bool Stored, typename T>
-inline T gate_sigmoid(T pre) {
+CONVRNN_ALWAYS_INLINE T gate_sigmoid(T pre) {
   if constexpr (Stored) {
     return pre;
   } else {
@@ -59,11 +59,11 @@ inline T gate_sigmoid(T pre) {
 }
 
 template <bool Stored, typename T>
-inline T gate_tanh(T pre) {
+CONVRNN_ALWAYS_INLINE T gate_tanh(T pre) {
   if constexpr (Stored) {
     return pre;
   } else {
-    return std::tanh(pre);
+    return math::tanh(pre);
   }
 }
 
@@ -147,7 +147,7 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
             } else if (kind == 4) {
               _Pragma("omp simd")
               for (int64_t k = 0; k < H; ++k) {
-                const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]), o = sigmoid(p[2 * H + k]),
+                const scalar_t z = math::tanh(p[k]), f = sigmoid(p[H + k]), o = sigmoid(p[2 * H + k]),
                                i = sigmoid(p[3 * H + k]);
                 const scalar_t c = f * hp[k] + i * z;
                 hn[k] = c;
@@ -162,7 +162,7 @@ std::vector<at::Tensor> parallel_forward(int64_t kind, const at::Tensor& P, cons
             } else {
               _Pragma("omp simd")
               for (int64_t k = 0; k < H; ++k) {
-                const scalar_t z = std::tanh(p[k]), f = sigmoid(p[H + k]);
+                const scalar_t z = math::tanh(p[k]), f = sigmoid(p[H + k]);
                 hn[k] = f * hp[k] + (1 - f) * z;
                 if constexpr (decltype(store)::value) {
                   stored[k] = z;
