@@ -31,7 +31,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from convrnn.functional._checks import is_tracing
 from convrnn.layers.recurrent.cells import ElmanCell, GRUCell, LSTMCell
-from convrnn.layers.recurrent.fused import core_for, fused_kind
+from convrnn.layers.recurrent.fused import core_runs, fused_kind
 
 if TYPE_CHECKING:
     from convrnn.layers.recurrent.rnn import RNN
@@ -62,8 +62,12 @@ def native_mode(rnn: RNN, *, lengths: Tensor | None, return_states: bool) -> str
         return None
     if lengths is not None and is_tracing():
         return None  # packing reads the lengths as Python numbers
-    if lengths is not None and all(fused_kind(cell) is not None for cell in rnn.cells) \
-            and core_for(rnn.cells[0].weight_ih) is not None:
+    weight = rnn.cells[0].weight_ih
+    if torch.compiler.is_exporting() or (torch.compiler.is_compiling() and core_runs(weight)):
+        # exported: the engine's scan keeps T dynamic (torch's ONNX LSTM/GRU does not with state
+        # inputs); compiled on a CPU: the core's operator (torch.lstm's oneDNN decomposition fails)
+        return None
+    if lengths is not None and all(fused_kind(cell) is not None for cell in rnn.cells) and core_runs(weight):
         return None  # the compiled core masks; faster than torch's packed kernels on a CPU
     if rnn.cells[0].weight_ih.device.type == "cpu" and _autocast_refused_on_cpu():
         return None

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice, check_tensor
+from convrnn.functional._checks import check_choice, check_tensor, refuse_torchscript
 from convrnn.layers.recurrent.fused import core_for
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.parallel_fused import project_and_run, run_parallel
@@ -150,6 +150,10 @@ class ParallelRNN(nn.Module):
         if self.window == 1:
             return projection.weight, projection.bias
         return projection.weight.permute(0, 2, 1).reshape(projection.out_channels, -1), projection.bias
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        refuse_torchscript(self)
+        return self
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: Tensor | None = None,
                 return_states: bool = False) -> tuple[Tensor, ...]:
