@@ -48,7 +48,7 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"convrnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
 
     p = sub.add_parser("train", help="train a recipe on its real data set (e.g. `convrnn train mnist`)")
     p.add_argument("recipe", help="a recipe name (see `convrnn train --list`)", nargs="?")
