@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,24 +24,13 @@ from convrnn.models.ocr import CRNN
 from convrnn.tasks.fitting import fit_model
 from convrnn.tasks.protocol import Task
 from convrnn.tasks.runs import Run
-from convrnn.training.metrics import Metric
+from convrnn.training.metrics import Metric, edit_distance
 from convrnn.training.steps import StepOutput
 
 __all__ = ["OCRRecipe", "StringAccuracy", "ctc_step", "edit_distance", "load_reader", "read_strings",
            "string_loader", "string_scores"]
 
 PRUNE_BELOW = math.log(1e-4)  # beam search ignores symbols this improbable at a step (scores barely move)
-
-
-def edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Levenshtein distance: the fewest insertions, deletions and substitutions turning a into b."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
 
 
 def _symbols(targets: Tensor) -> Tensor:

@@ -40,25 +40,13 @@ from convrnn.data.text import Vocabulary
 from convrnn.models.seq2seq import Seq2Seq
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import SequenceTask
-from convrnn.training.metrics import Accuracy
+from convrnn.training.metrics import Accuracy, edit_distance
 
 
 def sequence_loss(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean cross-entropy over the real target steps: logits (N, T, V), targets (N, T) with
     ``IGNORE_INDEX`` at padding."""
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
-
-
-def edit_distance(hypothesis: Sequence[Any], reference: Sequence[Any]) -> int:
-    """Levenshtein distance: the fewest substitutions, insertions and deletions turning
-    ``hypothesis`` into ``reference`` (dynamic programming over one row)."""
-    previous = list(range(len(reference) + 1))
-    for i, h in enumerate(hypothesis, start=1):
-        current = [i]
-        for j, r in enumerate(reference, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (h != r)))
-        previous = current
-    return previous[-1]
 
 
 def lexicon_scores(hypotheses: Sequence[Sequence[str]],
