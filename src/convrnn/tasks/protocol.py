@@ -13,9 +13,11 @@ defaults), and a recipe file is one instance of it. The kind writes only what is
 - ``summary_model()``: the untrained model and an input shape for ``convrnn summary RECIPE``.
 
 Everything else is written once, here and in :mod:`convrnn.tasks.runs`: :meth:`Task.train` turns
-the command line's overrides into checked :class:`Settings` (:meth:`Task.run_settings`) (device included), seeds every
-generator and starts the run's clock before calling ``fit``; :meth:`Task.load_model` loads a
-trained run back.
+the command line's overrides into checked :class:`Settings` (:meth:`Task.run_settings`, the device
+included), seeds every generator and starts the run's clock before calling ``fit``;
+:meth:`Task.load_model` loads a trained run back. A kind whose data suit ``convrnn inspect`` and
+``report`` also offers them: ``examples(batch_size)`` (a batch of inputs and labels) or
+``validation_text()``.
 
 Optional capabilities are declared, not guessed: ``capabilities`` names those the kind offers
 (:data:`CAPABILITIES`: ``sample``, ``embed``, ``stream``, ``export``), each a method of the same
