@@ -109,7 +109,7 @@ def onnx_cases(in_ci):
 
 
 @pytest.mark.parametrize("name", onnx_cases(ONNX_IN_CI))
-def test_onnx_model_equals_eager_at_unseen_lengths_and_its_size_does_not_grow_with_T(name):
+def test_onnx_model_equals_eager_at_unseen_lengths_and_its_size_does_not_grow_with_time(name):
     torch.manual_seed(1)
     model = WithLengths(LAYERS[name]().eval())
     dynamic = ({0: Dim("N"), 1: Dim("T")}, {0: Dim("N")})
@@ -148,5 +148,5 @@ def test_onnx_model_with_initial_states_as_inputs_runs_at_any_length(name):
 
 def test_torchscript_is_refused_with_a_pointer_to_torch_export():
     for layer in (RNN("lstm", 3, 4), MinGRU(3, 4), torch.nn.Sequential(RNN("gru", 3, 4))):
-        with pytest.raises(TypeError, match="torch.export.export"):
+        with pytest.raises(TypeError, match=r"torch\.export\.export"):
             torch.jit.script(layer)
