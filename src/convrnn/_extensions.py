@@ -67,11 +67,16 @@ def load_extension(stem: str, source: Path | Sequence[Path], *, what: str, fallb
     """The compiled module of ``source`` (one file or several compiled into one module, named
     ``<stem>_<hash>``; the hash covers the sources, the ``headers`` they include, torch's version
     and the flags), built if needed; None with one ``RuntimeWarning`` naming ``what`` failed and
-    the ``fallback`` used instead."""
+    the ``fallback`` used instead (also where no compiler or ninja is found; ``CONVRNN_NO_COMPILE=1``
+    returns None silently: the user chose it)."""
     if toolchain is None:
         toolchain = toolchain_present()
     sources = [source] if isinstance(source, Path) else list(source)
-    if os.environ.get("CONVRNN_NO_COMPILE") == "1" or not all(s.exists() for s in sources) or not toolchain:
+    if os.environ.get("CONVRNN_NO_COMPILE") == "1" or not all(s.exists() for s in sources):
+        return None
+    if not toolchain:
+        warnings.warn(f"convrnn: no C++ compiler and ninja found, so the {what} is not built; {fallback} "
+                      f"(install a compiler and ninja, then run `convrnn build-core`)", RuntimeWarning, stacklevel=3)
         return None
     flags = compiler_flags()
     contents = b"".join(path.read_bytes() for path in [*sources, *headers])

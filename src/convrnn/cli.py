@@ -73,10 +73,21 @@ def _build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("predict", help="use a trained model: classify images (.png/.pgm/.npy), tag or score text")
-    p.add_argument("checkpoint", help="a run directory or a model directory")
+    p.add_argument("checkpoint", help="a run directory, a model directory, or a file written by `convrnn export`")
     p.add_argument("files", nargs="+", help="inputs: image files for image recipes, text for text recipes")
     p.add_argument("--top", type=int, default=3, help="how many classes to show per file")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("export", help="write a trained model as ONNX or a torch.export program, with its contract")
+    p.add_argument("checkpoint", help="a run directory or a model directory")
+    p.add_argument("--format", default="onnx", choices=["onnx", "pt2"], help="onnx (default) or pt2 (torch.export)")
+    p.add_argument("--out", default=None, help="the file to write (default RUN/model.FORMAT); its contract goes "
+                   "beside it as FILE.json")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("build-core", help="build the compiled C++ kernels now (a deployment then never compiles "
+                       "at its first request)")
+    p.set_defaults(func=_cmd_build_core)
 
     p = sub.add_parser("sample", help="generate text from a trained language model, streamed as it is drawn")
     p.add_argument("checkpoint", help="a run directory (runs/shakespeare) or a model directory")
@@ -192,6 +203,26 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     scores = recipe.evaluate(args.checkpoint, split=args.split, device=resolve_device(args.device, where="eval"))
     shown = ", ".join(f"{key} {value:.4g}" for key, value in scores.items())
     print(f"{recipe.name} ({args.split}): {shown}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    recipe = _recipe_of_run(args.checkpoint)
+    path = recipe.export(args.checkpoint, args.out, format=args.format)
+    print(f"{recipe.name}: wrote {path} and its contract {path.name}.json")
+    return 0
+
+
+def _cmd_build_core(args: argparse.Namespace) -> int:
+    from convrnn.layers.recurrent._compiled import load as load_core
+    from convrnn.models.word2vec.compiled import load as load_word2vec
+
+    built = {"recurrent core": load_core() is not None, "word2vec kernel": load_word2vec() is not None}
+    for what, ok in built.items():
+        print(f"{what}: {'built' if ok else 'not built'}")
+    if not all(built.values()):
+        raise ValueError("build-core: the compiled kernels need a C++ compiler and ninja (and CONVRNN_NO_COMPILE "
+                         "unset); without them convrnn runs its pure-PyTorch paths")
     return 0
 
 

@@ -15,6 +15,7 @@ from convrnn.data.image_dataset import ImageDataset
 from convrnn.data.image_files import read_image, write_png
 from convrnn.recipes import RECIPE_NAMES, get_recipe
 from convrnn.tasks.image import ImageRecipe, load_trained, predict_images, train_recipe
+from exported_runs import assert_exported_predicts_like_the_run
 
 
 def synthetic_digits(split: str, *, normalize: bool = False, random_shift: int = 0) -> ImageDataset:
@@ -157,3 +158,27 @@ def test_every_recipe_offers_the_protocol_the_cli_uses():
 def test_recipe_reaches_its_target_on_the_full_test_set(name, threshold, tmp_path):
     scores = train_recipe(get_recipe(name), tmp_path, progress=False)
     assert scores["test_accuracy"] >= threshold
+
+
+def test_exported_model_predicts_like_the_run_from_the_cli(run_dir, tmp_path):
+    """`convrnn export RUN` (ONNX) and `--format pt2 --out FILE`; `convrnn predict FILE` prints the run's lines."""
+    pytest.importorskip("onnxruntime")
+    out, _ = run_dir
+    image = synthetic_digits("test")[3][0][0].numpy()
+    write_png(tmp_path / "three.png", (image * 255).astype(np.uint8))
+    from_run = run_cli("predict", str(out), str(tmp_path / "three.png"))
+    exported = run_cli("export", str(out), "--out", str(tmp_path / "digits.onnx"))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == f"digits: wrote {tmp_path / 'digits.onnx'} and its contract digits.onnx.json\n"
+    assert exported.stderr == ""
+    assert run_cli("predict", str(tmp_path / "digits.onnx"), str(tmp_path / "three.png")).stdout == from_run.stdout
+    assert_exported_predicts_like_the_run(RECIPE, out, [str(tmp_path / "three.png")], tmp_path, formats=("pt2",))
+
+
+def test_export_refusals_are_one_line(run_dir, tmp_path):
+    out, _ = run_dir
+    result = run_cli("export", str(out), "--out", str(tmp_path))
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
+    assert "argument 'out' expected a file path, got the directory" in result.stderr
+    result = run_cli("export", str(tmp_path / "missing"))
+    assert result.returncode == 2 and result.stderr.startswith("convrnn: error: ")

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from convrnn.tasks.keyword import KeywordRecipe, shift_accuracies
+from exported_runs import assert_exported_predicts_like_the_run
 
 RATE = 8000
 
@@ -132,3 +133,17 @@ def test_predict_reads_a_wav_and_locates_the_keyword(run, tmp_path):
     where = float(line.split("strongest at ")[1].split(" s")[0])
     assert probability > 0.5
     assert where > 0.4  # the detector fires in the second half of the clip, where the keyword is
+
+
+def test_exported_detector_predicts_like_the_run(run, tmp_path):
+    out, _ = run
+    clips = ToneClips("test", size=4)
+    paths = []
+    for index in range(2):
+        paths.append(str(tmp_path / f"clip{index}.wav"))
+        with wave.open(paths[-1], "wb") as handle:
+            handle.setnchannels(1)
+            handle.setsampwidth(2)
+            handle.setframerate(RATE)
+            handle.writeframes((clips.render(index) * 32000).astype("<i2").tobytes())
+    assert_exported_predicts_like_the_run(RECIPE, out, paths, tmp_path, formats=("onnx", "pt2"))

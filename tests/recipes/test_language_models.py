@@ -22,6 +22,7 @@ from convrnn.recipes import shakespeare as shakespeare_module
 from convrnn.tasks.language_model import _scheduler, load_language_model
 from convrnn.training.checkpoint import read_config, save_model
 from convrnn.training.streams import PassPartSampler, stream_loss
+from exported_runs import assert_exported_predicts_like_the_run
 
 WORDS = ["the", "cat", "dog", "sat", "ran", "on", "a", "mat", "log", "and"]
 
@@ -351,3 +352,9 @@ def test_summary_runs_the_language_models():
         model, shape = replace(get_recipe(name), hidden_size=16, embedding_size=16).summary_model()
         table = summary(model, shape)
         assert table.total_params == sum(p.numel() for p in model.parameters())
+
+
+def test_exported_language_model_predicts_like_the_run(shakespeare_run, tmp_path):
+    out, _ = shakespeare_run
+    assert_exported_predicts_like_the_run(tiny("shakespeare"), out, ["the cat sat on a ", "xq"], tmp_path,
+                                          formats=("onnx", "pt2"))

@@ -17,6 +17,7 @@ from convrnn.data.image_files import write_png
 from convrnn.layers.ctc import ctc_greedy_decode
 from convrnn.recipes import get_recipe
 from convrnn.tasks.ocr import OCRRecipe, StringAccuracy, edit_distance, load_reader
+from exported_runs import assert_exported_predicts_like_the_run
 
 GLYPHS = (np.random.default_rng(0).random((10, 28, 28)) > 0.6).astype(np.uint8) * 255  # one per digit
 
@@ -166,3 +167,14 @@ def test_the_report_of_a_run_renders(run_dir):
     out, _ = run_dir
     page = build_report(out)
     assert 'id="run"' in page and 'id="curves"' in page
+
+
+def test_exported_reader_predicts_like_the_run_and_pt2_is_refused_in_one_line(run_dir, tmp_path):
+    out, _ = run_dir
+    strings = TINY.strings("test")
+    write_png(tmp_path / "line.png", (strings.render(0) * 255).round().astype(np.uint8))
+    write_png(tmp_path / "other.png", (strings.render(1) * 255).round().astype(np.uint8))
+    assert_exported_predicts_like_the_run(TINY, out, [str(tmp_path / "line.png"), str(tmp_path / "other.png")],
+                                          tmp_path)
+    with pytest.raises(ValueError, match=r"cannot be written as pt2: torch\.export cannot prove"):
+        TINY.export(out, tmp_path / "model.pt2", format="pt2")

@@ -17,6 +17,7 @@ from convrnn.data.image_files import write_png
 from convrnn.recipes import get_recipe
 from convrnn.tasks.segmentation import SegmentRecipe, predict_labels
 from convrnn.training.metrics_segmentation import confusion_matrix, intersection_over_union
+from exported_runs import assert_exported_predicts_like_the_run
 
 
 def fake_digits(count: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -152,3 +153,12 @@ def test_the_report_of_a_run_shows_its_input_truth_prediction_grid(run_dir):
     out, _ = run_dir
     page = build_report(out)
     assert 'id="pictures"' in page and "segmentation-test.png" in page
+
+
+def test_exported_segmenter_predicts_like_the_run_at_any_canvas_size(run_dir, tmp_path):
+    out, _ = run_dir
+    image, _ = TINY.data("test")[0]
+    write_png(tmp_path / "canvas.png", (image[0].numpy() * 255).round().astype(np.uint8))
+    write_png(tmp_path / "odd.png", (image[0, :37, 5:60].numpy() * 255).round().astype(np.uint8))
+    assert_exported_predicts_like_the_run(TINY, out, [str(tmp_path / "canvas.png"), str(tmp_path / "odd.png")], out,
+                                          formats=("onnx", "pt2"))

@@ -21,6 +21,7 @@ from convrnn.tasks.forecasting import forecast_errors
 from convrnn.tasks.sequence import load_sequence_model
 from convrnn.tasks.sequence_classification import hold_out_per_class
 from convrnn.tasks.text_classification import distinct_ids, fit_logistic_regression
+from exported_runs import assert_exported_predicts_like_the_run
 
 FAST = {"progress": False}
 
@@ -409,3 +410,16 @@ def test_every_brown_tag_maps_to_a_universal_tag():
     tags = {tag for sentences in brown_documents().values() for sentence in sentences for _, tag in sentence}
     assert len(tags) == 472
     assert {universal_tag(tag) for tag in tags} == set(UNIVERSAL_TAGS)
+
+
+@pytest.mark.parametrize("kind", ["vowels", "reviews", "tagger", "forecast"])
+def test_exported_sequence_models_predict_like_their_runs(kind, request, tmp_path):
+    recipe, out, _ = request.getfixturevalue(f"{kind}_run")
+    if kind == "vowels":
+        series, _ = synthetic_utterances()["test"]
+        np.save(tmp_path / "u.npy", series[0])
+        inputs = [str(tmp_path / "u.npy")]
+    else:
+        inputs = {"reviews": ["the movie is superb", "a dull plot"], "tagger": ["The dog ran .", "a cat"],
+                  "forecast": ["50, 70, 88, 90", "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15"]}[kind]
+    assert_exported_predicts_like_the_run(recipe, out, inputs, tmp_path)

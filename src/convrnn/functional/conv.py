@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch.nn.functional as F
-from torch import Tensor
+from torch import SymInt, Tensor
 
 from convrnn.functional import shapes
 from convrnn.functional._checks import as_tuple, check_tensor, is_tracing, static_sizes
@@ -175,7 +175,8 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
     pairs = normalize_padding(padding, dims, where="conv_transpose")
     kernel = static_sizes(weight)
     if output_size is not None:
-        wanted = tuple(int(v) for v in output_size)
+        # a symbolic size (torch.export with dynamic H, W) stays symbolic: int() would pin it
+        wanted = tuple(v if isinstance(v, SymInt) else int(v) for v in output_size)
         if len(wanted) == dims + 2:
             wanted = wanted[2:]
         if len(wanted) != dims:
@@ -186,13 +187,17 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
         for axis, (n, k, s, d, p, want) in enumerate(zip(static_sizes(x), kernel, stride_t, dilation_t,
                                                          pairs, wanted, strict=True)):
             smallest = shapes.conv_transpose_output_size(n, k, s, p, d)
-            if not smallest <= want < smallest + max(s, d):
+            symbolic = isinstance(want, SymInt) or isinstance(smallest, SymInt)
+            if not symbolic and not smallest <= want < smallest + max(s, d):
                 raise ValueError(
                     f"conv_transpose: argument 'output_size' expected sizes in "
                     f"[{smallest}, {smallest + max(s, d) - 1}] along spatial dimension {axis}, "
                     f"got {want}"
                 )
-            extra.append(want - smallest)
+            # symbolic in an ONNX export (dynamic sizes): the most padding, cropped to the size below,
+            # since ONNX's ConvTranspose takes output padding as constants only (torch.export keeps
+            # the symbolic padding, and could not prove the cropped size equal to the wanted one)
+            extra.append(max(s, d) - 1 if symbolic and _onnx_export() else want - smallest)
         output_padding_t = tuple(extra)
     else:
         output_padding_t = as_tuple("output_padding", output_padding, dims, minimum=0,
@@ -214,4 +219,12 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
             stop = -(high - min(low, high)) or None
             index.append(slice(start, stop))
         y = y[tuple(index)]
+    if output_size is not None and _onnx_export() and any(isinstance(v, SymInt) for v in y.shape[2:]):
+        y = y[(slice(None), slice(None), *(slice(0, want) for want in wanted))]   # output padding adds at the end
     return y
+
+
+def _onnx_export() -> bool:
+    import torch.onnx
+
+    return torch.onnx.is_in_onnx_export()

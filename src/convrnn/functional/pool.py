@@ -166,7 +166,8 @@ def pool(
 
     axes = _geometry(x.shape[2:], kernel, strides, dilations, pairs, ceil_mode)
     if boundary is None:
-        _check_no_empty_window(axes)
+        if ceil_mode or any(a.low or a.high for a in axes):   # unpadded floor-mode windows start inside
+            _check_no_empty_window(axes)
     else:
         x = pad(x, pairs, boundary, value)
         axes = tuple(a._replace(size=a.low + a.size + a.high, low=0, high=0) for a in axes)

@@ -61,8 +61,10 @@ def conv_transpose_output_size(n: int, kernel: int, stride: int = 1,
 
 def same_padding(n: int, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
     """``(low, high)`` padding that gives ``⌈n / s⌉`` outputs; ``high`` gets the odd cell."""
-    out = math.ceil(n / stride)
-    total = max((out - 1) * stride + effective_kernel(kernel, dilation) - n, 0)
+    if stride == 1:   # the same for every n: no expression in n (a symbolic n stays free when exported)
+        total = effective_kernel(kernel, dilation) - 1
+    else:
+        total = max((math.ceil(n / stride) - 1) * stride + effective_kernel(kernel, dilation) - n, 0)
     return total // 2, total - total // 2
 
 

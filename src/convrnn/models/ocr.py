@@ -80,8 +80,16 @@ class CRNN(nn.Module):
         if (channels, height) != (self.in_channels, self.height):
             raise ValueError(f"CRNN: argument 'images' expected (N, {self.in_channels}, {self.height}, W), "
                              f"got shape {tuple(images.shape)}")
-        if widths is None:
-            widths = torch.full((batch,), width, dtype=torch.long)
+        if widths is None:   # every image full width: no masking (and no data-dependent checks, so it exports)
+            x = images
+            for stage in self.stages:
+                x = stage(x)
+            if x.shape[-1] < 1:
+                raise ValueError(f"CRNN: argument 'images' expected images at least {2 ** self.width_pools} columns "
+                                 f"wide (one time step), got {width}")
+            outputs, _ = self.rnn(columns_to_sequence(x))
+            lengths = torch.full((batch,), x.shape[-1], dtype=torch.long, device=x.device)
+            return self.head(self.dropout(outputs)), lengths
         check_tensor("widths", widths, dims=1, where="CRNN")
         widths = widths.cpu()
         if widths.shape[0] != batch or (batch and (int(widths.min()) < 1 or int(widths.max()) > width)):

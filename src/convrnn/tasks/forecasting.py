@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from convrnn.models.forecaster import Forecaster, seasonal_naive, sliding_windows
+from convrnn.tasks.protocol import ExportSignature
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import SequenceTask, load_sequence_model
 from convrnn.training.metrics import MeanAbsoluteError
@@ -67,6 +68,7 @@ class ForecastingRecipe(SequenceTask):
     target: str = ""
 
     kind = "forecasting"
+    capabilities = frozenset({"export"})
 
     def _split(self, series: np.ndarray, split: str) -> tuple[Tensor, Tensor, np.ndarray]:
         """Windows (M, W, 1), targets (M, H) and origins (M,) of ``split``."""
@@ -80,7 +82,7 @@ class ForecastingRecipe(SequenceTask):
         return windows, targets, origins
 
     def _network_forecasts(self, model: nn.Module, windows: Tensor, mean: float, std: float) -> np.ndarray:
-        device = next(model.parameters()).device
+        device = next(model.parameters()).device if isinstance(model, nn.Module) else torch.device("cpu")  # exported
         with torch.no_grad():
             return (model.eval()(((windows - mean) / std).to(device)) * std + mean).double().cpu().numpy()
 
@@ -143,6 +145,11 @@ class ForecastingRecipe(SequenceTask):
             forecast = self._network_forecasts(model, window, stats["mean"], stats["std"])[0]
             lines.append(f"next {len(forecast)}: " + ", ".join(f"{v:.1f}" for v in forecast))
         return lines
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Standardised past values ``(N, W, 1)`` in, the next H standardised values out; N and W
+        dynamic."""
+        return ExportSignature((torch.zeros(2, 12, 1),), {"window": ["N", "W", None]}, ["window"], ["forecast"])
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained forecaster and its window shape ``(W, 1)``."""

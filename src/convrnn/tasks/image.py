@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from convrnn.data.image_dataset import ImageDataset
 from convrnn.models import build_model
 from convrnn.tasks.fitting import fit_model
-from convrnn.tasks.protocol import Task
+from convrnn.tasks.protocol import ExportSignature, Task
 from convrnn.tasks.runs import Run, load_saved_model
 from convrnn.training.checkpoint import read_config
 from convrnn.training.evaluate import evaluate
@@ -39,6 +39,7 @@ class ImageRecipe(Task):
     """
 
     kind = "image"
+    capabilities = frozenset({"export"})
 
     name: str
     description: str
@@ -115,6 +116,12 @@ class ImageRecipe(Task):
                                for p, i in zip(best.values.tolist(), best.indices.tolist(), strict=True))
             lines.append(f"{path}: {ranked}")
         return lines
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Normalised images ``(N, C, H, W)`` in, class logits ``(N, classes)`` out (predict applies
+        the config's normalisation before and the softmax after)."""
+        images = torch.zeros(2, *config["input_shape"])
+        return ExportSignature((images,), {"images": ["N", None, None, None]}, ["images"], ["logits"])
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained model and its input shape (for ``convrnn summary RECIPE``)."""

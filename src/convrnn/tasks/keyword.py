@@ -17,10 +17,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from convrnn.export import ExportedModel
 from convrnn.models import build_model
 from convrnn.tasks.fitting import fit_model
 from convrnn.tasks.image import classification_scores, generated_examples, registry_model
-from convrnn.tasks.protocol import Task
+from convrnn.tasks.protocol import ExportSignature, Task
 from convrnn.tasks.runs import Run
 from convrnn.training.metrics import Accuracy
 
@@ -33,6 +34,7 @@ class KeywordRecipe(Task):
     for shift tests, offers ``render(index, keyword_start=…)``, ``keyword_starts`` and ``labels``."""
 
     kind = "keyword"
+    capabilities = frozenset({"export"})
 
     name: str
     description: str
@@ -87,6 +89,7 @@ class KeywordRecipe(Task):
         from convrnn.data.speech import read_wav
 
         model = self.load(run)
+        detect = model if isinstance(model, ExportedModel) else Detections(model)
         lines = []
         for path in inputs:
             samples, rate = read_wav(path)
@@ -94,15 +97,25 @@ class KeywordRecipe(Task):
                 raise ValueError(f"predict: '{path}' is sampled at {rate} Hz, expected {model.sample_rate} Hz")
             waveform = torch.from_numpy(np.asarray(samples, dtype=np.float32)).reshape(1, 1, -1)
             with torch.no_grad():
-                probability = torch.softmax(model(waveform), dim=-1)[0, 1].item()
-                frame = model.frame_scores(waveform)[0, 1].argmax().item()
+                logits, frame_scores = detect(waveform)
+            probability = torch.softmax(logits, dim=-1)[0, 1].item()
+            frame = frame_scores[0, 1].argmax().item()
             seconds = frame * model.hop_length / model.sample_rate
             lines.append(f"{path}: keyword {probability:.1%} (strongest at {seconds:.2f} s)")
         return lines
 
     def load(self, run: str | os.PathLike[str]) -> nn.Module:
-        """The trained detector of a run or model directory, in eval mode."""
+        """The trained detector of a run or model directory (or exported file), in eval mode."""
         return self.load_model(run)[0]
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Waveforms ``(N, 1, T)`` at the model's sample rate in; clip logits ``(N, classes)`` and frame
+        scores ``(N, classes, frames)`` out (:class:`Detections`); N and T dynamic."""
+        waveform = torch.zeros(2, 1, 2 * model.n_fft)
+        return ExportSignature((waveform,), {"waveform": ["N", None, "T"]}, ["waveform"], ["logits", "frame_scores"],
+                               module=Detections(model),
+                               attributes={"sample_rate": model.sample_rate, "hop_length": model.hop_length},
+                               minimums={"T": model.n_fft // 2 + 1})
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained detector and its input shape (one clip)."""
@@ -111,6 +124,20 @@ class KeywordRecipe(Task):
     def examples(self, batch_size: int) -> tuple[Tensor, Tensor]:
         """``batch_size`` generated validation clips and their labels."""
         return generated_examples(self.dataset, batch_size)
+
+
+class Detections(nn.Module):
+    """A keyword detector's clip logits ``(N, classes)`` and frame scores ``(N, classes, frames)``
+    in one pass over ``waveform (N, 1, T)`` (the frame scores max-pooled over time are the logits):
+    what predict reads, and what ``convrnn export`` writes."""
+
+    def __init__(self, detector: nn.Module) -> None:
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, waveform: Tensor) -> tuple[Tensor, Tensor]:
+        frame_scores = self.detector.frame_scores(waveform)
+        return self.detector.pool(frame_scores), frame_scores
 
 
 def shift_accuracies(model: nn.Module, clips: Any, *, positions: Sequence[float] = SHIFT_POSITIONS,
@@ -143,4 +170,4 @@ def shift_accuracies(model: nn.Module, clips: Any, *, positions: Sequence[float]
     return result
 
 
-__all__ = ["KeywordRecipe", "shift_accuracies"]
+__all__ = ["Detections", "KeywordRecipe", "shift_accuracies"]

@@ -31,7 +31,7 @@ from convrnn.data.text import EOS, CharTokenizer, Tokenizer, Vocabulary, WordTok
 from convrnn.functional._checks import check_choice
 from convrnn.generate import generate
 from convrnn.models.language_model import CELL_NAMES, LanguageModel
-from convrnn.tasks.protocol import Task
+from convrnn.tasks.protocol import ExportSignature, Task
 from convrnn.tasks.runs import Run, machine
 from convrnn.tasks.sequence import TokenInput
 from convrnn.training.callbacks import TimeLimit
@@ -92,7 +92,7 @@ class LanguageModelRecipe(Task):
     target: str = ""
 
     kind = "language-model"
-    capabilities = frozenset({"sample"})
+    capabilities = frozenset({"sample", "export"})
     train_options: ClassVar[Mapping[str, tuple[str, ...]]] = {"cell": CELL_NAMES}
     limit_unit, min_limit = "tokens", 2
 
@@ -171,6 +171,11 @@ class LanguageModelRecipe(Task):
                               greedy=greedy, seed=seed, forbid=forbid):
             emit(token)
         return "".join(pieces)
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Token ids ``(N, T)`` in, next-token logits ``(N, T, V)`` and the final recurrent state out;
+        N and T dynamic."""
+        return ExportSignature((torch.ones(2, 9, dtype=torch.long),), {"tokens": ["N", "T"]}, ["tokens"])
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained model (for a vocabulary of 100 tokens) fed token ids ``(T,)``."""

@@ -22,7 +22,7 @@ from convrnn.data.digit_strings import DigitStrings, collate_digit_strings
 from convrnn.layers.ctc import CTCLoss, ctc_beam_decode, ctc_beam_search, ctc_best_path
 from convrnn.models.ocr import CRNN
 from convrnn.tasks.fitting import fit_model
-from convrnn.tasks.protocol import Task
+from convrnn.tasks.protocol import ExportSignature, Task
 from convrnn.tasks.runs import Run
 from convrnn.training.metrics import Metric, edit_distance
 from convrnn.training.steps import StepOutput
@@ -129,6 +129,7 @@ class OCRRecipe(Task):
     a :class:`CRNN` (``model_options``) and the training settings."""
 
     kind = "ocr"
+    capabilities = frozenset({"export"})
 
     name: str
     description: str
@@ -210,6 +211,18 @@ class OCRRecipe(Task):
             alternatives = ", ".join(f"{text or '∅'} {p:.1%}" for text, p in ranked)
             lines.append(f"{path}: {ranked[0][0]}  ({alternatives})")
         return lines
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Canvases ``(N, C, H, W)`` in; per-column log-probabilities ``(N, T, symbols)`` and their
+        lengths ``(N,)`` out; N and the width W dynamic (the reader's prefix beam search runs after)."""
+        canvases = torch.zeros(2, model.in_channels, model.height, 96)
+        return ExportSignature((canvases,), {"images": ["N", None, None, "W"]}, ["images"], ["log_probs", "lengths"],
+                               attributes={"in_channels": model.in_channels, "height": model.height},
+                               minimums={"W": 2 ** (model.width_pools + 1)},
+                               refused={"pt2": "torch.export cannot prove that the reader's W // "
+                                               f"{2 ** model.width_pools} time steps differ from the batch size "
+                                               "(a guard in its decomposition of linear); the ONNX exporter keeps "
+                                               "both axes free"})
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained reader and an input shape (a canvas 128 columns wide)."""

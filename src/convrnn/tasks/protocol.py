@@ -10,7 +10,8 @@ defaults), and a recipe file is one instance of it. The kind writes only what is
   ``run.finish(scores, settings)``;
 - ``rebuild(config)`` (a classmethod): the untrained model a saved config describes;
 - ``evaluate(run, split, device)``, ``predict(run, inputs, top)``: what a trained run offers;
-- ``summary_model()``: the untrained model and an input shape for ``convrnn summary RECIPE``.
+- ``summary_model()``: the untrained model and an input shape for ``convrnn summary RECIPE``;
+- ``export_signature(model, config)`` where it declares ``export``: how predict calls the model.
 
 Everything else is written once, here and in :mod:`convrnn.tasks.runs`: :meth:`Task.train` turns
 the command line's overrides into checked :class:`Settings` (:meth:`Task.run_settings`, the device
@@ -31,7 +32,7 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from torch import Tensor, nn
 
@@ -46,6 +47,25 @@ CAPABILITIES: dict[str, str] = {
     "stream": "run on a live signal chunk by chunk",
     "export": "be written for use outside PyTorch",
 }
+
+
+class ExportSignature(NamedTuple):
+    """What a task kind's ``predict`` passes its model: ``args`` example positional inputs; for each
+    input (by ``names``, in order) its ``dynamic`` axes (a name such as "N" or "T" per dimension, None
+    where fixed); ``output_names``; ``module`` the module to export where predict calls a wrapper
+    of the model (default the model); ``attributes`` the model's plain attributes predict reads
+    (sample rate, height), kept in the contract; ``minimums`` the least size of a dynamic axis
+    where the model needs one (a spectrogram's window, a reader's pooling); ``refused`` the formats
+    the model cannot be written in, each with the reason."""
+
+    args: tuple[Any, ...]
+    dynamic: dict[str, list[str | None]]
+    names: list[str]
+    output_names: list[str] | None = None
+    module: nn.Module | None = None
+    attributes: Mapping[str, Any] = {}
+    minimums: Mapping[str, int] = {}
+    refused: Mapping[str, str] = {}   # format → why this kind's model cannot be written in it
 
 
 class Task(ABC):
@@ -137,6 +157,45 @@ class Task(ABC):
         kind's data are not text."""
         return None
 
+    # ------------------------------------------------------------------ export
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """How ``predict`` calls the trained ``model``: example inputs, their dynamic axes and names
+        (kinds that declare the ``export`` capability)."""
+        raise NotImplementedError(f"{type(self).__name__} declares no export signature")
+
+    def export(self, run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
+               format: str = "onnx") -> Path:
+        """Write the trained model of ``run`` as an ONNX model or a ``torch.export`` program (``format``
+        "onnx" or "pt2"; default file ``RUN/model.<format>``) with its contract beside it (the task,
+        the recipe and the model's saved config: classes, vocabulary, normalisation), so that
+        ``convrnn predict FILE …`` runs it and gives the run's own predictions. Returns the file."""
+        from convrnn.export import FORMATS, export_model
+
+        self.require("export", run)
+        if format not in FORMATS:
+            raise ValueError(f"export: argument 'format' expected one of {list(FORMATS)}, got {format!r}")
+        model, config = self.load_model(run)
+        signature = self.export_signature(model, config)
+        path = Path(out) if out is not None else Path(run) / f"model.{format}"
+        if path.exists() and path.is_dir():
+            raise ValueError(f"export: argument 'out' expected a file path, got the directory '{path}'")
+        if format in signature.refused:
+            raise ValueError(f"export: the {self.name} model cannot be written as {format}: "
+                             f"{signature.refused[format]}; use --format "
+                             f"{' or '.join(f for f in FORMATS if f not in signature.refused)}")
+        try:
+            export_model(signature.module or model, signature.args, path, dynamic=signature.dynamic,
+                         names=signature.names, output_names=signature.output_names, format=format,
+                         minimums=signature.minimums,
+                         extra={"task": self.kind, "recipe": self.name, "config": config,
+                                "attributes": dict(signature.attributes)})
+        except Exception as error:   # the exporters' own errors are pages long; the first line says what
+            first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+            raise ValueError(f"export: the {self.name} model could not be exported as {format} "
+                             f"({type(error).__name__}: {first})") from error
+        return path
+
     # ------------------------------------------------------------------ capabilities
 
     def can(self, capability: str) -> bool:
@@ -157,4 +216,4 @@ class Task(ABC):
                          f"{'task kinds that can: ' + ', '.join(able) if able else 'no task kind can yet'}")
 
 
-__all__ = ["CAPABILITIES", "Task"]
+__all__ = ["CAPABILITIES", "ExportSignature", "Task"]

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from convrnn.export import ExportedModel, is_exported, read_contract
 from convrnn.tasks.settings import Settings
 from convrnn.training.checkpoint import load_model_weights, read_config
 from convrnn.training.files import write_json
@@ -40,14 +41,22 @@ def model_directory(path: str | os.PathLike[str]) -> Path:
 
 
 def run_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The saved config of the (main) model of a run or model directory."""
+    """The saved config of the (main) model of a run or model directory, or of an exported model
+    file (``convrnn export``: its contract keeps it)."""
+    if is_exported(path):
+        return read_contract(path).get("config") or {}
     return read_config(model_directory(path))
 
 
 def load_saved_model(run: str | os.PathLike[str], rebuild: Callable[[dict[str, Any]], nn.Module], *,
                      name: str = "model") -> tuple[nn.Module, dict[str, Any]]:
     """Model ``name`` of a run directory (``"model"``: the main one, which ``run`` may also be the
-    directory of) rebuilt by ``rebuild(config)``, its weights loaded, in eval mode; and its config."""
+    directory of) rebuilt by ``rebuild(config)``, its weights loaded, in eval mode; and its config.
+    ``run`` may also be an exported model file (``.onnx``/``.pt2``): its :class:`ExportedModel`, which
+    predict calls like the model, and the config its contract keeps."""
+    if is_exported(run) and name == "model":
+        exported = ExportedModel(run)
+        return exported, exported.contract.get("config") or {}
     directory = model_directory(run) if name == "model" else Path(run) / name
     if not (directory / "config.json").is_file():
         raise FileNotFoundError(f"'{run}' holds no '{name}' model (no {directory / 'config.json'})")

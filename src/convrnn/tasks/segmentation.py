@@ -24,10 +24,11 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from convrnn.export import is_exported
 from convrnn.models.fcn import FCN
 from convrnn.tasks.fitting import fit_model
 from convrnn.tasks.image import generated_examples
-from convrnn.tasks.protocol import Task
+from convrnn.tasks.protocol import ExportSignature, Task
 from convrnn.tasks.runs import Run
 from convrnn.training.metrics import Accuracy
 from convrnn.training.metrics_segmentation import (
@@ -47,6 +48,7 @@ class SegmentRecipe(Task):
     and has ``classes`` (K names; the last one the background). The model is an :class:`FCN`."""
 
     kind = "segmentation"
+    capabilities = frozenset({"export"})
 
     name: str
     description: str
@@ -122,7 +124,7 @@ class SegmentRecipe(Task):
         from convrnn.inspect.segmentation import colorize
 
         model = self.load(run)
-        folder = Path(run) / "predictions"
+        folder = (Path(run).parent if is_exported(run) else Path(run)) / "predictions"
         folder.mkdir(parents=True, exist_ok=True)
         lines = []
         for path in inputs:
@@ -146,6 +148,12 @@ class SegmentRecipe(Task):
     def load(self, run: str | os.PathLike[str]) -> FCN:
         """The trained FCN of a run or model directory, in eval mode."""
         return self.load_model(run)[0]
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Canvases ``(N, C, H, W)`` in, per-pixel class scores ``(N, classes, H, W)`` out; N, H and W
+        dynamic (the network is fully convolutional)."""
+        return ExportSignature((torch.zeros(2, *self.input_shape),), {"images": ["N", None, "H", "W"]}, ["images"],
+                               ["scores"])
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained FCN and its input shape."""

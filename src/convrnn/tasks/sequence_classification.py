@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 
 from convrnn.models.sequence_classifier import RecurrentClassifier
 from convrnn.tasks.image import classification_scores
+from convrnn.tasks.protocol import ExportSignature
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import SequenceTask, load_sequence_model, ranked, sequence_loader
 from convrnn.training.metrics import Accuracy
@@ -56,6 +57,7 @@ class FeatureSequenceRecipe(SequenceTask):
     target: str = ""
 
     kind = "sequence-classification"
+    capabilities = frozenset({"export"})
 
     def _splits(self) -> tuple[FeatureSplits, np.ndarray, np.ndarray]:
         data = dict(self.load())
@@ -117,6 +119,11 @@ class FeatureSequenceRecipe(SequenceTask):
                 probabilities = torch.softmax(model(x.unsqueeze(0).float()), dim=-1)[0]
             lines.append(f"{path}: {ranked(probabilities, config['classes'], top)}")
         return lines
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Standardised series ``(N, T, F)`` in, class logits out; N and T dynamic."""
+        series = torch.zeros(2, 9, len(config["normalize"]["mean"]))
+        return ExportSignature((series,), {"series": ["N", "T", None]}, ["series"], ["logits"])
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained model and an input shape ``(T, F)`` for ``convrnn summary``."""

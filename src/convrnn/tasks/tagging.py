@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from convrnn.data.batching import IGNORE_INDEX, LengthBucketSampler, pad_sequences
 from convrnn.data.text import Vocabulary, WordTokenizer
 from convrnn.models.tagger import Tagger
+from convrnn.tasks.protocol import ExportSignature
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import SequenceTask, load_sequence_model
 from convrnn.training.files import write_json
@@ -80,6 +81,7 @@ class TaggingRecipe(SequenceTask):
     target: str = ""
 
     kind = "tagging"
+    capabilities = frozenset({"export"})
 
     def _encode(self, words: Vocabulary, alphabet: Vocabulary, sentence: list[tuple[str, str]] | list[str]
                 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -173,6 +175,14 @@ class TaggingRecipe(SequenceTask):
             tags = [config["tags"][i] for i in logits.argmax(-1).tolist()]
             lines.append(" ".join(f"{token}/{tag}" for token, tag in zip(tokens, tags, strict=True)))
         return lines
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Word ids ``(N, T)`` and their characters' ids ``(N, T, W)`` in, tag logits ``(N, T, tags)``
+        out; N, T and W (the longest word's characters, at most the config's ``max_word_length``) dynamic."""
+        words = torch.ones(2, 9, dtype=torch.long)
+        characters = torch.ones(2, 9, 7, dtype=torch.long)
+        return ExportSignature((words, characters), {"words": ["N", "T"], "characters": ["N", "T", "W"]},
+                               ["words", "characters"], ["logits"])
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained tagger (20 000 words, 100 characters) on a 25-word sentence of zeros."""

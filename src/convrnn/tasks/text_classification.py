@@ -19,6 +19,7 @@ from convrnn.data.text import Vocabulary, WordTokenizer
 from convrnn.models.sequence_classifier import BagOfWordsClassifier, EnsembleClassifier, RecurrentClassifier
 from convrnn.models.word2vec import WordVectors, embedding_from_vectors
 from convrnn.tasks.image import classification_scores
+from convrnn.tasks.protocol import ExportSignature
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import MODEL_CLASSES, SequenceTask, TokenInput, load_sequence_model, ranked, sequence_loader
 from convrnn.training.checkpoint import save_model
@@ -104,6 +105,7 @@ class TextClassificationRecipe(SequenceTask):
     target: str = ""
 
     kind = "text-classification"
+    capabilities = frozenset({"export"})
 
     def _encode(self, vocabulary: Vocabulary, examples: list[tuple[str, int]]) -> list[tuple[Tensor, int]]:
         tokenizer = WordTokenizer(lowercase=True)
@@ -222,6 +224,10 @@ class TextClassificationRecipe(SequenceTask):
                 probabilities = torch.softmax(model(torch.tensor([vocabulary.encode(tokens)])), dim=-1)[0]
             lines.append(f"{ranked(probabilities, config['classes'], top)}: {text}")
         return lines
+
+    def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
+        """Token ids ``(N, T)`` in (the config's vocabulary), class logits out; N and T dynamic."""
+        return ExportSignature((torch.ones(2, 9, dtype=torch.long),), {"tokens": ["N", "T"]}, ["tokens"], ["logits"])
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained recurrent model (over a 20 000-word vocabulary) fed token ids ``(T,)``."""

@@ -222,9 +222,16 @@ def test_without_a_compiler_the_engine_runs_in_pure_pytorch(monkeypatch):
     with disabled():
         expected, _ = rnn(x, lengths)
     monkeypatch.setattr(_compiled, "_toolchain_present", lambda: False)
+    monkeypatch.delenv("CONVRNN_NO_COMPILE", raising=False)
     _compiled.load.cache_clear()
     try:
-        assert _compiled.load() is None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert _compiled.load() is None
+            assert _compiled.load() is None            # asked again: no second warning
+        assert [str(w.message) for w in caught if w.category is RuntimeWarning] == [
+            "convrnn: no C++ compiler and ninja found, so the C++ recurrent core is not built; recurrent cells run "
+            "on the pure-PyTorch engine (install a compiler and ninja, then run `convrnn build-core`)"]
         assert run_fused(rnn.cells[0], torch.zeros(1, 1, 8, dtype=torch.float64),
                          (torch.zeros(1, 4, dtype=torch.float64),)) is None
         out, _ = rnn(x, lengths)
