@@ -119,7 +119,11 @@ def test_padded_outputs_of_the_fused_path_are_zero():
     (lambda: RNN("lstm", 3, 4, recurrent_dropout=0.2), True, False, None),
     (lambda: RNN("lstm", 3, 4, recurrent_dropout=0.2), False, False, "lstm"),  # no mask in evaluation
     (lambda: RNN("lstm", 3, 4, zoneout=0.2), False, False, None),          # zoneout changes evaluation
-    (lambda: RNN(type("MyLSTMCell", (LSTMCell,), {})(3, 4)), False, False, None),
+    (lambda: RNN(type("OwnStep", (LSTMCell,), {"step": lambda self, *a: LSTMCell.step(self, *a)})(3, 4)),
+     False, False, None),
+    (lambda: RNN(type("SameEquations", (LSTMCell,), {})(3, 4)), False, False, "lstm"),
+    (lambda: RNN("lstm", 3, 4, proj_size=2), False, False, "lstm"),
+    (lambda: RNN("lstm", 3, 4, bias=False), False, False, "lstm"),
 ])
 def test_dispatch_rule_picks_fused_kernels_only_where_documented(build, training, return_states, expected):
     rnn = build().train(training)
