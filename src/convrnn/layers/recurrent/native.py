@@ -28,7 +28,8 @@ kernels (``torch.lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -112,6 +113,13 @@ def _autocast_refused_on_cpu() -> bool:
     return False
 
 
+def _eager(kernel: Callable[..., Any]) -> Callable[..., Any]:
+    """``kernel`` run outside ``torch.compile``'s graph (a graph break), as torch.compile runs a
+    ``torch.nn.LSTM`` (dynamo's ``allow_rnn=False``): inductor's CPU lowering of the RNN kernels
+    fails ("expected Tensor() for op: torch.ops.aten.mkldnn_rnn_layer")."""
+    return torch.compiler.disable(kernel, recursive=True)
+
+
 def run_native(rnn: RNN, mode: str, x: Tensor, lengths: Tensor | None,
                state: tuple[Tensor, ...] | None) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run the stack on torch's fused kernel.
@@ -138,6 +146,8 @@ def run_native(rnn: RNN, mode: str, x: Tensor, lengths: Tensor | None,
             weights.append(cell.weight_hr)
     hx = state if mode == "lstm" else state[0]
     kernel = KERNELS[mode]
+    if torch.compiler.is_compiling() and not torch.compiler.is_exporting():
+        kernel = _eager(kernel)
     arguments = (weights, bias, rnn.num_layers, rnn.dropout, rnn.training, rnn.bidirectional)
     if lengths is None:
         result = kernel(x, hx, *arguments, False)
