@@ -50,15 +50,15 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
 from convrnn.layers.recurrent import CELLS, QRNN, Cell, MinGRU, MinLSTM
+from convrnn.layers.recurrent import rnn as stacks
 from convrnn.layers.recurrent.native import cell_mode
-from convrnn.layers.recurrent.rnn import RNN as Stack
 from convrnn.layers.recurrent.rnn import check_lengths
 from convrnn.nn.initialisation import neutral_value, torch_initialise
 
@@ -142,7 +142,7 @@ class RNNBase(nn.Module):
                 return PARALLEL[self.cell](self.input_size, self.hidden_size, self.num_layers,
                                            bidirectional=self.bidirectional, dropout=self.dropout,
                                            batch_first=False, **self.cell_options)
-            return Stack(self.cell, self.input_size, self.hidden_size, self.num_layers,
+            return stacks.RNN(self.cell, self.input_size, self.hidden_size, self.num_layers,
                        bidirectional=self.bidirectional, lookahead=self.lookahead, dropout=self.dropout,
                        batch_first=False, recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
                        **self.cell_options)
@@ -597,7 +597,7 @@ def _resolve_cell(where: str, mode: str, cell: Any, options: dict[str, Any], bia
 
 def _parts(engine: nn.Module) -> list[nn.Module]:
     """The engine's per layer-and-direction modules, in torch's order (row k·D + d)."""
-    return list(engine.cells) if isinstance(engine, Stack) else list(engine.projections)
+    return list(engine.cells) if isinstance(engine, stacks.RNN) else list(engine.projections)
 
 
 def _torch_ordered(owner: nn.Module) -> list[tuple[str, Tensor]]:
