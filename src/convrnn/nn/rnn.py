@@ -494,10 +494,6 @@ class RNN(RNNBase):
                          layer_norm=layer_norm, zoneout=zoneout, recurrent_dropout=recurrent_dropout,
                          lookahead=lookahead, nonlinearity=nonlinearity, **cell_options)
 
-    def extra_repr(self) -> str:
-        text = super().extra_repr()
-        return text if self.nonlinearity == "tanh" else f"{text}, nonlinearity={self.nonlinearity!r}"
-
 
 # ---------------------------------------------------------------------- helpers
 

@@ -147,3 +147,14 @@ def test_dropout_between_layers_of_the_fused_path_draws_in_training_only():
     rnn.use_native = True
     rnn.train()
     assert not torch.allclose(rnn(x)[0], evaluation)
+
+
+def test_under_torch_compile_the_fused_kernel_runs_outside_the_graph():
+    """torch.compile runs a torch.nn.LSTM eagerly (dynamo's allow_rnn=False), and inductor's CPU
+    lowering of the RNN kernels fails ("expected Tensor() for op: mkldnn_rnn_layer"): a plain
+    stack on those kernels breaks the graph around them too, with the same results."""
+    rnn = RNN("lstm", 3, 4, num_layers=2)
+    x = torch.randn(2, 5, 3)
+    torch._dynamo.reset()
+    assert torch._dynamo.explain(rnn)(x).graph_break_count >= 1
+    torch.testing.assert_close(torch.compile(rnn, backend="eager")(x)[0], rnn(x)[0], rtol=0, atol=0)
