@@ -396,7 +396,7 @@ class RNNBase(nn.Module):
             if tuple(part.shape) != expected:
                 raise ValueError(f"{where}: argument '{label}' expected shape (D·num_layers, "
                                  f"{'N, ' if batched else ''}{name} size) = {expected}, got {tuple(part.shape)}")
-            if part.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
+            if not part.is_floating_point() or (part.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type)):
                 raise TypeError(f"{where}: argument '{label}' expected dtype {x.dtype} (that of the input), "
                                 f"got {part.dtype}")
             checked.append(part if batched else part.unsqueeze(1))

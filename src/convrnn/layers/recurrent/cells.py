@@ -177,7 +177,8 @@ class Cell(nn.Module):
             if not isinstance(component, Tensor) or tuple(component.shape) != expected:
                 got = tuple(component.shape) if isinstance(component, Tensor) else type(component).__name__
                 raise ValueError(f"{where}: argument '{name} ({part})' expected shape {expected}, got {got}")
-            if component.dtype != x.dtype and not torch.is_autocast_enabled(x.device.type):
+            if not component.is_floating_point() or (component.dtype != x.dtype
+                                                     and not torch.is_autocast_enabled(x.device.type)):
                 raise TypeError(f"{where}: argument '{name} ({part})' expected dtype {x.dtype} (that of "
                                 f"the input), got {component.dtype}")
             components.append(component if batched else component.unsqueeze(0))
