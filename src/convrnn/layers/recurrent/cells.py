@@ -34,6 +34,7 @@ Plain LSTM, GRU (``reset="after"``) and Elman cells run that step on torch's fus
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import torch
@@ -136,18 +137,12 @@ class Cell(nn.Module):
         output component (h; Jordan's y) is what feeds the next layer. Gradients flow through
         the state, so a loop over steps is backpropagation through time.
         """
-        where = f"{type(self).__name__}.forward"
-        x_name, state_name = self.argument_names
-        if not isinstance(x, Tensor) or not x.is_floating_point() or x.dim() not in (1, 2):
-            got = f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{where}: argument '{x_name}' expected a floating-point (N, F) or (F,) "
-                             f"tensor, got {got}")
-        if x.shape[-1] != self.input_size:
-            raise ValueError(f"{where}: argument '{x_name}' expected {self.input_size} features in the "
-                             f"last dimension (input_size), got shape {tuple(x.shape)}")
+        if not isinstance(x, Tensor) or x.dim() not in (1, 2) or x.shape[-1] != self.input_size \
+                or not x.is_floating_point():
+            self._refuse_input(x)
         batched = x.dim() == 2
         x = x if batched else x.unsqueeze(0)
-        components = self._step_state(state, x, batched, where, state_name)
+        components = self._step_state(state, x, batched)
         from convrnn.layers.recurrent.native import native_step  # native.py dispatches on these cells
 
         new = native_step(self, x, components)
@@ -157,32 +152,39 @@ class Cell(nn.Module):
             new = tuple(s.squeeze(0) for s in new)
         return new[0] if len(new) == 1 else new
 
-    def _step_state(self, state: StateArg | None, x: Tensor, batched: bool, where: str,
-                    name: str) -> State:
+    def _refuse_input(self, x: object) -> None:
+        """forward()'s error for an input it cannot step on (built only then: forward runs per step)."""
+        where, name = f"{type(self).__name__}.forward", self.argument_names[0]
+        if not isinstance(x, Tensor) or not x.is_floating_point() or x.dim() not in (1, 2):
+            got = f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"{where}: argument '{name}' expected a floating-point (N, F) or (F,) tensor, got {got}")
+        raise ValueError(f"{where}: argument '{name}' expected {self.input_size} features in the last dimension "
+                         f"(input_size), got shape {tuple(x.shape)}")
+
+    def _step_state(self, state: StateArg | None, x: Tensor, batched: bool) -> State:
         """forward()'s state, validated, as (N, S_k) tensors (zeros for None)."""
         batch, sizes = x.shape[0], self.state_sizes
         if state is None:
             return tuple(x.new_zeros(batch, size) for size in sizes)
-        if len(sizes) == 1 and isinstance(state, Tensor):
+        if isinstance(state, Tensor) and len(sizes) == 1:
             state = (state,)
+        where, name = f"{type(self).__name__}.forward", self.argument_names[1]
         if not isinstance(state, tuple | list) or len(state) != len(sizes):
             want = "a tensor" if len(sizes) == 1 else f"a tuple of {len(sizes)} tensors"
             got = f"a {type(state).__name__} of {len(state)} tensors" if isinstance(state, tuple | list) \
                 else type(state).__name__
             raise TypeError(f"{where}: argument '{name}' expected {want} ({', '.join(self.state_names)}), "
                             f"got {got}")
-        components = []
         for part, component, size in zip(self.state_names, state, sizes, strict=True):
             expected = (batch, size) if batched else (size,)
-            if not isinstance(component, Tensor) or tuple(component.shape) != expected:
+            if not isinstance(component, Tensor) or component.shape != expected:
                 got = tuple(component.shape) if isinstance(component, Tensor) else type(component).__name__
                 raise ValueError(f"{where}: argument '{name} ({part})' expected shape {expected}, got {got}")
-            if not component.is_floating_point() or (component.dtype != x.dtype
-                                                     and not torch.is_autocast_enabled(x.device.type)):
+            if component.dtype != x.dtype and (not component.is_floating_point()
+                                               or not torch.is_autocast_enabled(x.device.type)):
                 raise TypeError(f"{where}: argument '{name} ({part})' expected dtype {x.dtype} (that of "
                                 f"the input), got {component.dtype}")
-            components.append(component if batched else component.unsqueeze(0))
-        return tuple(components)
+        return tuple(state) if batched else tuple(component.unsqueeze(0) for component in state)
 
     def project(self, x: Tensor) -> Tensor:
         """W x + b for every gate at once: x (..., F) → (..., chunks·H)."""
@@ -447,7 +449,12 @@ def equations(cell: Cell) -> type[Cell] | None:
     where a ``step`` set on the instance replaces the equations."""
     if "step" in vars(cell):
         return None
-    kind = type(cell)
+    return _class_equations(type(cell))
+
+
+@functools.cache
+def _class_equations(kind: type[Cell]) -> type[Cell] | None:
+    """:func:`equations` of a class (cached: a one-step call asks at every step)."""
     for base in kind.__mro__:
         if base in LIBRARY_CELLS:
             same = all(getattr(kind, name) is getattr(base, name) for name in ("project", "recurrent", "step"))

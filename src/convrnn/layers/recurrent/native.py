@@ -70,7 +70,7 @@ def native_step(cell: Cell, x: Tensor, state: State) -> State | None:
     mode = cell_mode(cell)
     if mode is None or (mode == "lstm" and cell.proj_size):
         return None
-    if x.device.type == "cpu" and _autocast_refused_on_cpu():
+    if x.is_cpu and _autocast_refused_on_cpu():
         return None
     biases = (cell.bias_ih, cell.bias_hh) if cell.bias else (None, None)
     kernel = STEP_KERNELS[mode]
