@@ -51,9 +51,8 @@ class RNN(nn.Module):
 
     Speed: a stack that torch has fused kernels for runs on them (``native.py``): every cell a
     plain LSTM (with or without ``proj_size``), a GRU with ``reset="after"`` or an Elman cell,
-    without layer norm, look-ahead,
-    residual connections (with more than one layer), zoneout or, while training, recurrent
-    dropout, and ``return_states=False``. Dropout between layers then draws through torch's
+    without layer norm, look-ahead, residual connections (with more than one layer), zoneout or,
+    while training, recurrent dropout, and ``return_states=False``. Dropout between layers then draws through torch's
     kernel (same distribution, other draws). Set ``use_native = False`` to force the engine.
     Every other stack runs on the engine, whose loop is compiled C++ (``fused.py``) for the
     LSTM (peepholes, layer norm), the GRU (``reset="before"`` with or without layer norm,
