@@ -58,3 +58,43 @@ def test_train_cell_bad_values_are_one_line():
 def test_train_help_offers_the_cell_option():
     result = run("train", "--help")
     assert result.returncode == 0 and "--cell" in result.stdout and "mingru" in result.stdout
+
+
+def test_train_list_names_each_recipe_with_its_task_kind(capsys):
+    from convrnn.cli import main
+
+    assert main(["train", "--list"]) == 0
+    rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
+    assert rows["mnist"] == "image" and rows["shakespeare"] == "language-model" and rows["g2p"] == "seq2seq"
+    assert rows["word2vec"] == "word-vectors" and len(rows) == 15
+
+
+def test_help_lists_the_recipes_with_their_task_kinds():
+    result = run("--help")
+    assert result.returncode == 0
+    recipes = result.stdout.split("recipes (convrnn train RECIPE; task kind, description):", 1)[1]
+    assert recipes.split()[:2] == ["mnist", "image"] and "brown-pos        tagging" in recipes
+
+
+def test_a_run_whose_task_cannot_sample_or_embed_says_so_in_one_line(tmp_path, capsys):
+    from convrnn.cli import main
+    from convrnn.models import build_model
+    from convrnn.training.checkpoint import save_model
+
+    model, shape = build_model("digits-cnn")
+    save_model(tmp_path / "model", model, {"recipe": "digits", "model": "digits-cnn", "input_shape": list(shape)})
+    for command, cannot, able in (("sample", "generate text", "language-model"),
+                                  ("embed", "look up word vectors", "word-vectors")):
+        assert main([command, str(tmp_path), "--similar", "a"] if command == "embed" else [command, str(tmp_path)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (f"convrnn: error: {command}: '{tmp_path}' holds a digits model of the image task kind, "
+                                f"which cannot {cannot}; task kinds that can: {able}\n")
+
+
+def test_a_device_this_machine_lacks_is_one_line(capsys):
+    from convrnn.cli import main
+
+    assert main(["train", "digits", "--device", "toaster", "--out", "/nonexistent/never-written"]) == 2
+    assert capsys.readouterr().err == ("convrnn: error: train: argument 'device' expected a device name such as "
+                                       "'cpu', 'cuda' or 'cuda:1', got 'toaster'\n")

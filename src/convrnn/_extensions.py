@@ -1,7 +1,9 @@
 """Builds a C++ extension on first use and caches it atomically; None where it cannot be built.
 
-A library is built by ``torch.utils.cpp_extension.load`` (a C++ compiler and ninja needed) into
-a fresh temporary directory, then moved into
+Building says so on stderr in one line, with the time it took (:func:`_build_saying_so`);
+``convrnn build-core`` builds every extension ahead, so that a deployment never compiles at its
+first request. A library is built by ``torch.utils.cpp_extension.load`` (a C++ compiler and
+ninja needed) into a fresh temporary directory, then moved into
 ``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/`` (default cache root
 ``~/.cache/convrnn``) with one atomic rename, so a crash or a concurrent build never leaves a
 half-written library where a later run would load it. Sources, flags or torch changing give a new
@@ -16,6 +18,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,7 +82,7 @@ def load_extension(stem: str, source: Path | Sequence[Path], *, what: str, fallb
         directory.mkdir(parents=True, exist_ok=True)
         library = next(directory.glob(f"{name}*.so"), None)
         if library is None:
-            return _build(name, sources, directory, flags)
+            return _build_saying_so(name, sources, directory, flags, what)
         spec = importlib.util.spec_from_file_location(name, library)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -90,6 +93,20 @@ def load_extension(stem: str, source: Path | Sequence[Path], *, what: str, fallb
         warnings.warn(f"convrnn: the {what} could not be built or loaded ({reason}); {fallback}",
                       RuntimeWarning, stacklevel=3)
         return None
+
+
+def _build_saying_so(name: str, sources: list[Path], directory: Path, flags: list[str], what: str) -> ModuleType:
+    """:func:`_build`, with one line on stderr: what is built, where it is cached, how long it took
+    (a first use would otherwise wait silently for a minute)."""
+    print(f"convrnn: building the {what} (once; cached in {directory}) ...", end="", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        module = _build(name, sources, directory, flags)
+    except BaseException:
+        print(" failed", file=sys.stderr, flush=True)
+        raise
+    print(f" done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return module
 
 
 def _build(name: str, sources: list[Path], directory: Path, flags: list[str]) -> ModuleType:

@@ -1,6 +1,9 @@
 """The ``convrnn`` command: one sub-command per verb, each a thin shell over the library.
 
-Every sub-command is a function ``_cmd_<verb>(args) -> int`` registered in ``_build_parser``.
+Every sub-command is a function ``_cmd_<verb>(args) -> int`` registered in ``_build_parser``. A run
+is dispatched to its recipe (named in its saved config), and what it may do is asked of the
+recipe's task kind (:class:`convrnn.tasks.Task`): its declared capabilities (``sample``,
+``embed``, …) and ``train`` options (``--cell``), never its class.
 Errors a user can cause (bad arguments, missing files, unknown recipes) are raised as
 ``ValueError``/``TypeError``/``FileNotFoundError``/``KeyError`` and printed as one line,
 ``convrnn: error: ...``, with exit status 2 — never a traceback.
@@ -19,17 +22,37 @@ from convrnn import __version__
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, KeyError, NotADirectoryError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: its help ends with the recipes and their task kinds, gathered only
+    when help is shown (it imports every recipe)."""
+
+    def format_help(self) -> str:
+        self.epilog = "recipes (convrnn train RECIPE; task kind, description):\n" + "\n".join(
+            f"  {line}" for line in _recipe_lines())
+        return super().format_help()
+
+
+def _recipe_lines() -> list[str]:
+    """One line per recipe: its name, its task kind and its description."""
+    from convrnn.recipes import RECIPE_NAMES, get_recipe
+
+    recipes = [get_recipe(name) for name in RECIPE_NAMES]
+    width = max((len(recipe.kind) for recipe in recipes), default=0)
+    return [f"{recipe.name:16s} {recipe.kind:{width}s}  {recipe.description}" for recipe in recipes]
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="convrnn",
         description="Convolutional and recurrent neural networks: train, inspect and use them.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"convrnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
 
     p = sub.add_parser("train", help="train a recipe on its real data set (e.g. `convrnn train mnist`)")
     p.add_argument("recipe", help="a recipe name (see `convrnn train --list`)", nargs="?")
-    p.add_argument("--list", action="store_true", help="list the recipes and exit")
+    p.add_argument("--list", action="store_true", help="list the recipes with their task kinds and exit")
     p.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the recipe's)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
     p.add_argument("--lr", type=float, default=None, help="(peak) learning rate (default: the recipe's)")
@@ -116,32 +139,28 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def _recipe_of_run(path: str) -> Any:
-    """The recipe a run or model directory was trained with (named in its saved config)."""
-    from pathlib import Path
+def _recipe_of_run(path: str, *, required: bool = True) -> Any:
+    """The recipe a run or model directory was trained with (named in its saved config); with
+    ``required=False`` None where that recipe is not registered."""
+    import convrnn.recipes
+    from convrnn.tasks.runs import run_config
 
-    from convrnn.recipes import get_recipe
-    from convrnn.training.checkpoint import read_config
-
-    run = Path(path)
-    if not run.exists():
-        raise FileNotFoundError(f"no such run or model directory: '{run}'")
-    for candidate in (run, run / "model", run / "checkpoints" / "best"):
-        if (candidate / "config.json").is_file():
-            return get_recipe(read_config(candidate).get("recipe", "?"))
-    raise FileNotFoundError(f"'{run}' holds no model (no config.json in it, in model/ or in checkpoints/best/)")
+    name = run_config(path).get("recipe", "?")
+    if not required and name not in convrnn.recipes.RECIPE_NAMES:
+        return None
+    return convrnn.recipes.get_recipe(name)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from convrnn.recipes import RECIPE_NAMES, get_recipe
+    from convrnn.recipes import get_recipe
 
     if args.list or args.recipe is None:
-        for name in RECIPE_NAMES:
-            print(f"{name:16s} {get_recipe(name).description}")
+        for line in _recipe_lines():
+            print(line)
         return 0
     recipe = get_recipe(args.recipe)
     out = args.out or f"runs/{recipe.name}"
-    options = {} if args.cell is None else {"cell": _language_model_cell(recipe, args.cell)}
+    options = {} if args.cell is None else {"cell": _train_option(recipe, "cell", args.cell)}
     scores = recipe.train(out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, resume=args.resume, progress=not args.no_progress,
                           limit=args.limit, **options)
@@ -152,22 +171,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _language_model_cell(recipe: Any, cell: str) -> str:
-    """``--cell``, checked: only a language-model recipe has a recurrent layer to choose."""
-    from convrnn.models.language_model import CELL_NAMES
-    from convrnn.training.lm_recipe import LanguageModelRecipe
+def _train_option(recipe: Any, option: str, value: str) -> str:
+    """``--<option> value``, checked against what the recipe's task kind declares it takes."""
+    from convrnn.tasks import Task
 
-    if not isinstance(recipe, LanguageModelRecipe):
-        raise ValueError(f"--cell: only language-model recipes (shakespeare, ptb-word, …) take a cell, "
-                         f"and '{recipe.name}' is not one")
-    if cell.lower() not in CELL_NAMES:
-        raise ValueError(f"--cell: expected one of {list(CELL_NAMES)}, got {cell!r}")
-    return cell.lower()
+    if option not in recipe.train_options:
+        kinds = sorted(kind for kind, task in Task.kinds.items() if option in task.train_options)
+        raise ValueError(f"--{option}: only {' and '.join(kinds)} recipes take a {option}, and "
+                         f"'{recipe.name}' ({recipe.kind}) is not one")
+    choices = recipe.train_options[option]
+    if value.lower() not in choices:
+        raise ValueError(f"--{option}: expected one of {list(choices)}, got {value!r}")
+    return value.lower()
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from convrnn.tasks import resolve_device
+
     recipe = _recipe_of_run(args.checkpoint)
-    scores = recipe.evaluate(args.checkpoint, split=args.split, device=args.device)
+    scores = recipe.evaluate(args.checkpoint, split=args.split, device=resolve_device(args.device, where="eval"))
     shown = ", ".join(f"{key} {value:.4g}" for key, value in scores.items())
     print(f"{recipe.name} ({args.split}): {shown}")
     return 0
@@ -182,9 +204,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def _cmd_sample(args: argparse.Namespace) -> int:
     recipe = _recipe_of_run(args.checkpoint)
-    if not hasattr(recipe, "sample"):
-        raise ValueError(f"'{args.checkpoint}' holds a {recipe.name} model, which does not generate text; "
-                         "`convrnn sample` needs a language model (e.g. shakespeare, ptb-word)")
+    recipe.require("sample", args.checkpoint)
 
     shown = []
 
@@ -212,9 +232,9 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if path.is_file():
         vectors = load_word2vec_format(path, binary=path.suffix == ".bin")
     else:
-        from convrnn.recipes.word2vec import load_vectors
-
-        vectors, _ = load_vectors(path)
+        recipe = _recipe_of_run(args.checkpoint)
+        recipe.require("embed", args.checkpoint)
+        vectors = recipe.embed(path)
     for word in args.similar:
         found = vectors.most_similar(word, args.top, restrict=args.restrict)
         print(f"{word}: " + ", ".join(f"{w} {s:.3f}" for w, s in found))
@@ -242,7 +262,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     elif args.model in RECIPE_NAMES:
         model, input_shape = get_recipe(args.model).summary_model()
     elif Path(args.model).exists():
-        from convrnn.training.image_recipe import load_trained
+        from convrnn.tasks import load_trained
 
         model, config = load_trained(args.model)
         input_shape = tuple(config["input_shape"])
@@ -256,16 +276,17 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from convrnn.inspect.report import stats_of_run
+    from convrnn.tasks.report import stats_of_run
 
-    print(stats_of_run(args.run, batch_size=args.batch_size))
+    print(stats_of_run(args.run, batch_size=args.batch_size, recipe=_recipe_of_run(args.run, required=False)))
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from convrnn.inspect.report import write_report
+    from convrnn.tasks.report import write_report
 
-    print(f"report written to {write_report(args.run, args.out, batch_size=args.batch_size)}")
+    recipe = _recipe_of_run(args.run, required=False)
+    print(f"report written to {write_report(args.run, args.out, recipe=recipe, batch_size=args.batch_size)}")
     return 0
 
 

@@ -11,17 +11,10 @@ import torch
 
 from convrnn.cli import main
 from convrnn.data.text import CharTokenizer, Vocabulary
-from convrnn.inspect.report import (
-    Section,
-    build_report,
-    image_tag,
-    language_model_sections,
-    render_report,
-    stats_of_run,
-    write_report,
-)
+from convrnn.inspect.report import Section, image_tag, language_model_sections, render_report
 from convrnn.models import build_model
 from convrnn.models.language_model import LanguageModel
+from convrnn.tasks.report import build_report, stats_of_run, write_report
 from convrnn.training.checkpoint import save_model
 
 TEXT = 'KING. "Come (quickly) now," he said.\nQUEEN. "No."\n' * 6

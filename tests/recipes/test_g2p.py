@@ -10,7 +10,7 @@ import torch
 
 from convrnn.cli import main
 from convrnn.recipes import get_recipe
-from convrnn.training.seq2seq_recipe import edit_distance, lexicon_scores
+from convrnn.tasks.seq2seq import edit_distance, lexicon_scores
 
 SOUNDS = {"a": "AE", "b": "B", "d": "D", "e": "EH", "k": "K", "m": "M", "o": "AA", "s": "S", "t": "T"}
 
@@ -97,7 +97,7 @@ def test_g2p_reaches_its_target_on_cmudict(tmp_path):
 
 
 def test_the_report_of_a_run_shows_its_alignments(g2p_run):
-    from convrnn.inspect.report import build_report
+    from convrnn.tasks.report import build_report
 
     _, out, _ = g2p_run
     page = build_report(out)

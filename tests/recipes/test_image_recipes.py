@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from convrnn.data.image_dataset import ImageDataset
 from convrnn.data.image_files import read_image, write_png
 from convrnn.recipes import RECIPE_NAMES, get_recipe
-from convrnn.training.image_recipe import ImageRecipe, load_trained, predict_images, train_recipe
+from convrnn.tasks.image import ImageRecipe, load_trained, predict_images, train_recipe
 
 
 def synthetic_digits(split: str, *, normalize: bool = False, random_shift: int = 0) -> ImageDataset:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from convrnn.training.keyword_recipe import KeywordRecipe, shift_accuracies
+from convrnn.tasks.keyword import KeywordRecipe, shift_accuracies
 
 RATE = 8000
 

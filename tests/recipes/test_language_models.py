@@ -13,19 +13,15 @@ from dataclasses import replace
 import pytest
 import torch
 
+from convrnn.data.lm_stream import LanguageModelStream
 from convrnn.data.text import CharTokenizer, Vocabulary
 from convrnn.models.language_model import PARALLEL_LAYERS, LanguageModel
 from convrnn.recipes import RECIPE_NAMES, get_recipe
 from convrnn.recipes import ptb_word as ptb_module
 from convrnn.recipes import shakespeare as shakespeare_module
+from convrnn.tasks.language_model import _scheduler, load_language_model
 from convrnn.training.checkpoint import read_config, save_model
-from convrnn.training.lm_recipe import (
-    LanguageModelStream,
-    PassPartSampler,
-    _scheduler,
-    load_language_model,
-    stream_loss,
-)
+from convrnn.training.streams import PassPartSampler, stream_loss
 
 WORDS = ["the", "cat", "dog", "sat", "ran", "on", "a", "mat", "log", "and"]
 
@@ -114,7 +110,7 @@ def test_sampling_a_run_is_reproducible_and_in_vocabulary(shakespeare_run):
 def test_sampling_never_draws_padding_unknown_or_begin_tokens(shakespeare_run, monkeypatch):
     """The recipe forbids <pad>, <unk> and <bos> (never text), even where the model favours them;
     <eos> (a new document) stays allowed."""
-    import convrnn.training.lm_recipe as lm_recipe
+    import convrnn.tasks.language_model as lm_recipe
 
     out, _ = shakespeare_run
     recipe = tiny("shakespeare")

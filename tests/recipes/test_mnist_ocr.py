@@ -16,7 +16,7 @@ from convrnn.data.digit_strings import DigitStrings, collate_digit_strings
 from convrnn.data.image_files import write_png
 from convrnn.layers.ctc import ctc_greedy_decode
 from convrnn.recipes import get_recipe
-from convrnn.training.ocr_recipe import OCRRecipe, StringAccuracy, edit_distance, load_reader
+from convrnn.tasks.ocr import OCRRecipe, StringAccuracy, edit_distance, load_reader
 
 GLYPHS = (np.random.default_rng(0).random((10, 28, 28)) > 0.6).astype(np.uint8) * 255  # one per digit
 
@@ -161,7 +161,7 @@ def test_full_recipe_reaches_its_target(tmp_path):
 
 
 def test_the_report_of_a_run_renders(run_dir):
-    from convrnn.inspect.report import build_report
+    from convrnn.tasks.report import build_report
 
     out, _ = run_dir
     page = build_report(out)

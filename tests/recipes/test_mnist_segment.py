@@ -15,8 +15,8 @@ import torch
 from convrnn.data.digit_canvas import BACKGROUND, SEGMENT_CLASSES, DigitCanvases
 from convrnn.data.image_files import write_png
 from convrnn.recipes import get_recipe
+from convrnn.tasks.segmentation import SegmentRecipe, predict_labels
 from convrnn.training.metrics_segmentation import confusion_matrix, intersection_over_union
-from convrnn.training.segment_recipe import SegmentRecipe, predict_labels
 
 
 def fake_digits(count: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -147,7 +147,7 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
 
 
 def test_the_report_of_a_run_shows_its_input_truth_prediction_grid(run_dir):
-    from convrnn.inspect.report import build_report
+    from convrnn.tasks.report import build_report
 
     out, _ = run_dir
     page = build_report(out)

@@ -16,11 +16,11 @@ from convrnn.data.batching import pad_sequences
 from convrnn.data.universal_tags import UNIVERSAL_TAGS
 from convrnn.models.sequence_classifier import BagOfWordsClassifier
 from convrnn.recipes import RECIPE_NAMES, get_recipe
-from convrnn.training import forecast_recipe
-from convrnn.training.feature_recipe import hold_out_per_class
-from convrnn.training.forecast_recipe import forecast_errors
-from convrnn.training.sequence_recipe import load_sequence_model
-from convrnn.training.text_recipe import distinct_ids, fit_logistic_regression
+from convrnn.tasks import forecasting as forecast_recipe
+from convrnn.tasks.forecasting import forecast_errors
+from convrnn.tasks.sequence import load_sequence_model
+from convrnn.tasks.sequence_classification import hold_out_per_class
+from convrnn.tasks.text_classification import distinct_ids, fit_logistic_regression
 
 FAST = {"progress": False}
 

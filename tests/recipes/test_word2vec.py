@@ -10,7 +10,8 @@ import pytest
 
 from convrnn.models.word2vec import load_word2vec_format
 from convrnn.recipes import get_recipe
-from convrnn.recipes.word2vec import RECIPE, load_vectors
+from convrnn.recipes.word2vec import RECIPE
+from convrnn.tasks.word_vectors import load_vectors
 
 
 @pytest.fixture

@@ -102,3 +102,14 @@ def spatial_dims(kernel_size: int | Sequence[int], dims: int | None, where: str)
     if not isinstance(kernel_size, Sequence) or len(kernel_size) not in (1, 2, 3):
         raise ValueError(f"{where}: argument 'kernel_size' expected an int or 1 to 3 sizes, got {kernel_size!r}")
     return len(kernel_size)
+
+
+def refuse_torchscript(module: object) -> None:
+    """Raise the error ``torch.jit.script`` meets on a convrnn layer that TorchScript cannot compile
+    (called from the layer's ``__prepare_scriptable__``): TorchScript is in maintenance, and the
+    layer's engine is Python with compiled operators, which torch.export and torch.compile take."""
+    name = type(module).__name__
+    raise TypeError(
+        f"torch.jit.script: convrnn's {name} does not support TorchScript (in maintenance in PyTorch); "
+        f"export it with torch.export.export(model, args) or torch.onnx.export(model, args, dynamo=True) "
+        f"(the time axis stays dynamic; see the README's 'Export and deploy'), or speed it up with torch.compile")

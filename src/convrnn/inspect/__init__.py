@@ -1,6 +1,7 @@
 """Looking inside networks: per-layer summaries (shapes, parameters, multiply-adds, receptive fields),
 statistics (activations, gradients, dead ReLUs), pictures (filters, feature maps), gradients through
-time, recurrent cells over text, embeddings, training curves, and one HTML report of a run.
+time, recurrent cells over text, embeddings, training curves, and the sections of one HTML report.
+It takes models and data and knows no task: :mod:`convrnn.tasks.report` reports a run directory.
 
 Plots need matplotlib (``pip install 'convrnn[viz]'``); arrays and PNGs of filters and maps do not.
 """
@@ -18,7 +19,7 @@ from convrnn.inspect.images import (
     strongest_filter,
     tile,
 )
-from convrnn.inspect.report import build_report, stats_of_run, write_report
+from convrnn.inspect.report import Section, image_sections, language_model_sections, recurrent_sections, render_report
 from convrnn.inspect.segmentation import PALETTE, colorize, plot_segmentations, write_segmentations
 from convrnn.inspect.stats import LayerStats, StatsTable, layer_stats
 from convrnn.inspect.summary import LayerRow, Summary, count_parameters, summary
@@ -35,9 +36,9 @@ __all__ = [
     "CellMatch",
     "LayerRow",
     "LayerStats",
+    "Section",
     "StatsTable",
     "Summary",
-    "build_report",
     "cell_states",
     "color_text",
     "colorize",
@@ -46,6 +47,8 @@ __all__ = [
     "filter_grid",
     "find_cells",
     "gradient_through_time",
+    "image_sections",
+    "language_model_sections",
     "layer_panel",
     "layer_stats",
     "matched_filter",
@@ -60,13 +63,13 @@ __all__ = [
     "project_2d",
     "read_log",
     "recurrent_eigenvalues",
+    "recurrent_sections",
+    "render_report",
     "rnn_versus_lstm",
     "save_alignment",
-    "stats_of_run",
     "strongest_filter",
     "summary",
     "text_features",
     "tile",
-    "write_report",
     "write_segmentations",
 ]

@@ -9,15 +9,15 @@ section is present, every image decoded (``complete && naturalWidth > 0``) and n
 or ``console.error`` happened; a headless browser reads it with ``--dump-dom``.
 
 The parts take models and data directly (:func:`image_sections`, :func:`recurrent_sections`,
-:func:`language_model_sections`); :func:`build_report` finds them for a run directory written by
-``convrnn train``.
+:func:`language_model_sections`, :func:`word_vector_sections`) and know no task;
+:func:`convrnn.tasks.report.build_report` loads a trained run's model, config and data and hands
+them to these.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import inspect
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 from convrnn.functional._checks import check_tensor
 from convrnn.inspect import cells, curves, embeddings, images, through_time
-from convrnn.inspect._plot import VIZ_HINT, has_matplotlib, write_atomic
+from convrnn.inspect._plot import VIZ_HINT, has_matplotlib
 from convrnn.inspect.stats import layer_stats
 from convrnn.inspect.summary import summary
 from convrnn.layers.recurrent.rnn import RNN
@@ -315,145 +315,5 @@ def render_report(title: str, sections: Sequence[Section]) -> str:
     return "\n".join(parts)
 
 
-def _first_rnn(model: nn.Module) -> RNN | None:
-    return next((m for m in model.modules() if isinstance(m, RNN)), None)
-
-
-def _is_language_model(config: dict[str, Any]) -> bool:
-    # Text classifiers save a vocabulary and a tokenizer too; only language models name no other model.
-    named = config.get("model", "language-model")
-    return "vocabulary" in config and "tokenizer" in config and named == "language-model"
-
-
-def _has_dataset(recipe_name: str) -> bool:
-    """Whether the recipe offers ``dataset(split, …)`` of (input, label) pairs for image sections."""
-    from convrnn.recipes import get_recipe
-
-    try:
-        return hasattr(get_recipe(recipe_name), "dataset")
-    except KeyError:
-        return False
-
-
-def _rebuilt_model(run: Path) -> nn.Module | None:
-    """A run's model rebuilt by the sequence runners or from the model registry; None for a run
-    this report does not know how to rebuild (it then shows config, scores, curves and pictures)."""
-    from convrnn.training.image_recipe import load_trained
-    from convrnn.training.sequence_recipe import load_sequence_model
-
-    for load in (load_sequence_model, load_trained):
-        try:
-            return load(run)[0]
-        except (ValueError, KeyError, FileNotFoundError, TypeError):
-            continue
-    return None
-
-
-def _validation_batch(recipe_name: str, batch_size: int) -> tuple[Tensor, Tensor]:
-    from convrnn.recipes import get_recipe
-
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"argument 'batch_size' (--batch-size) expected a positive int, got {batch_size!r}")
-    recipe = get_recipe(recipe_name)
-    if hasattr(recipe, "sizes"):  # generated examples (keyword clips, digit canvases): make just the batch
-        quiet = {"progress": False} if "progress" in inspect.signature(recipe.dataset).parameters else {}
-        examples = recipe.dataset("validation", size=batch_size, **quiet)
-        inputs, labels = zip(*(examples[i][:2] for i in range(len(examples))), strict=True)
-        return torch.stack([torch.as_tensor(x) for x in inputs]), torch.stack([torch.as_tensor(y) for y in labels])
-    images_, labels = recipe.dataset("validation", normalize=True).tensors
-    return images_[:batch_size], labels[:batch_size]
-
-
-def _language_model_text(config: dict[str, Any], model: nn.Module, vocabulary: Any, tokenizer: Any) -> str:
-    """The start of the validation corpus, or where that cannot be loaded, a sample of the model's own."""
-    try:
-        from convrnn.recipes import get_recipe
-
-        return get_recipe(config["recipe"]).corpus("validation")[0][:1500]
-    except (ImportError, KeyError, OSError, ValueError, RuntimeError):
-        from convrnn.generate import generate
-
-        ids = generate(model, [vocabulary.eos_index], 400, temperature=0.8, seed=1)
-        return tokenizer.detokenize(vocabulary.decode(ids, skip_special=True))
-
-
-def stats_of_run(run: str | os.PathLike[str], batch_size: int = 64) -> Any:
-    """:func:`convrnn.inspect.layer_stats` of a run's model on the first ``batch_size`` validation
-    images (image runs) or on next-token prediction over the start of the validation text
-    (language-model runs)."""
-    from convrnn.training.checkpoint import read_config
-    from convrnn.training.image_recipe import model_directory
-
-    config = read_config(model_directory(run))
-    if _is_language_model(config):
-        from convrnn.training.lm_recipe import load_language_model
-
-        model, config, vocabulary, tokenizer = load_language_model(run)
-        text = _language_model_text(config, model, vocabulary, tokenizer)
-        ids = torch.tensor(vocabulary.encode(tokenizer.tokenize(text), unknown="map"))
-        return layer_stats(model, (ids[None, :-1], ids[None, 1:]))
-    if "input_shape" in config and "model" in config:
-        from convrnn.training.image_recipe import load_trained
-
-        model, config = load_trained(run)
-        return layer_stats(model, _validation_batch(config["recipe"], batch_size))
-    raise ValueError(f"inspect: the run '{run}' (recipe {config.get('recipe', '?')!r}) is neither an image "
-                     f"nor a language-model run; layer statistics need one of them")
-
-
-def build_report(run: str | os.PathLike[str], *, batch: tuple[Tensor, Tensor] | None = None,
-                 text: str | None = None, batch_size: int = 64) -> str:
-    """The HTML report of a run directory (see the module docstring).
-
-    Image runs use ``batch`` (images (N, C, H, W) normalised as in training, labels (N,)) or the
-    first ``batch_size`` images of the recipe's validation split; language-model runs read
-    ``text`` or the start of the validation corpus (or, where that cannot be loaded, a sample
-    of the model's own). Other runs with a recurrent layer get its gradients through time.
-    """
-    from convrnn.training.checkpoint import read_config
-    from convrnn.training.image_recipe import model_directory
-
-    run = Path(run)
-    config = read_config(model_directory(run))
-    sections = run_sections(run, config)
-    recipe_name = config.get("recipe", "?")
-    if _is_language_model(config):
-        from convrnn.training.lm_recipe import load_language_model
-
-        model, config, vocabulary, tokenizer = load_language_model(run)
-        text = _language_model_text(config, model, vocabulary, tokenizer) if text is None else text
-        sections += language_model_sections(
-            model, text, lambda t: vocabulary.encode(tokenizer.tokenize(t), unknown="map"),
-            lambda ids: vocabulary.decode(ids), words=tokenizer.kind == "words",
-            prompt_ids=[vocabulary.eos_index])
-    elif "input_shape" in config and "model" in config and (batch is not None or _has_dataset(recipe_name)):
-        from convrnn.training.image_recipe import load_trained
-
-        model, config = load_trained(run)
-        batch = _validation_batch(recipe_name, batch_size) if batch is None else batch
-        sections += image_sections(model, batch, classes=config.get("classes"))
-    elif (run / "vectors.bin").is_file():  # word vectors (word2vec): where the words lie
-        sections += word_vector_sections(run / "vectors.bin")
-    else:
-        model = _rebuilt_model(run)
-        rnn = _first_rnn(model) if model is not None else None
-        if rnn is not None:
-            sections += recurrent_sections(rnn)
-        convolutions = [(name, m) for name, m in model.named_modules() if images.is_convolution(m)] if model else []
-        if convolutions:
-            name, first = convolutions[0]
-            sections.append(Section("filters", f"Filters of the first convolution ({name})",
-                                    image_tag(images.png(images.filter_grid(first.weight)),
-                                              f"{tuple(first.weight.shape)} weights, blue < 0 < red")))
-    return render_report(f"convrnn report: {recipe_name}", sections)
-
-
-def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, **options: Any) -> Path:
-    """Write :func:`build_report` of ``run`` to ``out`` (default ``RUN/report.html``) atomically."""
-    path = Path(out) if out is not None else Path(run) / "report.html"
-    return write_atomic(path, build_report(run, **options))
-
-
-__all__ = ["Section", "build_report", "image_sections", "image_tag", "language_model_sections",
-           "recurrent_sections", "render_report", "run_sections", "stats_of_run", "word_vector_sections",
-           "write_report"]
+__all__ = ["Section", "image_sections", "image_tag", "language_model_sections", "recurrent_sections",
+           "render_report", "run_sections", "word_vector_sections"]

@@ -1,5 +1,9 @@
 """``torch.nn.Module`` layers over :mod:`convrnn.functional`: convolution, pooling, glue blocks,
-and the recurrent engine (:mod:`convrnn.layers.recurrent`, re-exported here)."""
+attention, CTC, and the recurrent engine with every recurrent layer (:mod:`convrnn.layers.recurrent`).
+
+Every public name of these modules is exported here, and listed in the README's "Layers" table
+(a test holds the three together).
+"""
 
 from convrnn.layers.attention import ATTENTION_KINDS, Attention, masked_softmax, source_mask
 from convrnn.layers.blocks import (
@@ -25,13 +29,24 @@ from convrnn.layers.conv import (
     SeparableConv,
     SharedFilterConv,
 )
-from convrnn.layers.ctc import CTCHead, CTCLoss, ctc_beam_decode, ctc_beam_search, ctc_best_path, ctc_greedy_decode
+from convrnn.layers.ctc import (
+    CTCHead,
+    CTCLoss,
+    ctc_beam_decode,
+    ctc_beam_search,
+    ctc_best_path,
+    ctc_greedy_decode,
+    symbols_to_labels,
+)
 from convrnn.layers.pool import GlobalPool, Pool, Pool1d, Pool2d, Pool3d
 from convrnn.layers.recurrent import (
+    CELLS,
     GRU,
     LSTM,
     MGU,
+    QRNN,
     RNN,
+    Cell,
     Elman,
     ElmanCell,
     GRUCell,
@@ -39,13 +54,23 @@ from convrnn.layers.recurrent import (
     JordanCell,
     LSTMCell,
     MGUCell,
+    MinGRU,
+    MinLSTM,
+    ParallelRNN,
+    from_torch,
+    linear_recurrence,
+    run_direction,
+    run_lookahead,
+    scan,
 )
 
 __all__ = [
     "ATTENTION_KINDS",
+    "CELLS",
     "GRU",
     "LSTM",
     "MGU",
+    "QRNN",
     "RNN",
     "Attention",
     "BatchNorm1d",
@@ -53,6 +78,7 @@ __all__ = [
     "BatchNorm3d",
     "CTCHead",
     "CTCLoss",
+    "Cell",
     "ColumnsAsTime",
     "Conv",
     "Conv1d",
@@ -72,7 +98,10 @@ __all__ = [
     "JordanCell",
     "LSTMCell",
     "MGUCell",
+    "MinGRU",
+    "MinLSTM",
     "Parallel",
+    "ParallelRNN",
     "Pool",
     "Pool1d",
     "Pool2d",
@@ -87,8 +116,14 @@ __all__ = [
     "ctc_beam_search",
     "ctc_best_path",
     "ctc_greedy_decode",
+    "from_torch",
+    "linear_recurrence",
     "masked_softmax",
     "output_width",
+    "run_direction",
+    "run_lookahead",
+    "scan",
     "sequence_to_columns",
     "source_mask",
+    "symbols_to_labels",
 ]

@@ -269,3 +269,7 @@ class ConvTranspose3d(ConvTranspose):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
                  *args: object, **kwargs: object) -> None:
         super().__init__(in_channels, out_channels, kernel_size, *args, dims=3, **kwargs)
+
+
+__all__ = ["Conv", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d", "SeparableConv", "SharedFilterConv"]

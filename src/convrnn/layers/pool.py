@@ -137,3 +137,6 @@ class GlobalPool(nn.Module):
         if self.keepdim:
             text += ", keepdim=True"
         return text
+
+
+__all__ = ["GlobalPool", "Pool", "Pool1d", "Pool2d", "Pool3d"]

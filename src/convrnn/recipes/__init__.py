@@ -1,5 +1,7 @@
 """One file per seed task — data + model + training settings, nothing else — and a registry.
 
+A recipe is one instance of a task kind (:mod:`convrnn.tasks`: ``ImageRecipe``,
+``LanguageModelRecipe``, …), whose ``kind`` names it in ``convrnn train --list``.
 ``get_recipe(name)`` returns the recipe object of ``convrnn/recipes/<name>.py`` (dashes in the
 name become underscores in the file name). The registry is the directory itself: a new recipe is
 a new file with a module-level ``RECIPE``; ``RECIPE_NAMES`` lists the seed tasks first, in the

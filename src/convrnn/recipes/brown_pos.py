@@ -36,7 +36,7 @@ vocabulary); validation 95.7 % after epoch 1, 96.7 % after epoch 2.
 
 from convrnn.data.brown import brown_documents
 from convrnn.data.universal_tags import UNIVERSAL_TAGS, universal_sentence
-from convrnn.training.tagging_recipe import TaggingRecipe
+from convrnn.tasks.tagging import TaggingRecipe
 
 
 def split_documents(names: list[str]) -> dict[str, str]:

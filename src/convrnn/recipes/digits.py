@@ -8,7 +8,7 @@ split is the last 360 digits, written by people absent from training, so it is h
 """
 
 from convrnn.data import Digits
-from convrnn.training.image_recipe import ImageRecipe
+from convrnn.tasks.image import ImageRecipe
 
 RECIPE = ImageRecipe(
     name="digits",

@@ -10,7 +10,7 @@ seed 0, 15 epochs, 9 min on 2 threads of a 2-core machine.
 """
 
 from convrnn.data import FashionMNIST
-from convrnn.training.image_recipe import ImageRecipe
+from convrnn.tasks.image import ImageRecipe
 
 RECIPE = ImageRecipe(
     name="fashion-mnist",

@@ -40,7 +40,7 @@ from typing import Any
 
 from convrnn.data.lexicons import cmudict
 from convrnn.inspect.alignment import save_alignment
-from convrnn.training.seq2seq_recipe import G2PRecipe, transcribe
+from convrnn.tasks.seq2seq import G2PRecipe, transcribe
 
 ALIGNMENT_WORDS = ("phoneme", "knight", "xylophone", "thought")
 

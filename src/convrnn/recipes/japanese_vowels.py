@@ -16,7 +16,7 @@ Target: ≥ 97 % test accuracy. Measured with these defaults (seed 0, one CPU th
 """
 
 from convrnn.data.series import japanese_vowels
-from convrnn.training.feature_recipe import FeatureSequenceRecipe
+from convrnn.tasks.sequence_classification import FeatureSequenceRecipe
 
 
 def load() -> dict:

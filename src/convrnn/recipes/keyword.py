@@ -15,7 +15,7 @@ voices; the keyword moved alone to the start, 1/4, 1/2, 3/4 and end of the clip 
 """
 
 from convrnn.data.keyword import KeywordClips
-from convrnn.training.keyword_recipe import KeywordRecipe
+from convrnn.tasks.keyword import KeywordRecipe
 
 RECIPE = KeywordRecipe(
     name="keyword",

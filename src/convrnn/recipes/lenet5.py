@@ -8,7 +8,7 @@ full 10k test set, seed 0, 10 epochs (5 min on 1 thread of a shared 2-core machi
 """
 
 from convrnn.data import MNIST
-from convrnn.training.image_recipe import ImageRecipe
+from convrnn.tasks.image import ImageRecipe
 
 RECIPE = ImageRecipe(
     name="lenet5",

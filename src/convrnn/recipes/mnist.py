@@ -10,7 +10,7 @@ wall time on an idle 2-core machine (2 threads, 2,150 images/s); 99.38 % with 1 
 """
 
 from convrnn.data import MNIST
-from convrnn.training.image_recipe import ImageRecipe
+from convrnn.tasks.image import ImageRecipe
 
 RECIPE = ImageRecipe(
     name="mnist",

@@ -23,7 +23,7 @@ are a GPU job: on 2 CPU cores the 300k string presentations take over an hour; a
 96.84 % (CER 0.71 %). More epochs were not tried.
 """
 
-from convrnn.training.ocr_recipe import OCRRecipe
+from convrnn.tasks.ocr import OCRRecipe
 
 RECIPE = OCRRecipe(
     name="mnist-ocr",

@@ -33,7 +33,7 @@ truth / prediction for the first 8 test canvases.
 """
 
 from convrnn.data.digit_canvas import CANVAS_SIZE, SEGMENT_CLASSES, DigitCanvases
-from convrnn.training.segment_recipe import SegmentRecipe
+from convrnn.tasks.segmentation import SegmentRecipe
 
 RECIPE = SegmentRecipe(
     name="mnist-segment",

@@ -26,7 +26,7 @@ validation 118.5 — measured on a GPU (H100, 3 min 19 s); the same 13 passes ta
 
 from convrnn.data import penn_treebank
 from convrnn.functional._checks import check_choice
-from convrnn.training.lm_recipe import LanguageModelRecipe
+from convrnn.tasks.language_model import LanguageModelRecipe
 
 SPLIT_NAMES = {"train": "train", "validation": "valid", "test": "test"}
 

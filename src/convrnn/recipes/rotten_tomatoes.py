@@ -56,7 +56,7 @@ import zlib
 from convrnn.data.rotten_tomatoes import SENTIMENT_CLASSES, rotten_tomatoes
 from convrnn.data.text_stream import TextStream, tokenize_words
 from convrnn.models.word2vec import Word2Vec, Word2VecSettings, WordVectors, WordVocabulary, train_word2vec
-from convrnn.training.text_recipe import TextClassificationRecipe
+from convrnn.tasks.text_classification import TextClassificationRecipe
 
 VECTOR_CORPORA = ("sotu", "shakespeare", "ptb")
 

@@ -123,7 +123,7 @@ and the LSTM's, from the zero state it handles badly (special tokens included)::
 
 from convrnn.data import shakespeare_works
 from convrnn.functional._checks import check_choice
-from convrnn.training.lm_recipe import LanguageModelRecipe
+from convrnn.tasks.language_model import LanguageModelRecipe
 
 VALIDATION_WORKS = ("julius_caesar",)
 TEST_WORKS = ("macbeth", "twelfth_night")

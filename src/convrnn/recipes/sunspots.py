@@ -35,7 +35,7 @@ years, is better still.
 import numpy as np
 
 from convrnn.data.series import statsmodels_series
-from convrnn.training.forecast_recipe import ForecastingRecipe
+from convrnn.tasks.forecasting import ForecastingRecipe
 
 FIRST_YEAR, VALIDATION_YEAR, TEST_YEAR = 1700, 1920, 1950
 

@@ -1,4 +1,5 @@
-"""Training: the ``fit`` loop, callbacks, metrics, checkpoints, seeding and torchrun helpers.
+"""Training, the loop only: ``fit``, callbacks, metrics, checkpoints, truncated BPTT over sequences and
+streams, seeding and torchrun helpers. No task lives here: task kinds are in :mod:`convrnn.tasks`.
 
     from convrnn.training import Accuracy, Checkpoint, fit, seed_everything
 
@@ -9,7 +10,7 @@
                   metrics={"accuracy": Accuracy()}, callbacks=[Checkpoint("out/checkpoints")])
 """
 
-from convrnn.training.callbacks import Callback, Checkpoint, EarlyStopping
+from convrnn.training.callbacks import Callback, Checkpoint, EarlyStopping, TimeLimit
 from convrnn.training.checkpoint import (
     CheckpointError,
     LoadedCheckpoint,
@@ -30,16 +31,18 @@ from convrnn.training.evaluate import evaluate
 from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState, History
 from convrnn.training.loggers import CSVLogger, ProgressBar, TensorBoardLogger
-from convrnn.training.metrics import Accuracy, Mean, MeanAbsoluteError, Metric
+from convrnn.training.metrics import Accuracy, Mean, MeanAbsoluteError, Metric, edit_distance
 from convrnn.training.sampling import ResumableSampler, make_loader
 from convrnn.training.seeding import get_rng_state, seed_everything, set_rng_state
 from convrnn.training.steps import StepOutput, move_to_device, supervised_step
+from convrnn.training.streams import CarriedStateStep, PassPartSampler, stream_loss
 from convrnn.training.tbptt import gradient_norms_through_time, spectral_radius, truncated_bptt
 
 __all__ = [
     "Accuracy",
     "CSVLogger",
     "Callback",
+    "CarriedStateStep",
     "Checkpoint",
     "CheckpointError",
     "EarlyStopping",
@@ -49,10 +52,13 @@ __all__ = [
     "Mean",
     "MeanAbsoluteError",
     "Metric",
+    "PassPartSampler",
     "ProgressBar",
     "ResumableSampler",
     "StepOutput",
     "TensorBoardLogger",
+    "TimeLimit",
+    "edit_distance",
     "evaluate",
     "fit",
     "get_rng_state",
@@ -70,6 +76,7 @@ __all__ = [
     "seed_everything",
     "set_rng_state",
     "spectral_radius",
+    "stream_loss",
     "supervised_step",
     "truncated_bptt",
     "unwrap_model",

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from convrnn.functional._checks import check_choice
 from convrnn.training.fit_state import FitState
 
-__all__ = ["Callback", "Checkpoint", "EarlyStopping"]
+__all__ = ["Callback", "Checkpoint", "EarlyStopping", "TimeLimit"]
 
 
 class Callback:
@@ -103,6 +104,23 @@ class EarlyStopping(Callback):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"]
         self.epochs_without_improvement = state["epochs_without_improvement"]
+
+
+class TimeLimit(Callback):
+    """Stop after the epoch at whose end another epoch of the same length would overrun
+    ``minutes`` of training."""
+
+    def __init__(self, minutes: float) -> None:
+        self.seconds, self.started, self.last_end = minutes * 60, time.perf_counter(), None
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.started = self.last_end = time.perf_counter()
+
+    def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
+        now = time.perf_counter()
+        if now + (now - self.last_end) > self.started + self.seconds:
+            state.stop = True
+        self.last_end = now
 
 
 class Checkpoint(Callback):

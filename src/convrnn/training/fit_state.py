@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from torch import nn
 from torch.optim import Optimizer
@@ -20,10 +21,16 @@ from torch.optim import Optimizer
 from convrnn.training.checkpoint import LoadedCheckpoint, save_checkpoint
 from convrnn.training.metrics import Mean, Metric
 
-if TYPE_CHECKING:
-    from convrnn.training.callbacks import Callback
+__all__ = ["FitState", "History", "Resumable"]
 
-__all__ = ["FitState", "History"]
+
+class Resumable(Protocol):
+    """What a run's state needs of a callback (every :class:`convrnn.training.callbacks.Callback`
+    is one): the JSON values and tensors that continue it exactly, and their inverse."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class History:
@@ -61,7 +68,7 @@ class FitState:
     scheduler: Any
     epochs: int
     steps_per_epoch: int | None
-    callbacks: list[Callback]
+    callbacks: Sequence[Resumable]
     config: dict[str, Any]
     metadata: dict[str, Any]
     seed: int
@@ -127,7 +134,7 @@ class FitState:
                               stacklevel=3)
 
 
-def _keyed(callbacks: list[Callback]) -> dict[str, Callback]:
+def _keyed(callbacks: Sequence[Resumable]) -> dict[str, Resumable]:
     """Name callbacks by class and occurrence ("EarlyStopping", "EarlyStopping#2") so that
     adding or removing another kind of callback between runs does not mismatch states."""
     seen: Counter[str] = Counter()

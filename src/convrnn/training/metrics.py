@@ -8,13 +8,16 @@ so every rank reports the same number, exactly as if one process had seen every 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from convrnn.functional._checks import check_tensor
 from convrnn.training.distributed import all_reduce_sum
 
-__all__ = ["Accuracy", "Mean", "MeanAbsoluteError", "Metric"]
+__all__ = ["Accuracy", "Mean", "MeanAbsoluteError", "Metric", "edit_distance"]
 
 
 class Metric:
@@ -112,3 +115,16 @@ class MeanAbsoluteError(Metric):
                 f"{tuple(outputs.shape)} and {tuple(targets.shape)}"
             )
         return (outputs - targets).abs().sum(), float(targets.numel())
+
+
+def edit_distance(hypothesis: Sequence[Any], reference: Sequence[Any]) -> int:
+    """Levenshtein distance: the fewest substitutions, insertions and deletions turning
+    ``hypothesis`` into ``reference`` (dynamic programming over one row); the numerator of
+    character, phoneme and word error rates."""
+    previous = list(range(len(reference) + 1))
+    for i, h in enumerate(hypothesis, start=1):
+        current = [i]
+        for j, r in enumerate(reference, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (h != r)))
+        previous = current
+    return previous[-1]

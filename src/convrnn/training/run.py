@@ -1,4 +1,4 @@
-"""Fit a model into a run directory and keep its best epoch — the part every recipe runner shares.
+"""Fit a model into a run directory and keep its best epoch (what every task kind's training ends in).
 
 A run directory holds, for its main model (``name="model"``)::
 

@@ -149,12 +149,42 @@ def test_dropout_between_layers_of_the_fused_path_draws_in_training_only():
     assert not torch.allclose(rnn(x)[0], evaluation)
 
 
-def test_under_torch_compile_the_fused_kernel_runs_outside_the_graph():
-    """torch.compile runs a torch.nn.LSTM eagerly (dynamo's allow_rnn=False), and inductor's CPU
-    lowering of the RNN kernels fails ("expected Tensor() for op: mkldnn_rnn_layer"): a plain
-    stack on those kernels breaks the graph around them too, with the same results."""
+@pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
+def test_under_torch_compile_a_plain_stack_on_a_cpu_is_one_graph_on_the_core_operator():
+    """Compiled, a plain stack on a CPU leaves torch's fused kernel (inductor's CPU lowering of it
+    fails) for the compiled core's operator: one graph, fullgraph, the same numbers."""
+    torch.manual_seed(2)
+    rnn = RNN("lstm", 3, 4, num_layers=2).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    graphs = []
+
+    def backend(graph, inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    torch._dynamo.reset()
+    out = torch.compile(rnn, backend=backend, fullgraph=True)(x)[0]
+    calls = [node.target for graph in graphs for node in graph.graph.nodes if node.op == "call_function"]
+    assert len(graphs) == 1 and calls.count(torch.ops.convrnn.lstm) == 2
+    assert torch.lstm not in calls
+    torch.testing.assert_close(out, rnn(x)[0], rtol=0, atol=1e-12)
+
+
+def test_under_torch_compile_the_fused_kernel_runs_outside_the_graph_where_the_core_does_not():
+    """Where the core does not run (here switched off; a GPU, bfloat16), torch.compile runs the
+    fused kernel as it runs a torch.nn.LSTM, eagerly (dynamo's allow_rnn=False): inductor's CPU
+    lowering of it fails ("expected Tensor() for op: mkldnn_rnn_layer"): the graph breaks around
+    it, so no backend ever sees it. Same results."""
     rnn = RNN("lstm", 3, 4, num_layers=2)
     x = torch.randn(2, 5, 3)
     torch._dynamo.reset()
-    assert torch._dynamo.explain(rnn)(x).graph_break_count >= 1
-    torch.testing.assert_close(torch.compile(rnn, backend="eager")(x)[0], rnn(x)[0], rtol=0, atol=0)
+    graphs = []
+
+    def backend(graph, inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    with disabled():
+        torch.testing.assert_close(torch.compile(rnn, backend=backend)(x)[0], rnn(x)[0], rtol=0, atol=0)
+    calls = [node.target for graph in graphs for node in graph.graph.nodes if node.op == "call_function"]
+    assert graphs and torch.lstm not in calls

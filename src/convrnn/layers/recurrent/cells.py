@@ -360,12 +360,12 @@ class LSTMCell(Cell):
     def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
         c = state[1]
         i, f, g, o = (xw + self.recurrent(feedback)).chunk(4, dim=-1)
-        if self.weight_peephole is not None:
-            v_i, v_f, v_o = self.weight_peephole
-            i, f = i + v_i * c, f + v_f * c
+        peephole = self.weight_peephole
+        if peephole is not None:   # V_i, V_f, V_o = rows 0, 1, 2 (indexed, not unpacked: see export_scan.py)
+            i, f = i + peephole[0] * c, f + peephole[1] * c
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        if self.weight_peephole is not None:
-            o = o + v_o * c
+        if peephole is not None:
+            o = o + peephole[2] * c
         shown = c if self.cell_norm is None else self.cell_norm(c)
         h = torch.sigmoid(o) * torch.tanh(shown)
         return (h if self.weight_hr is None else F.linear(h, self.weight_hr), c)

@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from convrnn.functional._checks import is_tracing
+from convrnn.layers.recurrent import core_ops
 from convrnn.layers.recurrent._compiled import load
 from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, State, equations
 
@@ -111,11 +111,7 @@ def first_order(backward: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(backward)
     def checked(ctx: Any, *grads: Any) -> Any:
         if torch.is_grad_enabled():
-            raise RuntimeError(
-                "convrnn: the compiled recurrent core and the parallel layers' scan compute first "
-                "derivatives only, and this backward pass was asked for more (create_graph=True). "
-                "For second derivatives of an RNN, run it under "
-                "convrnn.layers.recurrent.fused.disabled() (its Python engine)")
+            raise RuntimeError(core_ops.DERIVATIVES_ONLY)
         return inner(ctx, *grads)
 
     return checked
@@ -150,160 +146,35 @@ def available() -> bool:
     return load() is not None
 
 
-def core_for(tensor: Tensor) -> ModuleType | None:
-    """The compiled module if it may run on ``tensor`` (CPU, float32/float64, not tracing, not
-    :func:`disabled`), else None."""
+def core_runs(tensor: Tensor) -> bool:
+    """Whether the compiled core runs on ``tensor``: CPU, float32/float64, not inside
+    :func:`disabled`, not traced for export, and built (building it on the first call). Its
+    loops then run as the operators of ``core_ops.py``, also inside ``torch.compile``'d graphs,
+    which keep each whole; ``torch.export``/ONNX export and ``torch.jit.trace`` get the engine's
+    loop instead (``export_scan.py``), which an exported program runs without convrnn."""
     if (not _switch["enabled"] or tensor.device.type != "cpu" or tensor.dtype not in (torch.float32, torch.float64)
-            or is_tracing()):
+            or torch.jit.is_tracing() or torch.compiler.is_exporting()):
+        return False
+    return _core_built()
+
+
+@torch.compiler.assume_constant_result
+def _core_built() -> bool:
+    """Whether the core is built (building it if needed); a constant inside compiled graphs."""
+    return load() is not None
+
+
+def core_for(tensor: Tensor) -> ModuleType | None:
+    """The compiled module for eager-only uses of the core (its in-place inference variants, the
+    parallel layers' private projection memory): where :func:`core_runs` and not inside
+    ``torch.compile``, else None."""
+    if torch.compiler.is_compiling() or not core_runs(tensor):
         return None
     return load()
 
 
 def _empty(like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
     return like.new_empty(0, dtype=dtype)
-
-
-class _LSTM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, xw: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                peephole: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        h_all, c_all, gates = load().lstm_forward(xw, h0, c0, weight_hh, bias_hh, peephole, mask, False)
-        ctx.save_for_backward(h0, c0, h_all, c_all, gates, weight_hh, peephole, mask)
-        return h_all, c_all
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
-        h0, c0, h_all, c_all, gates, weight_hh, peephole, mask = ctx.saved_tensors
-        grads = load().lstm_backward(grad_h.contiguous(), grad_c.contiguous(), h0, c0, h_all, c_all,
-                                     gates, weight_hh, peephole, mask)
-        d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole = grads
-        return d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None, None
-
-
-class _LayerNormLSTM(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, eps: float, xw: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                peephole: Tensor, gain: Tensor, shift: Tensor, cell_gain: Tensor, cell_shift: Tensor,
-                input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        h_all, c_all, *saved, x_mean, x_rstd = load().layer_norm_lstm_forward(
-            xw, h0, c0, weight_hh, bias_hh, peephole, gain, shift, cell_gain, cell_shift, input_gain, input_shift,
-            bias_ih, mask, eps, False)
-        # the raw W x with its rows' statistics (not a normalised copy); nothing without raw input
-        raw = xw if input_gain.numel() else _empty(xw)
-        ctx.save_for_backward(h0, c0, h_all, c_all, *saved, weight_hh, raw, x_mean, x_rstd, peephole, gain,
-                              cell_gain, cell_shift, input_gain, mask)
-        return h_all, c_all
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor, grad_c: Tensor) -> tuple[Tensor | None, ...]:
-        d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole, *d_norms = load().layer_norm_lstm_backward(
-            grad_h.contiguous(), grad_c.contiguous(), *ctx.saved_tensors)
-        peephole = ctx.saved_tensors[13]
-        d_input = tuple(d_norms[4:]) if len(d_norms) > 4 else (None, None, None)
-        return (None, d_xw, d_h0, d_c0, d_weight, d_bias, d_peephole if peephole.numel() else None,
-                *d_norms[:4], *d_input, None)
-
-
-class _LayerNormOneState(torch.autograd.Function):
-    """The layer-normalised cells whose state is h alone: ``family`` "gated" (GRU with reset
-    before if ``flag``, else MGU) or "elman" (ReLU if ``flag``, else tanh); the core's
-    ``layer_norm_<family>_forward``/``_backward`` take the same arguments."""
-
-    @staticmethod
-    def forward(ctx: Any, family: str, flag: bool, eps: float, xw: Tensor, h0: Tensor, weight_hh: Tensor,
-                bias_hh: Tensor, gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor,
-                bias_ih: Tensor, mask: Tensor) -> Tensor:
-        overwrite = (False,) if family == "gated" else ()
-        h_all, *saved = getattr(load(), f"layer_norm_{family}_forward")(
-            flag, xw, h0, weight_hh, bias_hh, gain, shift, input_gain, input_shift, bias_ih, mask, eps, *overwrite)
-        ctx.family, ctx.flag = family, flag
-        *kept, x_mean, x_rstd = saved  # the raw W x is saved with its rows' statistics (if raw)
-        raw = xw if input_gain.numel() else _empty(xw)
-        ctx.save_for_backward(h0, h_all, *kept, raw, x_mean, x_rstd, weight_hh, gain, input_gain, mask)
-        return h_all
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
-        grads = getattr(load(), f"layer_norm_{ctx.family}_backward")(ctx.flag, grad_h.contiguous(),
-                                                                      *ctx.saved_tensors)
-        return None, None, None, *_with_input_grads(grads), None
-
-
-def _with_input_grads(grads: list[Tensor]) -> tuple[Tensor | None, ...]:
-    """The core's six gradients (x, h0, U, b_U, gain, shift), then those of the input norm's gain,
-    shift and b_W where it applied the input norm (raw input), else None for them."""
-    return (*grads, None, None, None) if len(grads) == 6 else tuple(grads)
-
-
-class _Jordan(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, relu: bool, decision: int, xw: Tensor, h0: Tensor, y0: Tensor, weight_hh: Tensor,
-                weight_ho: Tensor, bias_ho: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        h_all, y_all = load().jordan_forward(relu, decision, xw, h0, y0, weight_hh, weight_ho, bias_ho, mask)
-        ctx.relu, ctx.decision = relu, decision
-        ctx.save_for_backward(y0, h_all, y_all, weight_hh, weight_ho, mask)
-        return h_all, y_all
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor, grad_y: Tensor) -> tuple[Tensor | None, ...]:
-        d_xw, d_h0, d_y0, d_weight_hh, d_weight_ho, d_bias_ho = load().jordan_backward(
-            ctx.relu, ctx.decision, grad_h.contiguous(), grad_y.contiguous(), *ctx.saved_tensors)
-        return None, None, d_xw, d_h0, d_y0, d_weight_hh, d_weight_ho, d_bias_ho, None
-
-
-class _Gated(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, gru: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                mask: Tensor) -> Tensor:
-        h_all, gate, candidate, gated = load().gated_forward(gru, xw, h0, weight_hh, bias_hh, mask)
-        ctx.gru = gru
-        ctx.save_for_backward(h0, h_all, gate, candidate, gated, weight_hh, mask)
-        return h_all
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
-        h0, h_all, gate, candidate, gated, weight_hh, mask = ctx.saved_tensors
-        d_xw, d_h0, d_weight, d_bias = load().gated_backward(ctx.gru, grad_h.contiguous(), h0, h_all, gate,
-                                                             candidate, gated, weight_hh, mask)
-        return None, d_xw, d_h0, d_weight, d_bias, None
-
-
-class _GRUAfter(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor, mask: Tensor) -> Tensor:
-        h_all, gates, recurrent = load().gru_after_forward(xw, h0, weight_hh, bias_hh, mask)
-        ctx.save_for_backward(h0, h_all, gates, recurrent, weight_hh, mask)
-        return h_all
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
-        h0, h_all, gates, recurrent, weight_hh, mask = ctx.saved_tensors
-        grads = load().gru_after_backward(grad_h.contiguous(), h0, h_all, gates, recurrent, weight_hh, mask)
-        return (*grads, None)
-
-
-class _Elman(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, relu: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
-                mask: Tensor) -> Tensor:
-        (h_all,) = load().elman_forward(relu, xw, h0, weight_hh, bias_hh, mask)
-        ctx.relu = relu
-        ctx.save_for_backward(h0, h_all, weight_hh, mask)
-        return h_all
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor | None, ...]:
-        h0, h_all, weight_hh, mask = ctx.saved_tensors
-        d_xw, d_h0, d_weight, d_bias = load().elman_backward(ctx.relu, grad_h.contiguous(), h0, h_all,
-                                                             weight_hh, mask)
-        return None, d_xw, d_h0, d_weight, d_bias, None
 
 
 # The kinds whose input bias the core does not add itself (Jordan's; torch.nn.GRU's, whose input bias
@@ -318,14 +189,14 @@ def takes_raw_input(cell: Cell, like: Tensor) -> bool:
     core adds b with b_U in its row pass (the product skips writing the broadcast bias and
     reading it back), and applies the input layer norm in one pass where the cell has one."""
     kind = fused_kind(cell)
-    return kind is not None and kind not in _BIASED_INPUT and core_for(like) is not None
+    return kind is not None and kind not in _BIASED_INPUT and core_runs(like)
 
 
 
 def _may_overwrite(consume: bool, xw: Tensor, state: State, cell: Cell) -> bool:
     """Whether the core may compute in xw's memory and keep nothing for a backward pass: xw is
     the caller's temporary (``consume``) and no gradient is wanted."""
-    return consume and not (torch.is_grad_enabled() and any(
+    return consume and not torch.compiler.is_compiling() and not (torch.is_grad_enabled() and any(
         t.requires_grad for t in (xw, *state, *cell.parameters())))
 
 
@@ -343,8 +214,9 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     layer norm), which the core then applies itself.
     """
     kind = fused_kind(cell)
-    if kind is None or core_for(xw) is None:
+    if kind is None or not core_runs(xw):
         return None
+    ops = torch.ops.convrnn
     xw = xw.contiguous()
     state = tuple(s.contiguous() for s in state)
     mask = _empty(xw, torch.bool) if mask is None else mask.contiguous()
@@ -353,11 +225,11 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
         raise ValueError("run_fused: raw_input=True needs a cell whose projection the core finishes "
                          f"(see takes_raw_input), got {_BIASED_INPUT[kind]}")
     if kind == "gru_after":
-        return (_GRUAfter.apply(xw, state[0], weight_hh, cell.bias_hh.contiguous(), mask),)
+        return (ops.gru_after(xw, state[0], weight_hh, cell.bias_hh.contiguous(), mask)[0],)
     if kind == "jordan":
         decision = JordanCell.decisions.index(cell.decision)
-        return _Jordan.apply(cell.nonlinearity == "relu", decision, xw, state[0], state[1], weight_hh,
-                             cell.weight_ho.contiguous(), cell.bias_ho, mask)
+        return ops.jordan(cell.nonlinearity == "relu", decision, xw, state[0], state[1], weight_hh,
+                          cell.weight_ho.contiguous(), cell.bias_ho, mask)
     bias_hh = cell.bias_hh.contiguous()
     if raw_input and not kind.startswith("layer_norm_"):
         bias_hh = bias_hh + cell.bias_ih  # both biases in one, added by the core's row pass
@@ -367,7 +239,7 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
         if kind == "lstm":
             if overwrite:
                 return tuple(load().lstm_forward(xw, *state, weight_hh, bias_hh, peephole, mask, True)[:2])
-            return _LSTM.apply(xw, state[0], state[1], weight_hh, bias_hh, peephole, mask)
+            return tuple(ops.lstm(xw, state[0], state[1], weight_hh, bias_hh, peephole, mask)[:2])
         norm, cell_norm = cell.recurrent_norm, cell.cell_norm
         norms = (norm.weight.contiguous(), norm.bias.contiguous(), cell_norm.weight.contiguous(),
                  cell_norm.bias.contiguous())
@@ -377,21 +249,23 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
         if overwrite:
             return tuple(load().layer_norm_lstm_forward(xw, *state, weight_hh, bias_hh, peephole, *norms, *inputs,
                                                         mask, norm.eps, True)[:2])
-        return _LayerNormLSTM.apply(norm.eps, xw, state[0], state[1], weight_hh, bias_hh, peephole, *norms,
-                                    *inputs, mask)
+        return tuple(ops.layer_norm_lstm(xw, state[0], state[1], weight_hh, bias_hh, peephole, *norms, *inputs, mask,
+                                         norm.eps)[:2])
     if kind.startswith("layer_norm_"):
         norm = cell.recurrent_norm
         gain, shift = norm.weight.contiguous(), norm.bias.contiguous()
         empty = _empty(xw)
         inputs = (cell.input_norm.weight.contiguous(), cell.input_norm.bias.contiguous(), cell.bias_ih) \
             if raw_input else (empty, empty, empty)
-        family = "gated" if kind in ("layer_norm_gru", "layer_norm_mgu") else "elman"
-        flag = kind in ("layer_norm_gru", "layer_norm_elman_relu")
-        if family == "gated" and _may_overwrite(consume, xw, state, cell):
-            return (load().layer_norm_gated_forward(flag, xw, state[0], weight_hh, bias_hh, gain, shift, *inputs,
-                                                    mask, norm.eps, True)[0],)
-        return (_LayerNormOneState.apply(family, flag, norm.eps, xw, state[0], weight_hh, bias_hh, gain, shift,
-                                         *inputs, mask),)
+        if kind in ("layer_norm_gru", "layer_norm_mgu"):
+            gru = kind == "layer_norm_gru"
+            if _may_overwrite(consume, xw, state, cell):
+                return (load().layer_norm_gated_forward(gru, xw, state[0], weight_hh, bias_hh, gain, shift, *inputs,
+                                                        mask, norm.eps, True)[0],)
+            return (ops.layer_norm_gated(gru, xw, state[0], weight_hh, bias_hh, gain, shift, *inputs, mask,
+                                         norm.eps)[0],)
+        return (ops.layer_norm_elman(kind == "layer_norm_elman_relu", xw, state[0], weight_hh, bias_hh, gain, shift,
+                                     *inputs, mask, norm.eps)[0],)
     if kind in ("gru", "mgu"):
-        return (_Gated.apply(kind == "gru", xw, state[0], weight_hh, bias_hh, mask),)
-    return (_Elman.apply(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)
+        return (ops.gated(kind == "gru", xw, state[0], weight_hh, bias_hh, mask)[0],)
+    return (ops.elman(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)

@@ -12,9 +12,11 @@ The backward pass is the same recurrence run backwards in time (a custom autogra
 so no graph of 2√T small steps is kept): with g_t = ∂L/∂h_t + a_{t+1} ∘ g_{t+1},
 ∂L/∂b_t = g_t, ∂L/∂a_t = g_t ∘ h_{t−1}, ∂L/∂h_0 = a_0 ∘ g_0.
 
-On a CPU with the compiled core (``fused.core_for``) both directions are instead one pass through
-time in C++, vectorised over the other dimensions: each input read once, which beats any
-parallel-in-time scheme there. The chunked scan serves GPUs (O(√T) kernel launches, not T).
+On a CPU with the compiled core (``fused.core_runs``) both directions are instead one pass
+through time in C++ (the operator ``torch.ops.convrnn.linear_scan``), vectorised over the other
+dimensions: each input read once, which beats any parallel-in-time scheme there. The chunked
+scan serves GPUs (O(√T) kernel launches, not T). Exported (``torch.export``, ONNX), the
+recurrence is a ``scan`` over time (``export_scan.py``), so the exported program keeps T dynamic.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from convrnn.functional._checks import check_tensor
-from convrnn.layers.recurrent.fused import core_for, first_order
+from convrnn.layers.recurrent import export_scan
+from convrnn.layers.recurrent.fused import core_runs, first_order
 
 
 def _scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -42,25 +45,23 @@ def _scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
         a, b = F.pad(a, pad, value=1.0), F.pad(b, pad, value=0.0)
     a = a.reshape(chunks, size, *a.shape[1:])
     b = b.reshape(chunks, size, *b.shape[1:])
-    local = torch.empty_like(b)
-    local[:, 0] = b[:, 0]
+    # Written without out= and in-place writes, so that torch.compile captures it whole.
+    local = [b[:, 0]]
     for j in range(1, size):
-        torch.addcmul(b[:, j], a[:, j], local[:, j - 1], out=local[:, j])
+        local.append(torch.addcmul(b[:, j], a[:, j], local[-1]))
+    local_all = torch.stack(local, 1)
     decay = a.cumprod(1)
-    starts = torch.empty_like(local[:, 0])
-    carry = h0
-    for k in range(chunks):
-        starts[k] = carry
-        carry = torch.addcmul(local[k, -1], decay[k, -1], carry)
-    h = torch.addcmul(local, decay, starts.unsqueeze(1))
+    starts = [h0]
+    for k in range(chunks - 1):
+        starts.append(torch.addcmul(local_all[k, -1], decay[k, -1], starts[-1]))
+    h = torch.addcmul(local_all, decay, torch.stack(starts).unsqueeze(1))
     return h.flatten(0, 1)[:steps]
 
 
 class _LinearRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
-        core = core_for(a)
-        h = core.linear_scan_forward(a, b, h0) if core is not None else _scan(a, b, h0)
+        h = _scan(a, b, h0)
         ctx.save_for_backward(a, h, h0)
         return h
 
@@ -68,9 +69,6 @@ class _LinearRecurrence(torch.autograd.Function):
     @first_order
     def backward(ctx: Any, grad_h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         a, h, h0 = ctx.saved_tensors
-        core = core_for(a)
-        if core is not None:
-            return tuple(core.linear_scan_backward(grad_h.contiguous(), a, h, h0))
         # g_t = grad_t + a_{t+1} g_{t+1}: the forward scan on reversed time with a shifted by one.
         following = torch.cat([a[1:], torch.zeros_like(a[:1])]).flip(0)
         g = _scan(following, grad_h.flip(0), torch.zeros_like(h0)).flip(0)
@@ -99,4 +97,9 @@ def linear_recurrence(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
     elif h0.shape != a.shape[1:]:
         raise ValueError(f"{where}: argument 'h0' expected shape {tuple(a.shape[1:])} (that of one "
                          f"step of a), got {tuple(h0.shape)}")
-    return _LinearRecurrence.apply(a.contiguous(), b.contiguous(), h0.contiguous())
+    a, b, h0 = a.contiguous(), b.contiguous(), h0.contiguous()
+    if torch.compiler.is_exporting():
+        return export_scan.linear_recurrence(a, b, h0)
+    if core_runs(a):
+        return torch.ops.convrnn.linear_scan(a, b, h0)
+    return _LinearRecurrence.apply(a, b, h0)

@@ -31,7 +31,9 @@ def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
     window's final state (T, N, S_k), zero at padded steps.
     """
     steps, batch = x.shape[:2]
-    L = min(lookahead, steps - 1)
+    # Windows past the end change nothing (masked), so exported programs, whose T is symbolic,
+    # keep every L + 1 window steps instead of comparing L with T.
+    L = lookahead if torch.compiler.is_exporting() else min(lookahead, steps - 1)
     xw = cell.project(x)
     padded = F.pad(xw, (0, 0, 0, 0, 0, L))
     windows = torch.stack([padded[L - k:L - k + steps] for k in range(L + 1)]).flatten(1, 2)

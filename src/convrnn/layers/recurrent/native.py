@@ -21,6 +21,13 @@ cells on a CPU, see ``fused.py``), the stack runs there instead, masking rather 
 torch's packed CPU kernels are not oneDNN's and were measured 2–10× slower than the core's masked
 loop (`benchmarks/recurrent.py`, "+ lengths" rows). Same results (tested against both).
 
+Traced: exported (``torch.export``, ONNX), a stack runs the engine's scan instead (T stays
+dynamic, ``export_scan.py``); under ``torch.compile`` on a CPU where the core runs, the core's
+operator (the graph stays whole; inductor's CPU lowering of torch's RNN kernels fails). Where
+torch.compile still meets a fused kernel (a GPU, a dtype the core lacks, the core switched off)
+it runs it eagerly, breaking the graph around it, as it runs a ``torch.nn.LSTM`` (dynamo's
+``allow_rnn=False``).
+
 One step of such a cell (``cell(x, state)``, :func:`native_step`) runs on torch's fused cell
 kernels (``torch.lstm_cell``, ``gru_cell``, ``rnn_tanh_cell``, ``rnn_relu_cell``), as
 ``torch.nn.LSTMCell`` does.
@@ -37,7 +44,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from convrnn.functional._checks import is_tracing
 from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, LSTMCell, State, equations
-from convrnn.layers.recurrent.fused import core_for, fused_kind
+from convrnn.layers.recurrent.fused import core_runs, fused_kind
 
 if TYPE_CHECKING:
     from convrnn.layers.recurrent.rnn import RNN
@@ -89,8 +96,12 @@ def native_mode(rnn: RNN, *, lengths: Tensor | None, return_states: bool) -> str
         return None
     if lengths is not None and is_tracing():
         return None  # packing reads the lengths as Python numbers
-    if lengths is not None and all(fused_kind(cell) is not None for cell in rnn.cells) \
-            and core_for(rnn.cells[0].weight_ih) is not None:
+    weight = rnn.cells[0].weight_ih
+    if torch.compiler.is_exporting() or (torch.compiler.is_compiling() and core_runs(weight)):
+        # exported: the engine's scan keeps T dynamic (torch's ONNX LSTM/GRU does not with state
+        # inputs); compiled on a CPU: the core's operator (torch.lstm's oneDNN decomposition fails)
+        return None
+    if lengths is not None and all(fused_kind(cell) is not None for cell in rnn.cells) and core_runs(weight):
         return None  # the compiled core masks; faster than torch's packed kernels on a CPU
     if rnn.cells[0].weight_ih.device.type == "cpu" and _autocast_refused_on_cpu():
         return None

@@ -49,14 +49,17 @@ class BlockLayerNorm(nn.Module):
         """z: (..., k·size) → the same shape; ``bias`` (k·size,), if given, is added as well (in
         the same pass)."""
         count = z.shape[-1] // self.size
-        blocks = z.unflatten(-1, (count, self.size))
         gain = self.weight[first:first + count]
         shift = self.bias[first:first + count]
         if bias is not None:
             shift = shift + bias.view(count, self.size)
-        if blocks.numel() >= self.fused_threshold:
+        if torch.compiler.is_exporting():
+            return self._exported(z, gain, shift)
+        blocks = z.unflatten(-1, (count, self.size))
+        if torch.compiler.is_compiling() or blocks.numel() >= self.fused_threshold:
             # Many rows at once (a whole sequence's input projections): torch's layer-norm kernel
             # is one vectorised pass; var_mean over a short last dimension is ~10× slower.
+            # torch.compile'd graphs take it at any size (no guard on a symbolic batch).
             normed = F.layer_norm(blocks, (self.size,), eps=self.eps)
         else:
             # A step's few rows: not F.layer_norm, which enters an OpenMP region even for a few
@@ -65,6 +68,19 @@ class BlockLayerNorm(nn.Module):
             var, mean = torch.var_mean(blocks, dim=-1, correction=0, keepdim=True)
             normed = (blocks - mean) * torch.rsqrt(var + self.eps)
         return torch.addcmul(shift, normed, gain).flatten(-2)
+
+    def _exported(self, z: Tensor, gain: Tensor, shift: Tensor) -> Tensor:
+        """The same normalisation for the exporters (inside their scan over time), written with
+        matrix products only: with E (k, k·size) the blocks' indicator, each block's mean spread
+        over its units is z Eᵀ E / size. No reshape or slice of the symbolic batch and no reduction
+        is in it — the ONNX exporter's decomposition of scan bodies fails on those (a reshape, and
+        the backward of a slice or a reduction, keep symbolic sizes) — and no size test to guard."""
+        count = gain.shape[0]
+        spread = torch.eye(count, dtype=z.dtype, device=z.device).repeat_interleave(self.size, dim=1)   # E
+        average = spread.t() / self.size
+        centred = z - (z @ average) @ spread
+        normed = centred * torch.rsqrt(((centred * centred) @ average) @ spread + self.eps)
+        return normed * gain.reshape(-1) + shift.reshape(-1)
 
 
 def recurrent_dropout_mask(batch: int, size: int, probability: float, like: Tensor) -> Tensor:

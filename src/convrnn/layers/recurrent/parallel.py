@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice, check_tensor
+from convrnn.functional._checks import check_choice, check_tensor, refuse_torchscript
 from convrnn.layers.recurrent.fused import core_for
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.parallel_fused import project_and_run, run_parallel
@@ -136,6 +136,11 @@ class ParallelRNN(nn.Module):
         if self.window == 1:
             return x
         k, steps, features = self.window, x.shape[time], x.shape[-1]
+        if torch.compiler.is_compiling():
+            # Traced (torch.compile, export): the same taps without in-place writes or comparing
+            # the shift with a symbolic T — each x padded by its shift in front, cut to T steps.
+            pads = [(0, 0) * (x.dim() - 1 - time) + (k - 1 - j, 0) for j in range(k)]
+            return torch.cat([F.pad(x, pad).narrow(time, 0, steps) for pad in pads], dim=-1)
         taps = x.new_empty(*x.shape[:-1], k * features)
         for j in range(k):
             shift = min(k - 1 - j, steps)                    # tap j reads x_{t − (k − 1 − j)}
@@ -150,6 +155,10 @@ class ParallelRNN(nn.Module):
         if self.window == 1:
             return projection.weight, projection.bias
         return projection.weight.permute(0, 2, 1).reshape(projection.out_channels, -1), projection.bias
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        refuse_torchscript(self)
+        return self
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: Tensor | None = None,
                 return_states: bool = False) -> tuple[Tensor, ...]:

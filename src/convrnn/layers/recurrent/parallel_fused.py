@@ -9,8 +9,11 @@ recurrence and the output gate in one pass, and whose backward pass returns ∂L
 :func:`project_and_run` also computes P = X Wᵀ + b itself, so that P is private to it: the
 backward pass writes ∂L/∂P over P, takes ∂L/∂X, ∂L/∂W, ∂L/∂b from it, and keeps the block for the
 next step (``projection_buffers.py``), where a fresh one would be mapped page by page.
-Same results as the PyTorch path; it runs where the recurrent core runs (``fused.core_for``:
-CPU, float32/float64, not tracing, not inside ``fused.disabled()``), else the caller falls back.
+Same results as the PyTorch path; it runs where the recurrent core runs (``fused.core_runs``:
+CPU, float32/float64, not traced for export, not inside ``fused.disabled()``), else the caller
+falls back. :func:`run_parallel` is the operator ``torch.ops.convrnn.parallel_cells``
+(``core_ops.py``), so it also runs inside ``torch.compile``'d graphs; :func:`project_and_run`'s
+private memory is for eager mode only.
 """
 
 from __future__ import annotations
@@ -22,28 +25,10 @@ import torch
 from torch import Tensor
 
 from convrnn.layers.recurrent import projection_buffers
-from convrnn.layers.recurrent.fused import core_for, first_order
+from convrnn.layers.recurrent.core_ops import rows
+from convrnn.layers.recurrent.fused import core_for, core_runs, first_order
 
 KINDS = {"mingru": 0, "minlstm": 1, "qrnn_f": 2, "qrnn_fo": 3, "qrnn_ifo": 4}
-
-
-class _ParallelCells(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, kind: int, projected: Tensor, h0: Tensor, mask: Tensor) -> tuple[Tensor, ...]:
-        ctx.set_materialize_grads(False)
-        results = core_for(projected).parallel_forward(kind, projected, h0, mask, projected.new_empty(0), False)
-        ctx.kind = kind
-        ctx.save_for_backward(projected, results[0], h0, mask)
-        return tuple(results)
-
-    @staticmethod
-    @first_order
-    def backward(ctx: Any, grad_h: Tensor | None, grad_out: Tensor | None = None) -> tuple[Tensor | None, ...]:
-        projected, h, h0, mask = ctx.saved_tensors
-        grad_p, grad_h0 = core_for(projected).parallel_backward(
-            ctx.kind, _rows(grad_h, projected), _rows(grad_out, projected), projected, h, h0, mask,
-            projected.new_empty(0), False, False)
-        return None, grad_p, grad_h0, None
 
 
 class _ProjectedCells(torch.autograd.Function):
@@ -113,16 +98,9 @@ def _steps(projected: Tensor, layout: tuple[int, int, bool]) -> Tensor:
 
 
 def _rows(tensor: Tensor | None, like: Tensor) -> Tensor:
-    """A gradient (T, N, ·) as the core reads it: with unit stride in its last dimension and any
-    strides (0 included) in the first two. A broadcast scalar (the gradient of ``sum()``) becomes
-    one real row read again at every (t, n); None (no loss reads it) an empty tensor (zeros)."""
-    if tensor is None:
-        return like.new_empty(0)
-    if tensor.shape[-1] > 1 and tensor.stride(-1) == 0 and tensor.stride(0) == 0 and tensor.stride(1) == 0:
-        return tensor[:1, :1].contiguous().expand(tensor.shape)
-    if tensor.shape[-1] == 1 or tensor.stride(-1) == 1:
-        return tensor
-    return tensor.contiguous()
+    """A gradient (T, N, ·) as the core reads it (``core_ops.rows``); None (no loss reads it) an
+    empty tensor (zeros)."""
+    return like.new_empty(0) if tensor is None else rows(tensor, like)
 
 
 def run_parallel(kind: str, projected: Tensor, h0: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor] | None:
@@ -135,12 +113,12 @@ def run_parallel(kind: str, projected: Tensor, h0: Tensor, mask: Tensor | None) 
     bool, False at padded steps, or None. Returns h (T, N, H), the carried state of every step
     (frozen at padded steps), and the outputs (T, N, H), zero at padded steps.
     """
-    if core_for(projected) is None:
+    if not core_runs(projected):
         return None
     h0 = h0.contiguous()
     flags = projected.new_empty(0, dtype=torch.bool) if mask is None else mask.contiguous()
-    results = _ParallelCells.apply(KINDS[kind], _rows(projected, projected), h0, flags)
-    return _with_outputs(results, mask)
+    h, out = torch.ops.convrnn.parallel_cells(KINDS[kind], _rows(projected, projected), h0, flags)
+    return _with_outputs((h, out) if out.numel() else (h,), mask)
 
 
 def _with_outputs(results: tuple[Tensor, ...] | list[Tensor], mask: Tensor | None) -> tuple[Tensor, Tensor]:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice, check_tensor, is_tracing
+from convrnn.functional._checks import check_choice, check_tensor, is_tracing, refuse_torchscript
 from convrnn.layers.recurrent.cells import CELLS, Cell, ElmanCell, GRUCell, LSTMCell, State
 from convrnn.layers.recurrent.lookahead import run_lookahead
 from convrnn.layers.recurrent.native import native_mode, run_native
@@ -133,6 +133,10 @@ class RNN(nn.Module):
                 f"lookahead={self.lookahead}, dropout={self.dropout}, residual={self.residual}, "
                 f"batch_first={self.batch_first}, recurrent_dropout={self.recurrent_dropout}, "
                 f"zoneout={self.zoneout}")
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        refuse_torchscript(self)
+        return self
 
     def forward(self, x: Tensor, lengths: Tensor | None = None, state: StateArg | None = None,
                 return_states: bool = False) -> tuple[Any, ...]:

@@ -15,7 +15,8 @@ sequence within its own length (t ↦ length − 1 − t), runs forward and reve
 so it starts at each sequence's own end.
 
 Speed: cells the compiled core knows run the whole loop in C++ (``fused.py``); the Python loop
-below runs every other cell and option, with the same results.
+below runs every other cell and option, with the same results. Exported (``torch.export``,
+ONNX), every loop is one ``scan`` over the same step (``export_scan.py``), T kept dynamic.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from convrnn.layers.recurrent import export_scan
 from convrnn.layers.recurrent.cells import Cell, State
 from convrnn.layers.recurrent.fused import run_fused, takes_raw_input
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
@@ -53,6 +55,10 @@ def scan(cell: Cell, xw: Tensor, state: State, *, mask: Tensor | None = None,
     """
     # The history is a list of graph nodes that callers differentiate through (gradient norms
     # through time), which a compiled whole-sequence Function cannot offer; so only without it.
+    if torch.compiler.is_exporting() and not keep_states:
+        outputs, final, _ = export_scan.run_cell(cell, xw, state, mask, feedback_mask=feedback_mask,
+                                                 zoneout=zoneout)
+        return outputs, final, None
     fused = run_fused(cell, xw, state, mask) if feedback_mask is None and zoneout is None \
         and not keep_states else None
     if fused is not None:
@@ -142,6 +148,9 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
         xw = cell.project(x)
         if feedback_mask is None and keeps is None:
             fused = run_fused(cell, xw, state, mask, consume=True)
+    if fused is None and torch.compiler.is_exporting():
+        # One scan that the exporters keep as a loop (T dynamic), every step's state stacked.
+        fused = export_scan.run_cell(cell, xw, state, mask, feedback_mask=feedback_mask, zoneout=keeps)[2]
     if fused is not None:
         # Every step's state comes stacked from the compiled core: no per-step list to restack.
         padded = None if mask is None else ~mask.unsqueeze(-1)

@@ -42,8 +42,10 @@ std::vector<at::Tensor> gru_after_forward(const at::Tensor& xw, const at::Tensor
         scalar_t* h = h_base + t * N * H;
         for_rows(first, last, 3 * H, [&](int64_t n) {
           const int64_t row = n * H;
-          if (!active(m, t, N, n)) {
+          if (!active(m, t, N, n)) {  // what the backward pass reads is zero here (it reads none of it)
             std::copy(hp + row, hp + row + H, h + row);
+            std::fill(g + n * 3 * H, g + (n + 1) * 3 * H, scalar_t(0));
+            std::fill(pn + row, pn + row + H, scalar_t(0));
             return;
           }
           const scalar_t* xn = x + n * 3 * H;

@@ -55,6 +55,7 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
           if (!active(m, t, N, n)) {
             std::copy(hp + row, hp + row + H, h + row);
             std::fill(rh + row, rh + row + H, scalar_t(0));
+            rs[n] = 0;  // every saved result defined (the backward pass reads none of this row)
             return;
           }
           rs[n] = normalise(rp + row, rh + row, H, epsilon);
@@ -215,6 +216,8 @@ std::vector<at::Tensor> layer_norm_gated_forward(bool gru, const at::Tensor& raw
             std::copy(hp + row, hp + row + H, h + row);
             std::fill(gh + n * S * H, gh + (n + 1) * S * H, scalar_t(0));
             std::fill(ch + row, ch + row + H, scalar_t(0));
+            cs[n] = 0;  // every saved result defined (the backward pass reads none of this row)
+            if (!overwrite) std::fill(c + n * cand_width, c + n * cand_width + H, scalar_t(0));
             return;
           }
           cs[n] = normalise(rcp + row, ch + row, H, epsilon);

@@ -103,6 +103,9 @@ std::vector<at::Tensor> layer_norm_lstm_forward(const at::Tensor& xw, const at::
             if (keep) {  // zeros where nothing was normalised: the backward pass sums δ ∘ r̂ over all rows
               std::fill(rh + n * 4 * H, rh + (n + 1) * 4 * H, scalar_t(0));
               std::fill(ch + row, ch + row + H, scalar_t(0));
+              std::fill(gn, gn + 4 * H, scalar_t(0));  // and every saved result is defined
+              std::fill(rs + n * 4, rs + (n + 1) * 4, scalar_t(0));
+              cs[n] = 0;
             }
             return;
           }

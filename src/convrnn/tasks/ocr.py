@@ -1,7 +1,6 @@
-"""Train, evaluate and use a line reader: images of digit strings in, the digits out (CTC).
+"""Line reading (OCR): images of digit strings in, the digits out, by CTC (``mnist-ocr``).
 
-The run directory has the layout of :mod:`convrnn.training.image_recipe` (``checkpoints/``,
-``model/``, ``log.csv``, ``scores.json``). Scores: *string accuracy*, the share of strings read
+Scores: *string accuracy*, the share of strings read
 exactly, and the *character error rate* Σ edit distance(read, truth) / Σ len(truth), each with
 greedy (best-path) and prefix-beam decoding.
 """
@@ -10,11 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-import platform
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,30 +21,16 @@ from convrnn.data.batching import LengthBucketSampler
 from convrnn.data.digit_strings import DigitStrings, collate_digit_strings
 from convrnn.layers.ctc import CTCLoss, ctc_beam_decode, ctc_beam_search, ctc_best_path
 from convrnn.models.ocr import CRNN
-from convrnn.training.checkpoint import load_model_weights, read_config
-from convrnn.training.files import write_json
-from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
-from convrnn.training.metrics import Metric
-from convrnn.training.run import fit_to_best
-from convrnn.training.seeding import seed_everything
-from convrnn.training.settings import resolve_settings
+from convrnn.tasks.fitting import fit_model
+from convrnn.tasks.protocol import Task
+from convrnn.tasks.runs import Run
+from convrnn.training.metrics import Metric, edit_distance
 from convrnn.training.steps import StepOutput
 
 __all__ = ["OCRRecipe", "StringAccuracy", "ctc_step", "edit_distance", "load_reader", "read_strings",
            "string_loader", "string_scores"]
 
 PRUNE_BELOW = math.log(1e-4)  # beam search ignores symbols this improbable at a step (scores barely move)
-
-
-def edit_distance(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Levenshtein distance: the fewest insertions, deletions and substitutions turning a into b."""
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1]
 
 
 def _symbols(targets: Tensor) -> Tensor:
@@ -119,13 +101,7 @@ def string_scores(model: nn.Module, strings: DigitStrings, *, device: str = "cpu
 
 def load_reader(run: str | os.PathLike[str]) -> tuple[CRNN, dict[str, Any]]:
     """The trained reader of a run or model directory (eval mode) and its config."""
-    directory = model_directory(run)
-    config = read_config(directory)
-    if config.get("model") != "crnn":
-        raise ValueError(f"'{directory}': expected a reader (model 'crnn'), its config names {config.get('model')!r}")
-    model = CRNN(**config.get("model_options", {}))
-    load_model_weights(directory, model)
-    return model.eval(), config
+    return OCRRecipe.load_model(run)
 
 
 def read_strings(model: CRNN, image: Tensor, *, beam_width: int = 8, top: int = 1) -> list[tuple[str, float]]:
@@ -148,9 +124,11 @@ def read_strings(model: CRNN, image: Tensor, *, beam_width: int = 8, top: int = 
 
 
 @dataclass(frozen=True)
-class OCRRecipe:
+class OCRRecipe(Task):
     """A digit-string reading task: generated strings (``data``: options of :class:`DigitStrings`),
     a :class:`CRNN` (``model_options``) and the training settings."""
+
+    kind = "ocr"
 
     name: str
     description: str
@@ -180,45 +158,39 @@ class OCRRecipe:
             return self.workers
         return 0 if torch.device(device).type == "cpu" else max(0, min(8, (os.cpu_count() or 1) - 1))
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
-        """Train into ``out``; ``limit`` caps the number of training strings."""
-        out = Path(out)
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
-        seed_everything(seed)
-        started = time.perf_counter()
-        train_count = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])
-        workers, pin = self._workers(device), torch.device(device).type == "cuda"
-        train = string_loader(self.strings("train", train_count), batch_size, shuffle=True, seed=seed,
-                              workers=workers, pin_memory=pin)
+    def fit(self, run: Run) -> dict[str, Any]:
+        """Train into ``run.out``; ``limit`` caps the number of training strings."""
+        settings = run.settings
+        train_count = self.sizes["train"] if settings.limit is None else min(settings.limit, self.sizes["train"])
+        workers, pin = self._workers(settings.device), torch.device(settings.device).type == "cuda"
+        train = string_loader(self.strings("train", train_count), settings.batch_size, shuffle=True,
+                              seed=settings.seed, workers=workers, pin_memory=pin)
         val = string_loader(self.strings("validation"), 256, shuffle=False, workers=workers, pin_memory=pin)
         model = CRNN(**self.model_options)
-        optimizer = make_optimizer(self, model, lr)
-        scheduler = make_scheduler(self.scheduler, optimizer, lr, epochs, len(train))
         # input_shape: a representative canvas (widths vary) for `convrnn summary RUN`
         config = {"recipe": self.name, "model": "crnn", "model_options": self.model_options,
                   "input_shape": [model.in_channels, model.height, 128], "classes": [str(d) for d in range(10)],
                   "data": {**self.data, "seed": self.data_seed, "sizes": self.sizes},
-                  "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-                               "optimizer": self.optimizer, "scheduler": self.scheduler,
+                  "settings": {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
+                               "seed": settings.seed, "optimizer": self.optimizer, "scheduler": self.scheduler,
                                "train_strings": train_count}}
-        history = fit_to_best(model, train, val, out=out, config=config, monitor="val_string_accuracy", resume=resume,
-                              loss=CTCLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
-                              clip_grad_norm=self.clip_grad_norm, metrics={"string_accuracy": StringAccuracy()},
-                              device=device, seed=seed, progress=progress, step_fn=ctc_step)
-        scores = string_scores(model, self.strings("test"), device=device, beam_width=self.beam_width,
+        # No BucketEpochs: the length-bucketed batches repeat epoch 0's order every epoch, as in the runs
+        # the recipe's scores were measured with (the sequence kinds reshuffle them each epoch).
+        history = fit_model(self, run, model, train, val, loss=CTCLoss(), metrics={"string_accuracy": StringAccuracy()},
+                            monitor="val_string_accuracy", config=config, clip_grad_norm=self.clip_grad_norm,
+                            step_fn=ctc_step)
+        scores = string_scores(model, self.strings("test"), device=settings.device, beam_width=self.beam_width,
                                workers=workers)
-        result = {"recipe": self.name, **{f"test_{key}": value for key, value in scores.items()},
-                  "best_val_string_accuracy": max(r.get("val_string_accuracy", float("nan"))
-                                                  for r in history.records),
-                  "epochs": epochs, "wall_seconds": round(time.perf_counter() - started, 1),
-                  "threads": torch.get_num_threads(), "device": str(device),
-                  "machine": platform.processor() or platform.machine(), "settings": config["settings"]}
-        write_json(out / "scores.json", result)
-        return result
+        return run.finish({**{f"test_{key}": value for key, value in scores.items()},
+                           "best_val_string_accuracy": max(r.get("val_string_accuracy", float("nan"))
+                                                           for r in history.records)}, config["settings"])
+
+    @classmethod
+    def rebuild(cls, config: dict[str, Any]) -> nn.Module:
+        """The reader (a :class:`CRNN`) a saved config describes."""
+        if config.get("model") != "crnn":
+            raise ValueError(f"expected a reader (model 'crnn'), its config names {config.get('model')!r}")
+        return CRNN(**config.get("model_options", {}))
 
     def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
         """String accuracy and character error rate (greedy and beam) of the reader in ``run``."""

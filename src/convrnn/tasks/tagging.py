@@ -1,12 +1,10 @@
-"""Many → many corresponding (``brown-pos``): a BiLSTM tagger with a character model for unknown
-words, and its accuracy against look-ahead.
+"""Tagging, many → many corresponding (``brown-pos``): a BiLSTM tagger with a character model for
+unknown words, and its accuracy against look-ahead.
 """
-
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,19 +18,10 @@ from torch.utils.data import DataLoader
 from convrnn.data.batching import IGNORE_INDEX, LengthBucketSampler, pad_sequences
 from convrnn.data.text import Vocabulary, WordTokenizer
 from convrnn.models.tagger import Tagger
+from convrnn.tasks.runs import Run
+from convrnn.tasks.sequence import SequenceTask, load_sequence_model
 from convrnn.training.files import write_json
 from convrnn.training.metrics import Accuracy
-from convrnn.training.seeding import seed_everything
-from convrnn.training.sequence_recipe import (
-    _finish,
-    fit_into_run,
-    load_sequence_model,
-)
-from convrnn.training.settings import resolve_settings
-
-# ----------------------------------------------------------------------------------------------
-# Many → many: tagging (brown-pos).
-# ----------------------------------------------------------------------------------------------
 
 TaggedSplits = dict[str, list[list[tuple[str, str]]]]
 
@@ -67,7 +56,7 @@ def tagging_loss(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
-class TaggingRecipe:
+class TaggingRecipe(SequenceTask):
     """Tag every word of a sentence with a BiLSTM tagger (word embeddings + character CNN).
 
     ``load()`` returns ``{"train"|"validation"|"test": [[(word, tag), …], …]}`` with the tags
@@ -90,6 +79,8 @@ class TaggingRecipe:
     max_word_length: int = 20
     target: str = ""
 
+    kind = "tagging"
+
     def _encode(self, words: Vocabulary, alphabet: Vocabulary, sentence: list[tuple[str, str]] | list[str]
                 ) -> tuple[Tensor, Tensor, Tensor]:
         tokens = [item if isinstance(item, str) else item[0] for item in sentence]
@@ -105,16 +96,11 @@ class TaggingRecipe:
         sampler = LengthBucketSampler(lengths, batch_size, shuffle=shuffle, seed=seed)
         return DataLoader(examples, batch_sampler=sampler, collate_fn=TaggingCollate(unknown_rate, words.unk_index))
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None, lookahead: int | str | None = "default",
-              data: TaggedSplits | None = None) -> dict[str, Any]:
-        """Train into ``out``; ``lookahead`` overrides the model's (``None`` = full sentence);
+    def fit(self, run: Run, lookahead: int | str | None = "default", data: TaggedSplits | None = None
+            ) -> dict[str, Any]:
+        """Train into ``run.out``; ``lookahead`` overrides the model's (``None`` = full sentence);
         ``data`` reuses already loaded splits (the look-ahead study trains five times)."""
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        out, started = Path(out), time.perf_counter()
-        seed_everything(seed)
+        settings, limit, seed = run.settings, run.settings.limit, run.settings.seed
         data = data or self.load()
         sentences = data["train"][:limit] if limit is not None else data["train"]
         words = Vocabulary.build(([w.lower() for w, _ in s] for s in sentences), min_count=self.min_count)
@@ -130,13 +116,13 @@ class TaggingRecipe:
         train = self._loader(words, alphabet, sentences, settings.batch_size, shuffle=True, seed=seed,
                              unknown_rate=self.unknown_rate)
         val = self._loader(words, alphabet, data["validation"], 256, shuffle=False)
-        fit_into_run(model, train, val, out=out, name="model", settings=settings, loss=tagging_loss,
-                     metrics={"accuracy": Accuracy(class_dim=-1, ignore_index=IGNORE_INDEX)},
-                     monitor="val_accuracy", mode="max", config=config, weight_decay=self.weight_decay)
-        test = self._scores(model, words, alphabet, data["test"], device)
-        return _finish(out, self.name, started, settings,
-                       {"test_accuracy": test["accuracy"], "test_unknown_word_accuracy": test["unknown_accuracy"],
-                        "test_loss": test["loss"], "lookahead": options.get("lookahead")})
+        self.fit_sequence_model(run, model, train, val, loss=tagging_loss,
+                                metrics={"accuracy": Accuracy(class_dim=-1, ignore_index=IGNORE_INDEX)},
+                                monitor="val_accuracy", mode="max", config=config)
+        test = self._scores(model, words, alphabet, data["test"], settings.device)
+        return self.finish(run, {"test_accuracy": test["accuracy"],
+                                 "test_unknown_word_accuracy": test["unknown_accuracy"],
+                                 "test_loss": test["loss"], "lookahead": options.get("lookahead")})
 
     def _scores(self, model: nn.Module, words: Vocabulary, alphabet: Vocabulary, sentences: list[Any],
                 device: str) -> dict[str, float | None]:

@@ -1,38 +1,29 @@
-"""Train, evaluate and sample a recurrent language model described by a recipe (corpus + settings).
+"""Language modelling: a recurrent language model over one token stream (``shakespeare``,
+``ptb-word``), trained by truncated BPTT, scored per token, and able to ``sample``.
 
-Training is truncated BPTT over one token stream (``convrnn.data.lm_stream``): the training
-text is cut into N rows read k steps at a time, and each row's state is carried from one window
-to the next, detached, so gradients flow back at most k steps while the state remembers the
-whole row. The loop is ``convrnn.training.fit`` with a step function that carries the state
-(:class:`CarriedStateStep`); each pass over the stream can be split into several fit "epochs"
-(``evaluations_per_pass``) so that long passes are validated and checkpointed along the way.
+Training reads the training text as one stream (:mod:`convrnn.training.streams`): cut into N
+rows read k steps at a time, each row's state carried from one window to the next, detached;
+each pass can be split into several fit "epochs" (``evaluations_per_pass``) so that long passes
+are validated and checkpointed along the way.
 
 The score is the mean negative log-likelihood of the held-out stream, in nats per token:
 reported as nats and bits per character for character models and as perplexity exp(nats) for
-word models. A run directory holds::
-
-    OUT/checkpoints/last/, best/   resumable checkpoints (safetensors + JSON)
-    OUT/model/                     weights of ``best`` + config (vocabulary and tokenizer included)
-    OUT/log.csv, OUT/scores.json   one row per evaluation; test scores, wall time, settings
-
-Resuming (``resume=True``) restores weights, optimizer and position exactly; the carried state
-is not saved, so the rows restart from a zero state at the resumed window.
+word models. The model's config holds the vocabulary and the tokenizer. Resuming
+(``resume=True``) restores weights, optimizer and position exactly; the carried state is not
+saved, so the rows restart from a zero state at the resumed window.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import platform
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from convrnn.data.batching import IGNORE_INDEX
 from convrnn.data.lm_stream import LanguageModelStream
@@ -40,25 +31,20 @@ from convrnn.data.text import EOS, CharTokenizer, Tokenizer, Vocabulary, WordTok
 from convrnn.functional._checks import check_choice
 from convrnn.generate import generate
 from convrnn.models.language_model import CELL_NAMES, LanguageModel
-from convrnn.training.callbacks import Callback
-from convrnn.training.checkpoint import load_model_weights, read_config
-from convrnn.training.evaluate import evaluate
-from convrnn.training.files import write_json
-from convrnn.training.fit_state import FitState
-from convrnn.training.image_recipe import model_directory
+from convrnn.tasks.protocol import Task
+from convrnn.tasks.runs import Run, machine
+from convrnn.tasks.sequence import TokenInput
+from convrnn.training.callbacks import TimeLimit
+from convrnn.training.checkpoint import read_config
 from convrnn.training.run import fit_to_best
-from convrnn.training.seeding import seed_everything
-from convrnn.training.sequence_recipe import TokenInput
-from convrnn.training.settings import resolve_settings
-from convrnn.training.steps import StepOutput
-from convrnn.training.tbptt import detach_state
+from convrnn.training.streams import CarriedStateStep, PassPartSampler, stream_loss
 
 SPLITS = ("train", "validation", "test")
 SCHEDULES = ("cosine", "plateau", "zaremba", "none")
 
 
 @dataclass(frozen=True)
-class LanguageModelRecipe:
+class LanguageModelRecipe(Task):
     """Everything that defines one language-modelling task, and nothing else.
 
     ``corpus(split)`` returns the documents (strings) of ``"train"``, ``"validation"`` or
@@ -105,11 +91,24 @@ class LanguageModelRecipe:
     eval_batch_size: int = 10
     target: str = ""
 
-    # ----------------------------------------------------------------- the recipe protocol
+    kind = "language-model"
+    capabilities = frozenset({"sample"})
+    train_options: ClassVar[Mapping[str, tuple[str, ...]]] = {"cell": CELL_NAMES}
+    limit_unit, min_limit = "tokens", 2
 
-    def train(self, out: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
-        """Train into the run directory ``out``; see :func:`train_language_model` for ``options``."""
-        return train_language_model(self, out, **options)
+    # ----------------------------------------------------------------- the task protocol
+
+    def fit(self, run: Run, cell: str | None = None) -> dict[str, Any]:
+        """See :func:`fit_language_model` (``cell``: the recurrent layer, one of ``CELL_NAMES``)."""
+        return fit_language_model(self, run, cell)
+
+    @classmethod
+    def rebuild(cls, config: dict[str, Any]) -> nn.Module:
+        """The language model a saved config describes (its vocabulary gives the size)."""
+        for key in ("vocabulary", "tokenizer", "model_options"):
+            if key not in config:
+                raise ValueError(f"its config has no '{key}', so it is not a language model")
+        return LanguageModel(len(Vocabulary.from_json(config["vocabulary"])), **config["model_options"])
 
     def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
         """Nats (and bits) per token, or perplexity, of the trained model on ``split``."""
@@ -177,6 +176,10 @@ class LanguageModelRecipe:
         """The untrained model (for a vocabulary of 100 tokens) fed token ids ``(T,)``."""
         return TokenInput(build_language_model(self, 100)), (self.steps,)
 
+    def validation_text(self) -> str:
+        """The first 1,500 characters of the first validation document (for ``convrnn inspect``/``report``)."""
+        return self.corpus("validation")[0][:1500]
+
     def make_tokenizer(self) -> Tokenizer:
         check_choice("tokenizer", self.tokenizer, ("chars", "words"), where=self.name)
         if self.tokenizer == "chars":
@@ -213,85 +216,11 @@ def build_language_model(recipe: LanguageModelRecipe, vocab_size: int) -> Langua
 
 def load_language_model(path: str | os.PathLike[str]) -> tuple[LanguageModel, dict[str, Any], Vocabulary, Tokenizer]:
     """Rebuild a trained language model (in eval mode) with its vocabulary and tokenizer."""
-    directory = model_directory(path)
-    config = read_config(directory)
-    for key in ("vocabulary", "tokenizer", "model_options"):
-        if key not in config:
-            raise ValueError(f"'{directory}': its config has no '{key}', so it is not a language model")
-    vocabulary = Vocabulary.from_json(config["vocabulary"])
-    model = LanguageModel(len(vocabulary), **config["model_options"])
-    load_model_weights(directory, model)
-    return model.eval(), config, vocabulary, tokenizer_from_json(config["tokenizer"])
+    model, config = LanguageModelRecipe.load_model(path)
+    return model, config, Vocabulary.from_json(config["vocabulary"]), tokenizer_from_json(config["tokenizer"])
 
 
-# --------------------------------------------------------------------------- training pieces
-
-
-class CarriedStateStep:
-    """``fit``'s step function for stream windows: carry each row's state to the next window.
-
-    The state restarts from zero at window 0 (a new pass), and training and evaluation keep
-    separate states (keyed by ``model.training``), so a validation pass never disturbs the
-    training rows. Loss: mean cross-entropy over the window's real targets; its weight in the
-    epoch mean is their number, so epoch means are exact nats per token.
-    """
-
-    def __init__(self) -> None:
-        self.states: dict[bool, Any] = {}
-
-    def __call__(self, model: nn.Module, batch: dict[str, Any], loss: Callable[..., Tensor]) -> StepOutput:
-        state = None if batch["window"] == 0 else self.states.get(model.training)
-        logits, state = model(batch["inputs"], state=state)
-        self.states[model.training] = detach_state(state)
-        targets = batch["targets"]
-        count = int((targets != IGNORE_INDEX).sum())
-        return StepOutput(loss(logits.flatten(0, 1), targets.flatten()), None, None, count)
-
-
-class PassPartSampler(Sampler[int]):
-    """Fit epoch e reads part e mod P of the windows 0 … W−1 (P = ``parts``), in order, so P fit
-    epochs make one pass over the stream and the state carries over from one part to the next."""
-
-    def __init__(self, windows: int, parts: int) -> None:
-        self.windows, self.parts, self.epoch = windows, max(1, min(parts, windows)), 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _bounds(self) -> tuple[int, int]:
-        part = self.epoch % self.parts
-        return part * self.windows // self.parts, (part + 1) * self.windows // self.parts
-
-    def __len__(self) -> int:
-        start, end = self._bounds()
-        return end - start
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(range(*self._bounds()))
-
-
-class TimeLimit(Callback):
-    """Stop after the fit epoch at whose end another epoch of the same length would overrun
-    ``minutes`` of training."""
-
-    def __init__(self, minutes: float) -> None:
-        self.seconds, self.started, self.last_end = minutes * 60, time.perf_counter(), None
-
-    def on_fit_start(self, state: FitState) -> None:
-        self.started = self.last_end = time.perf_counter()
-
-    def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
-        now = time.perf_counter()
-        if now + (now - self.last_end) > self.started + self.seconds:
-            state.stop = True
-        self.last_end = now
-
-
-def stream_loss(model: nn.Module, stream: LanguageModelStream, device: str = "cpu") -> float:
-    """Mean nats per token of ``model`` over the whole ``stream`` (state carried, no dropout)."""
-    scores = evaluate(model, DataLoader(stream, batch_size=None), loss=nn.CrossEntropyLoss(),
-                      device=device, step_fn=CarriedStateStep())
-    return scores["loss"]
+# --------------------------------------------------------------------------- scores and schedules
 
 
 def scores_of(nats: float, unit: str) -> dict[str, float]:
@@ -328,26 +257,28 @@ def _scheduler(recipe: LanguageModelRecipe, optimizer: torch.optim.Optimizer, fi
 # --------------------------------------------------------------------------- the run
 
 
-def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str], *, epochs: int | None = None,
-                         batch_size: int | None = None, lr: float | None = None, seed: int = 0,
-                         device: str = "cpu", resume: bool = False, progress: bool = True,
-                         limit: int | None = None, cell: str | None = None) -> dict[str, Any]:
-    """Train ``recipe`` into the run directory ``out`` and return its scores.
+def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str], **options: Any) -> dict[str, Any]:
+    """``recipe.train(out, **options)``: see :func:`fit_language_model` for what is particular here."""
+    return recipe.train(out, **options)
 
-    ``epochs`` (passes over the training stream), ``batch_size`` (rows N), ``lr`` and ``cell``
-    (the recurrent layer, one of ``CELL_NAMES``: e.g. "lstm", "mingru", "qrnn") override the
-    recipe's defaults; the run's config records them, so evaluation and sampling rebuild the same
-    model, and a resumed run keeps its cell. ``limit`` keeps the first ``limit`` tokens of the
-    training and the validation streams (smoke runs and equal-budget comparisons; the test score
-    always covers the whole test split).
+
+def fit_language_model(recipe: LanguageModelRecipe, run: Run, cell: str | None = None) -> dict[str, Any]:
+    """Train ``recipe`` into ``run.out`` and return its scores.
+
+    ``epochs`` are passes over the training stream, ``batch_size`` its rows N; ``cell`` (the
+    recurrent layer, one of ``CELL_NAMES``: e.g. "lstm", "mingru", "qrnn") overrides the recipe's;
+    the run's config records them, so evaluation and sampling rebuild the same model, and a
+    resumed run keeps its cell. ``limit`` keeps the first ``limit`` tokens of the training and the
+    validation streams (smoke runs and equal-budget comparisons; the test score always covers the
+    whole test split).
     """
-    out = Path(out)
+    out, settings = run.out, run.settings
     if cell is not None:
         if not isinstance(cell, str):
             raise TypeError(f"train: argument 'cell' expected a name in {list(CELL_NAMES)}, got {cell!r}")
         cell = check_choice("cell", cell.lower(), CELL_NAMES, where="train")
     last = out / "checkpoints" / "last"
-    if resume and (last / "config.json").is_file():  # a resumed run keeps the cell it was trained with
+    if settings.resume and (last / "config.json").is_file():  # a resumed run keeps the cell it was trained with
         trained = read_config(last).get("model_options", {}).get("cell", recipe.cell)
         if cell is not None and cell != trained:
             raise ValueError(f"train: argument 'cell' is {cell!r}, but the run in '{out}' was trained with "
@@ -355,11 +286,7 @@ def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str
         cell = trained
     if cell is not None:
         recipe = replace(recipe, cell=cell)
-    settings = resolve_settings(recipe, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                progress=progress, limit=limit, min_limit=2, limit_unit="tokens")
-    epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
-    seed_everything(seed)
-    started = time.perf_counter()
+    limit = settings.limit
 
     tokenizer = recipe.make_tokenizer()
     train_documents = recipe.corpus("train")
@@ -369,53 +296,50 @@ def train_language_model(recipe: LanguageModelRecipe, out: str | os.PathLike[str
     val_ids = encode_documents(recipe.corpus("validation"), tokenizer, vocabulary)
     if limit is not None:
         train_ids, val_ids = train_ids[:limit], val_ids[:limit]
-    batch_size = min(batch_size, train_ids.numel() - 1)
+    batch_size = min(settings.batch_size, train_ids.numel() - 1)
     train_stream = LanguageModelStream(train_ids, batch_size, recipe.steps)
     val_stream = evaluation_stream(val_ids, recipe)
     parts = max(1, min(recipe.evaluations_per_pass, len(train_stream)))
-    sampler = PassPartSampler(len(train_stream), parts)
-    train_loader = DataLoader(train_stream, batch_size=None, sampler=sampler)
+    train_loader = DataLoader(train_stream, batch_size=None, sampler=PassPartSampler(len(train_stream), parts))
     val_loader = DataLoader(val_stream, batch_size=None)
 
     model = build_language_model(recipe, len(vocabulary))
-    optimizer = _optimizer(recipe, model, lr)
-    fit_epochs = epochs * parts
+    optimizer = _optimizer(recipe, model, settings.lr)
+    fit_epochs = settings.epochs * parts
     scheduler, interval = _scheduler(recipe, optimizer, fit_epochs, math.ceil(len(train_stream) / parts), parts)
     unit = "char" if recipe.tokenizer == "chars" else "word"
     config = {
         "recipe": recipe.name, "model": "language-model", "model_options": model_options(recipe),
         "vocabulary": vocabulary.to_json(), "tokenizer": tokenizer.to_json(), "unit": unit,
         "unknown": recipe.unknown, "document_separator": True, "end_of_document": EOS,
-        "settings": {"epochs": epochs, "batch_size": batch_size, "steps": recipe.steps, "lr": lr,
-                     "seed": seed, "optimizer": recipe.optimizer, "schedule": recipe.schedule,
+        "settings": {"epochs": settings.epochs, "batch_size": batch_size, "steps": recipe.steps, "lr": settings.lr,
+                     "seed": settings.seed, "optimizer": recipe.optimizer, "schedule": recipe.schedule,
                      "clip_grad_norm": recipe.clip_grad_norm, "limit": limit,
                      "evaluations_per_pass": parts, "time_limit_minutes": recipe.time_limit},
     }
     history = fit_to_best(
-        model, train_loader, val_loader, out=out, config=config, monitor="val_loss", mode="min", resume=resume,
-        callbacks=[TimeLimit(recipe.time_limit)] if recipe.time_limit is not None else [],
+        model, train_loader, val_loader, out=out, config=config, monitor="val_loss", mode="min",
+        resume=settings.resume, callbacks=[TimeLimit(recipe.time_limit)] if recipe.time_limit is not None else [],
         loss=nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX), optimizer=optimizer, epochs=fit_epochs,
-        scheduler=scheduler, scheduler_interval=interval, clip_grad_norm=recipe.clip_grad_norm, device=device,
-        seed=seed, step_fn=CarriedStateStep(), progress=progress,
+        scheduler=scheduler, scheduler_interval=interval, clip_grad_norm=recipe.clip_grad_norm,
+        device=settings.device, seed=settings.seed, step_fn=CarriedStateStep(), progress=settings.progress,
     )
-    train_seconds = time.perf_counter() - started
+    train_seconds = run.seconds()
 
     test_stream = evaluation_stream(encode_documents(recipe.corpus("test"), tokenizer, vocabulary), recipe)
-    test = scores_of(stream_loss(model, test_stream, device), unit)
+    test = scores_of(stream_loss(model, test_stream, settings.device), unit)
     best_val = min(record["val_loss"] for record in history.records)
-    result = {
+    return run.write({
         "recipe": recipe.name, **{f"test_{key}": value for key, value in test.items()},
         **{f"best_val_{key}": value for key, value in scores_of(best_val, unit).items() if key != "loss"},
         "first_train_loss": history.records[0]["train_loss"], "last_train_loss": history.records[-1]["train_loss"],
         "vocabulary_size": len(vocabulary), "parameters": sum(p.numel() for p in model.parameters()),
         "train_tokens": train_stream.token_count,
         "test_tokens": test_stream.token_count, "evaluations": len(history.records),
-        "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.perf_counter() - started, 1),
-        "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(),
-        "device": str(device), "settings": config["settings"], "model_options": config["model_options"],
-    }
-    write_json(out / "scores.json", result)
-    return result
+        "train_seconds": train_seconds, "wall_seconds": run.seconds(),
+        "threads": torch.get_num_threads(), "machine": machine(),
+        "device": settings.device, "settings": config["settings"], "model_options": config["model_options"],
+    })
 
 
 def _show(token: str) -> str:
@@ -423,13 +347,11 @@ def _show(token: str) -> str:
 
 
 __all__ = [
-    "CarriedStateStep",
     "LanguageModelRecipe",
-    "PassPartSampler",
-    "TimeLimit",
     "encode_documents",
+    "evaluation_stream",
+    "fit_language_model",
     "load_language_model",
     "scores_of",
-    "stream_loss",
     "train_language_model",
 ]

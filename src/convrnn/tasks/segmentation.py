@@ -1,6 +1,6 @@
-"""Train, evaluate and use a per-pixel labeller (semantic segmentation) described by a recipe.
+"""Semantic segmentation: a per-pixel labeller, an :class:`FCN` (``mnist-segment``).
 
-The run directory has the layout of :mod:`convrnn.training.image_recipe`, plus::
+Besides the run directory every task writes (:mod:`convrnn.tasks.runs`)::
 
     OUT/segmentation-<split>.png   input / truth / prediction of the split's first canvases
     OUT/predictions/<name>.labels.png   label maps written by ``convrnn predict`` (palette colours)
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +25,10 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from convrnn.models.fcn import FCN
-from convrnn.training.checkpoint import load_model_weights, read_config
-from convrnn.training.files import write_json
-from convrnn.training.image_recipe import make_optimizer, make_scheduler, model_directory
+from convrnn.tasks.fitting import fit_model
+from convrnn.tasks.image import generated_examples
+from convrnn.tasks.protocol import Task
+from convrnn.tasks.runs import Run
 from convrnn.training.metrics import Accuracy
 from convrnn.training.metrics_segmentation import (
     MeanIoU,
@@ -36,18 +36,17 @@ from convrnn.training.metrics_segmentation import (
     mean_iou,
     pixel_accuracy,
 )
-from convrnn.training.run import fit_to_best
 from convrnn.training.sampling import make_loader
-from convrnn.training.seeding import seed_everything
-from convrnn.training.settings import resolve_settings
 
 GRID_EXAMPLES = 8
 
 
 @dataclass(frozen=True)
-class SegmentRecipe:
+class SegmentRecipe(Task):
     """A segmentation task: ``dataset(split, size=…, seed=…)`` yields ``(image (1, H, W), labels (H, W))``
     and has ``classes`` (K names; the last one the background). The model is an :class:`FCN`."""
+
+    kind = "segmentation"
 
     name: str
     description: str
@@ -71,45 +70,36 @@ class SegmentRecipe:
         return self.dataset(split, size=self.sizes[split] if size is None else size, seed=self.data_seed)
 
     def build(self, **overrides: Any) -> FCN:
+        """The untrained FCN of this recipe (``overrides`` replace model options)."""
         return FCN(in_channels=self.input_shape[0], num_classes=len(self.classes),
                    **{**self.model_options, **overrides})
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
-        """Train into ``out`` and return the test scores; ``limit`` caps the number of training canvases."""
-        out = Path(out)
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        epochs, batch_size, lr = settings.epochs, settings.batch_size, settings.lr
-        seed_everything(seed)
-        started = time.perf_counter()
-        train_size = self.sizes["train"] if limit is None else min(limit, self.sizes["train"])
+    def fit(self, run: Run) -> dict[str, Any]:
+        """Train into ``run.out`` and return the test scores; ``limit`` caps the number of training canvases."""
+        settings = run.settings
+        train_size = self.sizes["train"] if settings.limit is None else min(settings.limit, self.sizes["train"])
         train, val = self.data("train", train_size), self.data("validation")
         model = self.build()
-        optimizer = make_optimizer(self, model, lr)
-        scheduler = make_scheduler(self.scheduler, optimizer, lr, epochs, -(-len(train) // batch_size))
         config = {"recipe": self.name, "model": "fcn", "model_options": self.model_options,
                   "input_shape": list(self.input_shape), "classes": list(self.classes),
-                  "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
-                               "optimizer": self.optimizer, "scheduler": self.scheduler,
+                  "settings": {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
+                               "seed": settings.seed, "optimizer": self.optimizer, "scheduler": self.scheduler,
                                "train_canvases": train_size, "data_seed": self.data_seed}}
-        history = fit_to_best(model, train, val, out=out, config=config, monitor="val_mean_iou", resume=resume,
-                              loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=epochs, scheduler=scheduler,
-                              batch_size=batch_size, metrics=self._metrics(), device=device, seed=seed,
-                              progress=progress)
+        history = fit_model(self, run, model, train, val, loss=nn.CrossEntropyLoss(), metrics=self._metrics(),
+                            monitor="val_mean_iou", config=config)
         test = self.data("test")
-        scores = segmentation_scores(model, test, self.classes, device=device)
-        write_grid(out / "segmentation-test.png", model, test, device=device)
+        scores = segmentation_scores(model, test, self.classes, device=settings.device)
+        write_grid(run.out / "segmentation-test.png", model, test, device=settings.device)
         # a class absent from every test canvas and prediction has no IoU: null in the JSON
-        result = {"recipe": self.name,
-                  **{f"test_{key}": None if math.isnan(value) else value for key, value in scores.items()},
-                  "best_val_mean_iou": max(r.get("val_mean_iou", float("nan")) for r in history.records),
-                  "test_canvases": len(test), "epochs": epochs,
-                  "wall_seconds": round(time.perf_counter() - started, 1),
-                  "threads": torch.get_num_threads(), "device": str(device), "settings": config["settings"]}
-        write_json(out / "scores.json", result)
-        return result
+        return run.finish({**{f"test_{key}": None if math.isnan(value) else value for key, value in scores.items()},
+                           "best_val_mean_iou": max(r.get("val_mean_iou", float("nan")) for r in history.records),
+                           "test_canvases": len(test)}, config["settings"])
+
+    @classmethod
+    def rebuild(cls, config: dict[str, Any]) -> nn.Module:
+        """The FCN a saved config describes."""
+        return FCN(in_channels=config["input_shape"][0], num_classes=len(config["classes"]),
+                   **config.get("model_options", {}))
 
     def _metrics(self) -> dict[str, Any]:
         return {"mean_iou": MeanIoU(len(self.classes)), "pixel_accuracy": Accuracy()}
@@ -155,15 +145,15 @@ class SegmentRecipe:
 
     def load(self, run: str | os.PathLike[str]) -> FCN:
         """The trained FCN of a run or model directory, in eval mode."""
-        directory = model_directory(run)
-        config = read_config(directory)
-        model = FCN(in_channels=config["input_shape"][0], num_classes=len(config["classes"]),
-                    **config.get("model_options", {}))
-        load_model_weights(directory, model)
-        return model.eval()
+        return self.load_model(run)[0]
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        """The untrained FCN and its input shape."""
         return self.build(), self.input_shape
+
+    def examples(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        """``batch_size`` generated validation canvases and their label maps."""
+        return generated_examples(self.dataset, batch_size)
 
 
 @torch.no_grad()

@@ -1,12 +1,10 @@
-"""Many → one over feature sequences (``japanese-vowels``): a recurrent classifier over
-variable-length multichannel series, standardised with the training statistics.
+"""Sequence classification, many → one over feature sequences (``japanese-vowels``): a recurrent
+classifier over variable-length multichannel series, standardised with the training statistics.
 """
-
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,21 +16,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from convrnn.models.sequence_classifier import RecurrentClassifier
+from convrnn.tasks.image import classification_scores
+from convrnn.tasks.runs import Run
+from convrnn.tasks.sequence import SequenceTask, load_sequence_model, ranked, sequence_loader
 from convrnn.training.metrics import Accuracy
-from convrnn.training.seeding import seed_everything
-from convrnn.training.sequence_recipe import (
-    _classification_scores,
-    _finish,
-    _ranked,
-    fit_into_run,
-    load_sequence_model,
-    sequence_loader,
-)
-from convrnn.training.settings import resolve_settings
-
-# ----------------------------------------------------------------------------------------------
-# Many → one over feature sequences (japanese-vowels).
-# ----------------------------------------------------------------------------------------------
 
 FeatureSplits = dict[str, tuple[list[np.ndarray], np.ndarray]]
 
@@ -47,7 +34,7 @@ def hold_out_per_class(labels: np.ndarray, per_class: int) -> tuple[np.ndarray, 
 
 
 @dataclass(frozen=True)
-class FeatureSequenceRecipe:
+class FeatureSequenceRecipe(SequenceTask):
     """Classify variable-length multichannel sequences ``(T_i, F)`` with a recurrent classifier.
 
     ``load()`` returns ``{"train": (series, labels), "test": (series, labels)}`` (a
@@ -68,6 +55,8 @@ class FeatureSequenceRecipe:
     validation_per_class: int = 3
     target: str = ""
 
+    kind = "sequence-classification"
+
     def _splits(self) -> tuple[FeatureSplits, np.ndarray, np.ndarray]:
         data = dict(self.load())
         if "validation" not in data:
@@ -85,30 +74,24 @@ class FeatureSequenceRecipe:
                     for s, y in zip(series, labels, strict=True)]
         return sequence_loader(examples, batch_size, shuffle=shuffle, seed=seed)
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
-        """Train into the run directory ``out`` and return the test scores."""
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        out, started = Path(out), time.perf_counter()
-        seed_everything(seed)
+    def fit(self, run: Run) -> dict[str, Any]:
+        """Train into ``run.out`` and return the test scores."""
+        settings = run.settings
         data, mean, std = self._splits()
         series, labels = data["train"]
-        if limit is not None:
-            series, labels = series[:limit], labels[:limit]
-        train = self._loader(series, labels, mean, std, settings.batch_size, shuffle=True, seed=seed)
+        if settings.limit is not None:
+            series, labels = series[:settings.limit], labels[:settings.limit]
+        train = self._loader(series, labels, mean, std, settings.batch_size, shuffle=True, seed=settings.seed)
         val = self._loader(*data["validation"], mean, std, 256, shuffle=False)
         options = {"num_classes": len(self.classes), "input_size": int(series[0].shape[1]), **self.model_options}
         model = RecurrentClassifier(**options)
         config = {"recipe": self.name, "model": "recurrent-classifier", "model_options": options,
                   "classes": list(self.classes), "normalize": {"mean": mean.tolist(), "std": std.tolist()}}
-        fit_into_run(model, train, val, out=out, name="model", settings=settings, loss=nn.CrossEntropyLoss(),
-                     metrics={"accuracy": Accuracy()}, monitor="val_loss", mode="min", config=config,
-                     weight_decay=self.weight_decay)
-        test = _classification_scores(model, self._loader(*data["test"], mean, std, 256, shuffle=False), device)
-        return _finish(out, self.name, started, settings,
-                       {"test_accuracy": test["accuracy"], "test_loss": test["loss"]})
+        self.fit_sequence_model(run, model, train, val, loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
+                                monitor="val_loss", mode="min", config=config)
+        test = classification_scores(model, self._loader(*data["test"], mean, std, 256, shuffle=False),
+                                     device=settings.device)
+        return self.finish(run, {"test_accuracy": test["accuracy"], "test_loss": test["loss"]})
 
     def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
         """Accuracy and loss of the trained model on ``split``."""
@@ -117,8 +100,8 @@ class FeatureSequenceRecipe:
         if split not in data:
             raise ValueError(f"evaluate: argument 'split' expected one of {sorted(data)}, got {split!r}")
         stats = config["normalize"]
-        return _classification_scores(model, self._loader(*data[split], stats["mean"], stats["std"], 256,
-                                                           shuffle=False), device)
+        return classification_scores(model, self._loader(*data[split], stats["mean"], stats["std"], 256,
+                                                          shuffle=False), device=device)
 
     def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 3) -> list[str]:
         """One line per file (``.npy``, or text with one row of F numbers per step): the ``top``
@@ -132,7 +115,7 @@ class FeatureSequenceRecipe:
             x = (torch.as_tensor(series, dtype=torch.float32) - mean) / std
             with torch.no_grad():
                 probabilities = torch.softmax(model(x.unsqueeze(0).float()), dim=-1)[0]
-            lines.append(f"{path}: {_ranked(probabilities, config['classes'], top)}")
+            lines.append(f"{path}: {ranked(probabilities, config['classes'], top)}")
         return lines
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:

@@ -1,16 +1,13 @@
-"""Many → one over texts (``rotten-tomatoes``): a recurrent classifier, a word CNN and a
-bag-of-words logistic-regression baseline on one split.
+"""Text classification, many → one over texts (``rotten-tomatoes``): a recurrent classifier, a word
+CNN and a bag-of-words logistic-regression baseline on one split.
 """
-
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,24 +18,12 @@ from convrnn.data.batching import pad_sequences
 from convrnn.data.text import Vocabulary, WordTokenizer
 from convrnn.models.sequence_classifier import BagOfWordsClassifier, EnsembleClassifier, RecurrentClassifier
 from convrnn.models.word2vec import WordVectors, embedding_from_vectors
+from convrnn.tasks.image import classification_scores
+from convrnn.tasks.runs import Run
+from convrnn.tasks.sequence import MODEL_CLASSES, SequenceTask, TokenInput, load_sequence_model, ranked, sequence_loader
 from convrnn.training.checkpoint import save_model
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
-from convrnn.training.sequence_recipe import (
-    MODEL_CLASSES,
-    TokenInput,
-    _classification_scores,
-    _finish,
-    _ranked,
-    fit_into_run,
-    load_sequence_model,
-    sequence_loader,
-)
-from convrnn.training.settings import resolve_settings
-
-# ----------------------------------------------------------------------------------------------
-# Many → one over texts, with a CNN and a bag-of-words baseline (rotten-tomatoes).
-# ----------------------------------------------------------------------------------------------
 
 TextSplits = dict[str, list[tuple[str, int]]]
 
@@ -81,7 +66,7 @@ def distinct_ids(sequences: Sequence[Sequence[int]]) -> Tensor:
 
 
 @dataclass(frozen=True)
-class TextClassificationRecipe:
+class TextClassificationRecipe(SequenceTask):
     """Classify short texts: embedding + bidirectional LSTM (``model``), Kim's CNN over words
     (``cnn``) and a bag-of-words logistic regression (``baseline``), on one split.
 
@@ -118,20 +103,20 @@ class TextClassificationRecipe:
     cnn_members: int = 1
     target: str = ""
 
+    kind = "text-classification"
+
     def _encode(self, vocabulary: Vocabulary, examples: list[tuple[str, int]]) -> list[tuple[Tensor, int]]:
         tokenizer = WordTokenizer(lowercase=True)
         # an empty text still needs one step: it reads as a single unknown word
         return [(torch.tensor(vocabulary.encode(tokenizer.tokenize(text)) or [vocabulary.unk_index]), int(label))
                 for text, label in examples]
 
-    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
-              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None) -> dict[str, Any]:
-        """Train the three models into ``out``; the recurrent one is ``out/model``."""
-        settings = resolve_settings(self, epochs, batch_size, lr, seed=seed, device=device, resume=resume,
-                                    progress=progress, limit=limit)
-        out, started = Path(out), time.perf_counter()
-        seed_everything(seed)
+    def fit(self, run: Run) -> dict[str, Any]:
+        """Train the three models into ``run.out``; the recurrent one is ``out/model``. The CNN trains
+        for ``cnn_epochs`` unless the command line sets ``--epochs``."""
+        out, settings = run.out, run.settings
+        limit, seed, device = settings.limit, settings.seed, settings.device
+        cnn_epochs = self.cnn_epochs if run.given.get("epochs") is None else settings.epochs
         data = self.load()
         train_examples = data["train"][:limit] if limit is not None else data["train"]
         tokenizer = WordTokenizer(lowercase=True)
@@ -147,7 +132,7 @@ class TextClassificationRecipe:
         val = sequence_loader(encoded["validation"], 256, shuffle=False)
         for name, kind, options, model_epochs, members in (
                 ("model", "recurrent-classifier", self.model_options, settings.epochs, self.members),
-                ("cnn", "conv-text-classifier", self.cnn_options, self.cnn_epochs if epochs is None else epochs,
+                ("cnn", "conv-text-classifier", self.cnn_options, cnn_epochs,
                  self.cnn_members)):
             options = {"num_classes": len(self.classes), "vocab_size": len(vocabulary), **options}
             config = {**common, "model": kind, "model_options": options}
@@ -162,9 +147,9 @@ class TextClassificationRecipe:
                 train = sequence_loader(encoded["train"], settings.batch_size, shuffle=True, seed=member_seed)
                 model_settings = dataclasses.replace(settings, epochs=model_epochs, seed=member_seed)
                 where, member_name = (out, name) if members == 1 else (out / f"{name}_members", f"member_{member}")
-                fit_into_run(model, train, val, out=where, name=member_name, settings=model_settings,
-                             loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()}, monitor="val_accuracy",
-                             mode="max", config=config, weight_decay=self.weight_decay)
+                self.fit_sequence_model(run, model, train, val, out=where, name=member_name, settings=model_settings,
+                                        loss=nn.CrossEntropyLoss(), metrics={"accuracy": Accuracy()},
+                                        monitor="val_accuracy", mode="max", config=config)
                 trained.append(model)
             if members > 1:
                 model = EnsembleClassifier(kind, members, options)
@@ -174,8 +159,8 @@ class TextClassificationRecipe:
                                                "model_options": {"member": kind, "members": members,
                                                                  "options": options}})
             prefix = "" if name == "model" else f"{name}_"
-            scores[f"val_{prefix}accuracy"] = _classification_scores(model, val, device)["accuracy"]
-            test = _classification_scores(model, sequence_loader(encoded["test"], 256, shuffle=False), device)
+            scores[f"val_{prefix}accuracy"] = classification_scores(model, val, device=device)["accuracy"]
+            test = classification_scores(model, sequence_loader(encoded["test"], 256, shuffle=False), device=device)
             scores |= {f"test_{prefix}accuracy": test["accuracy"], f"test_{prefix}loss": test["loss"]}
         baseline, l2, validation_accuracy = self._fit_baseline(vocabulary, encoded)
         save_model(out / "baseline", baseline, {**common, "model": "bag-of-words",
@@ -183,7 +168,7 @@ class TextClassificationRecipe:
                                                                   "vocab_size": len(vocabulary)}, "l2": l2})
         scores["test_baseline_accuracy"] = self._bag_accuracy(baseline, encoded["test"])
         scores["baseline_l2"], scores["baseline_val_accuracy"] = l2, validation_accuracy
-        return _finish(out, self.name, started, settings, scores)
+        return self.finish(run, scores)
 
     @staticmethod
     def _bag_accuracy(model: nn.Module, examples: list[tuple[Tensor, int]]) -> float:
@@ -220,8 +205,8 @@ class TextClassificationRecipe:
             if name == "baseline":
                 scores[key] = self._bag_accuracy(model, examples)
             else:
-                scores[key] = _classification_scores(model, sequence_loader(examples, 256, shuffle=False),
-                                                     device)["accuracy"]
+                scores[key] = classification_scores(model, sequence_loader(examples, 256, shuffle=False),
+                                                    device=device)["accuracy"]
         return scores
 
     def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 3) -> list[str]:
@@ -235,7 +220,7 @@ class TextClassificationRecipe:
                 raise ValueError(f"predict: expected a text with at least one word, got {text!r}")
             with torch.no_grad():
                 probabilities = torch.softmax(model(torch.tensor([vocabulary.encode(tokens)])), dim=-1)[0]
-            lines.append(f"{_ranked(probabilities, config['classes'], top)}: {text}")
+            lines.append(f"{ranked(probabilities, config['classes'], top)}: {text}")
         return lines
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:

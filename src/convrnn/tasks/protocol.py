@@ -1,0 +1,160 @@
+"""The protocol of a task kind: what a recipe of that kind builds, and what its trained run offers.
+
+A task kind (image classification, language modelling, tagging, …) is a frozen dataclass that
+subclasses :class:`Task`; its fields are what a recipe sets (data, model options, training
+defaults), and a recipe file is one instance of it. The kind writes only what is particular to it:
+
+- ``kind``: its name in ``convrnn train --list`` (``"image"``, ``"language-model"``, …);
+- ``fit(run, **options)``: build data, model, loss and metrics, train (usually through
+  :func:`convrnn.tasks.fitting.fit_model`), score the test split, and return
+  ``run.finish(scores, settings)``;
+- ``rebuild(config)`` (a classmethod): the untrained model a saved config describes;
+- ``evaluate(run, split, device)``, ``predict(run, inputs, top)``: what a trained run offers;
+- ``summary_model()``: the untrained model and an input shape for ``convrnn summary RECIPE``.
+
+Everything else is written once, here and in :mod:`convrnn.tasks.runs`: :meth:`Task.train` turns
+the command line's overrides into checked :class:`Settings` (:meth:`Task.run_settings`, the device
+included), seeds every generator and starts the run's clock before calling ``fit``;
+:meth:`Task.load_model` loads a trained run back. A kind whose data suit ``convrnn inspect`` and
+``report`` also offers them: ``examples(batch_size)`` (a batch of inputs and labels) or
+``validation_text()``.
+
+Optional capabilities are declared, not guessed: ``capabilities`` names those the kind offers
+(:data:`CAPABILITIES`: ``sample``, ``embed``, ``stream``, ``export``), each a method of the same
+name, and :meth:`Task.require` refuses the others in one line. ``train_options`` names the extra
+``train`` options the command line may pass (``--cell`` for language models) with their values.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from convrnn.tasks.runs import Run, load_saved_model
+from convrnn.tasks.settings import Settings, resolve_settings
+from convrnn.training.seeding import seed_everything
+
+# What each optional capability lets a trained run do (a method of the same name on the task).
+CAPABILITIES: dict[str, str] = {
+    "sample": "generate text (convrnn sample)",
+    "embed": "look up word vectors (convrnn embed)",
+    "stream": "run on a live signal chunk by chunk",
+    "export": "be written for use outside PyTorch",
+}
+
+
+class Task(ABC):
+    """The base class of every task kind (see the module docstring for what a kind writes).
+
+    Every recipe of every kind has ``name``, ``description`` and ``target`` (the score it aims at)."""
+
+    kind: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    train_options: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    limit_unit: ClassVar[str] = ""  # what ``--limit`` counts, when not examples (e.g. "tokens")
+    min_limit: ClassVar[int] = 1
+    kinds: ClassVar[dict[str, type[Task]]] = {}  # every task kind by its ``kind``
+
+    name: str
+    description: str
+    target: str
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        unknown = set(cls.capabilities) - set(CAPABILITIES)
+        if unknown:
+            raise TypeError(f"{cls.__name__}: capabilities expected names in {sorted(CAPABILITIES)}, "
+                            f"got {sorted(unknown)}")
+        if "kind" in cls.__dict__:  # a kind of its own, not a variant of one (a test's subclass)
+            Task.kinds[cls.kind] = cls
+
+    # ------------------------------------------------------------------ training
+
+    def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
+              lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
+              progress: bool = True, limit: int | None = None, **options: Any) -> dict[str, Any]:
+        """Train this recipe into the run directory ``out`` and return its scores (also written to
+        ``out/scores.json``).
+
+        ``epochs``, ``batch_size`` and ``lr`` override the recipe's defaults; ``seed`` seeds every
+        generator; ``device`` is a torch device this machine has; ``resume=True`` continues from
+        ``out/checkpoints/last`` bit for bit; ``limit`` trains on the first ``limit`` examples only
+        (smoke runs); ``progress`` shows a progress bar. ``options`` are the kind's own (see its ``fit``).
+        """
+        settings = self.run_settings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                                 resume=resume, progress=progress, limit=limit)
+        seed_everything(settings.seed)
+        given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit}
+        return self.fit(Run(self.name, Path(out), settings, given), **options)
+
+    def run_settings(self, **overrides: Any) -> Settings:
+        """The run's settings: the recipe's ``epochs``, ``batch_size`` and ``lr`` where the command line
+        gave none, every value checked (see :func:`convrnn.tasks.settings.resolve_settings`)."""
+        overrides = dict(overrides)
+        return resolve_settings(self, overrides.pop("epochs"), overrides.pop("batch_size"), overrides.pop("lr"),
+                                min_limit=self.min_limit, limit_unit=self.limit_unit, **overrides)
+
+    @abstractmethod
+    def fit(self, run: Run, **options: Any) -> dict[str, Any]:
+        """Build data, model, loss and metrics; train into ``run.out``; return ``run.finish(…)``."""
+
+    # ------------------------------------------------------------------ a trained run
+
+    @classmethod
+    @abstractmethod
+    def rebuild(cls, config: dict[str, Any]) -> nn.Module:
+        """The untrained model a saved config describes (ValueError if the config is not this kind's)."""
+
+    @classmethod
+    def load_model(cls, run: str | os.PathLike[str], name: str = "model") -> tuple[nn.Module, dict[str, Any]]:
+        """Model ``name`` of a run or model directory (weights loaded, eval mode) and its config."""
+        return load_saved_model(run, cls.rebuild, name=name)
+
+    @abstractmethod
+    def evaluate(self, run: str | os.PathLike[str], split: str = "test", device: str = "cpu") -> dict[str, float]:
+        """Scores of the trained model in ``run`` on ``split``."""
+
+    @abstractmethod
+    def predict(self, run: str | os.PathLike[str], inputs: list[str], top: int = 3) -> list[str]:
+        """One line per input (a file or a text, as the kind reads them)."""
+
+    @abstractmethod
+    def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
+        """The untrained model and its input shape without the batch (for ``convrnn summary RECIPE``)."""
+
+    def examples(self, batch_size: int) -> tuple[Tensor, Tensor] | None:
+        """A validation batch ``(inputs, labels)`` as the model sees it, for ``convrnn inspect`` and
+        ``report``; None where the kind's data are not such pairs."""
+        return None
+
+    def validation_text(self) -> str | None:
+        """The start of the validation text, for inspecting a model that reads text; None where the
+        kind's data are not text."""
+        return None
+
+    # ------------------------------------------------------------------ capabilities
+
+    def can(self, capability: str) -> bool:
+        """Whether this task kind declares ``capability`` (one of :data:`CAPABILITIES`)."""
+        if capability not in CAPABILITIES:
+            raise ValueError(f"can: argument 'capability' expected one of {sorted(CAPABILITIES)}, got {capability!r}")
+        return capability in self.capabilities
+
+    def require(self, capability: str, run: str | os.PathLike[str] | None = None) -> None:
+        """Raise a one-line ValueError unless this task kind declares ``capability``, naming the kinds
+        that do."""
+        if self.can(capability):
+            return
+        able = sorted(kind for kind, cls in Task.kinds.items() if capability in cls.capabilities)
+        held = f"'{run}' holds a {self.name} model" if run is not None else f"the recipe {self.name} is"
+        what = CAPABILITIES[capability].split(" (")[0]
+        raise ValueError(f"{capability}: {held} of the {self.kind} task kind, which cannot {what}; "
+                         f"{'task kinds that can: ' + ', '.join(able) if able else 'no task kind can yet'}")
+
+
+__all__ = ["CAPABILITIES", "Task"]

@@ -1,0 +1,97 @@
+"""Run directories, for every task kind: a run in progress (its directory, settings and clock, and
+its ``scores.json`` at the end) and a trained run loaded back (its model, rebuilt from its config).
+
+A run directory holds, whatever its task::
+
+    OUT/checkpoints/{last,best}/   resumable checkpoints (safetensors + JSON, SHA-256 manifest)
+    OUT/model/                     the final model: best weights + config (what eval/predict load)
+    OUT/<other>/                   further models of some recipes (``cnn``, ``baseline``)
+    OUT/log.csv                    one row per epoch (``<other>_log.csv`` for the others)
+    OUT/scores.json                test scores, wall time, settings
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from convrnn.tasks.settings import Settings
+from convrnn.training.checkpoint import load_model_weights, read_config
+from convrnn.training.files import write_json
+
+
+def model_directory(path: str | os.PathLike[str]) -> Path:
+    """The model directory inside a run directory, or ``path`` itself if it is one."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such run or model directory: '{path}'")
+    for candidate in (path, path / "model", path / "checkpoints" / "best"):
+        if (candidate / "config.json").is_file():
+            return candidate
+    raise FileNotFoundError(f"'{path}' holds no model (no config.json in it, in model/ or in checkpoints/best/)")
+
+
+def run_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The saved config of the (main) model of a run or model directory."""
+    return read_config(model_directory(path))
+
+
+def load_saved_model(run: str | os.PathLike[str], rebuild: Callable[[dict[str, Any]], nn.Module], *,
+                     name: str = "model") -> tuple[nn.Module, dict[str, Any]]:
+    """Model ``name`` of a run directory (``"model"``: the main one, which ``run`` may also be the
+    directory of) rebuilt by ``rebuild(config)``, its weights loaded, in eval mode; and its config."""
+    directory = model_directory(run) if name == "model" else Path(run) / name
+    if not (directory / "config.json").is_file():
+        raise FileNotFoundError(f"'{run}' holds no '{name}' model (no {directory / 'config.json'})")
+    config = read_config(directory)
+    try:
+        model = rebuild(config)
+    except ValueError as error:
+        raise ValueError(f"'{directory}': {error}") from None
+    load_model_weights(directory, model)
+    return model.eval(), config
+
+
+def machine() -> str:
+    """The processor (or machine type) a run's scores are recorded with."""
+    return platform.processor() or platform.machine()
+
+
+@dataclass
+class Run:
+    """One training run under way: the recipe's name, the run directory, the settings after the
+    command line's overrides, those overrides as given (``given["epochs"]`` is None where the
+    recipe's default holds), and the clock started when it began."""
+
+    name: str
+    out: Path
+    settings: Settings
+    given: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def seconds(self) -> float:
+        """Wall time since the run began, to 0.1 s."""
+        return round(time.perf_counter() - self.started, 1)
+
+    def finish(self, scores: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+        """``{"recipe", **scores, "epochs", "wall_seconds", "threads", "device", "machine", "settings"}``,
+        written to ``out/scores.json`` (atomically) and returned."""
+        return self.write({"recipe": self.name, **scores, "epochs": self.settings.epochs,
+                           "wall_seconds": self.seconds(), "threads": torch.get_num_threads(),
+                           "device": self.settings.device, "machine": machine(), "settings": settings})
+
+    def write(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Write ``result`` to ``out/scores.json`` (atomically) and return it."""
+        write_json(self.out / "scores.json", result)
+        return result
+
+
+__all__ = ["Run", "load_saved_model", "machine", "model_directory", "run_config"]

@@ -1,0 +1,76 @@
+"""The training settings of one run: a recipe's defaults after the command line's overrides
+(``convrnn train RECIPE --epochs --batch-size --lr --limit --device …``), checked once for every task kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The training settings of one run after the command line's overrides."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int = 0
+    device: str = "cpu"
+    resume: bool = False
+    progress: bool = True
+    limit: int | None = None
+
+
+def resolve_device(device: Any, *, where: str = "train") -> str:
+    """``device`` checked: a torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) that this
+    machine has. Returned unchanged, so configs and scores record what was asked for; errors name
+    ``where`` (the command or function) and the argument."""
+    if not isinstance(device, str | torch.device):
+        raise TypeError(f"{where}: argument 'device' expected a device name such as 'cpu' or 'cuda', got {device!r}")
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"{where}: argument 'device' expected a device name such as 'cpu', 'cuda' or "
+                         f"'cuda:1', got {str(device)!r}") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{where}: argument 'device' is {str(device)!r}, but this machine has no CUDA device "
+                             f"(torch {torch.__version__}); use 'cpu'")
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(f"{where}: argument 'device' is {str(device)!r}, but this machine has {count} CUDA "
+                             f"device{'s' if count > 1 else ''} (cuda:0 … cuda:{count - 1})")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{where}: argument 'device' is {str(device)!r}, but MPS is not available here; use 'cpu'")
+    return str(device)
+
+
+def resolve_settings(defaults: Any, epochs: int | None, batch_size: int | None, lr: float | None, *,
+                     seed: int = 0, device: str = "cpu", resume: bool = False, progress: bool = True,
+                     limit: int | None = None, min_limit: int = 1, limit_unit: str = "") -> Settings:
+    """``defaults.epochs``/``batch_size``/``lr`` where the argument is None; every value checked, errors
+    naming the argument (``limit``: None, or an int ≥ ``min_limit`` counted in ``limit_unit``;
+    ``device``: see :func:`resolve_device`)."""
+    epochs = defaults.epochs if epochs is None else epochs
+    batch_size = defaults.batch_size if batch_size is None else batch_size
+    lr = defaults.lr if lr is None else lr
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
+        raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
+    check_limit(limit, min_limit=min_limit, unit=limit_unit)
+    return Settings(epochs, batch_size, float(lr), seed, resolve_device(device), resume, progress, limit)
+
+
+def check_limit(limit: Any, *, min_limit: int = 1, unit: str = "") -> None:
+    """``limit`` is None (no limit) or an int ≥ ``min_limit`` (counted in ``unit``)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < min_limit):
+        shown = f" {unit}" if unit else ""
+        raise ValueError(f"train: argument 'limit' expected an int ≥ {min_limit}{shown}, got {limit!r} "
+                         "(None: no limit)")
+
+
+__all__ = ["Settings", "check_limit", "resolve_device", "resolve_settings"]
