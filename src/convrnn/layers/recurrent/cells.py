@@ -449,12 +449,13 @@ def equations(cell: Cell) -> type[Cell] | None:
     where a ``step`` set on the instance replaces the equations."""
     if "step" in vars(cell):
         return None
-    return _class_equations(type(cell))
+    if torch.compiler.is_compiling():   # dynamo traces through functools' cache, warning that it does
+        return _class_equations(type(cell))
+    return _cached_class_equations(type(cell))
 
 
-@functools.cache
 def _class_equations(kind: type[Cell]) -> type[Cell] | None:
-    """:func:`equations` of a class (cached: a one-step call asks at every step)."""
+    """:func:`equations` of a class (cached eagerly: a one-step call asks at every step)."""
     for base in kind.__mro__:
         if base in LIBRARY_CELLS:
             same = all(getattr(kind, name) is getattr(base, name) for name in ("project", "recurrent", "step"))
@@ -472,3 +473,4 @@ CELLS: dict[str, type[Cell]] = {
 }
 
 LIBRARY_CELLS = frozenset(CELLS.values())
+_cached_class_equations = functools.cache(_class_equations)
