@@ -347,3 +347,42 @@ def test_does_not_touch_the_generator_beyond_torchs_draws():
         warnings.simplefilter("error")
         convrnn_nn.LSTM(4, 5, 2, bidirectional=True, peephole=True, layer_norm=True)
     assert torch.equal(torch.random.get_rng_state(), expected)
+
+
+COMPILED = {
+    "LSTM": lambda: convrnn_nn.LSTM(4, 5, 2, bidirectional=True),
+    "LSTM, proj_size": lambda: convrnn_nn.LSTM(4, 5, proj_size=3),
+    "GRU": lambda: convrnn_nn.GRU(4, 5, bidirectional=True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPILED))
+def test_compiles_whole_with_the_eager_outputs_and_gradients(name):
+    """torch.compile(fullgraph=True) takes each stack whole (plain stacks on a CPU run the compiled
+    core's operator there, not torch's fused kernel, which breaks the graph; a projected LSTM the
+    engine's loop), with lengths too."""
+    torch.manual_seed(6)
+    torch._dynamo.reset()
+    module = COMPILED[name]().double()
+    x, lengths = torch.randn(6, 3, 4, dtype=torch.float64), torch.tensor([6, 2, 4])
+
+    def run(model):
+        out, final = model(x, lengths=lengths)
+        loss = out.pow(2).sum() + sum(part.sum() for part in parts(final))
+        return [out, *parts(final), *torch.autograd.grad(loss, list(module.parameters()))]
+
+    expected = run(module)
+    for got, want in zip(run(torch.compile(module, backend="aot_eager", fullgraph=True)), expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_exports_with_batch_and_length_dynamic():
+    """torch.export takes the face as it takes convrnn.layers' stacks (the engine's scan)."""
+    torch.manual_seed(7)
+    module = convrnn_nn.LSTM(4, 5).eval()
+    steps, batch = torch.export.Dim("steps", min=2), torch.export.Dim("batch", min=2)
+    program = torch.export.export(module, (torch.randn(5, 2, 4),), dynamic_shapes=({0: steps, 1: batch},))
+    x = torch.randn(9, 3, 4)
+    (out, (h, c)), (want, (h_want, c_want)) = program.module()(x), module(x)
+    for got, expected in ((out, want), (h, h_want), (c, c_want)):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
