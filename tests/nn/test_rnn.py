@@ -352,7 +352,6 @@ def test_does_not_touch_the_generator_beyond_torchs_draws():
 COMPILED = {
     "LSTM": lambda: convrnn_nn.LSTM(4, 5, 2, bidirectional=True),
     "LSTM, proj_size": lambda: convrnn_nn.LSTM(4, 5, proj_size=3),
-    "GRU": lambda: convrnn_nn.GRU(4, 5, bidirectional=True),
 }
 
 
