@@ -40,6 +40,11 @@ Jordan's ``weight_ho_l0``, ``bias_ho_l0`` — registered after torch's for each 
 direction; they start neutral (peepholes 0, gains 1, shifts 0: the model starts as the plain
 one). The parallel layers' input projections are ``weight_ih_l{k}``, ``bias_ih_l{k}``.
 
+**Compiled, exported**: ``torch.compile(module, fullgraph=True)`` takes a stack whole on a CPU
+(plain stacks then run the compiled core's operator, not torch's kernel, which torch.compile
+runs eagerly, outside the graph, as it runs a ``torch.nn.LSTM``); ``torch.export`` takes it with
+N and T dynamic (the engine's scan). See ``layers/recurrent/native.py``.
+
 **Differences** (documented, tested): inputs and states must have the weights' dtype outside
 autocast (torch: the same); errors are ``ValueError``/``TypeError`` naming the argument where
 torch raises ``RuntimeError``; the modules are not ``torch.nn.LSTM`` instances and do not
