@@ -16,3 +16,13 @@ def test_readme_example_runs_and_keeps_its_promised_shapes():
     h_all, c_all = namespace["states"]
     assert tuple(h_all.shape) == (4, 50, 2, 128) and tuple(c_all.shape) == (4, 50, 2, 128)
     assert h_all[3, 1:].abs().sum() == 0  # the length-1 sequence has no state past its end
+
+
+def test_readme_from_torch_nn_example_runs_and_keeps_its_promised_shapes():
+    code = README.read_text().split("## From torch.nn", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert tuple(namespace["output"].shape) == (50, 4, 64)
+    assert tuple(namespace["h_all"].shape) == (50, 4, 2, 64)   # (L, N, layers, H), time-major as torch
+    assert namespace["h_all"][1:, 3].abs().sum() == 0          # the length-1 sequence stops after a step
+    assert tuple(namespace["h_last"].shape) == (1, 4, 64) and tuple(namespace["c"].shape) == (4, 64)

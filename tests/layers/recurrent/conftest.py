@@ -135,3 +135,8 @@ def reference():
 @pytest.fixture(scope="session")
 def cell_factory():
     return make_cell
+
+
+@pytest.fixture(scope="session")
+def reference_one_step():
+    return reference_step

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.func import functional_call
 
-from convrnn.layers.recurrent import RNN, ElmanCell, GRUCell, JordanCell, LSTMCell
+from convrnn.layers.recurrent import RNN, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell
 
 
 @pytest.mark.parametrize("layer_norm", [False, True])
@@ -91,3 +91,125 @@ def test_bad_cell_options_name_argument_expected_and_actual():
         JordanCell(3, 4, decision="relu")
     with pytest.raises(ValueError, match=r"'hidden_size' expected a positive int, got 0"):
         LSTMCell(3, 0)
+
+
+# --------------------------------------------------------------------- one step: cell(x, state)
+
+
+def test_one_step_call_matches_reference_step(cell_name, cell_factory, reference_one_step):
+    """cell(x, state) is one step of the cell's equations (the conftest reference, written from
+    them), for every cell with and without layer norm; the state comes back in the structure it
+    went in (a tensor for one-part states, a tuple otherwise)."""
+    for layer_norm in (False, True):
+        cell = cell_factory(cell_name, 3, 4, layer_norm)
+        x = torch.randn(2, 3, dtype=torch.float64)
+        state = tuple(torch.randn(2, s, dtype=torch.float64) for s in cell.state_sizes)
+        expected = reference_one_step(cell, x, state, torch.ones((), dtype=torch.float64))
+        got = cell(x, state if len(state) > 1 else state[0])
+        got = got if isinstance(got, tuple) else (got,)
+        assert isinstance(cell(x, state if len(state) > 1 else state[0]), tuple) == (len(state) > 1)
+        for a, b in zip(got, expected, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_loop_of_steps_is_the_sequence_run_with_its_gradients(cell_name, cell_factory):
+    """Backpropagation through time managed by hand (seed 004): a Python loop of cell(x_t, s)
+    gives the RNN's outputs and the same gradients for the input and every parameter."""
+    cell = cell_factory(cell_name, 3, 4)
+    x = torch.randn(2, 5, 3, dtype=torch.float64, requires_grad=True)
+    outputs, _ = RNN(cell)(x)
+    outputs.square().sum().backward()
+    expected = [x.grad.clone()] + [p.grad.clone() for p in cell.parameters()]
+    x.grad = None
+    cell.zero_grad()
+    state, looped = None, []
+    for t in range(5):
+        state = cell(x[:, t], state)
+        looped.append(state[cell.output_index] if isinstance(state, tuple) else state)
+    looped = torch.stack(looped, dim=1)
+    torch.testing.assert_close(looped, outputs, rtol=0, atol=1e-12)
+    looped.square().sum().backward()
+    for a, b in zip([x.grad] + [p.grad for p in cell.parameters()], expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
+def test_plain_cells_step_like_torch_cells_batched_and_unbatched(kind):
+    """The plain cells step on torch's fused cell kernels: torch.nn.LSTMCell's numbers exactly."""
+    from torch import nn
+
+    theirs = {"lstm": nn.LSTMCell(3, 4), "gru": nn.GRUCell(3, 4), "rnn_tanh": nn.RNNCell(3, 4),
+              "rnn_relu": nn.RNNCell(3, 4, nonlinearity="relu")}[kind]
+    ours = {"lstm": LSTMCell(3, 4), "gru": GRUCell(3, 4, reset="after"), "rnn_tanh": ElmanCell(3, 4),
+            "rnn_relu": ElmanCell(3, 4, nonlinearity="relu")}[kind]
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(2, 3)
+    state = (torch.randn(2, 4), torch.randn(2, 4)) if kind == "lstm" else torch.randn(2, 4)
+    for args in ((x,), (x, state), (x[0], tuple(s[0] for s in state) if kind == "lstm" else state[0])):
+        got, expected = ours(*args), theirs(*args)
+        for a, b in zip(got if kind == "lstm" else (got,), expected if kind == "lstm" else (expected,),
+                        strict=True):
+            assert a.shape == b.shape
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_unbatched_step_is_the_batched_row_and_none_state_is_zeros():
+    cell = LSTMCell(3, 4, peephole=True, layer_norm=True).double()
+    with torch.no_grad():
+        cell.weight_peephole.uniform_(-1, 1)
+    x = torch.randn(2, 3, dtype=torch.float64)
+    h, c = cell(x)
+    zeros = torch.zeros(2, 4, dtype=torch.float64)
+    for a, b in zip((h, c), cell(x, (zeros, zeros)), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    h1, c1 = cell(x[1], (h[1], c[1]))
+    h2, c2 = cell(x, (h, c))
+    assert h1.shape == (4,)
+    torch.testing.assert_close(h1, h2[1], rtol=0, atol=1e-14)
+    torch.testing.assert_close(c1, c2[1], rtol=0, atol=1e-14)
+
+
+def test_projected_and_bias_free_lstm_cells_step_like_torch():
+    """proj_size and bias=False are torch's: one step equals torch.nn.LSTM on a one-step sequence."""
+    from torch import nn
+
+    for options in ({"proj_size": 2}, {"bias": False}, {"proj_size": 2, "bias": False}):
+        theirs = nn.LSTM(3, 5, **options).double()
+        ours = LSTMCell(3, 5, **options).double()
+        ours.load_state_dict({key.removesuffix("_l0"): value for key, value in theirs.state_dict().items()})
+        assert ours.state_sizes == (options.get("proj_size", 5), 5)
+        x = torch.randn(4, 3, dtype=torch.float64)
+        state = (torch.randn(4, options.get("proj_size", 5), dtype=torch.float64), torch.randn(4, 5, dtype=torch.float64))
+        _, (h, c) = theirs(x.unsqueeze(0), tuple(s.unsqueeze(0) for s in state))
+        got = ours(x, state)
+        torch.testing.assert_close(got[0], h[0], rtol=0, atol=1e-12)
+        torch.testing.assert_close(got[1], c[0], rtol=0, atol=1e-12)
+
+
+def test_bias_free_cells_have_no_bias_parameters_and_save_none():
+    for cell in (LSTMCell(3, 4, bias=False), GRUCell(3, 4, bias=False), ElmanCell(3, 4, bias=False),
+                 JordanCell(3, 4, bias=False)):
+        names = [name for name, _ in cell.named_parameters()]
+        assert not any(name.startswith("bias") for name in names)
+        assert not any(key.startswith("bias") for key in cell.state_dict())
+        assert cell.bias_ih.abs().sum() == 0 and cell.like(5).bias is False
+
+
+def test_one_step_bad_input_names_argument_expected_and_actual():
+    cell = LSTMCell(3, 4)
+    with pytest.raises(ValueError, match=r"LSTMCell.forward: argument 'x' expected 3 features .*got shape \(2, 5\)"):
+        cell(torch.randn(2, 5))
+    with pytest.raises(ValueError, match=r"argument 'x' expected a floating-point \(N, F\) or \(F,\) tensor, "
+                                         r"got shape \(2, 1, 3\)"):
+        cell(torch.randn(2, 1, 3))
+    with pytest.raises(TypeError, match=r"argument 'state' expected a tuple of 2 tensors \(h, c\), got Tensor"):
+        cell(torch.randn(2, 3), torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"argument 'state \(c\)' expected shape \(2, 4\), got \(3, 4\)"):
+        cell(torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(3, 4)))
+    with pytest.raises(TypeError, match=r"argument 'state \(h\)' expected dtype torch.float32 .*got torch.float64"):
+        GRUCell(3, 4)(torch.randn(2, 3), torch.zeros(2, 4, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"MGUCell.forward: argument 'state' expected a tensor \(h\), "
+                                        r"got a tuple of 2 tensors"):
+        MGUCell(3, 4)(torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(2, 4)))
+    with pytest.raises(ValueError, match=r"'proj_size' expected an int in \[0, hidden_size\) = \[0, 4\), got 4"):
+        LSTMCell(3, 4, proj_size=4)

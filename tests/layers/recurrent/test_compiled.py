@@ -191,7 +191,10 @@ def test_float32_layer_norm_is_accurate_when_the_mean_dwarfs_the_spread(cell):
     (ElmanCell(3, 4, nonlinearity="relu"), "elman_relu"),
     (JordanCell(3, 4, decision="softmax"), "jordan"),
     (JordanCell(3, 4, layer_norm=True), None),
-    (type("MyMGUCell", (MGUCell,), {})(3, 4), None),
+    (LSTMCell(3, 4, proj_size=2), None),
+    (type("SameEquations", (MGUCell,), {"reset_parameters": lambda self: None})(3, 4), "mgu"),
+    (type("OwnStep", (MGUCell,), {"step": lambda self, *args: MGUCell.step(self, *args)})(3, 4), None),
+    (type("OwnRecurrent", (MGUCell,), {"recurrent": lambda self, *args: MGUCell.recurrent(self, *args)})(3, 4), None),
 ])
 def test_dispatch_rule_names_the_cells_the_core_computes(cell, expected):
     assert fused_kind(cell) == expected

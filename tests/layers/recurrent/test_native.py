@@ -119,7 +119,11 @@ def test_padded_outputs_of_the_fused_path_are_zero():
     (lambda: RNN("lstm", 3, 4, recurrent_dropout=0.2), True, False, None),
     (lambda: RNN("lstm", 3, 4, recurrent_dropout=0.2), False, False, "lstm"),  # no mask in evaluation
     (lambda: RNN("lstm", 3, 4, zoneout=0.2), False, False, None),          # zoneout changes evaluation
-    (lambda: RNN(type("MyLSTMCell", (LSTMCell,), {})(3, 4)), False, False, None),
+    (lambda: RNN(type("OwnStep", (LSTMCell,), {"step": lambda self, *a: LSTMCell.step(self, *a)})(3, 4)),
+     False, False, None),
+    (lambda: RNN(type("SameEquations", (LSTMCell,), {})(3, 4)), False, False, "lstm"),
+    (lambda: RNN("lstm", 3, 4, proj_size=2), False, False, "lstm"),
+    (lambda: RNN("lstm", 3, 4, bias=False), False, False, "lstm"),
 ])
 def test_dispatch_rule_picks_fused_kernels_only_where_documented(build, training, return_states, expected):
     rnn = build().train(training)
@@ -143,3 +147,44 @@ def test_dropout_between_layers_of_the_fused_path_draws_in_training_only():
     rnn.use_native = True
     rnn.train()
     assert not torch.allclose(rnn(x)[0], evaluation)
+
+
+@pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
+def test_under_torch_compile_a_plain_stack_on_a_cpu_is_one_graph_on_the_core_operator():
+    """Compiled, a plain stack on a CPU leaves torch's fused kernel (inductor's CPU lowering of it
+    fails) for the compiled core's operator: one graph, fullgraph, the same numbers."""
+    torch.manual_seed(2)
+    rnn = RNN("lstm", 3, 4, num_layers=2).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    graphs = []
+
+    def backend(graph, inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    torch._dynamo.reset()
+    out = torch.compile(rnn, backend=backend, fullgraph=True)(x)[0]
+    calls = [node.target for graph in graphs for node in graph.graph.nodes if node.op == "call_function"]
+    assert len(graphs) == 1 and calls.count(torch.ops.convrnn.lstm) == 2
+    assert torch.lstm not in calls
+    torch.testing.assert_close(out, rnn(x)[0], rtol=0, atol=1e-12)
+
+
+def test_under_torch_compile_the_fused_kernel_runs_outside_the_graph_where_the_core_does_not():
+    """Where the core does not run (here switched off; a GPU, bfloat16), torch.compile runs the
+    fused kernel as it runs a torch.nn.LSTM, eagerly (dynamo's allow_rnn=False): inductor's CPU
+    lowering of it fails ("expected Tensor() for op: mkldnn_rnn_layer"): the graph breaks around
+    it, so no backend ever sees it. Same results."""
+    rnn = RNN("lstm", 3, 4, num_layers=2)
+    x = torch.randn(2, 5, 3)
+    torch._dynamo.reset()
+    graphs = []
+
+    def backend(graph, inputs):
+        graphs.append(graph)
+        return graph.forward
+
+    with disabled():
+        torch.testing.assert_close(torch.compile(rnn, backend=backend)(x)[0], rnn(x)[0], rtol=0, atol=0)
+    calls = [node.target for graph in graphs for node in graph.graph.nodes if node.op == "call_function"]
+    assert graphs and torch.lstm not in calls

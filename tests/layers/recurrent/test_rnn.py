@@ -179,8 +179,39 @@ def test_initialisation_orthogonal_recurrent_xavier_input_forget_bias_one():
 def test_load_torch_weights_rejects_cells_torch_does_not_have():
     with pytest.raises(ValueError, match="reset='after'"):
         GRU(3, 4).load_torch_state_dict(nn.GRU(3, 4).state_dict())
-    with pytest.raises(ValueError, match="proj_size"):
-        from_torch(nn.LSTM(3, 4, proj_size=2))
+    with pytest.raises(ValueError, match=r"'weight_hh_l0' expected shape \(16, 4\), got \(16, 2\)"):
+        LSTM(3, 4).load_torch_state_dict(nn.LSTM(3, 4, proj_size=2).state_dict())
+    with pytest.raises(ValueError, match=r"unexpected keys \['bias_hh_l0', 'bias_ih_l0'\]"):
+        LSTM(3, 4, bias=False).load_torch_state_dict(nn.LSTM(3, 4).state_dict())
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("with_lengths", [False, True])
+def test_projected_lstm_matches_torch_on_native_kernel_and_engine(bias, bidirectional, with_lengths):
+    torch.manual_seed(4)
+    module = nn.LSTM(3, 5, num_layers=2, proj_size=2, bias=bias, bidirectional=bidirectional,
+                     batch_first=True).double()
+    ours = from_torch(module)
+    assert ours.cells[0].proj_size == 2 and ours.cells[0].bias is bias
+    x = torch.randn(3, 6, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 4]) if with_lengths else None
+    D = 2 if bidirectional else 1
+    state = (torch.randn(2 * D, 3, 2, dtype=torch.float64), torch.randn(2 * D, 3, 5, dtype=torch.float64))
+    expected_out, expected_final = run_torch(module, x, lengths, state)
+    for native in (True, False):
+        ours.use_native = native
+        out, final = ours(x, lengths, state)
+        torch.testing.assert_close(out, expected_out, rtol=0, atol=1e-12)
+        for a, b in zip(final, expected_final, strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_from_torch_leaves_the_global_random_generator_untouched():
+    module = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    before = torch.random.get_rng_state()
+    from_torch(module)
+    assert torch.equal(torch.random.get_rng_state(), before)
 
 
 def test_bad_input_names_argument_expected_and_actual():
@@ -225,7 +256,7 @@ def test_bad_construction_names_argument_expected_and_actual():
         RNN("lstn", 3, 4)
     with pytest.raises(TypeError, match=r"'cell' expected a name in .*got 42"):
         RNN(42, 3, 4)
-    with pytest.raises(ValueError, match=r"'dropout' expected a probability in \[0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"'dropout' expected a probability in \[0, 1\], got 1.5"):
         RNN("gru", 3, 4, dropout=1.5)
     with pytest.raises(ValueError, match=r"'num_layers' expected a positive int, got 0"):
         RNN("gru", 3, 4, num_layers=0)

@@ -21,10 +21,20 @@ copy over unchanged.
 Initialisation (:meth:`Cell.reset_parameters`): each gate block of ``weight_ih`` Xavier/Glorot
 uniform, each (H, H) block of ``weight_hh`` orthogonal, biases 0 — except the LSTM forget gate,
 whose total bias b_f = 1 (Gers et al., 2000; Jozefowicz et al., 2015) sits in ``bias_ih``.
+(:mod:`convrnn.nn`'s cells keep torch's initialisation instead.)
+
+``bias=False`` (as in torch): the cell has no bias parameters; ``bias_ih``, ``bias_hh`` (and
+Jordan's ``bias_ho``) are then zero buffers, not saved, that the equations read alike.
+
+One step: calling a cell, ``cell(x, state) -> state``, runs its equations once, like torch's
+``nn.LSTMCell`` — for loops that manage backpropagation through time themselves (seed 004).
+Plain LSTM, GRU (``reset="after"``) and Elman cells run that step on torch's fused cell kernels
+(``native.py``), the others on :meth:`Cell.step`.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 import torch
@@ -35,6 +45,7 @@ from convrnn.functional._checks import check_choice
 from convrnn.layers.recurrent.options import BlockLayerNorm
 
 State = tuple[Tensor, ...]
+StateArg = Tensor | tuple[Tensor, ...]
 
 
 class Cell(nn.Module):
@@ -42,25 +53,43 @@ class Cell(nn.Module):
 
     Subclasses set ``chunks``, ``state_names``, ``output_index`` and implement :meth:`step`.
     With ``layer_norm=True`` every block of the input and recurrent projections is layer
-    normalised (see ``options.py`` for the exact formulation).
+    normalised (see ``options.py`` for the exact formulation); with ``bias=False`` the cell has
+    no bias parameters (zero buffers stand in for them).
+
+    Calling the cell runs one step (:meth:`forward`).
     """
 
     chunks: ClassVar[int] = 1
     state_names: ClassVar[tuple[str, ...]] = ("h",)
     output_index: ClassVar[int] = 0
+    #: the names :meth:`forward`'s errors give its two arguments (torch's cells say input, hx)
+    argument_names: ClassVar[tuple[str, str]] = ("x", "state")
 
-    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False) -> None:
+    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False,
+                 bias: bool = True) -> None:
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{type(self).__name__}: argument '{name}' expected a positive "
                                  f"int, got {value!r}")
+        for name, value in (("layer_norm", layer_norm), ("bias", bias)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{type(self).__name__}: argument '{name}' expected a bool, got {value!r}")
         self.input_size, self.hidden_size, self.layer_norm = input_size, hidden_size, layer_norm
+        self.bias = bias
         size = self.chunks * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(size, input_size))
-        self.bias_ih = nn.Parameter(torch.empty(size))
+        self.add_bias("bias_ih", size)
         self.input_norm = BlockLayerNorm(self.chunks, hidden_size) if layer_norm else None
         self.recurrent_norm: BlockLayerNorm | None = None
+
+    def add_bias(self, name: str, size: int) -> None:
+        """Register the bias ``name`` of ``size`` entries: a parameter, or with ``bias=False`` a
+        zero buffer (not saved in state dicts) that the equations and the compiled core read alike."""
+        if self.bias:
+            setattr(self, name, nn.Parameter(torch.empty(size)))
+        else:
+            self.register_buffer(name, torch.zeros(size), persistent=False)
 
     @property
     def state_sizes(self) -> tuple[int, ...]:
@@ -73,7 +102,7 @@ class Cell(nn.Module):
 
     def config(self) -> dict[str, Any]:
         """Constructor options besides the sizes, so :meth:`like` can rebuild the cell."""
-        return {"layer_norm": self.layer_norm}
+        return {"layer_norm": self.layer_norm, "bias": self.bias}
 
     def extra_repr(self) -> str:
         options = ", ".join(f"{key}={value!r}" for key, value in self.config().items())
@@ -96,6 +125,66 @@ class Cell(nn.Module):
                     nn.init.orthogonal_(block)
             if hasattr(self, "bias_hh"):
                 self.bias_hh.zero_()
+
+    def forward(self, x: Tensor, state: StateArg | None = None) -> StateArg:
+        """One step of the cell's equations, like torch's cells: the new state from x_t and the
+        previous state.
+
+        x: (N, F), or (F,) for one unbatched sequence. state: None for zeros, else the previous
+        state: for one-component cells a tensor (N, S) (torch's ``GRUCell``/``RNNCell`` ``hx``),
+        otherwise a tuple with one (N, S_k) tensor per component (an LSTM's (h, c), a Jordan
+        cell's (h, y)); (S_k,) for unbatched x. Returns the new state in the same structure; its
+        output component (h; Jordan's y) is what feeds the next layer. Gradients flow through
+        the state, so a loop over steps is backpropagation through time.
+        """
+        if not isinstance(x, Tensor) or x.dim() not in (1, 2) or x.shape[-1] != self.input_size \
+                or not x.is_floating_point():
+            self._refuse_input(x)
+        batched = x.dim() == 2
+        x = x if batched else x.unsqueeze(0)
+        components = self._step_state(state, x, batched)
+        from convrnn.layers.recurrent.native import native_step  # native.py dispatches on these cells
+
+        new = native_step(self, x, components)
+        if new is None:
+            new = self.step(self.project(x), components, components[self.output_index])
+        if not batched:
+            new = tuple(s.squeeze(0) for s in new)
+        return new[0] if len(new) == 1 else new
+
+    def _refuse_input(self, x: object) -> None:
+        """forward()'s error for an input it cannot step on (built only then: forward runs per step)."""
+        where, name = f"{type(self).__name__}.forward", self.argument_names[0]
+        if not isinstance(x, Tensor) or not x.is_floating_point() or x.dim() not in (1, 2):
+            got = f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"{where}: argument '{name}' expected a floating-point (N, F) or (F,) tensor, got {got}")
+        raise ValueError(f"{where}: argument '{name}' expected {self.input_size} features in the last dimension "
+                         f"(input_size), got shape {tuple(x.shape)}")
+
+    def _step_state(self, state: StateArg | None, x: Tensor, batched: bool) -> State:
+        """forward()'s state, validated, as (N, S_k) tensors (zeros for None)."""
+        batch, sizes = x.shape[0], self.state_sizes
+        if state is None:
+            return tuple(x.new_zeros(batch, size) for size in sizes)
+        if isinstance(state, Tensor) and len(sizes) == 1:
+            state = (state,)
+        where, name = f"{type(self).__name__}.forward", self.argument_names[1]
+        if not isinstance(state, tuple | list) or len(state) != len(sizes):
+            want = "a tensor" if len(sizes) == 1 else f"a tuple of {len(sizes)} tensors"
+            got = f"a {type(state).__name__} of {len(state)} tensors" if isinstance(state, tuple | list) \
+                else type(state).__name__
+            raise TypeError(f"{where}: argument '{name}' expected {want} ({', '.join(self.state_names)}), "
+                            f"got {got}")
+        for part, component, size in zip(self.state_names, state, sizes, strict=True):
+            expected = (batch, size) if batched else (size,)
+            if not isinstance(component, Tensor) or component.shape != expected:
+                got = tuple(component.shape) if isinstance(component, Tensor) else type(component).__name__
+                raise ValueError(f"{where}: argument '{name} ({part})' expected shape {expected}, got {got}")
+            if component.dtype != x.dtype and (not component.is_floating_point()
+                                               or not torch.is_autocast_enabled(x.device.type)):
+                raise TypeError(f"{where}: argument '{name} ({part})' expected dtype {x.dtype} (that of "
+                                f"the input), got {component.dtype}")
+        return tuple(state) if batched else tuple(component.unsqueeze(0) for component in state)
 
     def project(self, x: Tensor) -> Tensor:
         """W x + b for every gate at once: x (..., F) → (..., chunks·H)."""
@@ -133,12 +222,12 @@ class ElmanCell(Cell):
     chunks = 1
 
     def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh",
-                 layer_norm: bool = False) -> None:
-        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+                 layer_norm: bool = False, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"),
                                          where="ElmanCell")
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(hidden_size))
+        self.add_bias("bias_hh", hidden_size)
         self.recurrent_norm = BlockLayerNorm(1, hidden_size) if layer_norm else None
         self.reset_parameters()
 
@@ -170,15 +259,15 @@ class JordanCell(Cell):
 
     def __init__(self, input_size: int, hidden_size: int, *, output_size: int | None = None,
                  nonlinearity: str = "tanh", decision: str = "identity",
-                 layer_norm: bool = False) -> None:
-        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+                 layer_norm: bool = False, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
         self.out_features = hidden_size if output_size is None else output_size
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"),
                                          where="JordanCell")
         self.decision = check_choice("decision", decision, self.decisions, where="JordanCell")
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, self.out_features))
         self.weight_ho = nn.Parameter(torch.empty(self.out_features, hidden_size))
-        self.bias_ho = nn.Parameter(torch.empty(self.out_features))
+        self.add_bias("bias_ho", self.out_features)
         self.recurrent_norm = BlockLayerNorm(1, hidden_size) if layer_norm else None
         self.reset_parameters()
 
@@ -222,37 +311,51 @@ class LSTMCell(Cell):
         c̃_t = tanh(W_c x_t + U_c h_{t−1} + b_c)
         c_t = f_t ∘ c_{t−1} + i_t ∘ c̃_t
         o_t = σ(W_o x_t + U_o h_{t−1} + V_o ∘ c_t + b_o)
-        h_t = o_t ∘ tanh(c_t)
+        h_t = o_t ∘ tanh(c_t)                      (with proj_size P > 0: h_t = W_hr (o_t ∘ tanh(c_t)))
 
     The V terms (diagonal peepholes, seed 002; Gers & Schmidhuber, 2000) exist only with
     ``peephole=True``; without them this is ``torch.nn.LSTM`` exactly (gate order i, f, g=c̃, o;
     weight_ih (4H, F), weight_hh (4H, H), bias_ih, bias_hh (4H,)). ``weight_peephole`` (3, H)
     holds V_i, V_f, V_o and starts at 0. State (h_t, c_t), output h_t.
+
+    ``proj_size`` P > 0 (Sak et al., 2014; ``torch.nn.LSTM``'s ``proj_size``): h_t is projected to
+    P features by ``weight_hr`` (P, H); then h_t (N, P), c_t (N, H) and weight_hh (4H, P).
     """
 
     chunks = 4
     state_names = ("h", "c")
 
     def __init__(self, input_size: int, hidden_size: int, *, peephole: bool = False,
-                 layer_norm: bool = False) -> None:
-        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
-        self.peephole = peephole
-        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(4 * hidden_size))
+                 proj_size: int = 0, layer_norm: bool = False, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
+            raise ValueError(f"{type(self).__name__}: argument 'proj_size' expected an int in "
+                             f"[0, hidden_size) = [0, {hidden_size}), got {proj_size!r}")
+        self.peephole, self.proj_size = peephole, proj_size
+        self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, proj_size or hidden_size))
+        self.add_bias("bias_hh", 4 * hidden_size)
         self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size)) if peephole else None
+        self.weight_hr = nn.Parameter(torch.empty(proj_size, hidden_size)) if proj_size else None
         self.recurrent_norm = BlockLayerNorm(4, hidden_size) if layer_norm else None
         self.cell_norm = BlockLayerNorm(1, hidden_size) if layer_norm else None
         self.reset_parameters()
 
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "peephole": self.peephole}
+        return {**super().config(), "peephole": self.peephole, "proj_size": self.proj_size}
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
         with torch.no_grad():
-            self.bias_ih[self.hidden_size:2 * self.hidden_size] = 1.0  # forget gate
+            if self.bias:
+                self.bias_ih[self.hidden_size:2 * self.hidden_size] = 1.0  # forget gate
             if self.weight_peephole is not None:
                 self.weight_peephole.zero_()
+            if self.weight_hr is not None:
+                nn.init.xavier_uniform_(self.weight_hr)
 
     def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
         c = state[1]
@@ -264,7 +367,8 @@ class LSTMCell(Cell):
         if peephole is not None:
             o = o + peephole[2] * c
         shown = c if self.cell_norm is None else self.cell_norm(c)
-        return (torch.sigmoid(o) * torch.tanh(shown), c)
+        h = torch.sigmoid(o) * torch.tanh(shown)
+        return (h if self.weight_hr is None else F.linear(h, self.weight_hr), c)
 
 
 class GRUCell(Cell):
@@ -284,11 +388,11 @@ class GRUCell(Cell):
     chunks = 3
 
     def __init__(self, input_size: int, hidden_size: int, *, reset: str = "before",
-                 layer_norm: bool = False) -> None:
-        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+                 layer_norm: bool = False, bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
         self.reset = check_choice("reset", reset, ("before", "after"), where="GRUCell")
         self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(3 * hidden_size))
+        self.add_bias("bias_hh", 3 * hidden_size)
         self.recurrent_norm = BlockLayerNorm(3, hidden_size) if layer_norm else None
         self.reset_parameters()
 
@@ -322,10 +426,11 @@ class MGUCell(Cell):
 
     chunks = 2
 
-    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False) -> None:
-        super().__init__(input_size, hidden_size, layer_norm=layer_norm)
+    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False,
+                 bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
         self.weight_hh = nn.Parameter(torch.empty(2 * hidden_size, hidden_size))
-        self.bias_hh = nn.Parameter(torch.empty(2 * hidden_size))
+        self.add_bias("bias_hh", 2 * hidden_size)
         self.recurrent_norm = BlockLayerNorm(2, hidden_size) if layer_norm else None
         self.reset_parameters()
 
@@ -336,6 +441,28 @@ class MGUCell(Cell):
         return (state[0] + f * (candidate - state[0]),)
 
 
+def equations(cell: Cell) -> type[Cell] | None:
+    """The library cell class whose equations ``cell`` runs, for the faster backends to dispatch
+    on: its own class, or the library class it derives from when it overrides none of
+    :meth:`Cell.project`, :meth:`Cell.recurrent` and :meth:`Cell.step` (e.g. :mod:`convrnn.nn`'s
+    cells, which change only initialisation and parameter order); None for any other cell, or
+    where a ``step`` set on the instance replaces the equations."""
+    if "step" in vars(cell):
+        return None
+    if torch.compiler.is_compiling():   # dynamo traces through functools' cache, warning that it does
+        return _class_equations(type(cell))
+    return _cached_class_equations(type(cell))
+
+
+def _class_equations(kind: type[Cell]) -> type[Cell] | None:
+    """:func:`equations` of a class (cached eagerly: a one-step call asks at every step)."""
+    for base in kind.__mro__:
+        if base in LIBRARY_CELLS:
+            same = all(getattr(kind, name) is getattr(base, name) for name in ("project", "recurrent", "step"))
+            return base if same else None
+    return None
+
+
 CELLS: dict[str, type[Cell]] = {
     "elman": ElmanCell,
     "rnn": ElmanCell,
@@ -344,3 +471,6 @@ CELLS: dict[str, type[Cell]] = {
     "gru": GRUCell,
     "mgu": MGUCell,
 }
+
+LIBRARY_CELLS = frozenset(CELLS.values())
+_cached_class_equations = functools.cache(_class_equations)

@@ -22,8 +22,9 @@ each), so that no call pays the page faults of fresh memory for them.
 Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
 ``reset="before"`` (seed 002's GRU), ``MGUCell`` and ``ElmanCell``, each with or without layer
 norm, ``GRUCell`` with ``reset="after"`` (torch.nn.GRU's; ``_compiled/gru_after.cpp``) and
-``JordanCell`` without it (every nonlinearity and decision function); exact types and
-no ``step`` set on the instance (either may have changed the equations). The engine falls back
+``JordanCell`` without it (every nonlinearity and decision function); those classes or subclasses
+that keep their equations, and no ``step`` set on the instance (``cells.equations``); no LSTM
+with ``proj_size``. The engine falls back
 to its Python loop — same results — for every other cell, for recurrent dropout in training and
 zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes), on devices other
 than the CPU, for dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
@@ -48,7 +49,7 @@ from torch.autograd.function import once_differentiable
 
 from convrnn.layers.recurrent import core_ops
 from convrnn.layers.recurrent._compiled import load
-from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, State
+from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, State, equations
 
 _switch = {"enabled": True}
 
@@ -119,21 +120,21 @@ def first_order(backward: Callable[..., Any]) -> Callable[..., Any]:
 def fused_kind(cell: Cell) -> str | None:
     """"lstm", "gru", "mgu", "elman_tanh", "elman_relu" (each with a "layer_norm_" prefix under
     layer norm), "gru_after" (torch.nn.GRU's cell, without layer norm) or "jordan" if the compiled
-    core runs ``cell``."""
-    if "step" in vars(cell):    # a step set on the instance has other equations
-        return None
+    core runs ``cell`` (whose :func:`~convrnn.layers.recurrent.cells.equations` must be a library
+    cell's; an LSTM with ``proj_size`` runs on the engine)."""
+    base = equations(cell)
     kind = None
-    if type(cell) is LSTMCell:
+    if base is LSTMCell and not cell.proj_size:
         kind = "lstm"
-    elif type(cell) is GRUCell and cell.reset == "before":
+    elif base is GRUCell and cell.reset == "before":
         kind = "gru"
-    elif type(cell) is GRUCell and not cell.layer_norm:
+    elif base is GRUCell and not cell.layer_norm:
         return "gru_after"
-    elif type(cell) is MGUCell:
+    elif base is MGUCell:
         kind = "mgu"
-    elif type(cell) is ElmanCell:
+    elif base is ElmanCell:
         kind = "elman_" + cell.nonlinearity
-    elif type(cell) is JordanCell and not cell.layer_norm:
+    elif base is JordanCell and not cell.layer_norm:
         return "jordan"
     if kind is None or not cell.layer_norm:
         return kind

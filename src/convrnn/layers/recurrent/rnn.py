@@ -42,17 +42,17 @@ class RNN(nn.Module):
             seen at step t to x_t … x_{t+L_a} (needs ``bidirectional=True``; see
             ``lookahead.py``). Every backward window starts from the backward initial state, and
             the backward final state is that of the window at t = 0.
-        dropout: dropout probability on the input of every layer but the first.
+        dropout: dropout probability in [0, 1] on the input of every layer but the first.
         residual: add each layer's input to its output for layers l > 0.
         batch_first: x and outputs are (N, T, ·) if True (default), (T, N, ·) if False.
         recurrent_dropout, zoneout: per-step options, see ``options.py``.
-        **cell_options: passed to the cell (``peephole``, ``reset``, ``nonlinearity``,
-            ``decision``, ``output_size``, ``layer_norm``).
+        **cell_options: passed to the cell (``peephole``, ``proj_size``, ``reset``,
+            ``nonlinearity``, ``decision``, ``output_size``, ``layer_norm``, ``bias``).
 
     Speed: a stack that torch has fused kernels for runs on them (``native.py``): every cell a
-    plain LSTM, a GRU with ``reset="after"`` or an Elman cell, without layer norm, look-ahead,
-    residual connections (with more than one layer), zoneout or, while training, recurrent
-    dropout, and ``return_states=False``. Dropout between layers then draws through torch's
+    plain LSTM (with or without ``proj_size``), a GRU with ``reset="after"`` or an Elman cell,
+    without layer norm, look-ahead, residual connections (with more than one layer), zoneout or,
+    while training, recurrent dropout, and ``return_states=False``. Dropout between layers then draws through torch's
     kernel (same distribution, other draws). Set ``use_native = False`` to force the engine.
     Every other stack runs on the engine, whose loop is compiled C++ (``fused.py``) for the
     LSTM (peepholes, layer norm), the GRU (``reset="before"`` with or without layer norm,
@@ -104,9 +104,10 @@ class RNN(nn.Module):
             if not bidirectional:
                 raise ValueError(f"{where}: argument 'lookahead' limits the backward direction "
                                  f"and needs bidirectional=True, got bidirectional={bidirectional}")
-        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
-                        ("zoneout", zoneout)):
-            if not 0.0 <= p < 1.0:
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{where}: argument 'dropout' expected a probability in [0, 1], got {dropout!r}")
+        for name, p in (("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
+            if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p < 1.0:
                 raise ValueError(f"{where}: argument '{name}' expected a probability in [0, 1), "
                                  f"got {p!r}")
         self.input_size, self.hidden_size = first.input_size, first.hidden_size
@@ -241,8 +242,10 @@ class RNN(nn.Module):
 
     def load_torch_state_dict(self, state_dict: dict[str, Tensor]) -> None:
         """Copy the parameters of a ``torch.nn.LSTM``/``GRU``/``RNN`` state dict
-        (``weight_ih_l{l}[_reverse]`` …) into the matching cells. Needs plain cells: LSTM without
-        peepholes, GRU with ``reset="after"``, Elman; no layer norm; no ``proj_size``."""
+        (``weight_ih_l{l}[_reverse]``, …, ``weight_hr_l{l}`` with ``proj_size``) into the
+        matching cells. Needs plain cells: LSTM without peepholes, GRU with ``reset="after"``,
+        Elman; no layer norm. A dict without biases (torch's ``bias=False``) loads zero biases
+        into cells that have them; cells built with ``bias=False`` refuse a dict with biases."""
         where = f"{type(self).__name__}.load_torch_state_dict"
         cell = self.cells[0]
         plain = (isinstance(cell, LSTMCell) and not cell.peephole) or isinstance(cell, ElmanCell) \
@@ -250,39 +253,43 @@ class RNN(nn.Module):
         if not plain or cell.layer_norm:
             raise ValueError(f"{where}: torch weights need an LSTM without peepholes, a GRU with "
                              f"reset='after' or an Elman cell, without layer norm; got {cell!r}")
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        if getattr(cell, "proj_size", 0):
+            names += ("weight_hr",)
         expected = set()
         with torch.no_grad():
             for position, target in enumerate(self.cells):
                 layer, direction = divmod(position, self.directions)
                 suffix = f"_l{layer}" + ("_reverse" if direction else "")
-                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                for name in names:
                     key = name + suffix
-                    expected.add(key)
-                    parameter = getattr(target, name)
-                    if key in state_dict:
+                    takes = target.bias or not name.startswith("bias")
+                    tensor = getattr(target, name)
+                    if takes:
+                        expected.add(key)
+                    if takes and key in state_dict:
                         source = state_dict[key]
-                        if source.shape != parameter.shape:
+                        if source.shape != tensor.shape:
                             raise ValueError(f"{where}: '{key}' expected shape "
-                                             f"{tuple(parameter.shape)}, got {tuple(source.shape)}")
-                        parameter.copy_(source)
+                                             f"{tuple(tensor.shape)}, got {tuple(source.shape)}")
+                        tensor.copy_(source)
                     elif name.startswith("bias"):
-                        parameter.zero_()  # a torch module built with bias=False
+                        tensor.zero_()  # a torch module built with bias=False, or a bias-free cell
                     else:
                         raise ValueError(f"{where}: missing '{key}' in the state dict")
         unknown = sorted(set(state_dict) - expected)
         if unknown:
-            raise ValueError(f"{where}: unexpected keys {unknown} (proj_size or a layer count "
+            raise ValueError(f"{where}: unexpected keys {unknown} (proj_size, bias or a layer count "
                              f"other than num_layers={self.num_layers}?)")
 
 
 def from_torch(module: nn.LSTM | nn.GRU | nn.RNN) -> RNN:
     """A convrnn :class:`RNN` computing exactly what ``module`` computes, with its weights copied
-    (same dtype and device). GRUs become ``reset="after"``; ``proj_size`` is not supported."""
+    (same dtype and device; ``bias`` and ``proj_size`` as the module's). GRUs become
+    ``reset="after"``. The global random generator is left untouched: the stack is built on the
+    meta device (no initialisation) and only then given memory and the module's weights."""
     if isinstance(module, nn.LSTM):
-        if module.proj_size:
-            raise ValueError(f"from_torch: argument 'module' expected an LSTM without proj_size, "
-                             f"got proj_size={module.proj_size}")
-        kind, options = "lstm", {}
+        kind, options = "lstm", {"proj_size": module.proj_size}
     elif isinstance(module, nn.GRU):
         kind, options = "gru", {"reset": "after"}
     elif isinstance(module, nn.RNN):
@@ -290,12 +297,13 @@ def from_torch(module: nn.LSTM | nn.GRU | nn.RNN) -> RNN:
     else:
         raise TypeError(f"from_torch: argument 'module' expected torch.nn.LSTM, GRU or RNN, "
                         f"got {type(module).__name__}")
-    rnn = RNN(kind, module.input_size, module.hidden_size, module.num_layers,
-              bidirectional=module.bidirectional, dropout=module.dropout,
-              batch_first=module.batch_first, **options)
+    with torch.device("meta"):
+        rnn = RNN(kind, module.input_size, module.hidden_size, module.num_layers,
+                  bidirectional=module.bidirectional, dropout=module.dropout,
+                  batch_first=module.batch_first, bias=module.bias, **options)
     reference = next(module.parameters())
-    rnn.to(device=reference.device, dtype=reference.dtype)
-    rnn.load_torch_state_dict(module.state_dict())
+    rnn.to_empty(device=reference.device).to(dtype=reference.dtype)
+    rnn.load_torch_state_dict(module.state_dict())  # writes every parameter and zero bias
     return rnn
 
 
