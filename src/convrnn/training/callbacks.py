@@ -40,7 +40,7 @@ class Callback:
 
     def on_log(self, state: FitState, logs: dict[str, float]) -> None:
         """Every ``log_every`` steps: running epoch means (``loss``, metrics), ``lr`` and
-        ``samples_per_s`` since the last log; this process's values only."""
+        ``samples_per_s`` since the last log; under DDP summed over ranks (every rank's data)."""
 
     def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
         """After validation; ``record`` is the epoch's history entry, averaged over ranks."""
@@ -169,8 +169,10 @@ class Checkpoint(Callback):
             self._save(state, self.last)
 
     def _save(self, state: FitState, path: Path) -> None:
+        # every rank gets here at the same step: the epoch's sums are added over ranks first
+        sums = state.running_sums()
         if state.is_main_process:
-            state.save_checkpoint(path)
+            state.save_checkpoint(path, running_sums=sums)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
