@@ -357,8 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("convrnn: interrupted", file=sys.stderr)
         return 130
     except _Stopped:
-        print(f"convrnn: stopped{_rank_of_launch()}: SIGTERM (torchrun stops every process when one fails; "
-              "that one's output says why)", file=sys.stderr)
+        print(f"convrnn: stopped{_rank_of_launch()}: SIGTERM (torchrun stops every process when one fails, "
+              "and that one's output says why, or when torchrun itself is stopped)", file=sys.stderr)
         return 128 + signal.SIGTERM
     except RuntimeError as error:
         from convrnn.data.rank_order import CacheRoundError
