@@ -92,26 +92,41 @@ def test_a_run_resumes_on_another_number_of_processes(runs, cache, tmp_path):
         assert scores["test_loss"] == pytest.approx(expected["test_loss"], rel=1e-5)
 
 
-def test_a_rank_that_dies_ends_the_other_with_one_line(cache, tmp_path):
-    out = tmp_path / "run"
-    started = ranks.start([*TRAIN, "--epochs", "1000", "--out", str(out)], 2, cache)
+def stop_one_rank(cache: Path, out: Path, sig: signal.Signals, *options: str) -> tuple[int, float, str]:
+    """Start 2 ranks, send ``sig`` to rank 1 once the first epoch is over; rank 0's status, the
+    seconds it took to end after the signal, and its stderr."""
+    started = ranks.start([*TRAIN, "--epochs", "1000", "--out", str(out), *options], 2, cache)
     try:
         deadline = time.monotonic() + 120
         while not (out / "log.csv").exists():  # the first epoch is over: training is under way
             assert time.monotonic() < deadline and all(p.poll() is None for p in started), "training did not start"
             time.sleep(0.1)
-        started[1].send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
+        started[1].send_signal(sig)
+        signalled = time.monotonic()
         _, err = started[0].communicate(timeout=60)
-        seconds = time.monotonic() - killed_at
+        return started[0].returncode, time.monotonic() - signalled, err
     finally:
         for process in started:
             if process.poll() is None:
                 process.kill()
             process.communicate()
-    assert started[0].returncode == 1
-    assert seconds < 30
+
+
+def assert_one_line_and_no_half_written_file(err: str, out: Path, cause: str) -> None:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("convrnn: error: rank 0 of 2 lost the other processes"), err
-    leftovers = [path for path in out.rglob("*") if path.name.startswith(".")]
-    assert leftovers == []  # no half-written checkpoint, log or score file
+    assert cause in lines[0]
+    assert [path for path in out.rglob("*") if path.name.startswith(".")] == []  # no partial checkpoint or file
+
+
+def test_a_rank_that_dies_ends_the_other_with_one_line(cache, tmp_path):
+    status, seconds, err = stop_one_rank(cache, tmp_path / "run", signal.SIGKILL)
+    assert status == 1 and seconds < 30  # gloo sees the closed connection at once: measured 1–3 s
+    assert_one_line_and_no_half_written_file(err, tmp_path / "run", "another rank died or was stopped")
+
+
+@pytest.mark.slow  # about 25 s here
+def test_a_rank_that_stops_answering_ends_the_other_after_the_timeout(cache, tmp_path):
+    status, seconds, err = stop_one_rank(cache, tmp_path / "run", signal.SIGSTOP, "--dist-timeout", "5")
+    assert status == 1 and 4 < seconds < 30  # measured 5.1 s
+    assert_one_line_and_no_half_written_file(err, tmp_path / "run", "Timed out")
