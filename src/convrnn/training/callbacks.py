@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from convrnn.functional._checks import check_choice
+from convrnn.training import distributed
 from convrnn.training.fit_state import FitState
 
 __all__ = ["Callback", "Checkpoint", "EarlyStopping", "TimeLimit"]
@@ -108,7 +111,8 @@ class EarlyStopping(Callback):
 
 class TimeLimit(Callback):
     """Stop after the epoch at whose end another epoch of the same length would overrun
-    ``minutes`` of training."""
+    ``minutes`` of training. Under DDP every rank stops when one of them would overrun (their
+    clocks differ a little; a rank that stopped alone would leave the others waiting)."""
 
     def __init__(self, minutes: float) -> None:
         self.seconds, self.started, self.last_end = minutes * 60, time.perf_counter(), None
@@ -118,7 +122,11 @@ class TimeLimit(Callback):
 
     def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
         now = time.perf_counter()
-        if now + (now - self.last_end) > self.started + self.seconds:
+        overrun = now + (now - self.last_end) > self.started + self.seconds
+        if distributed.is_distributed():
+            votes = torch.tensor([int(overrun)], device=distributed.collective_device())
+            overrun = bool(distributed.all_reduce_sum(votes).item())
+        if overrun:
             state.stop = True
         self.last_end = now
 
