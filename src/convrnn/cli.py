@@ -55,12 +55,15 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", help="a recipe name (see `convrnn train --list`)", nargs="?")
     p.add_argument("--list", action="store_true", help="list the recipes with their task kinds and exit")
     p.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="batch size (default: the recipe's); under torchrun the global batch, split over the processes")
     p.add_argument("--lr", type=float, default=None, help="(peak) learning rate (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="run directory (default: runs/RECIPE)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu); under torchrun "
+                   "cpu (gloo) or cuda (NCCL, each process on cuda:LOCAL_RANK)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last (on any number of "
+                   "processes)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
     p.add_argument("--cell", default=None, help="language-model recipes only: the recurrent layer, e.g. lstm, gru, "
                    "mingru, minlstm, qrnn (default: the recipe's)")
@@ -164,6 +167,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 0
     from convrnn.training.distributed import launch
 
+    if not args.dist_timeout > 0:  # also refuses nan
+        raise ValueError(f"train: argument '--dist-timeout' expected seconds > 0, got {args.dist_timeout}")
     recipe = get_recipe(args.recipe)
     out = args.out or f"runs/{recipe.name}"
     options = {} if args.cell is None else {"cell": _train_option(recipe, "cell", args.cell)}
