@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from convrnn import __version__
 
 
@@ -98,3 +100,12 @@ def test_a_device_this_machine_lacks_is_one_line(capsys):
     assert main(["train", "digits", "--device", "toaster", "--out", "/nonexistent/never-written"]) == 2
     assert capsys.readouterr().err == ("convrnn: error: train: argument 'device' expected a device name such as "
                                        "'cpu', 'cuda' or 'cuda:1', got 'toaster'\n")
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "nan"])
+def test_a_timeout_that_is_not_positive_is_one_line(capsys, seconds):
+    from convrnn.cli import main
+
+    assert main(["train", "digits", "--dist-timeout", seconds, "--out", "/nonexistent/never-written"]) == 2
+    assert capsys.readouterr().err == ("convrnn: error: train: argument '--dist-timeout' expected seconds > 0, "
+                                       f"got {float(seconds)}\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -54,16 +55,22 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("recipe", help="a recipe name (see `convrnn train --list`)", nargs="?")
     p.add_argument("--list", action="store_true", help="list the recipes with their task kinds and exit")
     p.add_argument("--epochs", type=int, default=None, help="number of epochs (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="batch size (default: the recipe's); under torchrun the global batch, split over the processes")
     p.add_argument("--lr", type=float, default=None, help="(peak) learning rate (default: the recipe's)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=None, help="run directory (default: runs/RECIPE)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu)")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default cpu); under torchrun "
+                   "cpu (gloo) or cuda (NCCL, each process on cuda:LOCAL_RANK)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last (on any number of "
+                   "processes)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
     p.add_argument("--cell", default=None, help="language-model recipes only: the recurrent layer, e.g. lstm, gru, "
                    "mingru, minlstm, qrnn (default: the recipe's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--dist-timeout", type=float, default=600.0, metavar="SECONDS",
+                   help="under torchrun: how long a process waits for the others in one step before giving up "
+                        "(default 600; rank 0's first download of the data must fit in it)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="test accuracy of a trained model (a run or model directory)")
@@ -169,17 +176,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
         for line in _recipe_lines():
             print(line)
         return 0
+    from convrnn.training.distributed import launch
+
+    if not args.dist_timeout > 0:  # also refuses nan
+        raise ValueError(f"train: argument '--dist-timeout' expected seconds > 0, got {args.dist_timeout}")
     recipe = get_recipe(args.recipe)
     out = args.out or f"runs/{recipe.name}"
     options = {} if args.cell is None else {"cell": _train_option(recipe, "cell", args.cell)}
+    launched = launch()
+    if launched is not None:  # torchrun stops the other processes with SIGTERM when one fails
+        signal.signal(signal.SIGTERM, _stop)
     scores = recipe.train(out, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           device=args.device, resume=args.resume, progress=not args.no_progress,
-                          limit=args.limit, **options)
+                          limit=args.limit, timeout_s=args.dist_timeout, **options)
+    if launched is not None and launched.rank != 0:
+        return 0  # rank 0 speaks for the run
     shown = ", ".join(f"{key} {value:.4g}" for key, value in scores.items()
                       if key.startswith("test_") and isinstance(value, float))
-    print(f"{recipe.name}: {shown} in {scores.get('wall_seconds', 0):.0f} s")
+    processes = scores.get("launch", {}).get("world_size", 1)
+    print(f"{recipe.name}: {shown} in {scores.get('wall_seconds', 0):.0f} s"
+          + (f" on {processes} processes" if processes > 1 else ""))
     print(f"model saved to {out}/model; scores in {out}/scores.json")
     return 0
+
+
+class _Stopped(BaseException):
+    """SIGTERM arrived (torchrun stopping every process because one failed): unwinds like
+    KeyboardInterrupt, so files being written are removed rather than left half-written."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise _Stopped
 
 
 def _train_option(recipe: Any, option: str, value: str) -> str:
@@ -343,6 +370,12 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rank_of_launch() -> str:
+    """`` (rank R of P)`` inside a torchrun launch, else nothing."""
+    rank, size = os.environ.get("RANK"), os.environ.get("WORLD_SIZE")
+    return f" (rank {rank} of {size})" if rank is not None and size is not None else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = _build_parser()
@@ -359,6 +392,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("convrnn: interrupted", file=sys.stderr)
         return 130
+    except _Stopped:
+        print(f"convrnn: stopped{_rank_of_launch()}: SIGTERM (torchrun stops every process when one fails, "
+              "and that one's output says why, or when torchrun itself is stopped)", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except RuntimeError as error:
+        from convrnn.data.rank_order import CacheRoundError
+        from convrnn.training.distributed import LostRankError
+
+        if not isinstance(error, LostRankError | CacheRoundError):
+            raise
+        print(f"convrnn: error: {error}", file=sys.stderr)  # another process failed: not this one's input
+        if isinstance(error, LostRankError):
+            # Every finally block has run (no half-written file is left), but freeing the DDP reducer
+            # and the gloo/NCCL buffers that the traceback still holds can wait on the dead peer: leave now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+        return 1
     except BrokenPipeError:  # e.g. `convrnn data list | head`: the reader left, which is not an error
         # Point stdout at devnull so the interpreter's final flush does not raise again (Python docs' recipe).
         devnull = os.open(os.devnull, os.O_WRONLY)

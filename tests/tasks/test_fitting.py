@@ -41,7 +41,8 @@ def test_a_one_cycle_schedule_spans_every_batch_of_the_run(tmp_path, as_loader):
                         config={"recipe": "probe"})
     assert history.records[-1]["lr"] == pytest.approx(_last_lr(0.1, 2, 3), rel=1e-12)
     assert history.records[-1]["lr"] != pytest.approx(_last_lr(0.1, 2, 4), rel=1e-6)
-    assert read_config(tmp_path / "model") == {"recipe": "probe"}
+    assert read_config(tmp_path / "model") == {"recipe": "probe", "launch": {"world_size": 1, "per_rank_batch": 4,
+                                                                            "backend": None}}
     assert (tmp_path / "log.csv").is_file() and (tmp_path / "checkpoints" / "best").is_dir()
 
 

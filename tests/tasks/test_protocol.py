@@ -140,3 +140,27 @@ def test_a_trained_run_loads_back_through_the_kind(tmp_path):
         Probe.load_model(tmp_path / "run", "cnn")
     with pytest.raises(FileNotFoundError, match="no such run or model directory"):
         Probe.load_model(tmp_path / "missing")
+
+
+@dataclass(frozen=True)
+class SingleProcessProbe(Probe):
+    """A probe that trains in one process however it is launched, like word2vec."""
+
+    data_parallel = False
+    parallelism = "its own threads already use every core"
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_kind_that_is_not_data_parallel_trains_on_rank_0_alone_and_says_so(tmp_path, monkeypatch, capsys, rank):
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "1")  # never contacted: no process group is made
+    for name, value in {"RANK": rank, "WORLD_SIZE": 2, "LOCAL_RANK": rank, "LOCAL_WORLD_SIZE": 2}.items():
+        monkeypatch.setenv(name, str(value))
+    scores = SingleProcessProbe().train(tmp_path, progress=False)
+    if rank:
+        assert scores == {} and capsys.readouterr().err == ""
+        return
+    settings = scores["run"].settings
+    assert (settings.world_size, settings.backend, settings.batch_size, settings.per_rank_batch) == (1, None, 8, 8)
+    assert capsys.readouterr().err == ("convrnn: probe () trains in one process: its own threads already use every "
+                                       "core; rank 0 trains it alone and the other 1 process(es) have nothing to do\n")

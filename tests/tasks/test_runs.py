@@ -15,7 +15,8 @@ def test_finish_writes_the_scores_with_the_run_facts(tmp_path):
     run = Run("probe", tmp_path / "out", Settings(3, 8, 0.1, device="cpu"))
     result = run.finish({"test_accuracy": 0.5}, {"epochs": 3})
     assert list(result) == ["recipe", "test_accuracy", "epochs", "wall_seconds", "threads", "device", "machine",
-                            "settings"]
+                            "settings", "launch"]
+    assert result["launch"] == {"world_size": 1, "per_rank_batch": 8, "backend": None}
     assert result["recipe"] == "probe" and result["epochs"] == 3 and result["device"] == "cpu"
     assert result["threads"] == torch.get_num_threads() and result["wall_seconds"] >= 0
     assert json.loads((tmp_path / "out" / "scores.json").read_text()) == result

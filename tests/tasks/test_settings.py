@@ -53,3 +53,10 @@ def test_a_cuda_index_past_the_devices_is_refused(monkeypatch):
     assert resolve_device("cuda:1") == "cuda:1"
     with pytest.raises(ValueError, match=r"'cuda:2', but this machine has 2 CUDA devices \(cuda:0 … cuda:1\)"):
         resolve_device("cuda:2")
+
+
+def test_the_batch_is_global_and_the_launch_is_recorded():
+    settings = Settings(epochs=1, batch_size=32, lr=0.1, world_size=4, backend="nccl")
+    assert settings.per_rank_batch == 8
+    assert settings.launch() == {"world_size": 4, "per_rank_batch": 8, "backend": "nccl"}
+    assert Settings(1, 32, 0.1).launch() == {"world_size": 1, "per_rank_batch": 32, "backend": None}

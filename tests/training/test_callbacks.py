@@ -126,3 +126,19 @@ def test_close_runs_even_when_training_fails(blobs, tiny_model):
         fit(model, blobs(), batch_size=8, epochs=1, loss=broken_loss, callbacks=[Closer()],
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1), progress=False)
     assert closed == [True]
+
+
+@pytest.mark.parametrize("other_rank_overruns", [False, True])
+def test_time_limit_stops_every_rank_when_one_would_overrun(monkeypatch, other_rank_overruns):
+    from types import SimpleNamespace
+
+    from convrnn.training import TimeLimit, distributed
+
+    # a second rank, simulated: it adds its vote (1: would overrun) to this rank's in the all-reduce
+    monkeypatch.setattr(distributed, "is_distributed", lambda: True)
+    monkeypatch.setattr(distributed, "collective_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(distributed, "all_reduce_sum", lambda votes: votes.add_(int(other_rank_overruns)))
+    limit, state = TimeLimit(minutes=60), SimpleNamespace(stop=False)
+    limit.on_fit_start(state)
+    limit.on_epoch_end(state, {})  # this rank is far from its hour
+    assert state.stop is other_rank_overruns

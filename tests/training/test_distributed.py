@@ -20,7 +20,17 @@ from convrnn.training import (
     load_model_weights,
     save_model,
 )
-from convrnn.training.distributed import all_reduce_sum, is_distributed, rank, world_size
+from convrnn.training.distributed import (
+    Launch,
+    all_reduce_sum,
+    backend_for,
+    is_distributed,
+    is_peer_failure,
+    launch,
+    process_group,
+    rank,
+    world_size,
+)
 
 GLOBAL_BATCH, EPOCHS = 8, 2
 
@@ -151,3 +161,43 @@ def test_fit_under_torchrun_matches_one_process(tmp_path):
     for key, value in single.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value, rtol=1e-5, atol=1e-6)
     assert load_checkpoint(tmp_path / "checkpoints" / "last").training["epoch"] == EPOCHS - 1
+
+
+TORCHRUN_NAMES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+def test_launch_reads_this_process_s_place_from_torchrun_s_environment(monkeypatch):
+    for name in TORCHRUN_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    assert launch() is None
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    for name, value in {"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "4"}.items():
+        monkeypatch.setenv(name, value)
+    assert launch() == Launch(rank=5, world_size=8, local_rank=1, local_world_size=4)
+    monkeypatch.setenv("RANK", "8")
+    with pytest.raises(ValueError, match=r"expected 0 ≤ RANK < WORLD_SIZE"):
+        launch()
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(ValueError, match=r"environment variable RANK expected an integer, got 'x'"):
+        launch()
+
+
+def test_the_backend_follows_the_device():
+    assert (backend_for("cpu"), backend_for("cuda"), backend_for(torch.device("cuda", 1))) == ("gloo", "nccl", "nccl")
+    with pytest.raises(ValueError, match=r"argument 'device' expected 'cpu' or 'cuda' under torchrun .*'mps'"):
+        backend_for("mps")
+
+
+def test_without_torchrun_the_process_group_block_only_yields_the_device(monkeypatch):
+    for name in TORCHRUN_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    with process_group("cpu") as device:
+        assert device == torch.device("cpu") and not dist.is_initialized()
+
+
+def test_only_errors_of_a_lost_peer_count_as_one():
+    assert is_peer_failure(RuntimeError("[../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer"))
+    assert is_peer_failure(dist.DistNetworkError("timed out"))
+    assert not is_peer_failure(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    assert not is_peer_failure(ValueError("gloo"))

@@ -39,6 +39,7 @@ from convrnn.data.image_dataset import ImageDataset
 from convrnn.data.keyword import KeywordClips
 from convrnn.data.lexicons import cmudict, embedding_benchmarks
 from convrnn.data.mnist import MNIST, load_mnist
+from convrnn.data.rank_order import CacheRoundError, in_rank_order
 from convrnn.data.rotten_tomatoes import Review, rotten_tomatoes
 from convrnn.data.series import japanese_vowels, read_ts, statsmodels_series
 from convrnn.data.speech import Voice, WordBank, synthesize
@@ -48,6 +49,7 @@ from convrnn.data.transforms import normalize, random_shift, shift
 __all__ = [
     "CATALOG",
     "MNIST",
+    "CacheRoundError",
     "DataSource",
     "DigitCanvases",
     "DigitStrings",
@@ -75,6 +77,7 @@ __all__ = [
     "g2p_lexicon",
     "g2p_loader",
     "get_source",
+    "in_rank_order",
     "is_fetched",
     "japanese_vowels",
     "load_digits",

@@ -14,6 +14,7 @@ import numpy as np
 
 from convrnn.data.cache import load_array, save_array_atomic
 from convrnn.data.fetch import ensure_fetched
+from convrnn.data.rank_order import in_rank_order
 from convrnn.functional._checks import check_choice
 
 SPLITS = ("train", "validation", "test", "train+validation")
@@ -37,8 +38,15 @@ def prepared_arrays(name: str, keys: Sequence[str],
 
     On the first call the data set is fetched if needed, ``build(fetched_directory)`` converts
     it to a dict holding (at least) ``keys``, and each array is saved atomically; later calls
-    only load the wanted ``.npy`` files. A re-fetch replaces the directory and the arrays.
+    only load the wanted ``.npy`` files. A re-fetch replaces the directory and the arrays. Under
+    torch.distributed rank 0 does this first (:func:`convrnn.data.rank_order.in_rank_order`).
     """
+    return in_rank_order(lambda: _prepared_arrays(name, keys, build, wanted, cache, download), f"data set {name!r}")
+
+
+def _prepared_arrays(name: str, keys: Sequence[str], build: Callable[[Path], dict[str, np.ndarray]],
+                     wanted: Sequence[str] | None, cache: str | os.PathLike[str] | None,
+                     download: bool) -> dict[str, np.ndarray]:
     wanted = list(keys if wanted is None else wanted)
     directory = ensure_fetched(name, cache=cache, download=download)
     paths = {key: directory / "arrays" / f"{key}.npy" for key in keys}

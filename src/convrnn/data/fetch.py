@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from convrnn.data.archives import extract_members
 from convrnn.data.cache import cache_dir, remove_tree, write_bytes_atomic
 from convrnn.data.catalog import DataSource, get_source
+from convrnn.data.rank_order import in_rank_order
 
 MANIFEST = ".source.json"  # written last inside a fetched directory: what it came from
 _WORK_PREFIX = ".fetching-"
@@ -111,7 +112,13 @@ def fetch(source: DataSource | str, *, cache: str | os.PathLike[str] | None = No
 
 def ensure_fetched(name: str, *, cache: str | os.PathLike[str] | None = None,
                    download: bool = True) -> Path:
-    """The fetched directory of ``name``, fetching it first when ``download`` allows."""
+    """The fetched directory of ``name``, fetching it first when ``download`` allows. Under
+    torch.distributed rank 0 fetches while the other processes wait, then read the cache (see
+    :func:`convrnn.data.rank_order.in_rank_order`)."""
+    return in_rank_order(lambda: _ensure_fetched(name, cache, download), f"data set {name!r}")
+
+
+def _ensure_fetched(name: str, cache: str | os.PathLike[str] | None, download: bool) -> Path:
     if is_fetched(name, cache=cache):
         return dataset_dir(name, cache=cache)
     if not download:

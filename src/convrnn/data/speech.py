@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from convrnn.data.cache import cache_dir, save_array_atomic, write_bytes_atomic
+from convrnn.data.rank_order import in_rank_order
 
 SAMPLE_RATE = 22_050  # espeak-ng's output rate, the same for every voice
 SILENCE = 1e-3  # amplitude below which the ends of an utterance count as silence
@@ -131,10 +132,11 @@ class WordBank:
         index_path, samples_path = directory / "index.json", directory / "pcm.npy"
         jobs = [(word, voice, rate, pitch) for voice in voices for word in words
                 for rate in rates for pitch in pitches]
-        if index_path.is_file() and samples_path.is_file():
-            self.pcm = np.load(samples_path, allow_pickle=False)
-            lengths = json.loads(index_path.read_text())["lengths"]
-        else:
+
+        def cached_or_synthesized() -> tuple[np.ndarray, list[int]]:
+            if index_path.is_file() and samples_path.is_file():
+                return np.load(samples_path, allow_pickle=False), json.loads(index_path.read_text())["lengths"]
+
             def speak(job: tuple[str, Voice, int, int]) -> np.ndarray:
                 word, voice, rate, pitch = job
                 return synthesize(word, voice, rate=rate, pitch=pitch, executable=executable)
@@ -145,10 +147,14 @@ class WordBank:
                                   desc="synthesizing words", unit=" words", leave=False))
             lengths = [len(clip) for clip in clips]
             samples = np.concatenate(clips) if clips else np.zeros(0, np.float32)
-            self.pcm = np.rint(samples * 32768).astype(np.int16)  # exact: they were int16
-            save_array_atomic(samples_path, self.pcm)
+            pcm = np.rint(samples * 32768).astype(np.int16)  # exact: they were int16
+            save_array_atomic(samples_path, pcm)
             # The index is written last: its presence marks a complete bank.
             write_bytes_atomic(index_path, json.dumps({**settings, "lengths": lengths}).encode())
+            return pcm, lengths
+
+        # under torch.distributed rank 0 synthesizes while the other processes wait for the cache
+        self.pcm, lengths = in_rank_order(cached_or_synthesized, "the synthesized word bank")
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int) if lengths else []
         self.utterances = [Utterance(word, voice, rate, pitch, int(start), int(length))
                            for (word, voice, rate, pitch), start, length

@@ -78,10 +78,14 @@ def fit_model(recipe: Any, run: Run, model: nn.Module, train: DataLoader[Any] | 
     ``out/name`` (default ``run.out/model``), through :func:`convrnn.training.run.fit_to_best`.
 
     ``train``/``val`` are loaders, or data sets batched by ``settings.batch_size``; a one-cycle
-    schedule spans ``epochs × batches per epoch`` steps. ``missing_ok``: ``--resume`` without a
-    checkpoint starts afresh. ``fit_options`` go to ``fit`` (``clip_grad_norm``, ``step_fn``, …).
+    schedule spans ``epochs × batches per epoch`` steps. Batches are global: under torchrun each
+    process takes its share (see ``fit_to_best``), so the steps, the schedule and the learning
+    rate are those of one process. The saved config records the launch (``config["launch"]``).
+    ``missing_ok``: ``--resume`` without a checkpoint starts afresh. ``fit_options`` go to ``fit``
+    (``clip_grad_norm``, ``step_fn``, …).
     """
     settings = settings or run.settings
+    config = {**config, "launch": settings.launch()}
     loader = isinstance(train, DataLoader)
     batches = len(train) if loader else -(-len(train) // settings.batch_size)
     optimizer = make_optimizer(recipe, model, settings.lr)

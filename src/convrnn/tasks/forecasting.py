@@ -19,6 +19,7 @@ from convrnn.models.forecaster import Forecaster, seasonal_naive, sliding_window
 from convrnn.tasks.protocol import ExportSignature
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import SequenceTask, load_sequence_model
+from convrnn.training.distributed import is_main_process
 from convrnn.training.metrics import MeanAbsoluteError
 
 
@@ -94,8 +95,9 @@ class ForecastingRecipe(SequenceTask):
         scores |= {f"seasonal_naive_{key}": value for key, value in naive.items()}
         arima = arima_forecasts(series, self.test_from, origins, self.horizon, self.arima_order)
         if arima is None:
-            print(f"{self.name}: statsmodels is not installed, so the ARIMA baseline is skipped "
-                  "(pip install statsmodels)", file=sys.stderr)
+            if is_main_process():
+                print(f"{self.name}: statsmodels is not installed, so the ARIMA baseline is skipped "
+                      "(pip install statsmodels)", file=sys.stderr)
         else:
             scores |= {f"arima_{key}": value for key, value in forecast_errors(arima, targets.numpy()).items()}
         return scores

@@ -321,6 +321,7 @@ def fit_language_model(recipe: LanguageModelRecipe, run: Run, cell: str | None =
                      "seed": settings.seed, "optimizer": recipe.optimizer, "schedule": recipe.schedule,
                      "clip_grad_norm": recipe.clip_grad_norm, "limit": limit,
                      "evaluations_per_pass": parts, "time_limit_minutes": recipe.time_limit},
+        "launch": settings.launch(),
     }
     history = fit_to_best(
         model, train_loader, val_loader, out=out, config=config, monitor="val_loss", mode="min",

@@ -29,15 +29,28 @@ name, and :meth:`Task.require` refuses the others in one line. ``train_options``
 from __future__ import annotations
 
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
+import torch
 from torch import Tensor, nn
 
 from convrnn.tasks.runs import Run, load_saved_model
-from convrnn.tasks.settings import Settings, resolve_settings
+from convrnn.tasks.settings import Settings, resolve_device, resolve_settings
+from convrnn.training.checkpoint import read_config
+from convrnn.training.distributed import (
+    DEFAULT_TIMEOUT_S,
+    is_distributed,
+    is_main_process,
+    launch,
+    process_group,
+    world_size,
+)
 from convrnn.training.seeding import seed_everything
 
 # What each optional capability lets a trained run do (a method of the same name on the task).
@@ -75,6 +88,9 @@ class Task(ABC):
 
     kind: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    # False for a kind that trains in one process however it is launched (``parallelism`` says why)
+    data_parallel: ClassVar[bool] = True
+    parallelism: ClassVar[str] = "DistributedDataParallel over the processes of a torchrun launch"
     train_options: ClassVar[Mapping[str, tuple[str, ...]]] = {}
     limit_unit: ClassVar[str] = ""  # what ``--limit`` counts, when not examples (e.g. "tokens")
     min_limit: ClassVar[int] = 1
@@ -97,7 +113,8 @@ class Task(ABC):
 
     def train(self, out: str | os.PathLike[str], *, epochs: int | None = None, batch_size: int | None = None,
               lr: float | None = None, seed: int = 0, device: str = "cpu", resume: bool = False,
-              progress: bool = True, limit: int | None = None, **options: Any) -> dict[str, Any]:
+              progress: bool = True, limit: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+              **options: Any) -> dict[str, Any]:
         """Train this recipe into the run directory ``out`` and return its scores (also written to
         ``out/scores.json``).
 
@@ -105,12 +122,41 @@ class Task(ABC):
         generator; ``device`` is a torch device this machine has; ``resume=True`` continues from
         ``out/checkpoints/last`` bit for bit; ``limit`` trains on the first ``limit`` examples only
         (smoke runs); ``progress`` shows a progress bar. ``options`` are the kind's own (see its ``fit``).
+
+        Under torchrun (``torchrun --nproc_per_node=P -m convrnn train …``, or a script calling this
+        in every process) the processes train one run together: each joins the process group (gloo
+        on ``"cpu"``, NCCL on ``"cuda"``, where it takes ``cuda:LOCAL_RANK``) for this call, trains
+        DDP on its share of every global batch of ``batch_size`` (which P must divide), and rank 0
+        alone fetches data first and writes ``out``. ``timeout_s`` bounds how long a rank waits for
+        the others in one collective. A kind with ``data_parallel = False`` trains on rank 0 alone
+        (the others return ``{}`` at once). Every rank returns the scores.
         """
-        settings = self.run_settings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
-                                 resume=resume, progress=progress, limit=limit)
-        seed_everything(settings.seed)
-        given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit}
-        return self.fit(Run(self.name, Path(out), settings, given), **options)
+        device = resolve_device(device)
+        launched = launch()
+        if launched is not None and launched.world_size > 1 and not self.data_parallel:
+            if launched.rank != 0:
+                return {}
+            print(f"convrnn: {self.name} ({self.kind}) trains in one process: {self.parallelism}; rank 0 "
+                  f"trains it alone and the other {launched.world_size - 1} process(es) have nothing to do",
+                  file=sys.stderr)
+            group: Any = nullcontext(torch.device(device))
+        else:
+            group = process_group(device, timeout_s=timeout_s)
+        with group as rank_device:
+            main = is_main_process()
+            settings = self.run_settings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                         device=str(rank_device) if is_distributed() else device, resume=resume,
+                                         progress=progress and main, limit=limit)
+            settings = replace(settings, world_size=world_size(),
+                               backend=torch.distributed.get_backend() if is_distributed() else None)
+            if settings.batch_size % settings.world_size:
+                raise ValueError(f"train: the batch size {settings.batch_size} is the global batch, split over the "
+                                 f"{settings.world_size} processes; expected a multiple of {settings.world_size}")
+            if settings.resume and main:
+                _note_resumed_launch(Path(out), settings)
+            seed_everything(settings.seed)
+            given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit}
+            return self.fit(Run(self.name, Path(out), settings, given), **options)
 
     def run_settings(self, **overrides: Any) -> Settings:
         """The run's settings: the recipe's ``epochs``, ``batch_size`` and ``lr`` where the command line
@@ -214,6 +260,19 @@ class Task(ABC):
         what = CAPABILITIES[capability].split(" (")[0]
         raise ValueError(f"{capability}: {held} of the {self.kind} task kind, which cannot {what}; "
                          f"{'task kinds that can: ' + ', '.join(able) if able else 'no task kind can yet'}")
+
+
+def _note_resumed_launch(out: Path, settings: Settings) -> None:
+    """Say on stderr what carries over when a run resumes on another number of processes."""
+    last = out / "checkpoints" / "last"
+    if not (last / "config.json").is_file():
+        return
+    before = read_config(last).get("launch", {}).get("world_size", 1)
+    if before != settings.world_size:
+        print(f"convrnn: resuming a run trained on {before} process(es) with {settings.world_size}: the global "
+              f"batch ({settings.batch_size}), the data order, the optimizer and schedule carry over exactly; "
+              "the weights follow the uninterrupted run up to float rounding, not bit for bit",
+              file=sys.stderr)
 
 
 __all__ = ["CAPABILITIES", "ExportSignature", "Task"]

@@ -7,7 +7,9 @@ A run directory holds, whatever its task::
     OUT/model/                     the final model: best weights + config (what eval/predict load)
     OUT/<other>/                   further models of some recipes (``cnn``, ``baseline``)
     OUT/log.csv                    one row per epoch (``<other>_log.csv`` for the others)
-    OUT/scores.json                test scores, wall time, settings
+    OUT/scores.json                test scores, wall time, settings, launch (processes, per-process batch)
+
+Under torchrun rank 0 alone writes it; every process reads the checkpoints back.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch import nn
 from convrnn.export import ExportedModel, is_exported, read_contract
 from convrnn.tasks.settings import Settings
 from convrnn.training.checkpoint import load_model_weights, read_config
+from convrnn.training.distributed import is_main_process
 from convrnn.training.files import write_json
 
 
@@ -91,15 +94,19 @@ class Run:
         return round(time.perf_counter() - self.started, 1)
 
     def finish(self, scores: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-        """``{"recipe", **scores, "epochs", "wall_seconds", "threads", "device", "machine", "settings"}``,
-        written to ``out/scores.json`` (atomically) and returned."""
+        """``{"recipe", **scores, "epochs", "wall_seconds", "threads", "device", "machine", "settings",
+        "launch"}``, written to ``out/scores.json`` (atomically) and returned."""
         return self.write({"recipe": self.name, **scores, "epochs": self.settings.epochs,
                            "wall_seconds": self.seconds(), "threads": torch.get_num_threads(),
                            "device": self.settings.device, "machine": machine(), "settings": settings})
 
     def write(self, result: dict[str, Any]) -> dict[str, Any]:
-        """Write ``result`` to ``out/scores.json`` (atomically) and return it."""
-        write_json(self.out / "scores.json", result)
+        """``result`` with ``"launch"`` (how many processes trained it: see
+        :meth:`convrnn.tasks.settings.Settings.launch`), written to ``out/scores.json`` atomically
+        by rank 0 alone, and returned."""
+        result = {**result, "launch": result.get("launch", self.settings.launch())}
+        if is_main_process():
+            write_json(self.out / "scores.json", result)
         return result
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from convrnn.export import is_exported
 from convrnn.models.fcn import FCN
@@ -30,6 +30,7 @@ from convrnn.tasks.fitting import fit_model
 from convrnn.tasks.image import generated_examples
 from convrnn.tasks.protocol import ExportSignature, Task
 from convrnn.tasks.runs import Run
+from convrnn.training.distributed import is_main_process
 from convrnn.training.metrics import Accuracy
 from convrnn.training.metrics_segmentation import (
     MeanIoU,
@@ -37,7 +38,6 @@ from convrnn.training.metrics_segmentation import (
     mean_iou,
     pixel_accuracy,
 )
-from convrnn.training.sampling import make_loader
 
 GRID_EXAMPLES = 8
 
@@ -91,7 +91,8 @@ class SegmentRecipe(Task):
                             monitor="val_mean_iou", config=config)
         test = self.data("test")
         scores = segmentation_scores(model, test, self.classes, device=settings.device)
-        write_grid(run.out / "segmentation-test.png", model, test, device=settings.device)
+        if is_main_process():
+            write_grid(run.out / "segmentation-test.png", model, test, device=settings.device)
         # a class absent from every test canvas and prediction has no IoU: null in the JSON
         return run.finish({**{f"test_{key}": None if math.isnan(value) else value for key, value in scores.items()},
                            "best_val_mean_iou": max(r.get("val_mean_iou", float("nan")) for r in history.records),
@@ -186,7 +187,7 @@ def segmentation_scores(model: nn.Module, data: Dataset, classes: tuple[str, ...
     was_training = model.training
     model.eval()
     try:
-        for images, labels in make_loader(data, batch_size, shuffle=False):
+        for images, labels in DataLoader(data, batch_size):  # the whole data set, on every process
             images, labels = images.to(device), labels.to(device)
             scores = model(images)
             loss_sum += float(nn.functional.cross_entropy(scores, labels, reduction="sum"))

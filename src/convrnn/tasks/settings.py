@@ -11,7 +11,11 @@ import torch
 
 @dataclass(frozen=True)
 class Settings:
-    """The training settings of one run after the command line's overrides."""
+    """The training settings of one run after the command line's overrides.
+
+    ``batch_size`` is the global batch: under torchrun each of the ``world_size`` processes takes
+    ``per_rank_batch = batch_size / world_size`` of it, over the process-group ``backend``
+    (``"gloo"`` or ``"nccl"``; None for one plain process). ``device`` is this process's."""
 
     epochs: int
     batch_size: int
@@ -21,6 +25,18 @@ class Settings:
     resume: bool = False
     progress: bool = True
     limit: int | None = None
+    world_size: int = 1
+    backend: str | None = None
+
+    @property
+    def per_rank_batch(self) -> int:
+        """The share of the global batch each process trains on."""
+        return self.batch_size // self.world_size
+
+    def launch(self) -> dict[str, Any]:
+        """How the run was launched, as a run directory records it: ``world_size``, ``per_rank_batch``
+        and ``backend``."""
+        return {"world_size": self.world_size, "per_rank_batch": self.per_rank_batch, "backend": self.backend}
 
 
 def resolve_device(device: Any, *, where: str = "train") -> str:

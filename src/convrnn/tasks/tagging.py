@@ -21,6 +21,7 @@ from convrnn.models.tagger import Tagger
 from convrnn.tasks.protocol import ExportSignature
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import SequenceTask, load_sequence_model
+from convrnn.training.distributed import is_main_process
 from convrnn.training.files import write_json
 from convrnn.training.metrics import Accuracy
 
@@ -201,7 +202,8 @@ class TaggingRecipe(SequenceTask):
             rows.append({"lookahead": label, "test_accuracy": scores["test_accuracy"],
                          "test_unknown_word_accuracy": scores["test_unknown_word_accuracy"],
                          "wall_seconds": scores["wall_seconds"]})
-            write_json(out / "lookahead.json", {"recipe": self.name, "rows": rows, "options": options})
+            if is_main_process():
+                write_json(out / "lookahead.json", {"recipe": self.name, "rows": rows, "options": options})
         return rows
 
 

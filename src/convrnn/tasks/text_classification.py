@@ -23,6 +23,7 @@ from convrnn.tasks.protocol import ExportSignature
 from convrnn.tasks.runs import Run
 from convrnn.tasks.sequence import MODEL_CLASSES, SequenceTask, TokenInput, load_sequence_model, ranked, sequence_loader
 from convrnn.training.checkpoint import save_model
+from convrnn.training.distributed import is_main_process
 from convrnn.training.metrics import Accuracy
 from convrnn.training.seeding import seed_everything
 
@@ -157,17 +158,19 @@ class TextClassificationRecipe(SequenceTask):
                 model = EnsembleClassifier(kind, members, options)
                 for slot, member_model in zip(model.members, trained, strict=True):
                     slot.load_state_dict(member_model.state_dict())
-                save_model(out / name, model, {**common, "model": "classifier-ensemble",
-                                               "model_options": {"member": kind, "members": members,
-                                                                 "options": options}})
+                if is_main_process():
+                    save_model(out / name, model, {**common, "model": "classifier-ensemble",
+                                                   "model_options": {"member": kind, "members": members,
+                                                                     "options": options}})
             prefix = "" if name == "model" else f"{name}_"
             scores[f"val_{prefix}accuracy"] = classification_scores(model, val, device=device)["accuracy"]
             test = classification_scores(model, sequence_loader(encoded["test"], 256, shuffle=False), device=device)
             scores |= {f"test_{prefix}accuracy": test["accuracy"], f"test_{prefix}loss": test["loss"]}
         baseline, l2, validation_accuracy = self._fit_baseline(vocabulary, encoded)
-        save_model(out / "baseline", baseline, {**common, "model": "bag-of-words",
-                                                "model_options": {"num_classes": len(self.classes),
-                                                                  "vocab_size": len(vocabulary)}, "l2": l2})
+        if is_main_process():
+            save_model(out / "baseline", baseline, {**common, "model": "bag-of-words",
+                                                    "model_options": {"num_classes": len(self.classes),
+                                                                      "vocab_size": len(vocabulary)}, "l2": l2})
         scores["test_baseline_accuracy"] = self._bag_accuracy(baseline, encoded["test"])
         scores["baseline_l2"], scores["baseline_val_accuracy"] = l2, validation_accuracy
         return self.finish(run, scores)

@@ -70,6 +70,8 @@ class Word2VecRecipe(Task):
 
     kind = "word-vectors"
     capabilities = frozenset({"embed"})
+    data_parallel = False
+    parallelism = "its compiled Hogwild loop already runs `workers` threads over the corpus, without locks"
 
     def run_settings(self, *, epochs: int | None, batch_size: int | None, lr: float | None, seed: int, device: str,
                      resume: bool, progress: bool, limit: int | None) -> Settings:

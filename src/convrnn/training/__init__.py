@@ -1,5 +1,6 @@
 """Training, the loop only: ``fit``, callbacks, metrics, checkpoints, truncated BPTT over sequences and
-streams, seeding and torchrun helpers. No task lives here: task kinds are in :mod:`convrnn.tasks`.
+streams, seeding and torchrun helpers (the process group, each rank's share of global batches). No
+task lives here: task kinds are in :mod:`convrnn.tasks`.
 
     from convrnn.training import Accuracy, Checkpoint, fit, seed_everything
 
@@ -21,9 +22,13 @@ from convrnn.training.checkpoint import (
     save_model,
 )
 from convrnn.training.distributed import (
+    Launch,
+    LostRankError,
     init_distributed,
     is_distributed,
     is_main_process,
+    launch,
+    process_group,
     unwrap_model,
     wrap_model,
 )
@@ -34,6 +39,7 @@ from convrnn.training.loggers import CSVLogger, ProgressBar, TensorBoardLogger
 from convrnn.training.metrics import Accuracy, Mean, MeanAbsoluteError, Metric, edit_distance
 from convrnn.training.sampling import ResumableSampler, make_loader
 from convrnn.training.seeding import get_rng_state, seed_everything, set_rng_state
+from convrnn.training.sharding import RowShard, ShardedBatchSampler, per_rank, shard_loader
 from convrnn.training.steps import StepOutput, move_to_device, supervised_step
 from convrnn.training.streams import CarriedStateStep, PassPartSampler, stream_loss
 from convrnn.training.tbptt import gradient_norms_through_time, spectral_radius, truncated_bptt
@@ -48,13 +54,17 @@ __all__ = [
     "EarlyStopping",
     "FitState",
     "History",
+    "Launch",
     "LoadedCheckpoint",
+    "LostRankError",
     "Mean",
     "MeanAbsoluteError",
     "Metric",
     "PassPartSampler",
     "ProgressBar",
     "ResumableSampler",
+    "RowShard",
+    "ShardedBatchSampler",
     "StepOutput",
     "TensorBoardLogger",
     "TimeLimit",
@@ -66,15 +76,19 @@ __all__ = [
     "init_distributed",
     "is_distributed",
     "is_main_process",
+    "launch",
     "load_checkpoint",
     "load_model_weights",
     "make_loader",
     "move_to_device",
+    "per_rank",
+    "process_group",
     "read_config",
     "save_checkpoint",
     "save_model",
     "seed_everything",
     "set_rng_state",
+    "shard_loader",
     "spectral_radius",
     "stream_loss",
     "supervised_step",

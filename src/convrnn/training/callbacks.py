@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from convrnn.functional._checks import check_choice
+from convrnn.training import distributed
 from convrnn.training.fit_state import FitState
 
 __all__ = ["Callback", "Checkpoint", "EarlyStopping", "TimeLimit"]
@@ -40,7 +43,7 @@ class Callback:
 
     def on_log(self, state: FitState, logs: dict[str, float]) -> None:
         """Every ``log_every`` steps: running epoch means (``loss``, metrics), ``lr`` and
-        ``samples_per_s`` since the last log; this process's values only."""
+        ``samples_per_s`` since the last log; under DDP summed over ranks (every rank's data)."""
 
     def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
         """After validation; ``record`` is the epoch's history entry, averaged over ranks."""
@@ -108,7 +111,8 @@ class EarlyStopping(Callback):
 
 class TimeLimit(Callback):
     """Stop after the epoch at whose end another epoch of the same length would overrun
-    ``minutes`` of training."""
+    ``minutes`` of training. Under DDP every rank stops when one of them would overrun (their
+    clocks differ a little; a rank that stopped alone would leave the others waiting)."""
 
     def __init__(self, minutes: float) -> None:
         self.seconds, self.started, self.last_end = minutes * 60, time.perf_counter(), None
@@ -118,7 +122,11 @@ class TimeLimit(Callback):
 
     def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
         now = time.perf_counter()
-        if now + (now - self.last_end) > self.started + self.seconds:
+        overrun = now + (now - self.last_end) > self.started + self.seconds
+        if distributed.is_distributed():
+            votes = torch.tensor([int(overrun)], device=distributed.collective_device())
+            overrun = bool(distributed.all_reduce_sum(votes).item())
+        if overrun:
             state.stop = True
         self.last_end = now
 
@@ -169,8 +177,10 @@ class Checkpoint(Callback):
             self._save(state, self.last)
 
     def _save(self, state: FitState, path: Path) -> None:
+        # every rank gets here at the same step: the epoch's sums are added over ranks first
+        sums = state.running_sums()
         if state.is_main_process:
-            state.save_checkpoint(path)
+            state.save_checkpoint(path, running_sums=sums)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}

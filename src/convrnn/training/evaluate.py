@@ -33,10 +33,12 @@ def evaluate(
 
     The model is put in ``eval()`` mode (dropout off, batch norm uses running statistics) and
     restored to its previous mode afterwards. The loss is the mean of the step losses weighted
-    by ``StepOutput.size``; under DDP every value is summed over ranks first (a sharded loader
-    pads its data set to a multiple of the ranks, so up to P − 1 samples then count twice).
+    by ``StepOutput.size``; under DDP every value is summed over ranks first. A data set is then
+    shared out over the ranks without padding (each sample counted once: the scores are the whole
+    data set's); a loader that is not sharded is read whole by every rank, which leaves every
+    ratio unchanged.
     """
-    loader = as_loader(data, batch_size, shuffle=False, seed=0, name="data", where="evaluate")
+    loader = as_loader(data, batch_size, shuffle=False, seed=0, name="data", where="evaluate", even=False)
     device = torch.device(device)
     loss_mean = Mean()
     scores = {name: copy.deepcopy(metric) for name, metric in (metrics or {}).items()}

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from convrnn.functional._checks import check_choice
 from convrnn.training import distributed
@@ -31,6 +31,7 @@ from convrnn.training.fit_state import FitState, History
 from convrnn.training.loggers import ProgressBar
 from convrnn.training.metrics import Metric
 from convrnn.training.sampling import ResumableSampler, as_loader, epoch_seed
+from convrnn.training.sharding import is_sharded
 from convrnn.training.steps import BatchFunction, StepFunction, move_to_device, supervised_step
 
 __all__ = ["fit"]
@@ -98,13 +99,16 @@ def fit(
 
     Under ``torchrun`` (after :func:`init_distributed`) the model is wrapped in
     ``DistributedDataParallel``, Datasets are sharded over ranks (``batch_size`` is per
-    process), epoch values are averaged over ranks and only rank 0 logs and saves.
+    process; the validation set is shared out without padding), the loss, metrics and samples/s
+    of every log and epoch are summed over ranks (so they are the whole data's, the same on every
+    rank) and only rank 0 logs and saves. Loaders are used as given: shard them with
+    :func:`convrnn.training.sharding.shard_loader` (which splits global batches).
     """
     _check_arguments(epochs, log_every, clip_grad_norm, optimizer)
     device = torch.device(device)
     model.to(device)
     train_loader = as_loader(train, batch_size, shuffle=True, seed=seed, name="train")
-    val_loader = (as_loader(val, batch_size, shuffle=False, seed=seed, name="val")
+    val_loader = (as_loader(val, batch_size, shuffle=False, seed=seed, name="val", even=False)
                   if val is not None else None)
     _warn_about_loader(train_loader)
     if isinstance(train_loader.sampler, ResumableSampler):
@@ -142,6 +146,7 @@ def fit(
             started = time.perf_counter()
             samples = _train_epoch(state, train_loader, loss, device, per_step, clip_grad_norm,
                                    step_fn, batch_fn, log_every)
+            samples = _summed_over_ranks(samples)
             seconds = time.perf_counter() - started
             record: dict[str, float] = {"epoch": state.epoch + 1,
                                         "train_loss": state.train_loss.compute()}
@@ -207,12 +212,13 @@ def _train_epoch(state: FitState, loader: DataLoader[Any], loss: Callable[..., T
         for hook in on_batch_end:
             hook(state)
         if state.global_step % log_every == 0:
+            # every rank reaches this step together, so the sums can be added over ranks here
             now = time.perf_counter()
-            logs = {"loss": state.train_loss.compute(synchronize=False)}
+            logs = {"loss": state.train_loss.compute()}
             for name, metric in state.train_metrics.items():
-                logs[name] = metric.compute(synchronize=False)
+                logs[name] = metric.compute()
             logs["lr"] = optimizer.param_groups[0]["lr"]
-            logs["samples_per_s"] = samples_since_log / max(now - last_log, 1e-9)
+            logs["samples_per_s"] = _summed_over_ranks(samples_since_log) / max(now - last_log, 1e-9)
             for callback in state.callbacks:
                 callback.on_log(state, logs)
             samples_since_log, last_log = 0, now
@@ -240,6 +246,13 @@ def _epoch_batches(loader: DataLoader[Any], state: FitState) -> Iterator[Any]:
     if skip:
         next(itertools.islice(iterator, skip - 1, None), None)  # discard the batches already seen
     return iterator
+
+
+def _summed_over_ranks(count: int) -> int:
+    if not distributed.is_distributed():
+        return count
+    total = torch.tensor([count], dtype=torch.int64, device=distributed.collective_device())
+    return int(distributed.all_reduce_sum(total).item())
 
 
 def _next_epoch(state: FitState) -> None:
@@ -287,8 +300,7 @@ def _warn_about_loader(loader: DataLoader[Any]) -> None:
             "see the same batches; use make_loader(...) or DataLoader(..., generator=torch.Generator())",
             stacklevel=3,
         )
-    if distributed.is_distributed() and not isinstance(sampler, (ResumableSampler,
-                                                                 DistributedSampler)):
+    if distributed.is_distributed() and not is_sharded(loader):
         warnings.warn(
             "fit: running under torch.distributed, but the train loader is not sharded, so every "
             "rank trains on the whole data set; use make_loader(...) or a DistributedSampler",

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from convrnn.training import distributed
 from convrnn.training.checkpoint import LoadedCheckpoint, save_checkpoint
 from convrnn.training.metrics import Mean, Metric
 
@@ -82,8 +84,21 @@ class FitState:
     train_loss: Mean = field(default_factory=Mean)
     train_metrics: dict[str, Metric] = field(default_factory=dict)
 
-    def save_checkpoint(self, directory: str | os.PathLike[str]) -> Path:
-        """Write everything needed to resume from this exact point (see ``checkpoint``)."""
+    def running_sums(self) -> dict[str, Any]:
+        """The epoch's running loss and metric sums (their state dicts), summed over ranks under
+        DDP — a collective every rank must call at the same step; this process's own otherwise."""
+        return {"train_loss": summed_over_ranks(self.train_loss.state_dict()),
+                "train_metrics": {name: summed_over_ranks(metric.state_dict())
+                                  for name, metric in self.train_metrics.items()}}
+
+    def save_checkpoint(self, directory: str | os.PathLike[str], *,
+                        running_sums: dict[str, Any] | None = None) -> Path:
+        """Write everything needed to resume from this exact point (see ``checkpoint``);
+        ``running_sums`` (from :meth:`running_sums`, the whole run's under DDP) replace this
+        process's own sums."""
+        sums = running_sums if running_sums is not None else {
+            "train_loss": self.train_loss.state_dict(),
+            "train_metrics": {name: m.state_dict() for name, m in self.train_metrics.items()}}
         training = {
             "epoch": self.epoch,
             "step_in_epoch": self.step_in_epoch,
@@ -92,8 +107,8 @@ class FitState:
             "stop": self.stop,
             "seed": self.seed,
             "history": self.history.records,
-            "train_loss": self.train_loss.state_dict(),
-            "train_metrics": {name: m.state_dict() for name, m in self.train_metrics.items()},
+            "train_loss": sums["train_loss"],
+            "train_metrics": sums["train_metrics"],
             "callbacks": {key: cb.state_dict() for key, cb in _keyed(self.callbacks).items()},
         }
         return save_checkpoint(directory, self.model, self.optimizer, self.scheduler,
@@ -101,7 +116,9 @@ class FitState:
 
     def restore(self, loaded: LoadedCheckpoint) -> None:
         """Take the position, history, running sums and callback states of a checkpoint whose
-        model, optimizer, scheduler and RNG states were already loaded."""
+        model, optimizer, scheduler and RNG states were already loaded. The saved sums are every
+        rank's together, so under DDP rank 0 takes them and the other ranks start from zero: their
+        sum over ranks is then the saved one, whatever the number of ranks."""
         training = loaded.training
         if training is None:
             raise ValueError(
@@ -116,15 +133,20 @@ class FitState:
         for name in ("epoch", "step_in_epoch", "global_step", "epoch_finished", "stop"):
             setattr(self, name, training[name])
         self.history = History(training["history"])
-        self.train_loss.load_state_dict(training["train_loss"])
         saved_metrics = training["train_metrics"]
         if set(saved_metrics) != set(self.train_metrics):
             raise ValueError(
                 f"fit: argument 'metrics' expected the resumed run's {sorted(saved_metrics)}, "
                 f"got {sorted(self.train_metrics)}"
             )
-        for name, metric in self.train_metrics.items():
-            metric.load_state_dict(saved_metrics[name])
+        if self.is_main_process:
+            self.train_loss.load_state_dict(training["train_loss"])
+            for name, metric in self.train_metrics.items():
+                metric.load_state_dict(saved_metrics[name])
+        else:
+            self.train_loss.reset()
+            for metric in self.train_metrics.values():
+                metric.reset()
         saved = training["callbacks"]
         for key, callback in _keyed(self.callbacks).items():
             if key in saved:
@@ -132,6 +154,23 @@ class FitState:
             elif callback.state_dict():
                 warnings.warn(f"fit: the resumed checkpoint has no state for callback {key}",
                               stacklevel=3)
+
+
+def summed_over_ranks(state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` (numbers and tensors) with every value summed over ranks under DDP (a
+    collective); ``state`` itself otherwise. Numbers stay numbers, tensors keep dtype and device."""
+    if not distributed.is_distributed():
+        return state
+    summed: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, Tensor):
+            total = value.to(distributed.collective_device(), copy=True)  # the running sum itself stays local
+            summed[key] = distributed.all_reduce_sum(total).to(value.device)
+        else:
+            total = torch.tensor(value, dtype=torch.int64 if isinstance(value, int) else torch.float64,
+                                 device=distributed.collective_device())
+            summed[key] = distributed.all_reduce_sum(total).item()
+    return summed
 
 
 def _keyed(callbacks: Sequence[Resumable]) -> dict[str, Resumable]:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from convrnn.functional._checks import check_tensor
-from convrnn.training.distributed import all_reduce_sum
+from convrnn.training.distributed import all_reduce_sum, collective_device, is_distributed
 
 __all__ = ["Accuracy", "Mean", "MeanAbsoluteError", "Metric", "edit_distance"]
 
@@ -50,9 +50,10 @@ class Metric:
     def compute(self, *, synchronize: bool = True) -> float:
         """Σ numerator / Σ denominator (NaN if empty). With ``synchronize`` the sums are added
         over ranks first, which every rank must then call together; without, this rank's own."""
-        totals = self.totals(_device_of(self.numerator))
-        if synchronize:
-            all_reduce_sum(totals)
+        if synchronize and is_distributed():
+            totals = all_reduce_sum(self.totals(collective_device()))
+        else:
+            totals = self.totals(_device_of(self.numerator))
         numerator, denominator = totals.tolist()
         return numerator / denominator if denominator else float("nan")
 

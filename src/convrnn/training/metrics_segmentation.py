@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from convrnn.functional._checks import check_tensor
-from convrnn.training.distributed import all_reduce_sum
+from convrnn.training.distributed import all_reduce_sum, collective_device, is_distributed
 from convrnn.training.metrics import Metric
 
 __all__ = ["MeanIoU", "confusion_matrix", "intersection_over_union", "mean_iou", "pixel_accuracy"]
@@ -127,8 +127,8 @@ class MeanIoU(Metric):
 
     def compute(self, *, synchronize: bool = True) -> float:
         confusion = self.confusion.double()
-        if synchronize:
-            all_reduce_sum(confusion)
+        if synchronize and is_distributed():
+            confusion = all_reduce_sum(confusion.to(collective_device()))
         return mean_iou(confusion)
 
     def state_dict(self) -> dict[str, Tensor]:
