@@ -263,6 +263,13 @@ class Stream:
             zero = [axis for axis, size in enumerate(x.shape) if size == 0]
             self.time_axis = zero[0] if len(zero) == 1 else None
         self._empty = x
+        # one tensor per name (exporters take a tensor given twice as one input)
+        seen: set[int] = set()
+        for part in parts:
+            for key, value in part.items():
+                if id(value) in seen:
+                    part[key] = value.clone()
+                seen.add(id(part[key]))
         return self._join(parts)
 
     def step(self, chunk: Any, state: Sequence[Tensor]) -> tuple[Any, tuple[Tensor, ...]]:

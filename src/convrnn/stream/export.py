@@ -36,6 +36,7 @@ class ChunkModel(nn.Module):
         if refused:
             raise ValueError("chunk_model: the stream cannot be exported: " + "; ".join(refused))
         self.stream = stream
+        self.training = False   # inference (not recursive: the model keeps its own mode)
         # the model's parameters belong to this module, so exporters take them as weights
         if isinstance(stream.model, nn.Module):
             self.model = stream.model

@@ -35,7 +35,8 @@ def check_pointwise(module: nn.Module, name: str) -> None:
 
 
 class PointwiseStage(Stage):
-    """A module or function applied to each chunk as it is (``time_axis`` None: it does not care)."""
+    """A module or function applied to each chunk as it is (``time_axis`` None: it does not care); a
+    tuple chunk (a model of several inputs) is passed as its arguments."""
 
     def __init__(self, function: Callable[..., Any], name: str) -> None:
         super().__init__(name)
@@ -46,7 +47,8 @@ class PointwiseStage(Stage):
             getattr(self.function, "__name__", "function")
 
     def step(self, x: Any, state: State) -> tuple[Any, State]:
-        return self.function(x), state
+        # a model of several inputs (words and their characters) takes a tuple, given as arguments
+        return (self.function(*x) if isinstance(x, tuple) else self.function(x)), state
 
 
 class FoldedStage(Stage):

@@ -12,10 +12,11 @@ grows with the stream); the others keep one running value per channel.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch._higher_order_ops.scan import scan as _scan
 
 from convrnn.functional._checks import check_tensor
 from convrnn.functional.pool import _abs_pow, _root, pool
@@ -160,13 +161,12 @@ class GlobalPoolStage(Stage):
             running = torch.stack(values, dim=-1) if values else x.new_zeros(*x.shape[:2], 0)
             return self._layout(running, x), {"history": history}
         value, seen = state["value"], state["seen"]
-        with_start = lambda step: torch.cat([value.unsqueeze(-1), step], dim=-1)  # noqa: E731
         if self.kind == "max":
-            running = with_start(cells.amax(2)).cummax(-1).values[..., 1:]
+            running = _running_extreme(cells.amax(2), value, torch.maximum)
         elif self.kind == "min":
-            running = with_start(cells.amin(2)).cummin(-1).values[..., 1:]
+            running = _running_extreme(cells.amin(2), value, torch.minimum)
         elif self.kind == "lp" and math.isinf(self.p):
-            running = with_start(cells.abs().amax(2)).cummax(-1).values[..., 1:]
+            running = _running_extreme(cells.abs().amax(2), value, torch.maximum)
         elif self.kind == "lp":
             running = value.unsqueeze(-1) + _abs_pow(cells, self.p).sum(2).cumsum(-1)
         else:   # sum, avg: the running sum
@@ -179,6 +179,20 @@ class GlobalPoolStage(Stage):
         elif self.kind == "lp" and not math.isinf(self.p):
             shown = _root(running, self.p)
         return self._layout(shown, x), {"value": new_value, "seen": seen + steps}
+
+
+def _running_extreme(values: Tensor, start: Tensor, extreme: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+    """y_t = extreme(start, values_0 … values_t): values (N, C, T), start (N, C) → (N, C, T). Exported, a
+    ``scan`` over the steps (ONNX has no cumulative maximum)."""
+    if torch.compiler.is_exporting():
+        def step(carry: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+            new = extreme(carry, value)
+            return new, new.clone()
+
+        return _scan(step, start, values.permute(2, 0, 1))[1].permute(1, 2, 0)
+    ordered = torch.cat([start.unsqueeze(-1), values], dim=-1)
+    running = ordered.cummax(-1) if extreme is torch.maximum else ordered.cummin(-1)
+    return running.values[..., 1:]
 
 
 def pool_stages() -> Sequence[tuple[type, type[Stage]]]:
