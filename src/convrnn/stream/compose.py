@@ -252,16 +252,18 @@ class Stream:
     def initial_state(self, chunk: Any) -> tuple[Tensor, ...]:
         """The state before the first chunk, for the batch, dtype and device of ``chunk`` (a chunk of
         input; its steps are not consumed)."""
-        x, parts = chunk, []
+        x, parts, time_axis = chunk, [], None
         for stage in self.stages:
             if stage.time_axis is not None:
                 x = _narrow(x, stage.time_axis)
+                time_axis = stage.output_time_axis
             part = stage.init(x)
             parts.append(part)
-            x, _ = stage.step(x, part)
-        if isinstance(x, Tensor):
-            zero = [axis for axis, size in enumerate(x.shape) if size == 0]
-            self.time_axis = zero[0] if len(zero) == 1 else None
+            # the next stage's input without steps: a padding the step hands out at once stays in ``part``
+            x, _ = stage.step(x, dict(part))
+            if time_axis is not None:
+                x = _narrow(x, time_axis)
+        self.time_axis = time_axis
         self._empty = x
         # one tensor per name (exporters take a tensor given twice as one input)
         seen: set[int] = set()
@@ -344,9 +346,14 @@ class Stream:
             self._first_shape = shape
             return
         first = self._first_shape
-        if len(shape) != len(first) or sum(a != b for a, b in zip(shape, first, strict=True)) > 1:
+        axis = next((stage.time_axis for stage in self.stages if stage.time_axis is not None), None)
+        if axis is None:
+            return
+        same = len(shape) == len(first) and all(
+            a == b for index, (a, b) in enumerate(zip(shape, first, strict=True)) if index != axis % len(shape))
+        if not same:
             raise ValueError(f"Stream.push: argument 'chunk' expected the shape of the first chunk {first} but "
-                             f"for the number of steps, got {shape}")
+                             f"for the number of steps (axis {axis}), got {shape}")
 
     def __repr__(self) -> str:
         return f"Stream({len(self.stages)} stages, latency {self.latency} input steps)"

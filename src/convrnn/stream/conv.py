@@ -125,11 +125,12 @@ class SharedFilterStage(Stage):
         check_tensor("x", x, dims=3, floating=True, where=f"stream: {self.name}")
         inner = {key: value for key, value in state.items() if key != "like"}
         y, inner = self.inner.step(self._fold(x), inner)
-        return y.reshape(x.shape[0], -1, y.shape[-1]), {"like": state["like"], **inner}
+        return y.reshape(x.shape[0], x.shape[1] * y.shape[1], y.shape[-1]), {"like": state["like"], **inner}
 
     def finish(self, state: State) -> Tensor | None:
         y = self.inner.finish({key: value for key, value in state.items() if key != "like"})
-        return None if y is None else y.reshape(state["like"].shape[0], -1, y.shape[-1])
+        n, c = state["like"].shape[:2]
+        return None if y is None else y.reshape(n, c * y.shape[1], y.shape[-1])
 
 
 def conv_stages() -> Sequence[tuple[type, type[Stage]]]:

@@ -70,7 +70,9 @@ class PaddedWindows:
     def __init__(self, span: int, stride: int, low: int, high: int, boundary: str = "zeros", value: float = 0.0,
                  *, where: str = "", key: str = "") -> None:
         self.span, self.stride, self.low, self.high = span, stride, low, high
-        self.boundary, self.value, self.where, self.key = boundary, float(value), where, key
+        # ``value`` is the constant (or the neumann slope); "zeros" pads with 0 whatever the layer's value
+        self.boundary, self.where, self.key = boundary, where, key
+        self.value = 0.0 if boundary == "zeros" else float(value)
         self.left_need = _cells_needed(boundary, low, where)
         self.right_need = _cells_needed(boundary, high, where)
         names = []
