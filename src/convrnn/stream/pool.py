@@ -102,10 +102,14 @@ class PoolStage(Stage):
         rest = self.windows.finish(state)
         if rest is None or isinstance(self.windows, VirtualWindows):
             return rest
-        # Offline keeps a ceil_mode window only if it starts before the high padding.
+        # Offline keeps a ceil_mode window only if it starts before the high padding. A window that overhangs
+        # the end with fewer cells than its span is pooled behind m windows of placeholder cells that no kept
+        # window reads, as offline pools it behind the earlier cells.
+        m = -(-self.span // self.stride) if self.ceil_mode else 0
+        rest = torch.cat([rest.new_zeros(*rest.shape[:-1], m * self.stride), rest], dim=-1)
         count = pool_output_size(rest.shape[-1] - self.high, self.kernel, self.stride, (0, self.high),
-                                 self.dilation, self.ceil_mode)
-        return self._pool_padded(rest, self.ceil_mode)[..., :count] if count > 0 else None
+                                 self.dilation, self.ceil_mode) - m
+        return self._pool_padded(rest, self.ceil_mode)[..., m:m + count] if count > 0 else None
 
 
 class GlobalPoolStage(Stage):

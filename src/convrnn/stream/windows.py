@@ -214,9 +214,18 @@ class VirtualWindows:
         if int(state[k + "received"]) == 0:
             return None
         buffer, low = state[k + "buffer"], max(0, -int(state[k + "start"]))
-        count = pool_output_size(buffer.shape[-1], self.kernel, self.stride, (low, self.high), self.dilation,
-                                 self.ceil_mode)
-        return self.op(buffer, low, self.high, self.ceil_mode) if count > 0 else None
+        received, emitted = int(state[k + "received"]), (int(state[k + "start"]) + self.low) // self.stride
+        count = pool_output_size(received, self.kernel, self.stride, (self.low, self.high), self.dilation,
+                                 self.ceil_mode) - emitted
+        if count <= 0:
+            return None
+        if low or buffer.shape[-1] >= self.span:
+            return self.op(buffer, low, self.high, self.ceil_mode)[..., :count]
+        # a ceil_mode window that overhangs the end, with fewer cells than its span: pooled behind m windows
+        # of placeholder cells (which no kept window reads), as offline pools it behind the earlier cells
+        m = -(-self.span // self.stride)
+        placeholder = buffer.new_zeros(*buffer.shape[:-1], m * self.stride)
+        return self.op(torch.cat([placeholder, buffer], dim=-1), 0, self.high, self.ceil_mode)[..., m:m + count]
 
 
 __all__ = ["PaddedWindows", "VirtualWindows"]
