@@ -100,7 +100,8 @@ class RunningNorm(nn.Module):
         previous = torch.cat([mean.unsqueeze(0), means[:-1]])            # m_{t−1}
         d = xs - previous
         variances = linear_recurrence(keep, keep * w * d * d, var)       # v_t
-        y = (xs - means) / variances.sqrt().clamp_min(self.min_std)
+        # max(√v, min_std) as √max(v, min_std²): the same value, and no 0·∞ = NaN gradient where v = 0 (step 0)
+        y = (xs - means) / variances.clamp_min(self.min_std ** 2).sqrt()
         return y.permute(1, 2, 0), means[-1], variances[-1], seen + steps
 
     def extra_repr(self) -> str:

@@ -27,7 +27,8 @@ from convrnn.stream.stage import NotCausalError, Stage, State
 
 
 def stream(model: Any, *, approximate: bool = False) -> Stream:
-    """A :class:`Stream` of ``model``: a layer, an ``nn.Sequential``, a model with ``stream_layers()``.
+    """A :class:`Stream` of ``model``: a layer, an ``nn.Sequential``, a model with ``stream_layers()``, or a
+    list of those (composed in order).
 
     ``approximate=True`` lets a layer that is not causal but has a running stand-in (``ClipNorm``:
     running statistics) stream anyway; :attr:`Stream.approximations` lists them. Without it such a layer

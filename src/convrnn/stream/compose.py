@@ -6,7 +6,7 @@ How a model becomes stages (:func:`build_stages`), first rule that applies:
    layers, the log-mel front end, per-band normalisation; :func:`register` adds more);
 2. a module with a ``stream_layers()`` method — convrnn's models (``KeywordSpotter``, ``Tagger``) and
    any of the user's: the modules (or per-step functions) its ``forward`` composes, in order;
-3. an ``nn.Sequential`` (``SeparableConv`` included): its children, in order;
+3. an ``nn.Sequential`` (``SeparableConv`` included) or a list of layers: its children, in order;
 4. a layer that acts on each step alone (``pointwise.py``), or a plain function in a
    ``stream_layers()`` list (taken to act on each step alone);
 5. anything else is refused, naming the layer and what streams.
@@ -95,6 +95,9 @@ def _flatten(model: object, name: str, approximate: bool) -> list[tuple[object, 
             part_name = names.get(id(part)) or getattr(part, "__name__", type(part).__name__)
             parts += _flatten(part, _join(name, part_name), approximate)
         return parts
+    if isinstance(model, (list, tuple)):   # layers composed in order, as a stream_layers() list
+        return [item for index, part in enumerate(model)
+                for item in _flatten(part, _join(name, getattr(part, "__name__", str(index))), approximate)]
     if isinstance(model, nn.Sequential):
         return [item for child_name, child in model.named_children()
                 for item in _flatten(child, _join(name, child_name), approximate)]
