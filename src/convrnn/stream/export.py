@@ -40,6 +40,8 @@ class ChunkModel(nn.Module):
         # the model's parameters belong to this module, so exporters take them as weights
         if isinstance(stream.model, nn.Module):
             self.model = stream.model
+        elif isinstance(stream.model, (list, tuple)):
+            self.layers = nn.ModuleList(part for part in stream.model if isinstance(part, nn.Module))
 
     def input_names(self) -> list[str]:
         return ["chunk", *self.stream.State._fields]
