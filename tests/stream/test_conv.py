@@ -92,5 +92,5 @@ def test_a_chunk_of_another_shape_is_refused_in_one_line():
     stream.push(torch.randn(1, 2, 4))
     with pytest.raises(ValueError, match=r"Stream.push: argument 'chunk' expected the shape of the first chunk"):
         stream.push(torch.randn(1, 3, 4))
-    with pytest.raises(TypeError, match="Stream.push: argument 'chunk' expected a tensor"):
+    with pytest.raises(TypeError, match=r"Stream\.push: argument 'chunk' expected a tensor"):
         stream.push([1, 2])

@@ -39,7 +39,7 @@ def test_running_norm_streams_equal_to_offline(tau):
 
 
 def test_clip_norm_is_refused_as_not_causal_naming_its_variant():
-    with pytest.raises(NotCausalError, match="ClipNorm.*not causal.*RunningNorm"):
+    with pytest.raises(NotCausalError, match=r"ClipNorm.*not causal.*RunningNorm"):
         convrnn.stream(ClipNorm())
 
 

@@ -44,7 +44,7 @@ def test_lookahead_bidirectional_layer_streams_with_its_delay(cell, layers, look
     assert stream.latency == layers * lookahead
 
 
-def test_lookahead_outputs_are_final_exactly_L_steps_per_layer_later():
+def test_lookahead_outputs_are_final_exactly_lookahead_steps_per_layer_later():
     rnn = RNN("gru", 4, 3, num_layers=2, bidirectional=True, lookahead=2).double().eval()
     stream = convrnn.stream(rnn)
     x = _x(length=12)
@@ -77,7 +77,7 @@ def test_float32_lstm_stream_equals_offline_to_rounding():
 
 
 def test_full_bidirectional_layers_refuse_naming_the_lookahead_variant():
-    with pytest.raises(NotCausalError, match="bidirectional.*lookahead=L"):
+    with pytest.raises(NotCausalError, match=r"bidirectional.*lookahead=L"):
         convrnn.stream(RNN("lstm", 4, 4, bidirectional=True))
     with pytest.raises(NotCausalError, match="bidirectional"):
         convrnn.stream(nn.LSTM(4, 4, bidirectional=True))

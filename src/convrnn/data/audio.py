@@ -13,6 +13,7 @@ Filters are spaced evenly on the HTK mel scale ``mel(f) = 2595 log10(1 + f / 700
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -85,6 +86,18 @@ def log_mel_spectrogram(waveform: Tensor, sample_rate: float, *, n_fft: int = 51
     return mel.reshape(*batch_shape, n_mels, mel.shape[-1])
 
 
+@functools.lru_cache(maxsize=16)
+def _hann(n_fft: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    # built once per setting: a stream asks for it every chunk (never written to)
+    return torch.hann_window(n_fft, dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=16)
+def _filters(n_fft: int, n_mels: int, sample_rate: float, f_min: float, f_max: float | None, dtype: torch.dtype,
+             device: torch.device) -> Tensor:
+    return mel_filterbank(n_fft, n_mels, sample_rate, f_min=f_min, f_max=f_max).to(dtype=dtype, device=device)
+
+
 def log_mel_frames(padded: Tensor, sample_rate: float, *, n_fft: int = 512, hop_length: int | None = None,
                    n_mels: int = 40, f_min: float = 20.0, f_max: float | None = None,
                    epsilon: float = 1e-6) -> Tensor:
@@ -92,12 +105,12 @@ def log_mel_frames(padded: Tensor, sample_rate: float, *, n_fft: int = 512, hop_
     ``padded[t·hop : t·hop + n_fft]``. Shapes: ``padded (B, L)`` → ``(B, n_mels, 1 + (L − n_fft) // hop)``;
     what :func:`log_mel_spectrogram` computes after padding, and what a stream computes per chunk."""
     hop_length = hop_length or max(1, round(sample_rate / 100))
-    window = torch.hann_window(n_fft, dtype=padded.dtype, device=padded.device)
+    window = _hann(n_fft, padded.dtype, padded.device)
     spectrum = torch.stft(padded, n_fft, hop_length=hop_length, window=window, center=False,
                           return_complex=True)
     power = spectrum.real**2 + spectrum.imag**2  # (B, n_fft // 2 + 1, frames)
-    filters = mel_filterbank(n_fft, n_mels, sample_rate, f_min=f_min, f_max=f_max)
-    mel = torch.einsum("bft,fm->bmt", power, filters.to(power))
+    filters = _filters(n_fft, n_mels, float(sample_rate), f_min, f_max, power.dtype, power.device)
+    mel = torch.einsum("bft,fm->bmt", power, filters)
     return torch.log(mel + epsilon)
 
 

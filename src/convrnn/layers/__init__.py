@@ -1,5 +1,6 @@
 """``torch.nn.Module`` layers over :mod:`convrnn.functional`: convolution, pooling, glue blocks,
-attention, CTC, normalisation over time, and the recurrent engine with every recurrent layer (:mod:`convrnn.layers.recurrent`).
+attention, CTC, normalisation over time, and the recurrent engine with every recurrent layer
+(:mod:`convrnn.layers.recurrent`).
 
 Every public name of these modules is exported here, and listed in the README's "Layers" table
 (a test holds the three together).

@@ -97,7 +97,7 @@ def _flatten(model: object, name: str, approximate: bool) -> list[tuple[object, 
         return parts
     if isinstance(model, (list, tuple)):   # layers composed in order, as a stream_layers() list
         return [item for index, part in enumerate(model)
-                for item in _flatten(part, _join(name, getattr(part, "__name__", str(index))), approximate)]
+                for item in _flatten(part, _join(name, getattr(part, "__name__", type(part).__name__)), approximate)]
     if isinstance(model, nn.Sequential):
         return [item for child_name, child in model.named_children()
                 for item in _flatten(child, _join(name, child_name), approximate)]

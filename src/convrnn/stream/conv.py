@@ -72,7 +72,8 @@ class ConvStage(Stage):
 
     def describe(self) -> str:
         m = self.module
-        return f"{type(m).__name__} k={m.kernel_size[0]} d={m.dilation[0]} s={m.stride[0]} pad={self.windows.low, self.windows.high}"
+        pad = (self.windows.low, self.windows.high)
+        return f"{type(m).__name__} k={m.kernel_size[0]} d={m.dilation[0]} s={m.stride[0]} pad={pad}"
 
     def init(self, x: Tensor) -> State:
         return self.windows.init(x)

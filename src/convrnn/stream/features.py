@@ -37,7 +37,8 @@ class LogMelStage(Stage):
         self.lookahead, self.stride = module.n_fft - 1 - low, module.hop_length
         self.state_names = self.windows.names
         if self.windows.data_dependent:
-            self.not_exportable = f"{name}: centred framing reflects the signal's first samples (causal framing exports)"
+            self.not_exportable = (f"{name}: centred framing reflects the signal's first samples "
+                                   f"(causal framing exports)")
 
     def describe(self) -> str:
         m = self.module

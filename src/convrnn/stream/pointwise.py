@@ -27,7 +27,7 @@ def check_pointwise(module: nn.Module, name: str) -> None:
     """Refuse a per-step module whose offline result would mix steps (training mode, batch statistics)."""
     if isinstance(module, EVALUATION_ONLY) and module.training:
         raise ValueError(f"stream: {name} ({type(module).__name__}) is in training mode, where it "
-                         f"{'draws at random' if not isinstance(module, nn.BatchNorm1d) else 'uses the batch statistics'}; "
+                         f"{'uses the batch statistics' if isinstance(module, nn.BatchNorm1d) else 'draws at random'}; "
                          f"call model.eval() before streaming")
     if isinstance(module, nn.BatchNorm1d) and not module.track_running_stats:
         raise NotCausalError(f"stream: {name} (BatchNorm1d with track_running_stats=False) normalises by the "

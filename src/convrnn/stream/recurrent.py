@@ -77,7 +77,8 @@ class RecurrentStage(_TimeMajor):
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         if x.shape[self.time_axis] == 0:
-            shape = (x.shape[0], 0, self.module.output_size) if self.batch_first else (0, x.shape[1], self.module.output_size)
+            size = self.module.output_size
+            shape = (x.shape[0], 0, size) if self.batch_first else (0, x.shape[1], size)
             return x.new_zeros(shape), state
         given = tuple(state[name] for name in self.state_names)
         outputs, final = self.module(x, state=given[0] if len(given) == 1 else given)
@@ -101,7 +102,8 @@ class LookaheadStage(_TimeMajor):
 
     def describe(self) -> str:
         m = self.module
-        return f"{type(m).__name__} {type(m.cells[0]).__name__} {m.num_layers}×{m.hidden_size} bidirectional, lookahead {self.L}"
+        cell = type(m.cells[0]).__name__
+        return f"{type(m).__name__} {cell} {m.num_layers}×{m.hidden_size} bidirectional, lookahead {self.L}"
 
     def init(self, x: Tensor) -> State:
         m, batch = self.module, self._batch(x)
