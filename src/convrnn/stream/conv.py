@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from convrnn.functional._checks import check_tensor
 from convrnn.functional.boundary import normalize_padding
-from convrnn.functional.conv import conv, resolve_padding
+from convrnn.functional.conv import resolve_padding
 from convrnn.layers.conv import Conv, SharedFilterConv
 from convrnn.stream.stage import NotCausalError, Stage, State
 from convrnn.stream.windows import PaddedWindows
@@ -79,11 +79,11 @@ class ConvStage(Stage):
         return self.windows.init(x)
 
     def _convolve(self, cells: Tensor) -> Tensor:
+        # the cells are already padded: offline's convolution with padding "valid", straight to torch's kernel
+        # (convrnn.functional.conv's checks cost as much as the small product a chunk needs)
         m = self.module
-        if isinstance(m, Conv):
-            return conv(cells, m.weight, m.bias, stride=m.stride, padding="valid", dilation=m.dilation,
-                        groups=m.groups, flip=m.flip)
-        return F.conv1d(cells, m.weight, m.bias, m.stride, 0, m.dilation, m.groups)
+        weight = m.weight.flip(-1) if getattr(m, "flip", False) else m.weight
+        return F.conv1d(cells, weight, m.bias, m.stride, 0, m.dilation, m.groups)
 
     def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         check_tensor("x", x, dims=3, floating=True, where=f"stream: {self.name}")
