@@ -9,6 +9,8 @@ For the keyword spotter's causal variant (22,050 Hz, 10 ms hop; ``KeywordSpotter
 - per-chunk latency: p50 and p99 of the wall time of one ``push`` (the compute a chunk costs before
   its outputs are out);
 - overhead: streaming compute per second of signal / offline compute on the whole signal (one call);
+- the same keyword chunks through the stream's chunk model exported to ONNX
+  (``Stream.chunk_model()``, state passed in and out) in onnxruntime, one thread, if installed;
 - the declared look-ahead of each model (``Stream.latency_table``), to which a live system adds one
   chunk of buffering and the compute.
 
@@ -60,7 +62,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def row(name: str, seconds: float, times: list[float], offline: float) -> str:
     total = sum(times)
-    return (f"{name:34s} {seconds / total:8.1f}× {1e3 * percentile(times, 0.5):8.2f} {1e3 * percentile(times, 0.99):8.2f}"
+    return (f"{name:38s} {seconds / total:8.1f}× {1e3 * percentile(times, 0.5):8.2f} {1e3 * percentile(times, 0.99):8.2f}"
             f" {total / offline:9.2f}×")
 
 
@@ -72,7 +74,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.seconds:g} s of signal")
-    print(f"{'case':34s} {'RTF':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'overhead':>10s}")
+    print(f"{'case':38s} {'RTF':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'overhead':>10s}")
 
     spotter = KeywordSpotter(causal=True).eval()
     rate = spotter.sample_rate
@@ -85,6 +87,48 @@ def main() -> None:
         stream_times(stream, chunks[:20])          # warm-up
         times = stream_times(stream, chunks)
         print(row(f"keyword spotter, {chunk_ms} ms chunks", args.seconds, times, offline))
+
+    try:
+        import onnxruntime
+    except ImportError:
+        onnxruntime = None
+    if onnxruntime is not None:
+        import io
+        import logging
+        import warnings
+
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        for chunk_ms in (10, 20):
+            # a multiple of the hop, so every state tensor keeps its shape (an exported program's inputs)
+            size = round(rate * chunk_ms / 1000 / spotter.hop_length) * spotter.hop_length
+            stream = convrnn.stream(spotter)
+            state = stream.initial_state(wave[..., :size])
+            chunk_model = stream.chunk_model()
+            buffer = io.BytesIO()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(chunk_model, (wave[..., :size], *state), dynamo=True, verbose=False,
+                                  input_names=chunk_model.input_names(),
+                                  output_names=chunk_model.output_names()).save(buffer)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = args.threads
+            session = onnxruntime.InferenceSession(buffer.getvalue(), options)
+            names = stream.State._fields
+            whole = wave.shape[-1] // size * size
+            chunks = [wave[..., i:i + size].numpy() for i in range(0, whole, size)]
+
+            def run_all(chunks=chunks, state=state, session=session, names=names) -> list[float]:
+                values, times = [tensor.numpy() for tensor in state], []
+                for chunk in chunks:
+                    start = time.perf_counter()
+                    _, *values = session.run(None, {"chunk": chunk, **dict(zip(names, values, strict=True))})
+                    times.append(time.perf_counter() - start)
+                return times
+
+            run_all(chunks[:20])
+            times = run_all()
+            print(row(f"  same, ONNX chunk model, {size} samples", whole / rate, times,
+                      offline * whole / wave.shape[-1]))
 
     tagger = Tagger(num_tags=12, vocab_size=20_000, alphabet_size=100, word_dim=100, char_dim=30, char_channels=50,
                     char_kernel=3, hidden_size=256, num_layers=2, cell="lstm", lookahead=1).eval()
