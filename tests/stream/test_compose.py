@@ -4,15 +4,17 @@ definitions that are not causal refuse by name, and register() adds a layer."""
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import convrnn
-from convrnn.layers import RNN, Conv1d
+from convrnn.layers import RNN, Conv1d, Pool1d
 from convrnn.models.keyword_spotter import KeywordSpotter
 from convrnn.models.tagger import Tagger
 from convrnn.stream import NotCausalError, Stage
 
-from .conftest import run_stream
+from .conftest import chunkings, run_stream
 
 SMALL = {"sample_rate": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 16, "channels": (8, 8, 8, 8)}
 
@@ -98,3 +100,35 @@ def test_an_unknown_layer_is_refused_naming_what_streams_and_register_adds_it():
 def test_streaming_a_layer_in_training_mode_with_dropout_is_refused():
     with pytest.raises(ValueError, match=r"Dropout\) is in training mode.*model.eval\(\)"):
         convrnn.stream(nn.Sequential(RNN("gru", 2, 2), nn.Dropout(0.1)))
+
+
+def _layer(kind, kernel, dilation, stride, padding):
+    if kind == "conv":
+        return Conv1d(3, 3, kernel, stride=stride, padding=[(padding, dilation * (kernel - 1) - padding)],
+                      dilation=dilation)
+    return Pool1d(kernel, stride, min(padding, kernel // 2), dilation, kind=kind)
+
+
+@settings(max_examples=15)
+@given(layers=st.lists(st.tuples(st.sampled_from(["conv", "max", "avg"]), st.integers(1, 4), st.integers(1, 2),
+                                 st.integers(1, 2), st.integers(0, 3)), min_size=1, max_size=3),
+       sizes=chunkings)
+def test_random_stacks_stream_equal_to_offline_with_their_latencies_summed(layers, sizes):
+    built = []
+    for kind, kernel, dilation, stride, padding in layers:
+        padding = min(padding, dilation * (kernel - 1))
+        built += [_layer(kind, kernel, dilation, stride, padding), nn.Tanh()]
+    model = nn.Sequential(*built).double()
+    x = torch.randn(2, 3, 40, dtype=torch.float64)
+    try:
+        expected = model(x)
+    except (ValueError, RuntimeError):   # the stack shrinks the signal below a kernel: nothing to compare
+        return
+    stream, y = run_stream(model, x, sizes, -1)
+    torch.testing.assert_close(y, expected, rtol=0, atol=1e-10)
+    # the declared look-ahead is the real one: output o is out as soon as input o·step + latency is in
+    step, latency, total = stream.output_step, stream.latency, expected.shape[-1]
+    out = 0
+    for n in range(1, 41):
+        out += stream.push(x[..., n - 1:n]).shape[-1]
+        assert out == min(total, (n - 1 - latency) // step + 1 if n - 1 >= latency else 0)
