@@ -19,8 +19,9 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch._subclasses.fake_tensor import is_fake
 
-from convrnn.functional._checks import check_choice, check_tensor
+from convrnn.functional._checks import check_choice, check_tensor, is_tracing
 
 FRAMINGS = ("centred", "causal")
 
@@ -88,7 +89,6 @@ def log_mel_spectrogram(waveform: Tensor, sample_rate: float, *, n_fft: int = 51
 
 @functools.lru_cache(maxsize=16)
 def _hann(n_fft: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    # built once per setting: a stream asks for it every chunk (never written to)
     return torch.hann_window(n_fft, dtype=dtype, device=device)
 
 
@@ -105,11 +105,16 @@ def log_mel_frames(padded: Tensor, sample_rate: float, *, n_fft: int = 512, hop_
     ``padded[t·hop : t·hop + n_fft]``. Shapes: ``padded (B, L)`` → ``(B, n_mels, 1 + (L − n_fft) // hop)``;
     what :func:`log_mel_spectrogram` computes after padding, and what a stream computes per chunk."""
     hop_length = hop_length or max(1, round(sample_rate / 100))
-    window = _hann(n_fft, padded.dtype, padded.device)
+    # built once per setting for eager calls (a stream asks every chunk); never cached while traced, where
+    # they are fake tensors of the trace
+    traced = is_tracing() or torch.compiler.is_exporting() or is_fake(padded)
+    hann = _hann.__wrapped__ if traced else _hann
+    window = hann(n_fft, padded.dtype, padded.device)
     spectrum = torch.stft(padded, n_fft, hop_length=hop_length, window=window, center=False,
                           return_complex=True)
     power = spectrum.real**2 + spectrum.imag**2  # (B, n_fft // 2 + 1, frames)
-    filters = _filters(n_fft, n_mels, float(sample_rate), f_min, f_max, power.dtype, power.device)
+    filters = (_filters.__wrapped__ if traced else _filters)(n_fft, n_mels, float(sample_rate), f_min, f_max,
+                                                             power.dtype, power.device)
     mel = torch.einsum("bft,fm->bmt", power, filters)
     return torch.log(mel + epsilon)
 
