@@ -57,10 +57,19 @@ def test_detections_are_the_offline_frames_rising_past_the_threshold(audio, chun
     _, pcm, model = audio
     samples = pcm.astype(np.float32) / 32768
     threshold = 0.55
-    events = list(detections(model, (samples[i:i + chunk] for i in range(0, len(samples), chunk)),
-                             threshold=threshold))
-    found = [round(event.time * 8000 / 80) for event in events if event.kind == "keyword"]
-    assert found == _offline_onsets(model, samples, threshold)
+    def found(hold):
+        events = list(detections(model, (samples[i:i + chunk] for i in range(0, len(samples), chunk)),
+                                 threshold=threshold, hold=hold))
+        return events, [round(event.time * 8000 / 80) for event in events if event.kind == "keyword"]
+
+    events, onsets = found(0.0)
+    offline = _offline_onsets(model, samples, threshold)
+    assert onsets == offline and len(offline) > 2
+    held = [offline[0]]
+    for t in offline[1:]:
+        if (t - held[-1]) * 80 / 8000 > 0.2:
+            held.append(t)
+    assert found(0.2)[1] == held and len(held) < len(offline)
     assert events[0].kind == "start" and events[0].time == 0 and events[-1].kind == "end"
     assert events[-1].time == pytest.approx(1.5)
 

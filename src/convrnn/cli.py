@@ -87,6 +87,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                   "mono PCM at the model's rate (arecord -f S16_LE -c 1 -r RATE -t raw), or text")
     p.add_argument("--chunk-ms", type=float, default=None, help="audio pushed per step, in ms (default 20)")
     p.add_argument("--threshold", type=float, default=None, help="keyword probability that counts (default 0.5)")
+    p.add_argument("--hold-ms", type=float, default=None,
+                   help="at most one detection per this many ms: one word (default 500)")
     p.add_argument("--approximate", action="store_true", default=None,
                    help="stream a detector that is not causal anyway, running statistics standing in for the clip's")
     p.set_defaults(func=_cmd_listen)
@@ -225,7 +227,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_listen(args: argparse.Namespace) -> int:
     recipe = _recipe_of_run(args.checkpoint)
     recipe.require("stream", args.checkpoint)
-    given = {"chunk_ms": args.chunk_ms, "threshold": args.threshold, "approximate": args.approximate}
+    given = {"chunk_ms": args.chunk_ms, "threshold": args.threshold, "hold_ms": args.hold_ms,
+             "approximate": args.approximate}
     options = {key: value for key, value in given.items() if value is not None}   # the kind checks what it takes
     for line in recipe.stream(args.checkpoint, args.source, **options):
         print(line, flush=True)

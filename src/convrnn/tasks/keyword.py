@@ -9,6 +9,7 @@ chunk (:func:`convrnn.stream`) and reports each time the keyword's probability r
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -104,9 +105,11 @@ class KeywordRecipe(Task):
         return lines
 
     def stream(self, run: str | os.PathLike[str], source: str | os.PathLike[str] | BinaryIO, *,
-               chunk_ms: float = 20.0, threshold: float = 0.5, approximate: bool = False) -> Iterator[str]:
+               chunk_ms: float = 20.0, threshold: float = 0.5, hold_ms: float = 500.0,
+               approximate: bool = False) -> Iterator[str]:
         """Listen to ``source`` (a WAV file, ``"-"``: raw 16-bit mono PCM on standard input at the model's
-        rate) ``chunk_ms`` at a time; one line per detection as it happens, then one for the end.
+        rate) ``chunk_ms`` at a time; one line per detection as it happens (at most one per ``hold_ms``,
+        see :func:`detections`), then one for the end.
 
         A detector trained offline (per-clip normalisation, centred frames) is not causal: it refuses,
         naming its causal variant (recipe ``keyword-causal``), unless ``approximate`` (running statistics
@@ -117,12 +120,14 @@ class KeywordRecipe(Task):
             raise ValueError(f"listen: argument '--chunk-ms' expected a duration > 0, got {chunk_ms!r}")
         if not 0 < threshold < 1:
             raise ValueError(f"listen: argument '--threshold' expected a probability in (0, 1), got {threshold!r}")
+        if not hold_ms >= 0:
+            raise ValueError(f"listen: argument '--hold-ms' expected a duration ≥ 0, got {hold_ms!r}")
         model = self.load(run)
         rate = model.sample_rate
         chunk = max(1, round(chunk_ms * rate / 1000))
         samples = pcm_chunks(source, chunk, sample_rate=rate, where="listen")
         found, end = 0, 0.0
-        for event in detections(model, samples, threshold=threshold, approximate=approximate):
+        for event in detections(model, samples, threshold=threshold, hold=hold_ms / 1000, approximate=approximate):
             if event.kind == "start":
                 yield (f"listening: {chunk} samples ({1000 * chunk / rate:g} ms) a chunk, look-ahead "
                        f"{1000 * event.time:.1f} ms{' (approximate: ' + event.note + ')' if event.note else ''}")
@@ -190,12 +195,14 @@ class Detection:
 
 
 def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, threshold: float = 0.5,
-               approximate: bool = False) -> Iterator[Detection]:
+               hold: float = 0.5, approximate: bool = False) -> Iterator[Detection]:
     """The keyword detections of ``model`` (a :class:`~convrnn.models.KeywordSpotter`) on a signal
     given chunk by chunk (samples ``(T_chunk,)``), as they become final.
 
     Frame t's keyword probability p_t = softmax(scores[:, t])[keyword] (the scores before the global
-    max); a detection is reported where p_t ≥ ``threshold`` after p_{t−1} < ``threshold``, at the time
+    max; trained through the max, they flicker within a word); a detection is reported where
+    p_t ≥ ``threshold`` after p_{t−1} < ``threshold`` and more than ``hold`` seconds after the previous
+    detection (one word: the frame scores of one utterance rise several times), at the time
     of the last sample its score reads (t·hop plus the stream's look-ahead: t·hop for the causal
     variant). The frames are those of offline :meth:`~KeywordSpotter.frame_scores`."""
     from convrnn.stream import stream
@@ -205,16 +212,17 @@ def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, thres
     rate, hop = model.sample_rate, model.hop_length
     note = "; ".join(frames.approximations)
     yield Detection("start", frames.latency / rate, note=note)
-    above, frame, samples = False, 0, 0
+    above, frame, samples, previous = False, 0, 0, -math.inf
 
     def scan(scores: Tensor) -> Iterator[Detection]:
-        nonlocal above, frame
+        nonlocal above, frame, previous
         probabilities = torch.softmax(scores[0], dim=0)[1].tolist()
         for p in probabilities:
-            if p >= threshold and not above:
-                # the frame's last sample: t·hop for causal framing, t·hop + n_fft/2 − 1 centred
-                last = frame * hop + frames.latency
-                yield Detection("keyword", min(last, samples - 1) / rate, p)
+            # the last sample frame t's score reads: t·hop for causal framing, more with look-ahead
+            at = min(frame * hop + frames.latency, samples - 1) / rate
+            if p >= threshold and not above and at - previous > hold:
+                previous = at
+                yield Detection("keyword", at, p)
             above = p >= threshold
             frame += 1
 
