@@ -132,3 +132,11 @@ def test_random_stacks_stream_equal_to_offline_with_their_latencies_summed(layer
     for n in range(1, 41):
         out += stream.push(x[..., n - 1:n]).shape[-1]
         assert out == min(total, (n - 1 - latency) // step + 1 if n - 1 >= latency else 0)
+
+
+@pytest.mark.parametrize("chunk,error,message", [
+    (torch.randn(100), ValueError, r"KeywordSpotter: argument 'waveform' expected a 3-d tensor, got shape \(100,\)"),
+    (torch.randint(0, 5, (1, 1, 100)), TypeError, "KeywordSpotter: argument 'waveform' expected a floating-point")])
+def test_a_chunk_the_model_cannot_read_is_refused_naming_the_model(chunk, error, message):
+    with pytest.raises(error, match=message):
+        convrnn.stream(_spotter()).push(chunk)

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from convrnn.data.audio import LogMelSpectrogram
+from convrnn.functional._checks import check_tensor
 from convrnn.layers import BatchNorm1d, ClipNorm, Conv1d, GlobalPool, RunningNorm
 
 
 def first_channel(waveform: Tensor) -> Tensor:
     """``(N, 1, T)`` → ``(N, T)``: the mono waveform the front end reads."""
+    check_tensor("waveform", waveform, dims=3, floating=True, where="KeywordSpotter")
     return waveform[:, 0]
 
 
