@@ -95,6 +95,8 @@ class RunningNorm(nn.Module):
             w = w.clamp_min(1.0 / self.time_constant)
         w = w.view(steps, 1, 1)
         xs = x.permute(2, 0, 1)                                          # (T, N, C)
+        if steps <= _STEPWISE and not x.requires_grad:
+            return self._stepwise(xs, w, mean, var, seen)
         keep = (1.0 - w).expand_as(xs)
         means = linear_recurrence(keep, w * xs, mean)                    # m_t
         previous = torch.cat([mean.unsqueeze(0), means[:-1]])            # m_{t−1}
@@ -104,8 +106,24 @@ class RunningNorm(nn.Module):
         y = (xs - means) / variances.clamp_min(self.min_std ** 2).sqrt()
         return y.permute(1, 2, 0), means[-1], variances[-1], seen + steps
 
+    def _stepwise(self, xs: Tensor, w: Tensor, mean: Tensor, var: Tensor, seen: Tensor
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The same recurrences one step at a time: cheaper than two scans for the few steps of a
+        stream's chunk. xs (T, N, C), w (T, 1, 1)."""
+        outputs = []
+        for t in range(xs.shape[0]):
+            keep = 1.0 - w[t]
+            d = xs[t] - mean
+            mean = keep * mean + w[t] * xs[t]
+            var = keep * var + keep * w[t] * d * d
+            outputs.append((xs[t] - mean) / var.clamp_min(self.min_std ** 2).sqrt())
+        return torch.stack(outputs, dim=-1), mean, var, seen + xs.shape[0]
+
     def extra_repr(self) -> str:
         return f"time_constant={self.time_constant}, min_std={self.min_std}"
+
+
+_STEPWISE = 4   # chunks up to this many steps run step by step (see RunningNorm._stepwise)
 
 
 __all__ = ["ClipNorm", "RunningNorm"]
