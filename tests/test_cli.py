@@ -68,7 +68,8 @@ def test_train_list_names_each_recipe_with_its_task_kind(capsys):
     assert main(["train", "--list"]) == 0
     rows = {line.split()[0]: line.split()[1] for line in capsys.readouterr().out.splitlines()}
     assert rows["mnist"] == "image" and rows["shakespeare"] == "language-model" and rows["g2p"] == "seq2seq"
-    assert rows["word2vec"] == "word-vectors" and len(rows) == 15
+    assert rows["keyword"] == rows["keyword-causal"] == "keyword"
+    assert rows["word2vec"] == "word-vectors" and len(rows) == 16
 
 
 def test_help_lists_the_recipes_with_their_task_kinds():

@@ -83,6 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a run directory, a model directory, or a file written by `convrnn export`")
     p.add_argument("files", nargs="+", help="inputs: image files for image recipes, text for text recipes")
     p.add_argument("--top", type=int, default=3, help="how many classes to show per file")
+    p.add_argument("--stream", action="store_true",
+                   help="tag each text word by word as it arrives, each tag once final (look-ahead taggers)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("export", help="write a trained model as ONNX or a torch.export program, with its contract")
@@ -95,6 +97,19 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-core", help="build the compiled C++ kernels now (a deployment then never compiles "
                        "at its first request)")
     p.set_defaults(func=_cmd_build_core)
+
+    p = sub.add_parser("listen", help="stream a signal through a trained run chunk by chunk: keyword detections "
+                                      "as they happen, or tags of text word by word")
+    p.add_argument("checkpoint", help="a run directory or a model directory (keyword, keyword-causal, tagging)")
+    p.add_argument("source", help="a WAV file (text file for a tagger), or - for standard input: raw 16-bit "
+                                  "mono PCM at the model's rate (arecord -f S16_LE -c 1 -r RATE -t raw), or text")
+    p.add_argument("--chunk-ms", type=float, default=None, help="audio pushed per step, in ms (default 20)")
+    p.add_argument("--threshold", type=float, default=None, help="keyword probability that counts (default 0.5)")
+    p.add_argument("--hold-ms", type=float, default=None,
+                   help="at most one detection per this many ms: one word (default 500)")
+    p.add_argument("--approximate", action="store_true", default=None,
+                   help="stream a detector that is not causal anyway, running statistics standing in for the clip's")
+    p.set_defaults(func=_cmd_listen)
 
     p = sub.add_parser("sample", help="generate text from a trained language model, streamed as it is drawn")
     p.add_argument("checkpoint", help="a run directory (runs/shakespeare) or a model directory")
@@ -255,8 +270,26 @@ def _cmd_build_core(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     recipe = _recipe_of_run(args.checkpoint)
+    if args.stream:
+        import io
+
+        recipe.require("stream", args.checkpoint)
+        for line in recipe.stream(args.checkpoint, io.StringIO("\n".join(args.files))):
+            print(line, flush=True)
+        return 0
     for line in recipe.predict(args.checkpoint, list(args.files), top=args.top):
         print(line)
+    return 0
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    recipe = _recipe_of_run(args.checkpoint)
+    recipe.require("stream", args.checkpoint)
+    given = {"chunk_ms": args.chunk_ms, "threshold": args.threshold, "hold_ms": args.hold_ms,
+             "approximate": args.approximate}
+    options = {key: value for key, value in given.items() if value is not None}   # the kind checks what it takes
+    for line in recipe.stream(args.checkpoint, args.source, **options):
+        print(line, flush=True)
     return 0
 
 

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convrnn.data.audio import frames, log_mel_spectrogram, mel_filterbank
+from convrnn.data.audio import LogMelSpectrogram, frames, log_mel_spectrogram, mel_filterbank
 
 
 def _naive_filterbank(n_fft, n_mels, sample_rate, f_min, f_max):
@@ -34,10 +34,14 @@ def _naive_filterbank(n_fft, n_mels, sample_rate, f_min, f_max):
     return bank
 
 
-def _naive_log_mel(x, sample_rate, n_fft, hop, n_mels, f_min, epsilon):
-    padded = np.pad(x, n_fft // 2, mode="reflect")
+def _naive_log_mel(x, sample_rate, n_fft, hop, n_mels, f_min, epsilon, framing="centred"):
+    if framing == "centred":
+        padded = np.pad(x, n_fft // 2, mode="reflect")
+        count = 1 + len(x) // hop
+    else:   # frame t ends at sample t·hop: n_fft − 1 zeros before the start
+        padded = np.pad(x, (n_fft - 1, 0))
+        count = 1 + (len(x) - 1) // hop
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)  # periodic Hann
-    count = 1 + len(x) // hop
     power = np.zeros((n_fft // 2 + 1, count))
     for t in range(count):
         segment = padded[t * hop:t * hop + n_fft] * window
@@ -58,6 +62,24 @@ def test_log_mel_matches_a_naive_dft():
     ours = log_mel_spectrogram(torch.from_numpy(x), 8000, n_fft=32, hop_length=10, n_mels=6)
     expected = _naive_log_mel(x, 8000, 32, 10, 6, 20.0, 1e-6)
     np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_causal_log_mel_frames_end_at_their_own_hop_against_a_naive_dft():
+    x = np.random.default_rng(1).standard_normal(301)
+    ours = LogMelSpectrogram(8000, n_fft=32, hop_length=10, n_mels=6, framing="causal")(torch.from_numpy(x))
+    expected = _naive_log_mel(x, 8000, 32, 10, 6, 20.0, 1e-6, framing="causal")
+    assert ours.shape == (6, 31)
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-6, atol=1e-6)
+    # frame t reads nothing past sample t·hop
+    changed = x.copy()
+    changed[101:] = 0
+    again = log_mel_spectrogram(torch.from_numpy(changed), 8000, n_fft=32, hop_length=10, n_mels=6, framing="causal")
+    np.testing.assert_array_equal(again[:, :11].numpy(), ours[:, :11].numpy())
+
+
+def test_log_mel_module_refuses_an_unknown_framing():
+    with pytest.raises(ValueError, match="LogMelSpectrogram: argument 'framing' expected one of"):
+        LogMelSpectrogram(8000, framing="ahead")
 
 
 def test_log_mel_is_differentiable():

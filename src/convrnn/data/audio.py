@@ -1,21 +1,29 @@
 """Log-mel spectrograms from ``torch.stft``: the usual input of a keyword spotter, with no
 torchaudio needed.
 
-    power[f, t] = |Σ_n w[n] x[t·hop + n − n_fft/2] e^{−2πi f n / n_fft}|²     (Hann window w)
-    mel[m, t]   = Σ_f H[f, m] power[f, t]                                   (triangular filters)
+    power[f, t] = |Σ_n w[n] x[t·hop + n − o] e^{−2πi f n / n_fft}|²     (Hann window w)
+    mel[m, t]   = Σ_f H[f, m] power[f, t]                              (triangular filters)
     out[m, t]   = log(mel[m, t] + ε)
 
+Framing: ``"centred"`` (o = n_fft/2, the signal reflected past both ends, as ``torch.stft``'s
+``center=True``: frame t reads up to n_fft/2 − 1 samples past t·hop) or ``"causal"``
+(o = n_fft − 1, zeros before the start: frame t ends at sample t·hop, so it needs nothing later).
 Filters are spaced evenly on the HTK mel scale ``mel(f) = 2595 log10(1 + f / 700)``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch._subclasses.fake_tensor import is_fake
 
-from convrnn.functional._checks import check_tensor
+from convrnn.functional._checks import check_choice, check_tensor, is_tracing
+
+FRAMINGS = ("centred", "causal")
 
 
 def hz_to_mel(frequency: Tensor | float) -> Tensor:
@@ -51,28 +59,109 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: float, *, f_min: float 
 
 def log_mel_spectrogram(waveform: Tensor, sample_rate: float, *, n_fft: int = 512,
                         hop_length: int | None = None, n_mels: int = 40, f_min: float = 20.0,
-                        f_max: float | None = None, epsilon: float = 1e-6) -> Tensor:
-    """``log(mel power + ε)`` of ``waveform``, frames centred (reflect-padded by ``n_fft // 2``).
+                        f_max: float | None = None, epsilon: float = 1e-6, framing: str = "centred") -> Tensor:
+    """``log(mel power + ε)`` of ``waveform``.
 
-    Shapes: ``waveform (*, T)`` → ``(*, n_mels, 1 + T // hop_length)``; ``hop_length`` defaults
-    to 10 ms of samples. Differentiable; works on any device and floating dtype.
+    ``framing="centred"``: frames centred on t·hop (reflect-padded by ``n_fft // 2`` on both sides);
+    ``framing="causal"``: frame t ends at sample t·hop (``n_fft − 1`` zeros before the start).
+    Shapes: ``waveform (*, T)`` → ``(*, n_mels, frames)`` with ``frames = 1 + T // hop_length``
+    (centred) or ``1 + (T − 1) // hop_length`` (causal); ``hop_length`` defaults to 10 ms of
+    samples. Differentiable; works on any device and floating dtype.
     """
     check_tensor("waveform", waveform, floating=True, where="log_mel_spectrogram")
+    check_choice("framing", framing, FRAMINGS, where="log_mel_spectrogram")
     hop_length = hop_length or max(1, round(sample_rate / 100))
-    if waveform.shape[-1] <= n_fft // 2:
+    if framing == "centred" and waveform.shape[-1] <= n_fft // 2:
         raise ValueError(f"log_mel_spectrogram: expected more than n_fft // 2 = {n_fft // 2} "
                          f"samples, got {waveform.shape[-1]}")
+    if waveform.shape[-1] == 0:
+        raise ValueError("log_mel_spectrogram: expected at least one sample, got 0")
     batch_shape = waveform.shape[:-1]
-    flat = waveform.reshape(-1, waveform.shape[-1])
-    window = torch.hann_window(n_fft, dtype=waveform.dtype, device=waveform.device)
-    spectrum = torch.stft(flat, n_fft, hop_length=hop_length, window=window, center=True,
-                          pad_mode="reflect", return_complex=True)
+    flat = waveform.reshape(-1, 1, waveform.shape[-1])
+    if framing == "centred":
+        padded = F.pad(flat, (n_fft // 2, n_fft // 2), mode="reflect")
+    else:
+        padded = F.pad(flat, (n_fft - 1, 0))
+    mel = log_mel_frames(padded[:, 0], sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels,
+                         f_min=f_min, f_max=f_max, epsilon=epsilon)
+    return mel.reshape(*batch_shape, n_mels, mel.shape[-1])
+
+
+@functools.lru_cache(maxsize=16)
+def _hann(n_fft: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    return torch.hann_window(n_fft, dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=16)
+def _filters(n_fft: int, n_mels: int, sample_rate: float, f_min: float, f_max: float | None, dtype: torch.dtype,
+             device: torch.device) -> Tensor:
+    return mel_filterbank(n_fft, n_mels, sample_rate, f_min=f_min, f_max=f_max).to(dtype=dtype, device=device)
+
+
+def log_mel_frames(padded: Tensor, sample_rate: float, *, n_fft: int = 512, hop_length: int | None = None,
+                   n_mels: int = 40, f_min: float = 20.0, f_max: float | None = None,
+                   epsilon: float = 1e-6) -> Tensor:
+    """The log-mel frames of already padded samples, one per whole window: frame t reads
+    ``padded[t·hop : t·hop + n_fft]``. Shapes: ``padded (B, L)`` → ``(B, n_mels, 1 + (L − n_fft) // hop)``;
+    what :func:`log_mel_spectrogram` computes after padding, and what a stream computes per chunk."""
+    hop_length = hop_length or max(1, round(sample_rate / 100))
+    # built once per setting for eager calls (a stream asks every chunk); never cached while traced, where
+    # they are fake tensors of the trace
+    traced = is_tracing() or torch.compiler.is_exporting() or is_fake(padded)
+    hann = _hann.__wrapped__ if traced else _hann
+    window = hann(n_fft, padded.dtype, padded.device)
+    spectrum = torch.stft(padded, n_fft, hop_length=hop_length, window=window, center=False,
+                          return_complex=True)
     power = spectrum.real**2 + spectrum.imag**2  # (B, n_fft // 2 + 1, frames)
-    filters = mel_filterbank(n_fft, n_mels, sample_rate, f_min=f_min, f_max=f_max)
-    mel = torch.einsum("bft,fm->bmt", power, filters.to(power))
-    return torch.log(mel + epsilon).reshape(*batch_shape, n_mels, mel.shape[-1])
+    filters = (_filters.__wrapped__ if traced else _filters)(n_fft, n_mels, float(sample_rate), f_min, f_max,
+                                                             power.dtype, power.device)
+    mel = torch.einsum("bft,fm->bmt", power, filters)
+    return torch.log(mel + epsilon)
 
 
-def frames(length: int, hop_length: int) -> int:
+class LogMelSpectrogram(nn.Module):
+    """:func:`log_mel_spectrogram` as a module (no parameters): ``waveform (*, T)`` → ``(*, n_mels, frames)``.
+
+    ``framing="centred"`` reads n_fft/2 − 1 samples past each frame's centre t·hop (its look-ahead
+    when streamed) and reflects the signal at both ends; ``framing="causal"`` reads nothing past t·hop.
+    """
+
+    def __init__(self, sample_rate: float, *, n_fft: int = 512, hop_length: int | None = None, n_mels: int = 40,
+                 f_min: float = 20.0, f_max: float | None = None, epsilon: float = 1e-6,
+                 framing: str = "centred") -> None:
+        super().__init__()
+        check_choice("framing", framing, FRAMINGS, where="LogMelSpectrogram")
+        for name, value in (("n_fft", n_fft), ("n_mels", n_mels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"LogMelSpectrogram: argument '{name}' expected a positive int, got {value!r}")
+        self.sample_rate, self.n_fft, self.n_mels = sample_rate, n_fft, n_mels
+        self.hop_length = hop_length or max(1, round(sample_rate / 100))
+        self.f_min, self.f_max, self.epsilon, self.framing = f_min, f_max, epsilon, framing
+
+    @property
+    def padding(self) -> tuple[int, int]:
+        """Samples added before and after the signal: reflected (centred) or zeros (causal)."""
+        if self.framing == "centred":
+            return self.n_fft // 2, self.n_fft // 2
+        return self.n_fft - 1, 0
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        return log_mel_spectrogram(waveform, self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                                   n_mels=self.n_mels, f_min=self.f_min, f_max=self.f_max, epsilon=self.epsilon,
+                                   framing=self.framing)
+
+    def frames(self, padded: Tensor) -> Tensor:
+        """:func:`log_mel_frames` with this module's settings: ``padded (B, L)`` → ``(B, n_mels, frames)``."""
+        return log_mel_frames(padded, self.sample_rate, n_fft=self.n_fft, hop_length=self.hop_length,
+                              n_mels=self.n_mels, f_min=self.f_min, f_max=self.f_max, epsilon=self.epsilon)
+
+    def extra_repr(self) -> str:
+        return (f"sample_rate={self.sample_rate}, n_fft={self.n_fft}, hop_length={self.hop_length}, "
+                f"n_mels={self.n_mels}, framing={self.framing!r}")
+
+
+def frames(length: int, hop_length: int, framing: str = "centred") -> int:
     """Number of frames :func:`log_mel_spectrogram` makes from ``length`` samples."""
+    if framing == "causal":
+        return 1 + math.floor((length - 1) / hop_length)
     return 1 + math.floor(length / hop_length)

@@ -1,5 +1,6 @@
 """``torch.nn.Module`` layers over :mod:`convrnn.functional`: convolution, pooling, glue blocks,
-attention, CTC, and the recurrent engine with every recurrent layer (:mod:`convrnn.layers.recurrent`).
+attention, CTC, normalisation over time, and the recurrent engine with every recurrent layer
+(:mod:`convrnn.layers.recurrent`).
 
 Every public name of these modules is exported here, and listed in the README's "Layers" table
 (a test holds the three together).
@@ -63,6 +64,7 @@ from convrnn.layers.recurrent import (
     run_lookahead,
     scan,
 )
+from convrnn.layers.time_norm import ClipNorm, RunningNorm
 
 __all__ = [
     "ATTENTION_KINDS",
@@ -79,6 +81,7 @@ __all__ = [
     "CTCHead",
     "CTCLoss",
     "Cell",
+    "ClipNorm",
     "ColumnsAsTime",
     "Conv",
     "Conv1d",
@@ -107,6 +110,7 @@ __all__ = [
     "Pool2d",
     "Pool3d",
     "Residual",
+    "RunningNorm",
     "SeparableConv",
     "SharedFilterConv",
     "Unflatten",

@@ -8,6 +8,8 @@ BiLSTM); a linear layer scores the tags of every word.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -87,8 +89,8 @@ class Tagger(nn.Module):
                        lookahead=lookahead, dropout=dropout)
         self.classifier = nn.Linear(self.rnn.output_size, num_tags)
 
-    def forward(self, words: Tensor, characters: Tensor | None = None,
-                lengths: Tensor | None = None) -> Tensor:
+    def word_features(self, words: Tensor, characters: Tensor | None = None) -> Tensor:
+        """x_t of every word: words (N, T), characters (N, T, W) → (N, T, F); each word on its own."""
         where = "Tagger.forward"
         check_tensor("words", words, dims=2, where=where)
         x = self.words(words)
@@ -98,8 +100,18 @@ class Tagger(nn.Module):
                 raise ValueError(f"{where}: argument 'characters' expected shape (N, T, W) with "
                                  f"(N, T) = {tuple(words.shape)}, got {tuple(characters.shape)}")
             x = torch.cat([x, self.characters(characters)], dim=-1)
-        outputs, _ = self.rnn(self.dropout(x), lengths)
+        return x
+
+    def forward(self, words: Tensor, characters: Tensor | None = None,
+                lengths: Tensor | None = None) -> Tensor:
+        outputs, _ = self.rnn(self.dropout(self.word_features(words, characters)), lengths)
         return self.classifier(self.dropout(outputs))
+
+    def stream_layers(self) -> list[nn.Module | Callable[..., Tensor]]:
+        """What :meth:`forward` composes, in order, for :func:`convrnn.stream`: chunks are ``(words,
+        characters)`` (words alone without the character model); the tag of word t is final once word
+        t + num_layers · lookahead is in (``lookahead=None`` reads the whole sentence: not causal)."""
+        return [self.word_features, self.dropout, self.rnn, self.dropout, self.classifier]
 
 
 __all__ = ["CharacterEncoder", "Tagger"]

@@ -1,16 +1,19 @@
-"""Keyword spotting: clips in, "keyword present?" out (``keyword``).
+"""Keyword spotting: clips in, "keyword present?" out (``keyword``, ``keyword-causal``).
 
 Besides the test accuracy on held-out voices, :func:`shift_accuracies` moves the keyword of every
 positive test clip to several offsets and measures detection at each — the seeds'
-shift-invariance question.
+shift-invariance question. A trained detector also listens to a live signal (the ``stream``
+capability, ``convrnn listen RUN file.wav``): :func:`detections` streams the frame scores chunk by
+chunk (:func:`convrnn.stream`) and reports each time the keyword's probability rises past a threshold.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -34,7 +37,7 @@ class KeywordRecipe(Task):
     for shift tests, offers ``render(index, keyword_start=…)``, ``keyword_starts`` and ``labels``."""
 
     kind = "keyword"
-    capabilities = frozenset({"export"})
+    capabilities = frozenset({"export", "stream"})
 
     name: str
     description: str
@@ -104,6 +107,40 @@ class KeywordRecipe(Task):
             lines.append(f"{path}: keyword {probability:.1%} (strongest at {seconds:.2f} s)")
         return lines
 
+    def stream(self, run: str | os.PathLike[str], source: str | os.PathLike[str] | BinaryIO, *,
+               chunk_ms: float = 20.0, threshold: float = 0.5, hold_ms: float = 500.0,
+               approximate: bool = False) -> Iterator[str]:
+        """Listen to ``source`` (a WAV file, ``"-"``: raw 16-bit mono PCM on standard input at the model's
+        rate) ``chunk_ms`` at a time; one line per detection as it happens (at most one per ``hold_ms``,
+        see :func:`detections`), then one for the end.
+
+        A detector trained offline (per-clip normalisation, centred frames) is not causal: it refuses,
+        naming its causal variant (recipe ``keyword-causal``), unless ``approximate`` (running statistics
+        stand in for the clip's; detections then differ from offline)."""
+        from convrnn.data.pcm import pcm_chunks
+
+        if not chunk_ms > 0:
+            raise ValueError(f"listen: argument '--chunk-ms' expected a duration > 0, got {chunk_ms!r}")
+        if not 0 < threshold < 1:
+            raise ValueError(f"listen: argument '--threshold' expected a probability in (0, 1), got {threshold!r}")
+        if not hold_ms >= 0:
+            raise ValueError(f"listen: argument '--hold-ms' expected a duration ≥ 0, got {hold_ms!r}")
+        model = self.load(run)
+        rate = model.sample_rate
+        chunk = max(1, round(chunk_ms * rate / 1000))
+        samples = pcm_chunks(source, chunk, sample_rate=rate, where="listen")
+        found, end = 0, 0.0
+        for event in detections(model, samples, threshold=threshold, hold=hold_ms / 1000, approximate=approximate):
+            if event.kind == "start":
+                yield (f"listening: {chunk} samples ({1000 * chunk / rate:g} ms) a chunk, look-ahead "
+                       f"{1000 * event.time:.1f} ms{' (approximate: ' + event.note + ')' if event.note else ''}")
+            elif event.kind == "keyword":
+                found += 1
+                yield f"{event.time:8.2f} s  keyword  {event.probability:.1%}"
+            else:
+                end = event.time
+        yield f"end of signal at {end:.2f} s: {found} detection{'s' if found != 1 else ''}"
+
     def load(self, run: str | os.PathLike[str]) -> nn.Module:
         """The trained detector of a run or model directory (or exported file), in eval mode."""
         return self.load_model(run)[0]
@@ -170,4 +207,59 @@ def shift_accuracies(model: nn.Module, clips: Any, *, positions: Sequence[float]
     return result
 
 
-__all__ = ["Detections", "KeywordRecipe", "shift_accuracies"]
+@dataclass(frozen=True)
+class Detection:
+    """An event of :func:`detections`: ``kind`` ``"start"`` (``time``: the stream's look-ahead in
+    seconds; ``note``: what it approximates), ``"keyword"`` (``time``: the end of the frame where the
+    probability rose past the threshold, in seconds of signal; ``probability``) or ``"end"``
+    (``time``: the signal's length)."""
+
+    kind: str
+    time: float
+    probability: float = 0.0
+    note: str = ""
+
+
+def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, threshold: float = 0.5,
+               hold: float = 0.5, approximate: bool = False) -> Iterator[Detection]:
+    """The keyword detections of ``model`` (a :class:`~convrnn.models.KeywordSpotter`) on a signal
+    given chunk by chunk (samples ``(T_chunk,)``), as they become final.
+
+    Frame t's keyword probability p_t = softmax(scores[:, t])[keyword] (the scores before the global
+    max; trained through the max, they flicker within a word); a detection is reported where
+    p_t ≥ ``threshold`` after p_{t−1} < ``threshold`` and more than ``hold`` seconds after the previous
+    detection (one word: the frame scores of one utterance rise several times), at the time
+    of the last sample its score reads (t·hop plus the stream's look-ahead: t·hop for the causal
+    variant). The frames are those of offline :meth:`~KeywordSpotter.frame_scores`."""
+    from convrnn.stream import stream
+
+    model = model.eval()
+    frames = stream(model.stream_layers(pooled=False), approximate=approximate)
+    rate, hop = model.sample_rate, model.hop_length
+    note = "; ".join(frames.approximations)
+    yield Detection("start", frames.latency / rate, note=note)
+    above, frame, samples, previous = False, 0, 0, -math.inf
+
+    def scan(scores: Tensor) -> Iterator[Detection]:
+        nonlocal above, frame, previous
+        probabilities = torch.softmax(scores[0], dim=0)[1].tolist()
+        for p in probabilities:
+            # the last sample frame t's score reads: t·hop for causal framing, more with look-ahead
+            at = min(frame * hop + frames.latency, samples - 1) / rate
+            if p >= threshold and not above and at - previous > hold:
+                previous = at
+                yield Detection("keyword", at, p)
+            above = p >= threshold
+            frame += 1
+
+    for piece in chunks:
+        piece = torch.as_tensor(piece, dtype=torch.float32).reshape(1, 1, -1)
+        samples += piece.shape[-1]
+        yield from scan(frames.push(piece))
+    tail = frames.flush()
+    if tail is not None:
+        yield from scan(tail)
+    yield Detection("end", samples / rate)
+
+
+__all__ = ["Detection", "Detections", "KeywordRecipe", "detections", "shift_accuracies"]

@@ -5,10 +5,10 @@ unknown words, and its accuracy against look-ahead.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 import torch.nn.functional as F
@@ -82,7 +82,7 @@ class TaggingRecipe(SequenceTask):
     target: str = ""
 
     kind = "tagging"
-    capabilities = frozenset({"export"})
+    capabilities = frozenset({"export", "stream"})
 
     def _encode(self, words: Vocabulary, alphabet: Vocabulary, sentence: list[tuple[str, str]] | list[str]
                 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -184,6 +184,50 @@ class TaggingRecipe(SequenceTask):
         characters = torch.ones(2, 9, 7, dtype=torch.long)
         return ExportSignature((words, characters), {"words": ["N", "T"], "characters": ["N", "T", "W"]},
                                ["words", "characters"], ["logits"])
+
+    def stream(self, run: str | os.PathLike[str], source: str | os.PathLike[str] | TextIO, **options: Any
+               ) -> Iterator[str]:
+        """Tag text as it arrives, one word at a time (:func:`convrnn.stream`): ``source`` a text file, ``"-"``
+        (standard input) or a text file object, one sentence a line. Yields a line stating the delay, then
+        ``word/TAG`` for each word once its tag is final, i.e. once ``num_layers · lookahead`` more words
+        (or the end of the sentence) are in, ``(after 'w')`` naming the word that made it final.
+        A tagger trained with the whole sentence (``lookahead=None``) is not causal and refuses."""
+        import sys
+
+        from convrnn.stream import stream
+
+        if options:
+            shown = ", ".join("--" + key.replace("_", "-") for key in sorted(options))
+            raise ValueError(f"listen: {shown} apply to audio; the {self.kind} task kind takes no options")
+        model, config = load_sequence_model(run)
+        words, alphabet = Vocabulary.from_json(config["vocabulary"]), Vocabulary.from_json(config["alphabet"])
+        tags, tokenizer = config["tags"], WordTokenizer(lowercase=False)
+        tagged = stream(model)
+        delay = tagged.latency
+        yield (f"tagging word by word: each tag is final {delay} word{'s' if delay != 1 else ''} later "
+               f"(look-ahead {model.rnn.lookahead} × {model.rnn.num_layers} layer{'s' * (model.rnn.num_layers > 1)})")
+        if isinstance(source, (str, os.PathLike)):
+            if str(source) == "-":
+                lines: Iterable[str] = sys.stdin
+            elif not os.path.isfile(source):
+                raise FileNotFoundError(f"stream: no such text file: '{source}'")
+            else:
+                lines = Path(source).read_text(encoding="utf-8").splitlines()
+        else:
+            lines = source
+        for line in lines:
+            tokens = tokenizer.tokenize(line)
+            done = 0
+            for index, token in enumerate(tokens):
+                word_ids, characters, _ = self._encode(words, alphabet, [token])
+                logits = tagged.push((word_ids.view(1, 1), characters.unsqueeze(0)))
+                for k in logits[0].argmax(-1).tolist():
+                    yield f"{tokens[done]}/{tags[k]}" + (f"  (after '{token}')" if done != index else "")
+                    done += 1
+            tail = tagged.flush()
+            for k in ([] if tail is None else tail[0].argmax(-1).tolist()):
+                yield f"{tokens[done]}/{tags[k]}  (end of sentence)"
+                done += 1
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained tagger (20 000 words, 100 characters) on a 25-word sentence of zeros."""

@@ -1,0 +1,154 @@
+"""Streaming inference: real-time factor, per-chunk latency and the overhead over offline inference.
+
+For the keyword spotter's causal variant (22,050 Hz, 10 ms hop; ``KeywordSpotter(causal=True)``) and a
+2×256 LSTM tagger (look-ahead 1 per layer, word + character features), on one CPU thread:
+
+- real-time factor: seconds of signal per second of compute while streaming (audio pushed in
+  10 ms / 20 ms chunks; the tagger one word at a time, its signal time taken as 3 words per second,
+  i.e. speech);
+- per-chunk latency: p50 and p99 of the wall time of one ``push`` (the compute a chunk costs before
+  its outputs are out);
+- overhead: streaming compute per second of signal / offline compute on the whole signal (one call);
+- the same keyword chunks through the stream's chunk model exported to ONNX
+  (``Stream.chunk_model()``, state passed in and out) in onnxruntime, one thread, if installed;
+- the declared look-ahead of each model (``Stream.latency_table``), to which a live system adds one
+  chunk of buffering and the compute.
+
+    python benchmarks/streaming.py [--seconds 10] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import convrnn
+from convrnn.models.keyword_spotter import KeywordSpotter
+from convrnn.models.tagger import Tagger
+
+WORDS_PER_SECOND = 3.0
+
+
+def stream_times(stream: convrnn.stream.Stream, chunks: list) -> list[float]:
+    """Wall time of every push of one pass over ``chunks``, then a flush (not timed)."""
+    times = []
+    with torch.inference_mode():
+        for chunk in chunks:
+            start = time.perf_counter()
+            stream.push(chunk)
+            times.append(time.perf_counter() - start)
+        stream.flush()
+    return times
+
+
+def offline_time(fn, repeats: int = 5) -> float:
+    with torch.inference_mode():
+        fn()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def row(name: str, seconds: float, times: list[float], offline: float) -> str:
+    total = sum(times)
+    return (f"{name:38s} {seconds / total:8.1f}× {1e3 * percentile(times, 0.5):8.2f} {1e3 * percentile(times, 0.99):8.2f}"
+            f" {total / offline:9.2f}×")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="signal length (default 10 s)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {args.seconds:g} s of signal")
+    print(f"{'case':38s} {'RTF':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'overhead':>10s}")
+
+    spotter = KeywordSpotter(causal=True).eval()
+    rate = spotter.sample_rate
+    wave = torch.randn(1, 1, int(args.seconds * rate))
+    offline = offline_time(lambda: spotter(wave))
+    for chunk_ms in (10, 20):
+        size = rate * chunk_ms // 1000
+        chunks = [wave[..., i:i + size] for i in range(0, wave.shape[-1], size)]
+        stream = convrnn.stream(spotter)
+        stream_times(stream, chunks[:20])          # warm-up
+        times = stream_times(stream, chunks)
+        print(row(f"keyword spotter, {chunk_ms} ms chunks", args.seconds, times, offline))
+
+    try:
+        import onnxruntime
+    except ImportError:
+        onnxruntime = None
+    if onnxruntime is not None:
+        import io
+        import logging
+        import warnings
+
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        for chunk_ms in (10, 20):
+            # a multiple of the hop, so every state tensor keeps its shape (an exported program's inputs)
+            size = round(rate * chunk_ms / 1000 / spotter.hop_length) * spotter.hop_length
+            stream = convrnn.stream(spotter)
+            state = stream.initial_state(wave[..., :size])
+            chunk_model = stream.chunk_model()
+            buffer = io.BytesIO()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(chunk_model, (wave[..., :size], *state), dynamo=True, verbose=False,
+                                  input_names=chunk_model.input_names(),
+                                  output_names=chunk_model.output_names()).save(buffer)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = args.threads
+            session = onnxruntime.InferenceSession(buffer.getvalue(), options)
+            names = stream.State._fields
+            whole = wave.shape[-1] // size * size
+            chunks = [wave[..., i:i + size].numpy() for i in range(0, whole, size)]
+
+            def run_all(chunks=chunks, state=state, session=session, names=names) -> list[float]:
+                values, times = [tensor.numpy() for tensor in state], []
+                for chunk in chunks:
+                    start = time.perf_counter()
+                    _, *values = session.run(None, {"chunk": chunk, **dict(zip(names, values, strict=True))})
+                    times.append(time.perf_counter() - start)
+                return times
+
+            run_all(chunks[:20])
+            times = run_all()
+            print(row(f"  same, ONNX chunk model, {size} samples", whole / rate, times,
+                      offline * whole / wave.shape[-1]))
+
+    tagger = Tagger(num_tags=12, vocab_size=20_000, alphabet_size=100, word_dim=100, char_dim=30, char_channels=50,
+                    char_kernel=3, hidden_size=256, num_layers=2, cell="lstm", lookahead=1).eval()
+    count = int(args.seconds * WORDS_PER_SECOND)
+    words = torch.randint(2, 20_000, (1, count))
+    characters = torch.randint(1, 100, (1, count, 8))
+    offline = offline_time(lambda: tagger(words, characters))
+    chunks = [(words[:, t:t + 1], characters[:, t:t + 1]) for t in range(count)]
+    stream = convrnn.stream(tagger)
+    stream_times(stream, chunks[:10])
+    times = stream_times(stream, chunks)
+    print(row("2×256 LSTM tagger, 1 word chunks", args.seconds, times, offline))
+
+    print("\ndeclared look-ahead, keyword spotter (causal):")
+    print(convrnn.stream(spotter).latency_table(rate))
+    print("\ndeclared look-ahead, keyword spotter (offline definition, approximate=True):")
+    print(convrnn.stream(KeywordSpotter().eval(), approximate=True).latency_table(rate))
+    print("\ndeclared look-ahead, 2×256 LSTM tagger (in words):")
+    print(convrnn.stream(tagger).latency_table())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Streaming inference: any trained convrnn network on a live signal, chunk by chunk, equal to offline.
+
+    stream = convrnn.stream(model)          # a layer, an nn.Sequential, or one of convrnn's models
+    for chunk in chunks:                    # (N, T_chunk, …) in the model's own layout, any T_chunk ≥ 0
+        outputs = stream.push(chunk)        # the steps now final (possibly none)
+    outputs = stream.flush()                # the tail at the end of the signal
+    stream.latency                          # look-ahead in input steps (Σ over the layers)
+
+Each layer over time is a :class:`Stage` holding its state between chunks (``stage.py``): convolution and
+pooling over time with every padding (``conv.py``, ``pool.py``, ``windows.py``), global pooling as a
+running value, every recurrent layer with its state carried and look-ahead layers with their L-step
+delay (``recurrent.py``), the log-mel front end and per-band normalisation (``features.py``), per-step
+layers (``pointwise.py``); ``compose.py`` chains them through ``nn.Sequential`` and the models'
+``stream_layers()``. A layer whose offline definition reads the future without bound refuses with a
+:class:`NotCausalError` that names its causal variant. ``export.py`` passes the state in and out.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from convrnn.stream.compose import LayerLatency, Stream, build_stages, register
+from convrnn.stream.export import ChunkModel
+from convrnn.stream.stage import NotCausalError, Stage, State
+
+
+def stream(model: Any, *, approximate: bool = False) -> Stream:
+    """A :class:`Stream` of ``model``: a layer, an ``nn.Sequential``, a model with ``stream_layers()``, or a
+    list of those (composed in order).
+
+    ``approximate=True`` lets a layer that is not causal but has a running stand-in (``ClipNorm``:
+    running statistics) stream anyway; :attr:`Stream.approximations` lists them. Without it such a layer
+    raises :class:`NotCausalError`. Dropout and batch norm must be in evaluation mode (``model.eval()``).
+    """
+    return Stream(model, build_stages(model, approximate=approximate))
+
+
+class _CallableModule(types.ModuleType):
+    """``convrnn.stream`` is this package and the function at once: ``convrnn.stream(model)``."""
+
+    def __call__(self, model: Any, *, approximate: bool = False) -> Stream:
+        return stream(model, approximate=approximate)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+__all__ = ["ChunkModel", "LayerLatency", "NotCausalError", "Stage", "State", "Stream", "build_stages", "register",
+           "stream"]
