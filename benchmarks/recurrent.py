@@ -9,7 +9,10 @@ Elman. "+ lengths" rows draw lengths in [T/2, T] and the baseline packs them
 (``pack_padded_sequence``) as a torch user must; "states" rows ask for ``return_states=True``
 (last column: ratio to the same layer without it, timed in the same interleaved loop).
 Table 2: the parallel-in-time layers at (16, 1000, 64, 256) against ``torch.nn.LSTM``.
-Table 3: training memory: the bytes of the distinct storages autograd keeps for the backward
+Table 3: ``torch.compile`` (inductor, fullgraph) of a few layers against the same layers eager, a
+training step and an inference forward at the first size (the compiled graph calls the core's
+operators, so the ratio is what compiling the code around the loop gives; compile time excluded).
+Table 4: training memory: the bytes of the distinct storages autograd keeps for the backward
 pass (``saved_tensors_hooks``; the part of peak memory a layer decides), and on CUDA also
 ``torch.cuda.max_memory_allocated`` of a step.
 
@@ -161,6 +164,35 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
         print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
+COMPILED = {"LSTM peephole": VARIANTS["LSTM peephole"][0], "GRU reset=before": VARIANTS["GRU reset=before"][0],
+            "MGU": VARIANTS["MGU"][0], "LSTM layer norm": VARIANTS["LSTM layer norm"][0],
+            "MinGRU": lambda F, H: MinGRU(F, H)}
+
+
+def compiled_table(size: tuple[int, int, int, int], repeats: int, device: torch.device,
+                   synchronize: Callable[[], None]) -> None:
+    """Table 3: torch.compile(fullgraph=True) against eager, the same layer, interleaved."""
+    N, T, F, H = size
+    x = torch.randn(N, T, F, device=device)
+    rows = []
+    for name, build in COMPILED.items():
+        torch._dynamo.reset()
+        eager = build(F, H).to(device)
+        compiled = torch.compile(eager, fullgraph=True)
+        cells = []
+        for training in (True, False):
+            fast = make_call(compiled, x, None, False, training)
+            started = time.perf_counter()
+            fast()   # compiles
+            took = time.perf_counter() - started
+            mine, theirs = interleaved_ms([fast, make_call(eager, x, None, False, training)], repeats, synchronize)
+            cells += [f"{mine:8.1f} ms", f"{theirs:8.1f} ms", f"{theirs / mine:4.2f}×", f"{took:5.1f} s"]
+        rows.append([name, *cells])
+    print_table(f"torch.compile(fullgraph=True) vs eager at (N, T, F, H) = {size}",
+                ["layer", "train compiled", "train eager", "speed-up", "compile", "infer compiled", "infer eager",
+                 "speed-up", "compile"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -170,6 +202,7 @@ def main() -> None:
     parser.add_argument("--only", default=None, metavar="TEXT",
                         help="only the layers whose name contains TEXT (case-insensitive), e.g. 'peephole'")
     parser.add_argument("--no-parallel", action="store_true", help="skip the parallel-layer and memory tables")
+    parser.add_argument("--no-compiled", action="store_true", help="skip the torch.compile table")
     args = parser.parse_args()
     variants = {name: value for name, value in VARIANTS.items()
                 if args.only is None or args.only.lower() in name.lower()}
@@ -213,6 +246,8 @@ def main() -> None:
         print_table("Training step (forward + backward)" if training else "Inference (forward, no_grad)",
                     header, rows)
 
+    if not args.no_compiled:
+        compiled_table(sizes[0], repeats, device, synchronize)
     if args.no_parallel:
         return
     N, T, F, H = PARALLEL_SIZE if not args.quick else (16, 200, 64, 256)

@@ -26,3 +26,27 @@ def test_readme_from_torch_nn_example_runs_and_keeps_its_promised_shapes():
     assert tuple(namespace["h_all"].shape) == (50, 4, 2, 64)   # (L, N, layers, H), time-major as torch
     assert namespace["h_all"][1:, 3].abs().sum() == 0          # the length-1 sequence stops after a step
     assert tuple(namespace["h_last"].shape) == (1, 4, 64) and tuple(namespace["c"].shape) == (4, 64)
+
+
+def _deploy_section():
+    return README.read_text().split("## Export and deploy", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_export_tables_are_the_tested_cases():
+    """The support tables say what the compile/export tests run (tests/deploy_cases.py), no more."""
+    from deploy_cases import recipe_table, support_table
+
+    lines = [line for line in _deploy_section().splitlines() if line.startswith("|")]
+    assert lines == support_table() + recipe_table()
+
+
+def test_readme_export_example_runs(tmp_path, monkeypatch):
+    import pytest
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.chdir(tmp_path)
+    code = _deploy_section().split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["y"].shape == (3, 40, 16) and namespace["c"].shape == (1, 3, 16)
+    assert (tmp_path / "lstm.onnx.json").is_file()

@@ -10,13 +10,7 @@ from torch.utils import _pytree as pytree
 from convrnn.export import ExportedModel, export_model
 from convrnn.recipes import RECIPE_NAMES, get_recipe
 from convrnn.tasks.sequence import TokenInput
-
-# the summary's model is a wrapper feeding one tensor; its network is what a run saves
-NOT_EXPORTABLE = {"word2vec": "its product is the vectors file (word2vec format), not a network to call",
-                  "g2p": "decoding is a data-dependent search (greedy stops at end-of-word, beam search)"}
-# a few in CI (conv net, spectrogram + conv over time, recurrent over tokens, recurrent over
-# values); all of them with `-m slow` (the CRNN exports to ONNX in test_mnist_ocr.py, in CI)
-IN_CI = {"digits", "keyword", "shakespeare", "sunspots"}
+from deploy_cases import IN_CI, NOT_COMPILED, NOT_EXPORTABLE, export_config
 
 
 def network_and_input(name):
@@ -36,7 +30,7 @@ def test_every_recipe_declares_export_or_says_why_not():
         assert get_recipe(name).can("export") != (name in NOT_EXPORTABLE), name
 
 
-@pytest.mark.parametrize("name", marked(sorted(set(RECIPE_NAMES) - {"word2vec"})))
+@pytest.mark.parametrize("name", marked(sorted(set(RECIPE_NAMES) - set(NOT_COMPILED))))
 def test_recipe_network_compiles_whole_with_eager_outputs_and_gradients(name):
     model, x = network_and_input(name)
     model.eval()
@@ -61,8 +55,7 @@ def test_recipe_network_exports_with_its_dynamic_axes_and_equals_eager_at_unseen
     recipe = get_recipe(name)
     model, x = network_and_input(name)
     network = getattr(model, "model", None) or getattr(model, "tagger", None) or model
-    config = {"input_shape": list(x.shape[1:]), "normalize": {"mean": [0.0] * x.shape[-1]}}
-    signature = recipe.export_signature(network.eval(), config)
+    signature = recipe.export_signature(network.eval(), export_config(x.shape[1:]))
     module = signature.module or network
     path = tmp_path / ("model.onnx" if "pt2" in signature.refused else "model.pt2")   # the CRNN: ONNX only
     export_model(module, signature.args, path, dynamic=signature.dynamic, names=signature.names,

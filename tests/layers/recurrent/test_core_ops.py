@@ -5,8 +5,9 @@ autograd registration (``torch.library.opcheck``), and every recurrent layer ins
 import pytest
 import torch
 
-from convrnn.layers.recurrent import QRNN, RNN, MinGRU, MinLSTM, core_ops
+from convrnn.layers.recurrent import RNN, MinGRU, core_ops
 from convrnn.layers.recurrent.fused import available, disabled
+from deploy_cases import LAYERS
 
 needs_core = pytest.mark.skipif(not available(), reason="no C++ compiler/ninja: the core cannot be built here")
 
@@ -109,23 +110,6 @@ def test_operators_refuse_second_derivatives_clearly():
         torch.autograd.grad(h.sum(), xw, create_graph=True)
 
 
-LAYERS = {
-    "lstm_stack": lambda: RNN("lstm", 3, 4, num_layers=2, bidirectional=True),
-    "lstm_peephole": lambda: RNN("lstm", 3, 4, peephole=True),
-    "lstm_layer_norm": lambda: RNN("lstm", 3, 4, layer_norm=True, peephole=True),
-    "gru_before": lambda: RNN("gru", 3, 4, bidirectional=True),
-    "gru_after": lambda: RNN("gru", 3, 4, reset="after"),
-    "gru_layer_norm": lambda: RNN("gru", 3, 4, layer_norm=True),
-    "mgu_layer_norm": lambda: RNN("mgu", 3, 4, layer_norm=True),
-    "elman_relu": lambda: RNN("elman", 3, 4, nonlinearity="relu"),
-    "elman_layer_norm": lambda: RNN("elman", 3, 4, layer_norm=True),
-    "jordan_softmax": lambda: RNN("jordan", 3, 4, decision="softmax", output_size=3),
-    "lookahead": lambda: RNN("lstm", 3, 4, bidirectional=True, lookahead=1),
-    "zoneout_eval": lambda: RNN("gru", 3, 4, zoneout=0.2).eval(),
-    "mingru": lambda: MinGRU(3, 4, bidirectional=True),
-    "minlstm": lambda: MinLSTM(3, 4),
-    "qrnn_ifo": lambda: QRNN(3, 4, pooling="ifo", window=2),
-}
 
 
 def outputs_and_gradients(model, x, lengths):

@@ -10,28 +10,11 @@ import pytest
 import torch
 from torch.export import Dim
 
-from convrnn.layers.recurrent import QRNN, RNN, MinGRU, MinLSTM
+from convrnn.layers.recurrent import RNN, MinGRU
+from deploy_cases import LAYERS, ONNX_IN_CI, STATE_INPUTS
 
 ort = pytest.importorskip("onnxruntime")
 
-LAYERS = {
-    "lstm_stack": lambda: RNN("lstm", 3, 4, num_layers=2, bidirectional=True),
-    "lstm_peephole": lambda: RNN("lstm", 3, 4, peephole=True),
-    "lstm_layer_norm": lambda: RNN("lstm", 3, 4, layer_norm=True, peephole=True),
-    "gru_before": lambda: RNN("gru", 3, 4, bidirectional=True),
-    "gru_after": lambda: RNN("gru", 3, 4, reset="after"),
-    "gru_layer_norm": lambda: RNN("gru", 3, 4, layer_norm=True),
-    "mgu": lambda: RNN("mgu", 3, 4),
-    "mgu_layer_norm": lambda: RNN("mgu", 3, 4, layer_norm=True),
-    "elman_relu": lambda: RNN("elman", 3, 4, nonlinearity="relu"),
-    "elman_layer_norm": lambda: RNN("elman", 3, 4, layer_norm=True),
-    "jordan_softmax": lambda: RNN("jordan", 3, 4, decision="softmax", output_size=3),
-    "lookahead": lambda: RNN("gru", 3, 4, bidirectional=True, lookahead=2),
-    "zoneout_eval": lambda: RNN("lstm", 3, 4, zoneout=0.3),
-    "mingru": lambda: MinGRU(3, 4, bidirectional=True),
-    "minlstm": lambda: MinLSTM(3, 4),
-    "qrnn_window": lambda: QRNN(3, 4, pooling="ifo", window=2),
-}
 # lengths never seen at export, 1 included; batch sizes too. (Exported programs are compared in
 # float64, ONNX models in float32 with float32's tolerance: a layer norm over 4 units amplifies
 # the last bits over 33 steps.)
@@ -100,10 +83,6 @@ def onnx_bytes(module, args, names, dynamic):
     return buffer.getvalue()
 
 
-# An ONNX export takes 10–40 s here: two layers in CI, every layer under -m slow.
-ONNX_IN_CI = {"lstm_layer_norm", "mingru"}
-
-
 def onnx_cases(in_ci):
     return [name if name in in_ci else pytest.param(name, marks=pytest.mark.slow) for name in sorted(LAYERS)]
 
@@ -126,7 +105,7 @@ def test_onnx_model_equals_eager_at_unseen_lengths_and_its_size_does_not_grow_wi
     assert abs(len(longer) - len(model_bytes)) < 1024
 
 
-@pytest.mark.parametrize("name", onnx_cases({"lstm_peephole"}))
+@pytest.mark.parametrize("name", onnx_cases(STATE_INPUTS))
 def test_onnx_model_with_initial_states_as_inputs_runs_at_any_length(name):
     """torch.nn.LSTM's own ONNX export fails at other lengths with h0, c0 as inputs (a Reshape);
     the scan path has no such node."""
