@@ -32,16 +32,19 @@ LAYERS = {name: factory for name, (_, factory) in RECURRENT.items()}
 ONNX_IN_CI = {"lstm_layer_norm", "mingru"}
 # initial states as flat inputs (h0, c0), round-tripped through onnxruntime
 STATE_INPUTS = {"lstm_peephole"}
+# … and as a torch.export program: every layer, these in CI, the rest under -m slow
+STATE_INPUTS_PT2 = {"lstm_stack", "gru_after", "mingru"}
 
 
 def support_table() -> list[str]:
     """The README's table of the recurrent layers, one row per tested case."""
     rows = ["| layer | `torch.compile(fullgraph=True)` | `torch.export`, N and T dynamic | ONNX in onnxruntime, "
-            "any N and T | initial states as inputs |", "|---|---|---|---|---|"]
+            "any N and T | initial states as inputs, any N and T |", "|---|---|---|---|---|"]
     for name, (label, _) in RECURRENT.items():
         rows.append(f"| {label} | yes, with lengths, = eager | yes, with lengths, = eager | "
                     f"yes{'' if name in ONNX_IN_CI else ' (`-m slow`)'}, with lengths | "
-                    f"{'yes, any N and T (ONNX)' if name in STATE_INPUTS else 'not tested'} |")
+                    f"yes{'' if name in STATE_INPUTS_PT2 else ' (`-m slow`)'} (`torch.export`)"
+                    f"{', yes (ONNX)' if name in STATE_INPUTS else ''} |")
     return rows
 
 

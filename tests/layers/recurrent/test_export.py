@@ -11,7 +11,7 @@ import torch
 from torch.export import Dim
 
 from convrnn.layers.recurrent import RNN, MinGRU
-from deploy_cases import LAYERS, ONNX_IN_CI, STATE_INPUTS
+from deploy_cases import LAYERS, ONNX_IN_CI, STATE_INPUTS, STATE_INPUTS_PT2
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -70,6 +70,23 @@ def test_exported_program_runs_at_unseen_batch_sizes_and_lengths(name):
         lengths = torch.randint(1, steps + 1, (batch,))
         with torch.no_grad():
             for got, want in zip(program.module()(x, lengths), model(x, lengths), strict=True):
+                torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", [n if n in STATE_INPUTS_PT2 else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in sorted(LAYERS)])
+def test_exported_program_with_initial_states_as_inputs_runs_at_any_batch_size_and_length(name):
+    torch.manual_seed(3)
+    layer = LAYERS[name]().eval().double()
+    model = WithState(layer)
+    start = tuple(s.double() for s in state_of(layer, 2))
+    batch = Dim("N")
+    program = exported(model, (torch.randn(2, 9, 3, dtype=torch.float64), *start),
+                       ({0: batch, 1: Dim("T")}, tuple({1: batch} for _ in start)))
+    for batch, steps in SHAPES:
+        x, state = torch.randn(batch, steps, 3, dtype=torch.float64), tuple(s.double() for s in state_of(layer, batch))
+        with torch.no_grad():
+            for got, want in zip(program.module()(x, *state), model(x, *state), strict=True):
                 torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
