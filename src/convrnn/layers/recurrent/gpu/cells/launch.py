@@ -1,0 +1,207 @@
+"""Launching the cell kernels: buffers, block sizes, the strategy (persistent or stepwise) and its loop.
+
+The strategy rule (:func:`strategy_for`): **persistent** — one launch for the whole sequence,
+the recurrent matrix held on chip — where every recurrent matrix of the cell (U, and V for Jordan)
+fits in 64 KiB in the product's precision (float32: LSTM H ≤ 64, GRU H ≤ 73, Elman H ≤ 128;
+bfloat16 under autocast: LSTM H ≤ 90) and H ≤ 128 (a program's tiles stay in registers); else
+**stepwise** — per step one cuBLAS product of the whole batch and one fused Triton pointwise launch
+(two of each for the two-stage cells), so large H uses the GPU's full width at every step. The rule
+follows cuDNN's (a persistent kernel up to H ≈ 128–192, its standard algorithm above) and
+FlashRNN's (fused kernels run out of on-chip memory from head size 128); where it flips best on
+a given card is to be measured (``benchmarks/recurrent_gpu.py``).
+
+The stepwise loop holds every buffer fixed before it starts and passes the step as an argument,
+so it allocates nothing and never synchronises with the host: it can be captured as a CUDA graph
+(:func:`convrnn.layers.recurrent.gpu.dispatch.capture_graphs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from convrnn.layers.recurrent.gpu import graphs
+from convrnn.layers.recurrent.gpu.cells.spec import FIRST_STAGE, GRU_BEFORE, JORDAN, MGU, Spec
+
+ON_CHIP_BYTES = 64 * 1024
+BLOCK_N = 16
+
+
+def next_power_of_two(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
+
+
+def block(n: int) -> int:
+    """A tile side for n columns: a power of two, at least 16 (``tl.dot``'s smallest)."""
+    return max(16, next_power_of_two(n))
+
+
+def on_chip_bytes(spec: Spec, precision: str) -> int:
+    element = 2 if precision.startswith(("bf16", "fp16")) else 4
+    matrices = spec.blocks * spec.hidden * spec.feedback + (spec.hidden * spec.feedback if spec.kind == JORDAN else 0)
+    return matrices * element
+
+
+def strategy_for(spec: Spec, precision: str) -> str:
+    """"persistent" or "stepwise" for a cell (see the module docstring)."""
+    if spec.hidden <= 128 and spec.feedback <= 128 and on_chip_bytes(spec, precision) <= ON_CHIP_BYTES:
+        return "persistent"
+    return "stepwise"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the rows and steps of one call are laid out. steps K: processing steps; time T; batch N;
+    rows: N, or T·N look-ahead windows; lookahead L or -1."""
+
+    steps: int
+    time: int
+    batch: int
+    rows: int
+    lookahead: int
+    reverse: bool
+
+    @property
+    def windowed(self) -> bool:
+        return self.lookahead >= 0
+
+
+def layout_of(xw: Tensor, reverse: bool, lookahead: int) -> Layout:
+    time, batch = xw.shape[:2]
+    if lookahead >= 0:
+        return Layout(lookahead + 1, time, batch, time * batch, lookahead, False)
+    return Layout(time, time, batch, batch, -1, reverse)
+
+
+def compute_dtype(state: Tensor) -> torch.dtype:
+    return torch.float64 if state.dtype == torch.float64 else torch.float32
+
+
+def matmul_dtype(precision: str, dtype: torch.dtype) -> torch.dtype:
+    if precision.startswith("bf16"):
+        return torch.bfloat16
+    if precision.startswith("fp16"):
+        return torch.float16
+    return dtype
+
+
+def dummy(like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """A one-element tensor for a pointer the kernel does not read (a null pointer is refused)."""
+    return torch.zeros(1, dtype=dtype or like.dtype, device=like.device)
+
+
+def present(t: Tensor, like: Tensor) -> Tensor:
+    return t.contiguous() if t.numel() else dummy(like)
+
+
+def scalars(zoneout: float, eps: float, like: Tensor, dtype: torch.dtype) -> Tensor:
+    """[p, 1 − p, ε] in the compute precision (Triton's float arguments are float32)."""
+    return torch.tensor([zoneout, 1.0 - zoneout, eps], dtype=dtype, device=like.device)
+
+
+def zoneout_mode(zoneout: float, training: bool) -> int:
+    return 0 if zoneout <= 0 else 2 if training else 1
+
+
+def flags(spec: Spec, layout: Layout, lengths: Tensor | None, zoneout: int, drop: Tensor | None,
+          precision: str) -> dict[str, object]:
+    return {"KIND": spec.kind, "CHUNKS": spec.chunks, "NB": spec.blocks, "RELU": spec.relu,
+            "PEEPHOLE": spec.peephole, "LAYER_NORM": spec.layer_norm, "DECISION": spec.decision,
+            "REVERSE": layout.reverse, "WINDOWED": layout.windowed, "HAS_LENGTHS": lengths is not None,
+            "ZONEOUT": zoneout, "DROPOUT": drop is not None, "PRECISION": precision,
+            "BLOCK_N": BLOCK_N, "BLOCK_H": block(spec.hidden), "BLOCK_S": block(spec.feedback)}
+
+
+def warps(spec: Spec, persistent: bool) -> int:
+    """More warps where a program holds the recurrent matrix (fewer registers per thread)."""
+    return 8 if persistent and spec.hidden > 32 else 4
+
+
+def stage_matrices(spec: Spec, weight_hh: Tensor, weight_ho: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """The matrices of the stepwise strategy's products: U of the first stage (B₁·H, S) and the
+    second stage's (U_h (H, H); Jordan V (O, H)), in the product's dtype."""
+    H = spec.hidden
+    first = weight_hh[:FIRST_STAGE[spec.kind] * H].to(dtype)
+    if spec.kind in (GRU_BEFORE, MGU):
+        return first, weight_hh[(spec.blocks - 1) * H:].to(dtype)
+    if spec.kind == JORDAN:
+        return first, weight_ho.to(dtype)
+    return first, first
+
+
+def forward(spec: Spec, xw: Tensor, state: tuple[Tensor, ...], parameters: tuple[Tensor, ...],
+            lengths: Tensor | None, drop: Tensor | None, zoneout: float, training: bool, seed: int, eps: float,
+            reverse: bool, lookahead: int, strategy: str, precision: str) -> tuple[Tensor, ...]:
+    """Run the forward kernel. xw (T, N, chunks·H); state: (N, S_k) per component; lengths (N,) or
+    None; drop (N, S) or None (the recurrent dropout mask, scaled); lookahead L ≥ 0 for windows.
+
+    Returns (every state per component: (slots, rows, S_k); the final state per component: (rows,
+    S_k); SAVED, NORMED, RSTD) with slots = T (positions) or L + 1 (window steps), rows = N or T·N.
+    """
+    from convrnn.layers.recurrent.gpu.cells.forward import forward_kernel
+
+    layout = layout_of(xw, reverse, lookahead)
+    dtype = compute_dtype(state[0])
+    device = xw.device
+    xw = xw.contiguous()
+    rows, slots = layout.rows, layout.steps if layout.windowed else layout.time
+    repeat = layout.rows // layout.batch
+    current = [s.to(dtype).repeat(repeat, 1).contiguous() for s in state]
+    sizes = spec.state_sizes
+    every = [torch.empty(slots, rows, size, dtype=dtype, device=device) for size in sizes]
+    zone = zoneout_mode(zoneout, training)
+    saved_width = spec.saved_width(zone != 0)
+    saved = torch.empty(slots, rows, saved_width, dtype=dtype, device=device)
+    normed = torch.empty(slots, rows, spec.normed_width, dtype=dtype, device=device)
+    rstd = torch.empty(slots, rows, spec.rstd_width, dtype=dtype, device=device)
+    weight_hh, bias_hh, peephole, gain, shift, cell_gain, cell_shift, weight_ho, bias_ho = parameters
+    like = every[0]
+    grid = (triton_cdiv(rows, BLOCK_N),)
+    persistent = strategy == "persistent"
+    mm_dtype = matmul_dtype(precision, dtype)
+    H, S = spec.hidden, spec.feedback
+    first_width = FIRST_STAGE[spec.kind] * H
+    feedback = torch.empty(rows, S, dtype=mm_dtype, device=device) if not persistent else dummy(like)
+    gated = torch.empty(rows, H, dtype=mm_dtype, device=device) if not persistent and spec.two_stage else dummy(like)
+    first = torch.empty(rows, first_width, dtype=mm_dtype, device=device) if not persistent else dummy(like)
+    second = torch.empty(rows, S if spec.kind == JORDAN else H, dtype=mm_dtype, device=device) \
+        if not persistent and spec.two_stage else dummy(like)
+    arguments = [xw, current[0], current[-1] if spec.components == 2 else dummy(like),
+                 weight_hh.contiguous(), present(bias_hh, like), present(peephole, like), present(gain, like),
+                 present(shift, like), present(cell_gain, like), present(cell_shift, like), present(weight_ho, like),
+                 present(bias_ho, like), lengths.contiguous() if lengths is not None else dummy(like, torch.long),
+                 drop.to(dtype).contiguous() if drop is not None else dummy(like), scalars(zoneout, eps, xw, dtype),
+                 every[0], every[-1] if spec.components == 2 else dummy(like), present(saved, like),
+                 present(normed, like), present(rstd, like), feedback, gated, first, second]
+    sizes_arguments = [seed, layout.steps, layout.time, rows, layout.batch, H, S, layout.lookahead]
+    widths = [saved_width, spec.normed_width, spec.rstd_width, first_width, max(H, S)]
+    options = flags(spec, layout, lengths, zone, drop, precision)
+    launch = forward_kernel[grid]
+    if persistent:
+        launch(*arguments, *sizes_arguments, 0, *widths, PERSISTENT=True, PHASE=0, **options,
+               num_warps=warps(spec, True))
+    else:
+        first_matrix, second_matrix = stage_matrices(spec, weight_hh, weight_ho, mm_dtype)
+        out = current[-1] if spec.kind == JORDAN else current[0]
+        feedback.copy_(out if drop is None else out * drop.to(dtype).repeat(repeat, 1))
+
+        def loop() -> None:
+            for k in range(layout.steps):
+                torch.mm(feedback, first_matrix.t(), out=first)
+                launch(*arguments, *sizes_arguments, k, *widths, PERSISTENT=False, PHASE=1 if spec.two_stage else 0,
+                       **options, num_warps=4)
+                if spec.two_stage:
+                    torch.mm(gated, second_matrix.t(), out=second)
+                    launch(*arguments, *sizes_arguments, k, *widths, PERSISTENT=False, PHASE=2, **options,
+                           num_warps=4)
+
+        graphs.run(loop, device, lambda: graphs.key_of(
+            [t for t in arguments if isinstance(t, Tensor)] + [first_matrix, second_matrix],
+            [*sizes_arguments, *widths, *sorted(options.items())]))
+    return (*every, *current, saved, normed, rstd)
+
+
+def triton_cdiv(a: int, b: int) -> int:
+    return -(-a // b)
