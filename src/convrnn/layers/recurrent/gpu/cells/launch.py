@@ -223,16 +223,17 @@ def backward(spec: Spec, xw_shape: tuple[int, ...], state: tuple[Tensor, ...], p
     time, batch = xw_shape[:2]
     layout = layout_of(torch.empty(time, batch, 0), reverse, lookahead)
     components = spec.components
-    every, final = results[:components], results[components:2 * components]
+    every = results[:components]
     saved, normed, rstd = results[2 * components:]
     dtype, device = every[0].dtype, every[0].device
     rows, slots = layout.rows, every[0].shape[0]
     repeat = rows // batch
     H, S = spec.hidden, spec.feedback
-    weight_hh, bias_hh, peephole, gain, shift, cell_gain, cell_shift, weight_ho, bias_ho = parameters
+    weight_hh, _, peephole, gain, _, cell_gain, cell_shift, weight_ho, _ = parameters
     like = every[0]
     initial = [s.to(dtype).repeat(repeat, 1).contiguous() for s in state]
-    carried = [g.to(dtype).contiguous().clone() if g is not None else torch.zeros(rows, size, dtype=dtype, device=device)
+    carried = [g.to(dtype).contiguous().clone() if g is not None
+               else torch.zeros(rows, size, dtype=dtype, device=device)
                for g, size in zip(grad_final, spec.state_sizes, strict=True)]
     grad_xw = torch.empty(slots, rows, spec.chunks * H, dtype=dtype, device=device)
     recurrent = torch.empty(slots, rows, spec.blocks * H, dtype=dtype, device=device) \

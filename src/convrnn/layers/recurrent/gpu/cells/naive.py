@@ -42,7 +42,7 @@ def reference(cell: Cell, xw: Tensor, state: State, lengths: Tensor | None, drop
     with disabled():
         if lookahead >= 0:
             return _windows(cell, xw, state, lengths, drop, keeps, lookahead)
-        steps, batch = xw.shape[:2]
+        steps = xw.shape[0]
         mask = index = None
         if lengths is not None:
             mask = torch.arange(steps, device=xw.device).unsqueeze(1) < lengths
