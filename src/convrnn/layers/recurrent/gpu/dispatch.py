@@ -22,7 +22,6 @@ picks the strategy.
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -40,13 +39,14 @@ if TYPE_CHECKING:
     from convrnn.layers.recurrent.rnn import RNN
 
 STRATEGIES = ("persistent", "stepwise")
-_settings: dict[str, object] = {"everywhere": False, "strategy": None}
+# whether Triton can be imported, found without importing it (once: compiled graphs read a constant)
+_settings: dict[str, object] = {"everywhere": False, "strategy": None,
+                                "triton": importlib.util.find_spec("triton") is not None}
 
 
-@functools.cache
 def triton_installed() -> bool:
-    """Whether Triton can be imported (without importing it)."""
-    return importlib.util.find_spec("triton") is not None
+    """Whether Triton can be imported."""
+    return bool(_settings["triton"])
 
 
 @contextlib.contextmanager
@@ -118,10 +118,11 @@ def backend(rnn: RNN, x: Tensor, lengths: Tensor | None = None, return_states: b
         strategy = strategy_of(spec, precision)
         return "gpu kernels", f"{spec.name} on {x.device.type}, {strategy} strategy, {precision} products"
     reason = "; ".join(sorted(r for r in reasons if r is not None))
-    if x.device.type == "cpu" and fused._switch["enabled"] and all(fused_kind(c) is not None for c in rnn.cells) \
-            and rnn.zoneout == 0 and not (rnn.training and rnn.recurrent_dropout > 0) and not return_states \
+    if x.device.type == "cpu" and fused._switch["enabled"] and fused.available() \
+            and all(fused_kind(c) is not None for c in rnn.cells) and rnn.zoneout == 0 \
+            and not (rnn.training and rnn.recurrent_dropout > 0) and not return_states \
             and x.dtype in (torch.float32, torch.float64):
-        return "compiled core", "a CPU tensor and cells the C++ core runs"
+        return "compiled core", f"a CPU tensor and cells the C++ core runs (not the GPU kernels: {reason})"
     return "python engine", reason
 
 
