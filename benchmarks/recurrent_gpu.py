@@ -6,7 +6,8 @@ bfloat16 autocast — the median over repeats (CUDA events) in milliseconds, its
 baseline timed in turn in the same run (``torch.nn.LSTM``; ``torch.nn.GRU`` for the GRU family;
 ``pack_padded_sequence`` around it for "+ lengths" rows, lengths drawn in [T/2, T]), and the
 peak memory of both (``torch.cuda.max_memory_allocated`` over one call, MiB). The parallel
-layers (``MinGRU``, ``MinLSTM``, ``QRNN``) are timed the same way at their two sizes. The card's
+layers (``MinGRU``, ``MinLSTM``, ``QRNN``: gates as PyTorch ops, the recurrence on the Triton
+linear scan) are timed the same way at their two sizes. The card's
 name heads the output; the strategy each cell ran with (persistent or stepwise) is printed in
 its row.
 
@@ -189,14 +190,19 @@ def parallel_rows(args: argparse.Namespace, device: torch.device, clock: Clock) 
         x = torch.randn(N, T, F, generator=generator).to(device)
         for name, build in PARALLEL.items():
             ours = build(F, H).to(device)
+            with engine(args.dry_run):
+                which = backend(ours, x)[0]
+            chosen = "triton linear scan" if which == "gpu kernels" else which
             for training in (True, False):
                 ours.train(training)
                 ours_call = step(ours, x, None, training, False)
                 base_call = step(base, x, None, training, False)
-                mine, theirs = interleaved(clock, ours_call, base_call, args.repeats, args.warmup)
+                with engine(args.dry_run):
+                    mine, theirs = interleaved(clock, ours_call, base_call, args.repeats, args.warmup)
+                    memory = clock.peak(ours_call)
                 rows.append(f"{name:18} {N:3} {T:5} {F:4} {H:5}  {'train' if training else 'infer':5} fp32 "
-                            f"{'engine (no Triton yet)':20} {mine * 1e3:9.2f} {theirs * 1e3:9.2f} {mine / theirs:6.2f}× "
-                            f"{clock.peak(ours_call):8.1f} {clock.peak(base_call):8.1f}")
+                            f"{chosen:20} {mine * 1e3:9.2f} {theirs * 1e3:9.2f} {mine / theirs:6.2f}× "
+                            f"{memory:8.1f} {clock.peak(base_call):8.1f}")
                 print(rows[-1], flush=True)
     return rows
 

@@ -36,6 +36,7 @@ from convrnn.layers.recurrent.gpu.graphs import capture_graphs
 from convrnn.layers.recurrent.options import recurrent_dropout_mask
 
 if TYPE_CHECKING:
+    from convrnn.layers.recurrent.parallel import ParallelRNN
     from convrnn.layers.recurrent.rnn import RNN
 
 STRATEGIES = ("persistent", "stepwise")
@@ -78,6 +79,16 @@ def force_strategy(strategy: str | None) -> Iterator[None]:
 
 def refusal(cell: Cell, like: Tensor) -> str | None:
     """Why the GPU kernels do not run ``cell`` on ``like``'s device and dtype, or None if they do."""
+    reason = scan_refusal(like)
+    if reason is not None:
+        return reason
+    if spec_of(cell) is None:
+        return f"{type(cell).__name__} is not one of the cells of cells.py (a subclass or a step of its own)"
+    return None
+
+
+def scan_refusal(like: Tensor) -> str | None:
+    """Why the linear-scan kernel (and every GPU kernel) does not run on ``like``, or None."""
     if not fused._switch["enabled"]:
         return "convrnn.layers.recurrent.fused.disabled() forces the Python engine"
     if like.device.type != "cuda" and not _settings["everywhere"]:
@@ -86,8 +97,6 @@ def refusal(cell: Cell, like: Tensor) -> str | None:
         return "Triton is not installed (pip install 'convrnn[gpu]')"
     if torch.jit.is_tracing() or torch.compiler.is_exporting():
         return "tracing or exporting: the engine's scan"
-    if spec_of(cell) is None:
-        return f"{type(cell).__name__} is not one of the cells of cells.py (a subclass or a step of its own)"
     if like.dtype not in (torch.float32, torch.float64, torch.bfloat16, torch.float16):
         return f"dtype {like.dtype} (the kernels take float32, float64, and bfloat16/float16 under autocast)"
     return None
@@ -98,7 +107,8 @@ def kernel_spec(cell: Cell, like: Tensor) -> Spec | None:
     return spec_of(cell) if refusal(cell, like) is None else None
 
 
-def backend(rnn: RNN, x: Tensor, lengths: Tensor | None = None, return_states: bool = False) -> tuple[str, str]:
+def backend(rnn: RNN | ParallelRNN, x: Tensor, lengths: Tensor | None = None,
+            return_states: bool = False) -> tuple[str, str]:
     """Which backend ``rnn(x, lengths, return_states=return_states)`` runs on, and why.
 
     Returns (name, reason) with name one of "torch native" (cuDNN / torch's fused RNN kernels),
@@ -106,7 +116,14 @@ def backend(rnn: RNN, x: Tensor, lengths: Tensor | None = None, return_states: b
     x: (N, T, F) or (T, N, F) as the layer takes it."""
     from convrnn.layers.recurrent.fused import fused_kind
     from convrnn.layers.recurrent.native import native_mode
+    from convrnn.layers.recurrent.parallel import ParallelRNN
 
+    if isinstance(rnn, ParallelRNN):
+        reason = scan_refusal(x)
+        if reason is None:
+            return "gpu kernels", f"gates as PyTorch ops, the recurrence as the Triton linear scan on {x.device.type}"
+        core = x.device.type == "cpu" and rnn.compiled is not None and fused.core_runs(x)
+        return ("compiled core" if core else "python engine"), reason
     mode = native_mode(rnn, lengths=lengths, return_states=return_states)
     if mode is not None:
         return "torch native", f"a plain stack torch has fused kernels for ({mode})"
@@ -180,5 +197,14 @@ def run_cell(cell: Cell, spec: Spec, x: Tensor, state: State, lengths: Tensor | 
     return tuple(every), tuple(final)
 
 
+def linear_scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
+    """h_t = a_t ∘ h_{t−1} + b_t on the Triton kernel (``torch.ops.convrnn_gpu.linear_scan``);
+    a, b: (T, *S), h0: (*S) → (T, *S)."""
+    from convrnn.layers.recurrent.gpu.scan import ops  # registers the operators
+
+    _ = ops
+    return torch.ops.convrnn_gpu.linear_scan(a, b, h0)
+
+
 __all__ = ["STRATEGIES", "backend", "capture_graphs", "force_strategy", "kernel_spec", "kernels_everywhere",
-           "precision_for", "refusal", "run_cell", "triton_installed"]
+           "linear_scan", "precision_for", "refusal", "run_cell", "scan_refusal", "triton_installed"]
