@@ -14,7 +14,9 @@ Masking as in ``scan.py``: s_t = m_t ? step(x_t, s_{t−1}) : s_{t−1}, outputs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import types
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -55,7 +57,7 @@ def run_cell(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, *
         # the per-step outputs must not alias the carry
         return tuple(new), tuple(s.clone() for s in new)
 
-    final, every = _scan(step, tuple(state), steps)
+    final, every = _scan(_fresh(step), tuple(state), steps)
     outputs = every[index]
     if mask is not None:
         outputs = outputs.masked_fill(~mask.unsqueeze(-1), 0.0)
@@ -69,8 +71,18 @@ def linear_recurrence(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
         new = inputs[0] * h + inputs[1]
         return new, new.clone()
 
-    _, h = _scan(step, h0, [a, b])
+    _, h = _scan(_fresh(step), h0, [a, b])
     return h
+
+
+def _fresh(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with a code object of its own. The exporters trace a scan's body with dynamo,
+    which keys its cache by code object: an entry left by an earlier export (another model, a
+    look-ahead's fixed-length scan) would add a guard that specialises this export's symbolic
+    length (seen: "T != 3")."""
+    code = function.__code__.replace()
+    return types.FunctionType(code, function.__globals__, function.__name__, function.__defaults__,
+                              function.__closure__)
 
 
 __all__ = ["linear_recurrence", "run_cell"]

@@ -137,6 +137,11 @@ class ParallelRNN(nn.Module):
         if self.window == 1:
             return x
         k, steps, features = self.window, x.shape[time], x.shape[-1]
+        if torch.compiler.is_compiling():
+            # Traced (torch.compile, export): the same taps without in-place writes or comparing
+            # the shift with a symbolic T — each x padded by its shift in front, cut to T steps.
+            pads = [(0, 0) * (x.dim() - 1 - time) + (k - 1 - j, 0) for j in range(k)]
+            return torch.cat([F.pad(x, pad).narrow(time, 0, steps) for pad in pads], dim=-1)
         taps = x.new_empty(*x.shape[:-1], k * features)
         for j in range(k):
             shift = min(k - 1 - j, steps)                    # tap j reads x_{t − (k − 1 − j)}
