@@ -108,6 +108,13 @@ def test_subclassed_cell_and_missing_triton_fall_back_to_the_engine(monkeypatch)
         torch.testing.assert_close(ours, rnn(x)[0], rtol=0, atol=0)
 
 
+def test_backend_refuses_what_is_not_a_layer_or_an_input():
+    with pytest.raises(TypeError, match="backend: argument 'rnn' expected a convrnn RNN or ParallelRNN layer, got LSTM"):
+        backend(torch.nn.LSTM(3, 5), torch.randn(2, 4, 3))
+    with pytest.raises(ValueError, match="backend: argument 'x'"):
+        backend(layer("mgu"), torch.randn(4, 3))
+
+
 def test_force_strategy_refuses_an_unknown_name():
     with pytest.raises(ValueError, match=r"force_strategy: argument 'strategy'.*'fastest'"), force_strategy("fastest"):
         pass

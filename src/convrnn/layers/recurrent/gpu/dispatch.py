@@ -114,10 +114,16 @@ def backend(rnn: RNN | ParallelRNN, x: Tensor, lengths: Tensor | None = None,
     Returns (name, reason) with name one of "torch native" (cuDNN / torch's fused RNN kernels),
     "gpu kernels" (Triton, this package), "compiled core" (C++, CPU), "python engine".
     x: (N, T, F) or (T, N, F) as the layer takes it."""
+    from convrnn.functional._checks import check_tensor
     from convrnn.layers.recurrent.fused import fused_kind
     from convrnn.layers.recurrent.native import native_mode
     from convrnn.layers.recurrent.parallel import ParallelRNN
+    from convrnn.layers.recurrent.rnn import RNN
 
+    if not isinstance(rnn, (RNN, ParallelRNN)):
+        raise TypeError(f"backend: argument 'rnn' expected a convrnn RNN or ParallelRNN layer, "
+                        f"got {type(rnn).__name__}")
+    check_tensor("x", x, dims=3, floating=True, where="backend")
     if isinstance(rnn, ParallelRNN):
         reason = scan_refusal(x)
         if reason is None:
