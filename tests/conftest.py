@@ -1,9 +1,16 @@
-"""Shared test settings: deterministic seeds, float64 for reference checks, small hypothesis budgets."""
+"""Shared test settings: deterministic seeds, float64 for reference checks, small hypothesis budgets, Triton's
+interpreter where no CUDA device is present."""
 
 import os
 
 import pytest
 import torch
+
+# The GPU kernels' tests (tests/layers/recurrent/gpu) run through Triton's interpreter on a machine
+# without CUDA; Triton reads this when it is imported, so it is set before anything imports it.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 from hypothesis import HealthCheck, settings
 
 # derandomize: the same examples on every run (a rare failing draw would otherwise make CI

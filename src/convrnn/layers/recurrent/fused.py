@@ -27,7 +27,8 @@ that keep their equations, and no ``step`` set on the instance (``cells.equation
 with ``proj_size``. The engine falls back
 to its Python loop — same results — for every other cell, for recurrent dropout in training and
 zoneout, for ``scan(keep_states=True)`` (whose per-step states are graph nodes), on devices other
-than the CPU, for dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
+than the CPU (CUDA tensors go to the GPU kernels, ``gpu/dispatch.py``, where Triton is installed), for
+dtypes other than float32/float64, under tracing (``torch.jit``, ONNX export,
 ``torch.compile``), where no C++ compiler is present, and inside :func:`disabled`. The pointwise
 code is exact over the whole float range (``_compiled/pointwise_math.h``): saturated gates give
 torch's limits, infinities and NaN propagate as in the engine.

@@ -14,8 +14,11 @@ so no graph of 2√T small steps is kept): with g_t = ∂L/∂h_t + a_{t+1} ∘ 
 
 On a CPU with the compiled core (``fused.core_runs``) both directions are instead one pass
 through time in C++ (the operator ``torch.ops.convrnn.linear_scan``), vectorised over the other
-dimensions: each input read once, which beats any parallel-in-time scheme there. The chunked
-scan serves GPUs (O(√T) kernel launches, not T). Exported (``torch.export``, ONNX), the
+dimensions: each input read once, which beats any parallel-in-time scheme there. On CUDA tensors
+with Triton installed both directions are one Triton kernel each (``gpu/scan/kernel.py``:
+chunks of steps by an associative scan, the state carried between chunks; the operator
+``torch.ops.convrnn_gpu.linear_scan``); the chunked scan below (O(√T) kernel launches, not T)
+serves GPUs without Triton. Exported (``torch.export``, ONNX), the
 recurrence is a ``scan`` over time (``export_scan.py``), so the exported program keeps T dynamic.
 """
 
@@ -31,6 +34,7 @@ from torch import Tensor
 from convrnn.functional._checks import check_tensor
 from convrnn.layers.recurrent import export_scan
 from convrnn.layers.recurrent.fused import core_runs, first_order
+from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 
 
 def _scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
@@ -100,6 +104,8 @@ def linear_recurrence(a: Tensor, b: Tensor, h0: Tensor | None = None) -> Tensor:
     a, b, h0 = a.contiguous(), b.contiguous(), h0.contiguous()
     if torch.compiler.is_exporting():
         return export_scan.linear_recurrence(a, b, h0)
+    if gpu_dispatch.scan_refusal(a) is None:
+        return gpu_dispatch.linear_scan(a, b, h0)
     if core_runs(a):
         return torch.ops.convrnn.linear_scan(a, b, h0)
     return _LinearRecurrence.apply(a, b, h0)

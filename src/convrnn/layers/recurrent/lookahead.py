@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from convrnn.layers.recurrent.cells import Cell, State
+from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
 from convrnn.layers.recurrent.scan import scan
 
@@ -34,14 +35,21 @@ def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
     # Windows past the end change nothing (masked), so exported programs, whose T is symbolic,
     # keep every L + 1 window steps instead of comparing L with T.
     L = lookahead if torch.compiler.is_exporting() else min(lookahead, steps - 1)
+    t = torch.arange(steps, device=x.device)
+    ends = lengths if lengths is not None else torch.full((batch,), steps, device=x.device)
+    real = (t.unsqueeze(1) < ends).unsqueeze(-1)                           # (T, N, 1)
+    spec = gpu_dispatch.kernel_spec(cell, x)
+    if spec is not None:
+        # The GPU kernels: every window in one operator, the windows built in the kernel.
+        _, last = gpu_dispatch.run_cell(cell, spec, x, state, lengths, lookahead=L,
+                                        recurrent_dropout=recurrent_dropout, zoneout=zoneout, training=training)
+        return _window_results(cell, last, steps, batch, real, keep_states)
     xw = cell.project(x)
     padded = F.pad(xw, (0, 0, 0, 0, 0, L))
     windows = torch.stack([padded[L - k:L - k + steps] for k in range(L + 1)]).flatten(1, 2)
 
-    t = torch.arange(steps, device=x.device)
     k = torch.arange(L + 1, device=x.device)
     position = (t.unsqueeze(0) + L - k.unsqueeze(1)).unsqueeze(-1)        # (L+1, T, 1)
-    ends = lengths if lengths is not None else torch.full((batch,), steps, device=x.device)
     mask = (position < ends).flatten(1, 2)                                 # (L+1, T·N)
 
     # Window row t·N + n starts from sequence n's initial state.
@@ -54,9 +62,13 @@ def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
     if zoneout > 0:
         keeps = zoneout_weights(zoneout, training, L + 1, steps * batch, cell.state_sizes, xw)
     _, last, _ = scan(cell, windows, start, mask=mask, feedback_mask=feedback_mask, zoneout=keeps)
+    return _window_results(cell, last, steps, batch, real, keep_states)
 
+
+def _window_results(cell: Cell, last: State, steps: int, batch: int, real: Tensor,
+                    keep_states: bool) -> tuple[Tensor, State, State | None]:
+    """Outputs, final state and kept states from every window's last state (T·N, S_k)."""
     per_step = tuple(s.view(steps, batch, -1) for s in last)
-    real = (t.unsqueeze(1) < ends).unsqueeze(-1)                           # (T, N, 1)
     outputs = per_step[cell.output_index].masked_fill(~real, 0.0)
     final = tuple(s[0] for s in per_step)
     states = tuple(s.masked_fill(~real, 0.0) for s in per_step) if keep_states else None

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from convrnn.functional._checks import check_choice, check_tensor, refuse_torchscript
 from convrnn.layers.recurrent.fused import core_for
+from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.parallel_fused import project_and_run, run_parallel
 from convrnn.layers.recurrent.rnn import check_lengths
@@ -227,7 +228,7 @@ class ParallelRNN(nn.Module):
         """recur(project(position, x), start, padded); on the compiled core, with the projection
         computed there too, so that its memory is reused (``parallel_fused.project_and_run``)."""
         if (self.compiled is not None and core_for(x) is not None and not _hooked(self.projections[position])
-                and not torch.is_autocast_enabled("cpu")):
+                and not torch.is_autocast_enabled("cpu") and gpu_dispatch.scan_refusal(x) is not None):
             steps, batch = x.shape[:2]
             batch_major = _batch_major(x)
             taps = self._taps(x.transpose(0, 1), time=1) if batch_major else self._taps(x.contiguous(), time=0)
@@ -247,8 +248,9 @@ class ParallelRNN(nn.Module):
         step 0 or None (zeros), padded (T, N, 1) bool, True at padded steps, or None. Returns the
         outputs (T, N, H), zero at padded steps, and every h_t (T, N, H), frozen at padded steps.
         On the compiled core where it runs (gates, recurrence and output gate in one pass), else
-        the gates as PyTorch ops and :func:`linear_recurrence`; the two agree (tested)."""
-        if self.compiled is not None:
+        the gates as PyTorch ops and :func:`linear_recurrence` (on CUDA with Triton: its Triton
+        kernel, ``gpu/scan``); they agree (tested)."""
+        if self.compiled is not None and gpu_dispatch.scan_refusal(projected) is not None:
             h0 = start if start is not None else projected.new_zeros(projected.shape[1], self.hidden_size)
             fused = run_parallel(self.compiled, projected, h0, None if padded is None else ~padded.squeeze(-1))
             if fused is not None:

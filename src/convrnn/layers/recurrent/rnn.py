@@ -58,8 +58,11 @@ class RNN(nn.Module):
     LSTM (peepholes, layer norm), the GRU (``reset="before"`` with or without layer norm,
     ``reset="after"`` without), the MGU and Elman cells (with or without layer norm) and the
     Jordan cell, and Python for the rest (subclassed cells, recurrent dropout while training,
-    zoneout, GPUs). With ``lengths`` on a CPU, plain LSTM, GRU and Elman stacks run on that
-    core too, masking instead of packing (faster than torch's packed kernels).
+    zoneout). On CUDA tensors with Triton installed every cell of ``cells.py`` with every option
+    runs as GPU kernels instead, one operator per layer and direction (``gpu/dispatch.py``;
+    ``gpu.dispatch.backend`` says which backend a stack will use and why). With ``lengths`` on a
+    CPU, plain LSTM, GRU and Elman stacks run on that core too, masking instead of packing (faster
+    than torch's packed kernels).
 
     Initialisation: see ``cells.py`` (Xavier input matrices, orthogonal recurrent matrices,
     zero biases, LSTM forget-gate bias 1).

@@ -14,7 +14,8 @@ computes exactly what each sequence computes alone. The backward direction rever
 sequence within its own length (t ↦ length − 1 − t), runs forward and reverses the result back,
 so it starts at each sequence's own end.
 
-Speed: cells the compiled core knows run the whole loop in C++ (``fused.py``); the Python loop
+Speed: on CUDA tensors, cells the GPU kernels know run as one Triton operator per direction
+(``gpu/dispatch.py``); on a CPU, cells the compiled core knows run the whole loop in C++ (``fused.py``); the Python loop
 below runs every other cell and option, with the same results. Exported (``torch.export``,
 ONNX), every loop is one ``scan`` over the same step (``export_scan.py``), T kept dynamic.
 """
@@ -30,6 +31,7 @@ from torch import Tensor
 from convrnn.layers.recurrent import export_scan
 from convrnn.layers.recurrent.cells import Cell, State
 from convrnn.layers.recurrent.fused import run_fused, takes_raw_input
+from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
 
 
@@ -128,6 +130,14 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
     with ``keep_states``, every step's state (T, N, S_k), zero at padded steps.
     """
     steps, batch = x.shape[:2]
+    spec = gpu_dispatch.kernel_spec(cell, x)
+    if spec is not None:
+        # The GPU kernels (gpu/dispatch.py): one operator, reversal within lengths inside it.
+        lengths = mask.sum(0) if mask is not None else None
+        every, final = gpu_dispatch.run_cell(cell, spec, x, state, lengths, reverse=reverse,
+                                             recurrent_dropout=recurrent_dropout, zoneout=zoneout,
+                                             training=training)
+        return every[cell.output_index], final, every if keep_states else None
     if reverse:
         # Reversal keeps every sequence's real steps in front, so the mask is unchanged.
         x = reverse_within_lengths(x, index)
