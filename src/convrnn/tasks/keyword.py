@@ -152,7 +152,7 @@ class KeywordRecipe(Task):
         return ExportSignature((waveform,), {"waveform": ["N", None, "T"]}, ["waveform"], ["logits", "frame_scores"],
                                module=Detections(model),
                                attributes={"sample_rate": model.sample_rate, "hop_length": model.hop_length},
-                               minimums={"T": model.n_fft // 2 + 1})
+                               minimums={"T": _least_samples(model)})
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained detector and its input shape (one clip)."""
@@ -161,6 +161,17 @@ class KeywordRecipe(Task):
     def examples(self, batch_size: int) -> tuple[Tensor, Tensor]:
         """``batch_size`` generated validation clips and their labels."""
         return generated_examples(self.dataset, batch_size)
+
+
+def _least_samples(model: nn.Module) -> int:
+    """The shortest clip an exported detector takes: more than n_fft/2 samples (centred frames
+    reflect that much), or for the causal variant more frames than its running normalisation steps
+    through one by one (a branch on the frame count that an export fixes)."""
+    if getattr(model, "causal", False):
+        from convrnn.layers.time_norm import _STEPWISE
+
+        return _STEPWISE * model.hop_length + 1   # 1 + (T − 1) // hop > _STEPWISE frames
+    return model.n_fft // 2 + 1
 
 
 class Detections(nn.Module):
