@@ -51,6 +51,7 @@ from convrnn.training.distributed import (
     process_group,
     world_size,
 )
+from convrnn.training.files import check_writable
 from convrnn.training.seeding import seed_everything
 
 # What each optional capability lets a trained run do (a method of the same name on the task).
@@ -132,6 +133,7 @@ class Task(ABC):
         (the others return ``{}`` at once). Every rank returns the scores.
         """
         device = resolve_device(device)
+        check_writable(out, kind="directory", where="train", argument="out")
         launched = launch()
         if launched is not None and launched.world_size > 1 and not self.data_parallel:
             if launched.rank != 0:
@@ -224,8 +226,7 @@ class Task(ABC):
         model, config = self.load_model(run)
         signature = self.export_signature(model, config)
         path = Path(out) if out is not None else Path(run) / f"model.{format}"
-        if path.exists() and path.is_dir():
-            raise ValueError(f"export: argument 'out' expected a file path, got the directory '{path}'")
+        check_writable(path, kind="file", where="export", argument="out")
         if format in signature.refused:
             raise ValueError(f"export: the {self.name} model cannot be written as {format}: "
                              f"{signature.refused[format]}; use --format "
