@@ -227,3 +227,20 @@ def test_an_unforeseen_error_is_one_line_with_the_debug_hint(place, monkeypatch,
                                        "(run `convrnn --debug eval …` for the traceback)\n")
     with pytest.raises(ZeroDivisionError, match="deep inside"):
         main(["--debug", "eval", "run"])
+
+
+def test_a_loss_gone_non_finite_is_one_line_naming_the_step_and_checkpoint(place, monkeypatch, capsys):
+    import convrnn.tasks.image
+    from convrnn.training import NonFiniteLossError
+
+    def diverges(self, run, **options):
+        raise NonFiniteLossError(7, run.out / "checkpoints" / "last", 6)
+
+    monkeypatch.chdir(place)
+    monkeypatch.setattr(convrnn.tasks.image.ImageRecipe, "fit", diverges)
+    assert main(["train", "digits", "--out", "diverged", "--no-progress"]) == 1
+    assert capsys.readouterr().err == (
+        "convrnn: error: fit: the training loss became NaN or infinite at step 7; training stopped before saving "
+        "anything trained on it; the last good checkpoint is 'diverged/checkpoints/last' (step 6), which --resume "
+        "continues from (the same settings on the same data meet the same step again: for a smaller learning rate "
+        "start afresh)\n")

@@ -477,6 +477,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             raise
         print(f"convrnn: error: {' '.join(str(message).split())}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:  # NonFiniteLossError: names the step and the last good checkpoint
+        if args.debug:
+            raise
+        print(f"convrnn: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("convrnn: interrupted", file=sys.stderr)
         return 130

@@ -33,6 +33,7 @@ from convrnn.training.distributed import (
     wrap_model,
 )
 from convrnn.training.evaluate import evaluate
+from convrnn.training.finite import FiniteLoss, NonFiniteLossError
 from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState, History
 from convrnn.training.loggers import CSVLogger, ProgressBar, TensorBoardLogger
@@ -52,6 +53,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "EarlyStopping",
+    "FiniteLoss",
     "FitState",
     "History",
     "Launch",
@@ -60,6 +62,7 @@ __all__ = [
     "Mean",
     "MeanAbsoluteError",
     "Metric",
+    "NonFiniteLossError",
     "PassPartSampler",
     "ProgressBar",
     "ResumableSampler",
