@@ -38,6 +38,7 @@ from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState, History
 from convrnn.training.loggers import CSVLogger, ProgressBar, TensorBoardLogger
 from convrnn.training.metrics import Accuracy, Mean, MeanAbsoluteError, Metric, edit_distance
+from convrnn.training.run_lock import RunLock, RunLockedError
 from convrnn.training.sampling import ResumableSampler, make_loader
 from convrnn.training.seeding import get_rng_state, seed_everything, set_rng_state
 from convrnn.training.sharding import RowShard, ShardedBatchSampler, per_rank, shard_loader
@@ -67,6 +68,8 @@ __all__ = [
     "ProgressBar",
     "ResumableSampler",
     "RowShard",
+    "RunLock",
+    "RunLockedError",
     "ShardedBatchSampler",
     "StepOutput",
     "TensorBoardLogger",
