@@ -6,24 +6,34 @@ recipe's task kind (:class:`convrnn.tasks.Task`): its declared capabilities (``s
 ``embed``, …) and ``train`` options (``--cell``), never its class.
 Errors a user can cause (bad arguments, missing files, unknown recipes) are raised as
 ``ValueError``/``TypeError``/``FileNotFoundError``/``KeyError`` and printed as one line,
-``convrnn: error: ...``, with exit status 2 — never a traceback.
+``convrnn: error: ...``, with exit status 2 — never a traceback; a usage error argparse finds is one
+line too, ``convrnn <cmd>: error: ...``. Anything else unforeseen is caught by the guard in :func:`main`:
+one line and a hint that ``convrnn --debug …`` shows the traceback (status 1).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from convrnn import __version__
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, KeyError, NotADirectoryError)
 
 
-class _Parser(argparse.ArgumentParser):
+class _OneLineParser(argparse.ArgumentParser):
+    """A parser whose usage errors are one line, ``PROG: error: MESSAGE (see PROG --help)``, status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Parser(_OneLineParser):
     """The top-level parser: its help ends with the recipes and their task kinds, gathered only
     when help is shown (it imports every recipe)."""
 
@@ -49,7 +59,8 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"convrnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=argparse.ArgumentParser)
+    parser.add_argument("--debug", action="store_true", help="on an unexpected error, show its Python traceback")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
 
     p = sub.add_parser("train", help="train a recipe on its real data set (e.g. `convrnn train mnist`)")
     p.add_argument("recipe", help="a recipe name (see `convrnn train --list`)", nargs="?")
@@ -82,7 +93,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="use a trained model: classify images (.png/.pgm/.npy), tag or score text")
     p.add_argument("checkpoint", help="a run directory, a model directory, or a file written by `convrnn export`")
     p.add_argument("files", nargs="+", help="inputs: image files for image recipes, text for text recipes")
-    p.add_argument("--top", type=int, default=3, help="how many classes to show per file")
+    p.add_argument("--top", type=_at_least(1), default=3, help="how many classes to show per file")
     p.add_argument("--stream", action="store_true",
                    help="tag each text word by word as it arrives, each tag once final (look-ahead taggers)")
     p.set_defaults(func=_cmd_predict)
@@ -127,9 +138,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--similar", nargs="+", default=[], metavar="WORD", help="words whose nearest words to show")
     p.add_argument("--analogy", nargs=3, action="append", default=[], metavar=("A", "B", "C"),
                    help="show the best words for A − B + C (paris france spain → madrid); may repeat")
-    p.add_argument("--top", type=int, default=10, help="how many words per query (default 10)")
+    p.add_argument("--top", type=_at_least(1), default=10, help="how many words per query (default 10)")
     p.add_argument("--method", default="3cosadd", choices=["3cosadd", "3cosmul"], help="analogy scoring")
-    p.add_argument("--restrict", type=int, default=None, help="search only the N most frequent words")
+    p.add_argument("--restrict", type=_at_least(1), default=None, help="search only the N most frequent words")
     p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("summary", help="per-layer table: output shape, parameters, MACs, receptive field")
@@ -162,6 +173,24 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _at_least(minimum: int) -> Any:
+    """An argparse type: an int ≥ ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int ≥ {minimum}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an int ≥ {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+MAX_SUMMARY_ELEMENTS = 1 << 28  # one example's input: 256 Mi values (1 GiB of float32)
+
+
 def _parse_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
@@ -169,6 +198,9 @@ def _parse_shape(text: str) -> tuple[int, ...]:
         raise ValueError(f"--input-shape: expected integers like 1,28,28, got {text!r}") from None
     if not shape or min(shape) < 1:
         raise ValueError(f"--input-shape: expected positive integers like 1,28,28, got {text!r}")
+    if math.prod(shape) > MAX_SUMMARY_ELEMENTS:
+        raise ValueError(f"--input-shape: expected at most {MAX_SUMMARY_ELEMENTS} values in one example, got {text!r} "
+                         f"({math.prod(shape)} values)")
     return shape
 
 
@@ -187,10 +219,13 @@ def _recipe_of_run(path: str, *, required: bool = True) -> Any:
 def _cmd_train(args: argparse.Namespace) -> int:
     from convrnn.recipes import get_recipe
 
-    if args.list or args.recipe is None:
+    if args.list:
         for line in _recipe_lines():
             print(line)
         return 0
+    if args.recipe is None:
+        raise ValueError("train: argument 'recipe' is missing: expected a recipe name, e.g. `convrnn train digits` "
+                         "(`convrnn train --list` lists them)")
     from convrnn.training.distributed import launch
 
     if not args.dist_timeout > 0:  # also refuses nan
@@ -412,16 +447,41 @@ def _rank_of_launch() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as leaving:  # --help, --version, or a usage error already printed in one line
+        return leaving.code if isinstance(leaving.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     try:
+        return _dispatch(args)
+    except Exception as error:  # the guard: nothing unforeseen reaches the user as a traceback
+        if args.debug:
+            raise
+        where = f"convrnn {args.command}" if getattr(args, "command", None) else "convrnn"
+        text = " ".join(str(error).split()) or "(no message)"
+        print(f"{where}: error: unexpected {type(error).__name__}: {text} (run `convrnn --debug {args.command} …` "
+              "for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """``args.func(args)``, with the errors a user can cause, interruptions and a lost process of a
+    torchrun launch each turned into one line and its exit status."""
+    try:
         return int(args.func(args) or 0)
     except USER_ERRORS as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"convrnn: error: {message}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"convrnn: error: {' '.join(str(message).split())}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:  # NonFiniteLossError: names the step and the last good checkpoint
+        if args.debug:
+            raise
+        print(f"convrnn: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("convrnn: interrupted", file=sys.stderr)
         return 130

@@ -179,6 +179,6 @@ def test_export_refusals_are_one_line(run_dir, tmp_path):
     out, _ = run_dir
     result = run_cli("export", str(out), "--out", str(tmp_path))
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0
-    assert "argument 'out' expected a file path, got the directory" in result.stderr
+    assert "argument 'out' expected a file to write, got" in result.stderr
     result = run_cli("export", str(tmp_path / "missing"))
     assert result.returncode == 2 and result.stderr.startswith("convrnn: error: ")

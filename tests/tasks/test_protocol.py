@@ -115,7 +115,7 @@ def test_train_seeds_every_generator_before_fit(tmp_path):
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"epochs": 0}, "train: argument 'epochs' expected an int ≥ 1, got 0"),
-    ({"lr": -1.0}, "train: argument 'lr' expected a positive number, got -1.0"),
+    ({"lr": -1.0}, "train: argument 'lr' expected a positive finite number, got -1.0"),
     ({"limit": 0}, "train: argument 'limit' expected an int ≥ 1, got 0"),
     ({"device": "toaster"}, "train: argument 'device' expected a device name such as 'cpu'"),
 ])

@@ -20,7 +20,7 @@ def test_defaults_hold_where_nothing_is_given_and_overrides_win():
 @pytest.mark.parametrize(("arguments", "options", "message"), [
     ((True, None, None), {}, "'epochs' expected an int ≥ 1, got True"),
     ((None, 0, None), {}, "'batch_size' expected an int ≥ 1, got 0"),
-    ((None, None, "fast"), {}, "'lr' expected a positive number, got 'fast'"),
+    ((None, None, "fast"), {}, "'lr' expected a positive finite number, got 'fast'"),
     ((None, None, None), {"limit": 1, "min_limit": 2, "limit_unit": "tokens"}, "'limit' expected an int ≥ 2 tokens"),
 ])
 def test_bad_settings_name_the_argument(arguments, options, message):
@@ -60,3 +60,15 @@ def test_the_batch_is_global_and_the_launch_is_recorded():
     assert settings.per_rank_batch == 8
     assert settings.launch() == {"world_size": 4, "per_rank_batch": 8, "backend": "nccl"}
     assert Settings(1, 32, 0.1).launch() == {"world_size": 1, "per_rank_batch": 32, "backend": None}
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("meta", "expected a device that holds data"),
+    ("xpu", "argument 'device' is 'xpu', but this machine"),
+    ("cuda:99", "argument 'device' is 'cuda:99'"),
+])
+def test_a_device_without_data_or_absent_from_this_torch_is_refused(device, message):
+    if device.startswith("xpu") and torch.xpu.is_available():
+        device, message = "xpu:99", "argument 'device' is 'xpu:99'"
+    with pytest.raises(ValueError, match=message):
+        resolve_device(device, where="train")

@@ -26,14 +26,41 @@ def read_image(path: str | os.PathLike[str]) -> Tensor:
         raise FileNotFoundError(f"no such image file: '{path}'")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-        return _to_chw(array, path)
+        return _to_chw(read_npy(path), path)
     data = path.read_bytes()
     if data.startswith(PNG_SIGNATURE):
-        return _to_chw(_decode_png(data, path), path)
-    if data[:2] in (b"P5", b"P6"):
-        return _to_chw(_decode_pnm(data, path), path)
-    raise ValueError(f"'{path}': expected a .npy, binary PGM/PPM or PNG image, got an unknown format")
+        decode, what = _decode_png, "PNG"
+    elif data[:2] in (b"P5", b"P6"):
+        decode, what = _decode_pnm, "PGM/PPM"
+    else:
+        raise ValueError(f"'{path}': expected a .npy, binary PGM/PPM or PNG image, got an unknown format")
+    try:
+        image = decode(data, path)
+    except (struct.error, zlib.error, ValueError, IndexError, OverflowError) as error:
+        if str(error).startswith(f"'{path}'"):
+            raise
+        raise ValueError(f"'{path}': a truncated or corrupt {what} file ({error})") from None
+    return _to_chw(image, path)
+
+
+def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """The array of a ``.npy`` file, never unpickling; ``ValueError`` naming the file if it is empty,
+    truncated, holds objects or is not a ``.npy`` file at all."""
+    with open(path, "rb") as file:
+        magic = file.read(6)
+    if not magic:
+        raise ValueError(f"'{path}': an empty .npy file (no header, no data)")
+    if magic != b"\x93NUMPY":
+        raise ValueError(f"'{path}': not a .npy array file (it does not start with the .npy magic \\x93NUMPY)")
+    try:
+        return np.load(path, allow_pickle=False)
+    except EOFError:
+        raise ValueError(f"'{path}': an empty .npy file (no header, no data)") from None
+    except (ValueError, OSError) as error:
+        if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError):
+            raise
+        detail = "it holds Python objects (pickled), which are never loaded" if "pickle" in str(error) else error
+        raise ValueError(f"'{path}': not a valid .npy array file: {detail}") from None
 
 
 def _to_chw(array: np.ndarray, path: Path) -> Tensor:

@@ -56,12 +56,19 @@ def espeak_executable() -> str:
 def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """``(samples (T,) float32 in [−1, 1), sample rate)`` of a 16-bit PCM WAV file; several
     channels are averaged to one."""
-    with wave.open(str(path), "rb") as file:
-        if file.getsampwidth() != 2:
-            raise ValueError(f"{Path(path).name}: expected 16-bit PCM, got "
-                             f"{8 * file.getsampwidth()}-bit samples")
-        channels, rate = file.getnchannels(), file.getframerate()
-        pcm = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2")
+    try:
+        with wave.open(str(path), "rb") as file:
+            if file.getsampwidth() != 2:
+                raise ValueError(f"{Path(path).name}: expected 16-bit PCM, got "
+                                 f"{8 * file.getsampwidth()}-bit samples")
+            channels, rate, frames = file.getnchannels(), file.getframerate(), file.getnframes()
+            data = file.readframes(frames)
+    except (wave.Error, EOFError) as error:
+        raise ValueError(f"'{path}': not a valid WAV file: {error or 'truncated'}") from None
+    if channels < 1 or len(data) != frames * channels * 2:
+        raise ValueError(f"'{path}': a truncated WAV file (its header promises {frames} frames of {channels} 16-bit "
+                         f"channel(s), {frames * channels * 2} bytes; it holds {len(data)})")
+    pcm = np.frombuffer(data, dtype="<i2")
     samples = pcm.reshape(-1, channels).mean(axis=1) / 32768.0
     return samples.astype(np.float32), rate
 

@@ -51,6 +51,8 @@ from convrnn.training.distributed import (
     process_group,
     world_size,
 )
+from convrnn.training.files import check_writable
+from convrnn.training.run_lock import RunLock
 from convrnn.training.seeding import seed_everything
 
 # What each optional capability lets a trained run do (a method of the same name on the task).
@@ -120,8 +122,10 @@ class Task(ABC):
 
         ``epochs``, ``batch_size`` and ``lr`` override the recipe's defaults; ``seed`` seeds every
         generator; ``device`` is a torch device this machine has; ``resume=True`` continues from
-        ``out/checkpoints/last`` bit for bit; ``limit`` trains on the first ``limit`` examples only
-        (smoke runs); ``progress`` shows a progress bar. ``options`` are the kind's own (see its ``fit``).
+        ``out/checkpoints/last`` bit for bit; a second run into the same ``out`` while one trains is
+        refused (``RunLockedError``: ``out/.lock``, which a dead process never holds); ``limit`` trains
+        on the first ``limit`` examples only (smoke runs); ``progress`` shows a progress bar. ``options``
+        are the kind's own (see its ``fit``).
 
         Under torchrun (``torchrun --nproc_per_node=P -m convrnn train …``, or a script calling this
         in every process) the processes train one run together: each joins the process group (gloo
@@ -132,6 +136,7 @@ class Task(ABC):
         (the others return ``{}`` at once). Every rank returns the scores.
         """
         device = resolve_device(device)
+        check_writable(out, kind="directory", where="train", argument="out")
         launched = launch()
         if launched is not None and launched.world_size > 1 and not self.data_parallel:
             if launched.rank != 0:
@@ -152,11 +157,12 @@ class Task(ABC):
             if settings.batch_size % settings.world_size:
                 raise ValueError(f"train: the batch size {settings.batch_size} is the global batch, split over the "
                                  f"{settings.world_size} processes; expected a multiple of {settings.world_size}")
-            if settings.resume and main:
-                _note_resumed_launch(Path(out), settings)
-            seed_everything(settings.seed)
-            given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit}
-            return self.fit(Run(self.name, Path(out), settings, given), **options)
+            with RunLock(out, where="train") if main else nullcontext():   # rank 0 alone writes out
+                if settings.resume and main:
+                    _note_resumed_launch(Path(out), settings)
+                seed_everything(settings.seed)
+                given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit}
+                return self.fit(Run(self.name, Path(out), settings, given), **options)
 
     def run_settings(self, **overrides: Any) -> Settings:
         """The run's settings: the recipe's ``epochs``, ``batch_size`` and ``lr`` where the command line
@@ -224,8 +230,7 @@ class Task(ABC):
         model, config = self.load_model(run)
         signature = self.export_signature(model, config)
         path = Path(out) if out is not None else Path(run) / f"model.{format}"
-        if path.exists() and path.is_dir():
-            raise ValueError(f"export: argument 'out' expected a file path, got the directory '{path}'")
+        check_writable(path, kind="file", where="export", argument="out")
         if format in signature.refused:
             raise ValueError(f"export: the {self.name} model cannot be written as {format}: "
                              f"{signature.refused[format]}; use --format "

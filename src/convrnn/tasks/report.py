@@ -38,6 +38,7 @@ from convrnn.tasks.language_model import load_language_model
 from convrnn.tasks.protocol import Task
 from convrnn.tasks.runs import run_config
 from convrnn.tasks.sequence import load_sequence_model
+from convrnn.training.files import check_writable
 
 
 def is_language_model(config: dict[str, Any]) -> bool:
@@ -150,6 +151,7 @@ def build_report(run: str | os.PathLike[str], *, recipe: Task | None = None, bat
 def write_report(run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, **options: Any) -> Path:
     """Write :func:`build_report` of ``run`` to ``out`` (default ``RUN/report.html``) atomically."""
     path = Path(out) if out is not None else Path(run) / "report.html"
+    check_writable(path, kind="file", where="report", argument="out")
     return write_atomic(path, build_report(run, **options))
 
 

@@ -8,6 +8,8 @@ A run directory holds, whatever its task::
     OUT/<other>/                   further models of some recipes (``cnn``, ``baseline``)
     OUT/log.csv                    one row per epoch (``<other>_log.csv`` for the others)
     OUT/scores.json                test scores, wall time, settings, launch (processes, per-process batch)
+    OUT/.lock                      only while a run trains into OUT: its pid, host and start (a second run
+                                   is refused; see convrnn.training.run_lock)
 
 Under torchrun rank 0 alone writes it; every process reads the checkpoints back.
 """

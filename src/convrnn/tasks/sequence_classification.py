@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from convrnn.data.image_files import read_npy
 from convrnn.models.sequence_classifier import RecurrentClassifier
 from convrnn.tasks.image import classification_scores
 from convrnn.tasks.protocol import ExportSignature
@@ -138,7 +139,7 @@ def read_sequence_file(path: str, *, features: int) -> np.ndarray:
     if not file.is_file():
         raise FileNotFoundError(f"predict: no such file: '{path}'")
     if file.suffix == ".npy":
-        series = np.load(file, allow_pickle=False)
+        series = read_npy(file)
     else:
         try:
             series = np.loadtxt(file, delimiter="," if "," in file.read_text() else None, ndmin=2)

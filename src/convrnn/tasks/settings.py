@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,23 @@ def resolve_device(device: Any, *, where: str = "train") -> str:
         if parsed.index is not None and parsed.index >= count:
             raise ValueError(f"{where}: argument 'device' is {str(device)!r}, but this machine has {count} CUDA "
                              f"device{'s' if count > 1 else ''} (cuda:0 … cuda:{count - 1})")
-    elif parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"{where}: argument 'device' is {str(device)!r}, but MPS is not available here; use 'cpu'")
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"{where}: argument 'device' is {str(device)!r}, but MPS is not available here; "
+                             "use 'cpu'")
+    elif parsed.type == "meta":
+        raise ValueError(f"{where}: argument 'device' expected a device that holds data, such as 'cpu' or 'cuda', "
+                         "got 'meta' (tensors with shapes only)")
+    elif parsed.type != "cpu":  # xpu, hpu, mtia, privateuseone…: only where this torch has one and it is there
+        backend = getattr(torch, parsed.type, None)
+        available = getattr(backend, "is_available", None)
+        try:
+            present = bool(callable(available) and available())
+        except Exception:  # a backend this build lacks may raise rather than answer
+            present = False
+        if not present:
+            raise ValueError(f"{where}: argument 'device' is {str(device)!r}, but this machine (torch "
+                             f"{torch.__version__}) has no {parsed.type} device; use 'cpu'")
     return str(device)
 
 
@@ -75,8 +91,8 @@ def resolve_settings(defaults: Any, epochs: int | None, batch_size: int | None, 
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"train: argument '{name}' expected an int ≥ 1, got {value!r}")
-    if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
-        raise ValueError(f"train: argument 'lr' expected a positive number, got {lr!r}")
+    if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0 < lr < math.inf:
+        raise ValueError(f"train: argument 'lr' expected a positive finite number, got {lr!r}")
     check_limit(limit, min_limit=min_limit, unit=limit_unit)
     return Settings(epochs, batch_size, float(lr), seed, resolve_device(device), resume, progress, limit)
 

@@ -33,10 +33,12 @@ from convrnn.training.distributed import (
     wrap_model,
 )
 from convrnn.training.evaluate import evaluate
+from convrnn.training.finite import FiniteLoss, NonFiniteLossError
 from convrnn.training.fit import fit
 from convrnn.training.fit_state import FitState, History
 from convrnn.training.loggers import CSVLogger, ProgressBar, TensorBoardLogger
 from convrnn.training.metrics import Accuracy, Mean, MeanAbsoluteError, Metric, edit_distance
+from convrnn.training.run_lock import RunLock, RunLockedError
 from convrnn.training.sampling import ResumableSampler, make_loader
 from convrnn.training.seeding import get_rng_state, seed_everything, set_rng_state
 from convrnn.training.sharding import RowShard, ShardedBatchSampler, per_rank, shard_loader
@@ -52,6 +54,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "EarlyStopping",
+    "FiniteLoss",
     "FitState",
     "History",
     "Launch",
@@ -60,10 +63,13 @@ __all__ = [
     "Mean",
     "MeanAbsoluteError",
     "Metric",
+    "NonFiniteLossError",
     "PassPartSampler",
     "ProgressBar",
     "ResumableSampler",
     "RowShard",
+    "RunLock",
+    "RunLockedError",
     "ShardedBatchSampler",
     "StepOutput",
     "TensorBoardLogger",

@@ -136,7 +136,9 @@ class Checkpoint(Callback):
     steps and every ``every_epochs`` epochs, ``best/`` whenever ``monitor`` improves.
 
     Resume with ``fit(..., resume=directory / "last")``. Only rank 0 writes; each save replaces
-    the previous one atomically, so ``last/`` is always a complete checkpoint.
+    the previous one atomically, so ``last/`` is always a complete checkpoint. No save happens once a
+    training loss was NaN or ±inf (``fit`` stops with ``NonFiniteLossError`` naming ``last_saved``, the
+    ``(directory, step)`` of the last save of ``last/``, or of the checkpoint resumed from).
     """
 
     order = 100
@@ -154,6 +156,11 @@ class Checkpoint(Callback):
         self.monitor = monitor
         self.mode = check_choice("mode", mode, ("min", "max"), where="Checkpoint")
         self.best: float | None = None
+        self.last_saved: tuple[Path, int] | None = None
+
+    def on_fit_start(self, state: FitState) -> None:
+        resumed = state.global_step > 0 and (self.last / "manifest.json").is_file()
+        self.last_saved = (self.last, state.global_step) if resumed else None
 
     @property
     def last(self) -> Path:
@@ -178,9 +185,12 @@ class Checkpoint(Callback):
 
     def _save(self, state: FitState, path: Path) -> None:
         # every rank gets here at the same step: the epoch's sums are added over ranks first
+        state.check_finite()
         sums = state.running_sums()
         if state.is_main_process:
             state.save_checkpoint(path, running_sums=sums)
+        if path == self.last:
+            self.last_saved = (path, state.global_step)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}

@@ -97,6 +97,10 @@ def fit(
         config, metadata: JSON stored in every checkpoint, e.g.
             ``{"recipe": name, "model": {...}}`` so the model can be rebuilt from it.
 
+    A training loss that becomes NaN or ±inf stops the run (at the next log, epoch end or checkpoint,
+    whichever comes first, and before anything trained on it is saved) with
+    :class:`~convrnn.training.finite.NonFiniteLossError`, naming the step and the last good checkpoint.
+
     Under ``torchrun`` (after :func:`init_distributed`) the model is wrapped in
     ``DistributedDataParallel``, Datasets are sharded over ranks (``batch_size`` is per
     process; the validation set is shared out without padding), the loss, metrics and samples/s
@@ -139,6 +143,7 @@ def fit(
         if state.epoch_finished:
             _next_epoch(state)
 
+    state.finite.start(state.global_step)
     try:
         for callback in callbacks:
             callback.on_fit_start(state)
@@ -202,6 +207,7 @@ def _train_epoch(state: FitState, loader: DataLoader[Any], loss: Callable[..., T
         if per_step and scheduler is not None:
             scheduler.step()
         state.train_loss.update(output.loss, output.size)
+        state.finite.update(output.loss)
         if output.outputs is not None:
             for metric in metrics:
                 metric.update(output.outputs, output.targets)
@@ -213,6 +219,7 @@ def _train_epoch(state: FitState, loader: DataLoader[Any], loss: Callable[..., T
             hook(state)
         if state.global_step % log_every == 0:
             # every rank reaches this step together, so the sums can be added over ranks here
+            state.check_finite()
             now = time.perf_counter()
             logs = {"loss": state.train_loss.compute()}
             for name, metric in state.train_metrics.items():
@@ -222,6 +229,7 @@ def _train_epoch(state: FitState, loader: DataLoader[Any], loss: Callable[..., T
             for callback in state.callbacks:
                 callback.on_log(state, logs)
             samples_since_log, last_log = 0, now
+    state.check_finite()
     return samples
 
 

@@ -21,6 +21,7 @@ from torch.optim import Optimizer
 
 from convrnn.training import distributed
 from convrnn.training.checkpoint import LoadedCheckpoint, save_checkpoint
+from convrnn.training.finite import FiniteLoss, NonFiniteLossError
 from convrnn.training.metrics import Mean, Metric
 
 __all__ = ["FitState", "History", "Resumable"]
@@ -83,6 +84,19 @@ class FitState:
     history: History = field(default_factory=History)
     train_loss: Mean = field(default_factory=Mean)
     train_metrics: dict[str, Metric] = field(default_factory=dict)
+    finite: FiniteLoss = field(default_factory=FiniteLoss)
+
+    def check_finite(self) -> None:
+        """Raise :class:`~convrnn.training.finite.NonFiniteLossError` if a training loss since fit
+        started was NaN or ±inf, naming the step and the last checkpoint a callback saved before it
+        (callbacks with a ``last_saved = (directory, step)`` attribute, as ``Checkpoint``). Under DDP a
+        collective."""
+        step = self.finite.first_bad_step()
+        if step is None:
+            return
+        saved = [callback.last_saved for callback in self.callbacks if getattr(callback, "last_saved", None)]
+        directory, saved_step = saved[-1] if saved else (None, None)
+        raise NonFiniteLossError(step, directory, saved_step)
 
     def running_sums(self) -> dict[str, Any]:
         """The epoch's running loss and metric sums (their state dicts), summed over ranks under
