@@ -460,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         where = f"convrnn {args.command}" if getattr(args, "command", None) else "convrnn"
-        text = " ".join(str(error).split()) or "(no message)"
+        text = _one_line(str(error)) or "(no message)"
         print(f"{where}: error: unexpected {type(error).__name__}: {text} (run `convrnn --debug {args.command} …` "
               "for the traceback)", file=sys.stderr)
         return 1
@@ -475,7 +475,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         if args.debug:
             raise
-        print(f"convrnn: error: {' '.join(str(message).split())}", file=sys.stderr)
+        print(f"convrnn: error: {_one_line(str(message))}", file=sys.stderr)
         return 2
     except FloatingPointError as error:  # NonFiniteLossError: names the step and the last good checkpoint
         if args.debug:
@@ -512,3 +512,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _one_line(message: str) -> str:
+    """``message`` on one line: line breaks (and the indentation after them) become one space; the
+    spaces inside a line stay as they are (a quoted input of three spaces is shown as given)."""
+    return " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
