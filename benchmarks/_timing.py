@@ -19,10 +19,19 @@ def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> 
     return statistics.median(times)
 
 
+def wall_time(fn: Callable[[], object]) -> float:
+    """Seconds one call of ``fn`` takes on the wall clock."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def interleaved_ratio(fn: Callable[[], object], baseline: Callable[[], object], repeats: int = 7,
-                      warmup: int = 2) -> tuple[float, float]:
+                      warmup: int = 2, clock: Callable[[Callable[[], object]], float] = wall_time
+                      ) -> tuple[float, float]:
     """Median times of ``fn`` and ``baseline``, timed alternately (and in alternating order, since the
-    first of a pair pays the page faults of memory the allocator just returned) so drifts hit both."""
+    first of a pair pays the page faults of memory the allocator just returned) so drifts hit both;
+    ``clock(f)`` times one call (default the wall clock; CUDA events on a GPU)."""
     for _ in range(warmup):
         fn()
         baseline()
@@ -30,9 +39,7 @@ def interleaved_ratio(fn: Callable[[], object], baseline: Callable[[], object], 
     for repeat in range(repeats):
         pairs = ((fn, ours), (baseline, base))
         for target, times in pairs if repeat % 2 == 0 else pairs[::-1]:
-            start = time.perf_counter()
-            target()
-            times.append(time.perf_counter() - start)
+            times.append(clock(target))
     return statistics.median(ours), statistics.median(base)
 
 

@@ -28,14 +28,13 @@ if "--dry-run" in sys.argv:     # before anything imports Triton
 
 import argparse
 import contextlib
-import statistics
-import time
 from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from _timing import interleaved_ratio, wall_time
 from convrnn.layers.recurrent import QRNN, RNN, MinGRU, MinLSTM
 from convrnn.layers.recurrent.gpu.dispatch import backend, kernels_everywhere
 
@@ -71,9 +70,7 @@ class Clock:
 
     def __call__(self, fn: Callable[[], object]) -> float:
         if not self.cuda:
-            start = time.perf_counter()
-            fn()
-            return time.perf_counter() - start
+            return wall_time(fn)
         begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         begin.record()
         fn()
@@ -90,20 +87,6 @@ class Clock:
         fn()
         torch.cuda.synchronize()
         return (torch.cuda.max_memory_allocated() - before) / 2 ** 20
-
-
-def interleaved(clock: Clock, fn: Callable[[], object], baseline: Callable[[], object], repeats: int,
-                warmup: int) -> tuple[float, float]:
-    """Medians of ``fn`` and ``baseline`` timed alternately (in alternating order)."""
-    for _ in range(warmup):
-        fn()
-        baseline()
-    ours, base = [], []
-    for repeat in range(repeats):
-        pairs = ((fn, ours), (baseline, base))
-        for target, times in pairs if repeat % 2 == 0 else pairs[::-1]:
-            times.append(clock(target))
-    return statistics.median(ours), statistics.median(base)
 
 
 def step(module: nn.Module, x: torch.Tensor, lengths: torch.Tensor | None, training: bool, autocast: bool,
@@ -171,7 +154,7 @@ def cell_rows(args: argparse.Namespace, device: torch.device, clock: Clock) -> l
                 # (a CPU's oneDNN LSTM may refuse bfloat16: the dry run's baseline stays float32)
                 base_call = step(base, x, lengths, training, autocast and not args.dry_run, packed_baseline=True)
                 with engine(args.dry_run):
-                    mine, theirs = interleaved(clock, ours_call, base_call, args.repeats, args.warmup)
+                    mine, theirs = interleaved_ratio(ours_call, base_call, args.repeats, args.warmup, clock=clock)
                     memory = clock.peak(ours_call)
                 base_memory = clock.peak(base_call)
                 rows.append(f"{name:18} {N:3} {T:5} {F:4} {H:5}  {'train' if training else 'infer':5} "
@@ -198,7 +181,7 @@ def parallel_rows(args: argparse.Namespace, device: torch.device, clock: Clock) 
                 ours_call = step(ours, x, None, training, False)
                 base_call = step(base, x, None, training, False)
                 with engine(args.dry_run):
-                    mine, theirs = interleaved(clock, ours_call, base_call, args.repeats, args.warmup)
+                    mine, theirs = interleaved_ratio(ours_call, base_call, args.repeats, args.warmup, clock=clock)
                     memory = clock.peak(ours_call)
                 rows.append(f"{name:18} {N:3} {T:5} {F:4} {H:5}  {'train' if training else 'infer':5} fp32 "
                             f"{chosen:20} {mine * 1e3:9.2f} {theirs * 1e3:9.2f} {mine / theirs:6.2f}× "

@@ -20,12 +20,12 @@ For the keyword spotter's causal variant (22,050 Hz, 10 ms hop; ``KeywordSpotter
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 
 import torch
 
 import convrnn
+from _timing import median_time
 from convrnn.models.keyword_spotter import KeywordSpotter
 from convrnn.models.tagger import Tagger
 
@@ -46,14 +46,7 @@ def stream_times(stream: convrnn.stream.Stream, chunks: list) -> list[float]:
 
 def offline_time(fn, repeats: int = 5) -> float:
     with torch.inference_mode():
-        fn()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
+        return median_time(fn, repeats, warmup=1)
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)

@@ -2,6 +2,7 @@
 shapes) goes through every code path of the GPU timing tables, and bad arguments are refused."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "recurrent_gpu.py"
 
 
 def load():
+    if str(SCRIPT.parent) not in sys.path:   # as `python benchmarks/recurrent_gpu.py` has it: _timing beside it
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("recurrent_gpu", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
