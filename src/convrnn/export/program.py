@@ -79,7 +79,9 @@ def export_model(model: nn.Module, args: tuple[Any, ...], path: str | os.PathLik
         raise ValueError(f"export_model: argument 'minimums' expected names of dynamic axes, got {unknown}")
     axes: dict[str, Dim] = {name: Dim(name, min=least) for name, least in minimums.items()}
     shapes_per_leaf = [_dims(dynamic[name], leaf, axes) for name, leaf in zip(names, leaves, strict=True)]
-    dynamic_shapes = pytree.tree_unflatten(shapes_per_leaf, input_spec)
+    # all fixed (a stream's chunk step): no dynamic shapes at all (their tree would have to follow *args)
+    dynamic_shapes = (None if all(dims is None for dims in shapes_per_leaf)
+                      else tuple(pytree.tree_unflatten(shapes_per_leaf, input_spec)))
     model = model.eval()
     with torch.no_grad():
         outputs = model(*args)
@@ -114,15 +116,16 @@ def export_model(model: nn.Module, args: tuple[Any, ...], path: str | os.PathLik
     return contract
 
 
-def _program_bytes(model: nn.Module, args: tuple[Any, ...], format: str, dynamic_shapes: Any, names: list[str],
+def _program_bytes(model: nn.Module, args: tuple[Any, ...], format: str, dynamic_shapes: tuple[Any, ...] | None,
+                   names: list[str],
                    output_names: list[str]) -> bytes:
     buffer = io.BytesIO()
     if format == "pt2":
-        program = torch.export.export(model, tuple(args), dynamic_shapes=tuple(dynamic_shapes),
+        program = torch.export.export(model, tuple(args), dynamic_shapes=dynamic_shapes,
                                       prefer_deferred_runtime_asserts_over_guards=True)
         torch.export.save(program, buffer)
     else:
-        onnx_program = torch.onnx.export(model, tuple(args), dynamo=True, dynamic_shapes=tuple(dynamic_shapes),
+        onnx_program = torch.onnx.export(model, tuple(args), dynamo=True, dynamic_shapes=dynamic_shapes,
                                          input_names=names, output_names=output_names, verbose=False)
         onnx_program.save(buffer)
     return buffer.getvalue()
