@@ -106,7 +106,8 @@ def export_stream(model: Any, chunk: Tensor, path: str | os.PathLike[str], *, fo
     args = (chunk, *state)
     fixed = {name: [None] * tensor.dim() for name, tensor in zip(names, args, strict=True)}
     return export_model(chunk_model, args, path, dynamic=fixed, names=names,
-                        output_names=chunk_model.output_names(), format=format, extra={**dict(extra or {}), "stream": details})
+                        output_names=chunk_model.output_names(), format=format,
+                        extra={**dict(extra or {}), "stream": details})
 
 
 def _partial_chunk_outputs(stream: Stream, chunk: Tensor, axis: int, state: tuple[Tensor, ...]
