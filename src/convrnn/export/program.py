@@ -176,9 +176,10 @@ class ExportedModel:
 
     ONNX files run in onnxruntime (``pip install 'convrnn[onnx]'``), ``.pt2`` files in
     ``torch.export.load``'s program. ``.eval()``, ``.train(False)``, ``.training`` and ``.to("cpu")``
-    are accepted (no-ops), so code written for the module runs unchanged."""
+    are accepted (no-ops), so code written for the module runs unchanged. ``threads``: onnxruntime's
+    threads (default: its own, every core); a ``.pt2`` program runs on torch's (``torch.set_num_threads``)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         self.path = Path(path)
         self.contract = read_contract(self.path)
         data = self.path.read_bytes()
@@ -194,7 +195,10 @@ class ExportedModel:
             except ImportError:
                 raise ValueError(f"'{self.path}' is an ONNX model, and running it needs onnxruntime: "
                                  f"pip install 'convrnn[onnx]'") from None
-            self._session = onnxruntime.InferenceSession(data)
+            options = onnxruntime.SessionOptions()
+            if threads is not None:   # onnxruntime's own default: every core
+                options.intra_op_num_threads = options.inter_op_num_threads = threads
+            self._session = onnxruntime.InferenceSession(data, options)
             self._program = None
         else:
             self._session = None

@@ -28,11 +28,11 @@ class ExportedStream:
     (ONNX in onnxruntime, or a ``torch.export`` program).
 
     Shapes: ``chunk`` as the exported chunk but for its number of steps along ``time_axis`` (any, ≥ 0);
-    outputs along ``output_time_axis``.
+    outputs along ``output_time_axis``. ``threads``: onnxruntime's threads (one suits a live stream best).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.model = ExportedModel(path)
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        self.model = ExportedModel(path, threads=threads)
         spec = self.model.contract.get("stream")
         if not isinstance(spec, dict):
             raise ValueError(f"'{path}' is an exported model of whole inputs, not a stream's chunk step; export "

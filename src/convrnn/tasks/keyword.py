@@ -252,7 +252,7 @@ def _exported_stream(run: str | os.PathLike[str]) -> Any:
 
     if not is_exported(run):
         return None
-    return ExportedStream(run)
+    return ExportedStream(run, threads=1)   # a live stream: one thread, the steadiest latency
 
 
 def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, threshold: float = 0.5,
