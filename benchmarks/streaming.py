@@ -9,8 +9,8 @@ For the keyword spotter's causal variant (22,050 Hz, 10 ms hop; ``KeywordSpotter
 - per-chunk latency: p50 and p99 of the wall time of one ``push`` (the compute a chunk costs before
   its outputs are out);
 - overhead: streaming compute per second of signal / offline compute on the whole signal (one call);
-- the same keyword chunks through the stream's chunk model exported to ONNX
-  (``Stream.chunk_model()``, state passed in and out) in onnxruntime, one thread, if installed;
+- the same keyword chunks through the stream's chunk step exported to ONNX (``export_stream``, what
+  ``convrnn export RUN --stream`` writes) run by ``ExportedStream`` in onnxruntime, if installed;
 - the declared look-ahead of each model (``Stream.latency_table``), to which a live system adds one
   chunk of buffering and the compute.
 
@@ -32,7 +32,7 @@ from convrnn.models.tagger import Tagger
 WORDS_PER_SECOND = 3.0
 
 
-def stream_times(stream: convrnn.stream.Stream, chunks: list) -> list[float]:
+def stream_times(stream: convrnn.stream.Stream | convrnn.stream.ExportedStream, chunks: list) -> list[float]:
     """Wall time of every push of one pass over ``chunks``, then a flush (not timed)."""
     times = []
     with torch.inference_mode():
@@ -82,46 +82,28 @@ def main() -> None:
         print(row(f"keyword spotter, {chunk_ms} ms chunks", args.seconds, times, offline))
 
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: F401
     except ImportError:
         onnxruntime = None
     if onnxruntime is not None:
-        import io
         import logging
-        import warnings
+        import tempfile
+        from pathlib import Path
 
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-        for chunk_ms in (10, 20):
-            # a multiple of the hop, so every state tensor keeps its shape (an exported program's inputs)
-            size = round(rate * chunk_ms / 1000 / spotter.hop_length) * spotter.hop_length
-            stream = convrnn.stream(spotter)
-            state = stream.initial_state(wave[..., :size])
-            chunk_model = stream.chunk_model()
-            buffer = io.BytesIO()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(chunk_model, (wave[..., :size], *state), dynamo=True, verbose=False,
-                                  input_names=chunk_model.input_names(),
-                                  output_names=chunk_model.output_names()).save(buffer)
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = options.inter_op_num_threads = args.threads
-            session = onnxruntime.InferenceSession(buffer.getvalue(), options)
-            names = stream.State._fields
-            whole = wave.shape[-1] // size * size
-            chunks = [wave[..., i:i + size].numpy() for i in range(0, whole, size)]
-
-            def run_all(chunks=chunks, state=state, session=session, names=names) -> list[float]:
-                values, times = [tensor.numpy() for tensor in state], []
-                for chunk in chunks:
-                    start = time.perf_counter()
-                    _, *values = session.run(None, {"chunk": chunk, **dict(zip(names, values, strict=True))})
-                    times.append(time.perf_counter() - start)
-                return times
-
-            run_all(chunks[:20])
-            times = run_all()
-            print(row(f"  same, ONNX chunk model, {size} samples", whole / rate, times,
-                      offline * whole / wave.shape[-1]))
+        with tempfile.TemporaryDirectory() as folder:
+            for chunk_ms in (10, 20):
+                # what `convrnn export RUN --stream --chunk-ms …` writes and `convrnn listen FILE` runs: whole hops
+                size = max(1, round(rate * chunk_ms / 1000 / spotter.hop_length)) * spotter.hop_length
+                path = Path(folder) / f"stream{chunk_ms}.onnx"
+                convrnn.stream.export_stream(spotter.stream_layers(pooled=False), wave[..., :size], path)
+                stream = convrnn.stream.ExportedStream(path, threads=args.threads)
+                whole = wave.shape[-1] // size * size
+                chunks = [wave[..., i:i + size] for i in range(0, whole, size)]
+                stream_times(stream, chunks[:20])
+                times = stream_times(stream, chunks)
+                print(row(f"  same, exported (ONNX), {size} samples", whole / rate, times,
+                          offline * whole / wave.shape[-1]))
 
     tagger = Tagger(num_tags=12, vocab_size=20_000, alphabet_size=100, word_dim=100, char_dim=30, char_channels=50,
                     char_kernel=3, hidden_size=256, num_layers=2, cell="lstm", lookahead=1).eval()

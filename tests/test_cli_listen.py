@@ -102,6 +102,36 @@ def test_an_offline_detector_refuses_to_listen_unless_asked_to_approximate(audio
     assert "look-ahead 315.9 ms" in first and "approximated by running statistics" in first
 
 
+def test_an_exported_stream_listens_like_its_run(audio, capsys, tmp_path):
+    folder, _, _ = audio
+    out = tmp_path / "stream.onnx"
+    assert main(["export", str(folder / "causal"), "--stream", "--chunk-ms", "20", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.strip() == (f"keyword: wrote {out} and its contract stream.onnx.json (the "
+                                               f"stream's chunk step: 160 input steps = 20 ms a chunk, state in "
+                                               f"and out)")
+    pytest.importorskip("onnxruntime")
+    assert main(["listen", str(folder / "causal"), str(folder / "clip.wav"), "--threshold", "0.55"]) == 0
+    from_run = capsys.readouterr().out.splitlines()
+    assert main(["listen", str(out), str(folder / "clip.wav"), "--threshold", "0.55", "--chunk-ms", "7"]) == 0
+    from_file = capsys.readouterr().out.splitlines()
+    assert from_file[0] == "listening: 56 samples (7 ms) a chunk, look-ahead 0.0 ms"
+    assert from_file[1:] == from_run[1:] and len(from_run) > 2
+    assert main(["predict", str(out), str(folder / "clip.wav")]) == 2
+    assert "is a stream's chunk model (`convrnn export --stream`)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("run,arguments,message", [
+    ("offline", ["--stream"], "stream: ClipNorm (ClipNorm) divides every step by the statistics"),
+    ("causal", ["--chunk-ms", "20"], "export: argument '--chunk-ms' is the chunk of a stream: give it with --stream"),
+    ("causal", ["--stream", "--chunk-ms", "-1"], "export: argument '--chunk-ms' expected a duration > 0, got -1.0")])
+def test_a_stream_that_cannot_be_exported_says_why_in_one_line(audio, capsys, tmp_path, run, arguments, message):
+    folder, _, _ = audio
+    assert main(["export", str(folder / run), *arguments, "--out", str(tmp_path / "s.onnx")]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.splitlines()) == 1
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize("arguments,message", [
     (["missing.wav"], "listen: no such WAV file"),
     (["clip.wav", "--chunk-ms", "0"], "listen: argument '--chunk-ms' expected a duration > 0"),

@@ -101,8 +101,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a trained model as ONNX or a torch.export program, with its contract")
     p.add_argument("checkpoint", help="a run directory or a model directory")
     p.add_argument("--format", default="onnx", choices=["onnx", "pt2"], help="onnx (default) or pt2 (torch.export)")
-    p.add_argument("--out", default=None, help="the file to write (default RUN/model.FORMAT); its contract goes "
-                   "beside it as FILE.json")
+    p.add_argument("--out", default=None, help="the file to write (default RUN/model.FORMAT, with --stream "
+                   "RUN/stream.FORMAT); its contract goes beside it as FILE.json")
+    p.add_argument("--stream", action="store_true",
+                   help="write the stream's chunk step (state in and out) for `convrnn listen FILE` (keyword-causal)")
+    p.add_argument("--chunk-ms", type=float, default=None,
+                   help="with --stream: input per chunk, rounded to whole output steps (default 20)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("build-core", help="build the compiled C++ kernels now (a deployment then never compiles "
@@ -285,8 +289,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     recipe = _recipe_of_run(args.checkpoint)
-    path = recipe.export(args.checkpoint, args.out, format=args.format)
-    print(f"{recipe.name}: wrote {path} and its contract {path.name}.json")
+    path = recipe.export(args.checkpoint, args.out, format=args.format, stream=args.stream, chunk_ms=args.chunk_ms)
+    what = ""
+    if args.stream:
+        from convrnn.export import read_contract
+
+        contract = read_contract(path)
+        steps, rate = contract["stream"]["chunk"], (contract.get("attributes") or {}).get("sample_rate")
+        duration = f" = {1000 * steps / rate:g} ms" if rate else ""
+        what = f" (the stream's chunk step: {steps} input steps{duration} a chunk, state in and out)"
+    print(f"{recipe.name}: wrote {path} and its contract {path.name}.json{what}")
     return 0
 
 

@@ -79,7 +79,9 @@ def export_model(model: nn.Module, args: tuple[Any, ...], path: str | os.PathLik
         raise ValueError(f"export_model: argument 'minimums' expected names of dynamic axes, got {unknown}")
     axes: dict[str, Dim] = {name: Dim(name, min=least) for name, least in minimums.items()}
     shapes_per_leaf = [_dims(dynamic[name], leaf, axes) for name, leaf in zip(names, leaves, strict=True)]
-    dynamic_shapes = pytree.tree_unflatten(shapes_per_leaf, input_spec)
+    # all fixed (a stream's chunk step): no dynamic shapes at all (their tree would have to follow *args)
+    dynamic_shapes = (None if all(dims is None for dims in shapes_per_leaf)
+                      else tuple(pytree.tree_unflatten(shapes_per_leaf, input_spec)))
     model = model.eval()
     with torch.no_grad():
         outputs = model(*args)
@@ -114,15 +116,16 @@ def export_model(model: nn.Module, args: tuple[Any, ...], path: str | os.PathLik
     return contract
 
 
-def _program_bytes(model: nn.Module, args: tuple[Any, ...], format: str, dynamic_shapes: Any, names: list[str],
+def _program_bytes(model: nn.Module, args: tuple[Any, ...], format: str, dynamic_shapes: tuple[Any, ...] | None,
+                   names: list[str],
                    output_names: list[str]) -> bytes:
     buffer = io.BytesIO()
     if format == "pt2":
-        program = torch.export.export(model, tuple(args), dynamic_shapes=tuple(dynamic_shapes),
+        program = torch.export.export(model, tuple(args), dynamic_shapes=dynamic_shapes,
                                       prefer_deferred_runtime_asserts_over_guards=True)
         torch.export.save(program, buffer)
     else:
-        onnx_program = torch.onnx.export(model, tuple(args), dynamo=True, dynamic_shapes=tuple(dynamic_shapes),
+        onnx_program = torch.onnx.export(model, tuple(args), dynamo=True, dynamic_shapes=dynamic_shapes,
                                          input_names=names, output_names=output_names, verbose=False)
         onnx_program.save(buffer)
     return buffer.getvalue()
@@ -173,9 +176,10 @@ class ExportedModel:
 
     ONNX files run in onnxruntime (``pip install 'convrnn[onnx]'``), ``.pt2`` files in
     ``torch.export.load``'s program. ``.eval()``, ``.train(False)``, ``.training`` and ``.to("cpu")``
-    are accepted (no-ops), so code written for the module runs unchanged."""
+    are accepted (no-ops), so code written for the module runs unchanged. ``threads``: onnxruntime's
+    threads (default: its own, every core); a ``.pt2`` program runs on torch's (``torch.set_num_threads``)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         self.path = Path(path)
         self.contract = read_contract(self.path)
         data = self.path.read_bytes()
@@ -191,7 +195,10 @@ class ExportedModel:
             except ImportError:
                 raise ValueError(f"'{self.path}' is an ONNX model, and running it needs onnxruntime: "
                                  f"pip install 'convrnn[onnx]'") from None
-            self._session = onnxruntime.InferenceSession(data)
+            options = onnxruntime.SessionOptions()
+            if threads is not None:   # onnxruntime's own default: every core
+                options.intra_op_num_threads = options.inter_op_num_threads = threads
+            self._session = onnxruntime.InferenceSession(data, options)
             self._program = None
         else:
             self._session = None

@@ -12,7 +12,9 @@ running value, every recurrent layer with its state carried and look-ahead layer
 delay (``recurrent.py``), the log-mel front end and per-band normalisation (``features.py``), per-step
 layers (``pointwise.py``); ``compose.py`` chains them through ``nn.Sequential`` and the models'
 ``stream_layers()``. A layer whose offline definition reads the future without bound refuses with a
-:class:`NotCausalError` that names its causal variant. ``export.py`` passes the state in and out.
+:class:`NotCausalError` that names its causal variant. ``export.py`` passes the state in and out and
+writes the chunk step as a file with its contract (:func:`export_stream`); ``exported.py`` runs such a
+file as a stream (:class:`ExportedStream`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import types
 from typing import Any
 
 from convrnn.stream.compose import LayerLatency, Stream, build_stages, register
-from convrnn.stream.export import ChunkModel
+from convrnn.stream.export import ChunkModel, export_stream
+from convrnn.stream.exported import ExportedStream
 from convrnn.stream.stage import NotCausalError, Stage, State
 
 
@@ -46,5 +49,5 @@ class _CallableModule(types.ModuleType):
 
 sys.modules[__name__].__class__ = _CallableModule
 
-__all__ = ["ChunkModel", "LayerLatency", "NotCausalError", "Stage", "State", "Stream", "build_stages", "register",
-           "stream"]
+__all__ = ["ChunkModel", "ExportedStream", "LayerLatency", "NotCausalError", "Stage", "State", "Stream", "build_stages",
+           "export_stream", "register", "stream"]

@@ -125,12 +125,14 @@ class KeywordRecipe(Task):
             raise ValueError(f"listen: argument '--threshold' expected a probability in (0, 1), got {threshold!r}")
         if not hold_ms >= 0:
             raise ValueError(f"listen: argument '--hold-ms' expected a duration ≥ 0, got {hold_ms!r}")
-        model = self.load(run)
+        exported = _exported_stream(run)
+        model = exported.model if exported is not None else self.load(run)
         rate = model.sample_rate
         chunk = max(1, round(chunk_ms * rate / 1000))
         samples = pcm_chunks(source, chunk, sample_rate=rate, where="listen")
         found, end = 0, 0.0
-        for event in detections(model, samples, threshold=threshold, hold=hold_ms / 1000, approximate=approximate):
+        for event in detections(model, samples, threshold=threshold, hold=hold_ms / 1000, approximate=approximate,
+                                frames=exported):
             if event.kind == "start":
                 yield (f"listening: {chunk} samples ({1000 * chunk / rate:g} ms) a chunk, look-ahead "
                        f"{1000 * event.time:.1f} ms{' (approximate: ' + event.note + ')' if event.note else ''}")
@@ -140,6 +142,17 @@ class KeywordRecipe(Task):
             else:
                 end = event.time
         yield f"end of signal at {end:.2f} s: {found} detection{'s' if found != 1 else ''}"
+
+    def stream_chunk(self, model: nn.Module, chunk_ms: float | None) -> tuple[Any, Tensor, dict[str, Any]]:
+        """The detector's frame scores streamed (``stream_layers(pooled=False)``), a chunk of ``chunk_ms``
+        (default 20) rounded to whole hops (at least one), and the rate and hop for ``listen``."""
+        chunk_ms = 20.0 if chunk_ms is None else chunk_ms
+        if not chunk_ms > 0:
+            raise ValueError(f"export: argument '--chunk-ms' expected a duration > 0, got {chunk_ms!r}")
+        hops = max(1, round(chunk_ms * model.sample_rate / 1000 / model.hop_length))
+        chunk = torch.zeros(1, 1, hops * model.hop_length)
+        return (model.stream_layers(pooled=False), chunk,
+                {"sample_rate": model.sample_rate, "hop_length": model.hop_length})
 
     def load(self, run: str | os.PathLike[str]) -> nn.Module:
         """The trained detector of a run or model directory (or exported file), in eval mode."""
@@ -231,8 +244,19 @@ class Detection:
     note: str = ""
 
 
+def _exported_stream(run: str | os.PathLike[str]) -> Any:
+    """The :class:`~convrnn.stream.ExportedStream` of an exported chunk model file, None for a run; a
+    whole-clip export is refused (it cannot run chunk by chunk)."""
+    from convrnn.export import is_exported
+    from convrnn.stream import ExportedStream
+
+    if not is_exported(run):
+        return None
+    return ExportedStream(run, threads=1)   # a live stream: one thread, the steadiest latency
+
+
 def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, threshold: float = 0.5,
-               hold: float = 0.5, approximate: bool = False) -> Iterator[Detection]:
+               hold: float = 0.5, approximate: bool = False, frames: Any = None) -> Iterator[Detection]:
     """The keyword detections of ``model`` (a :class:`~convrnn.models.KeywordSpotter`) on a signal
     given chunk by chunk (samples ``(T_chunk,)``), as they become final.
 
@@ -241,11 +265,14 @@ def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, thres
     p_t ≥ ``threshold`` after p_{t−1} < ``threshold`` and more than ``hold`` seconds after the previous
     detection (one word: the frame scores of one utterance rise several times), at the time
     of the last sample its score reads (t·hop plus the stream's look-ahead: t·hop for the causal
-    variant). The frames are those of offline :meth:`~KeywordSpotter.frame_scores`."""
+    variant). The frames are those of offline :meth:`~KeywordSpotter.frame_scores`. ``frames``: the
+    stream of frame scores to use instead of ``model``'s (an :class:`~convrnn.stream.ExportedStream`,
+    whose model then only needs ``sample_rate`` and ``hop_length``)."""
     from convrnn.stream import stream
 
-    model = model.eval()
-    frames = stream(model.stream_layers(pooled=False), approximate=approximate)
+    if frames is None:
+        model = model.eval()
+        frames = stream(model.stream_layers(pooled=False), approximate=approximate)
     rate, hop = model.sample_rate, model.hop_length
     note = "; ".join(frames.approximations)
     yield Detection("start", frames.latency / rate, note=note)

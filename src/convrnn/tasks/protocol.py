@@ -216,21 +216,35 @@ class Task(ABC):
         (kinds that declare the ``export`` capability)."""
         raise NotImplementedError(f"{type(self).__name__} declares no export signature")
 
+    def stream_chunk(self, model: nn.Module, chunk_ms: float | None) -> tuple[Any, Tensor, dict[str, Any]]:
+        """What ``export --stream`` exports (kinds that stream): the layers to stream, an example chunk of
+        about ``chunk_ms`` (a whole number of output steps) and the contract's attributes."""
+        raise ValueError(f"export: the {self.name} model's stream cannot be exported as a chunk model (its "
+                         f"stream steps through a look-ahead buffer that fills, a branch on the signal)")
+
     def export(self, run: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-               format: str = "onnx") -> Path:
+               format: str = "onnx", *, stream: bool = False, chunk_ms: float | None = None) -> Path:
         """Write the trained model of ``run`` as an ONNX model or a ``torch.export`` program (``format``
         "onnx" or "pt2"; default file ``RUN/model.<format>``) with its contract beside it (the task,
         the recipe and the model's saved config: classes, vocabulary, normalisation), so that
-        ``convrnn predict FILE …`` runs it and gives the run's own predictions. Returns the file."""
+        ``convrnn predict FILE …`` runs it and gives the run's own predictions. Returns the file.
+
+        ``stream=True`` writes the stream's chunk step instead (default file ``RUN/stream.<format>``):
+        ``chunk_ms`` of input at a time, the state passed in and out (:func:`convrnn.stream.export_stream`),
+        which ``convrnn listen FILE`` runs."""
         from convrnn.export import FORMATS, export_model
 
-        self.require("export", run)
+        self.require("stream" if stream else "export", run)
         if format not in FORMATS:
             raise ValueError(f"export: argument 'format' expected one of {list(FORMATS)}, got {format!r}")
+        if chunk_ms is not None and not stream:
+            raise ValueError("export: argument '--chunk-ms' is the chunk of a stream: give it with --stream")
         model, config = self.load_model(run)
-        signature = self.export_signature(model, config)
-        path = Path(out) if out is not None else Path(run) / f"model.{format}"
+        path = Path(out) if out is not None else Path(run) / f"{'stream' if stream else 'model'}.{format}"
         check_writable(path, kind="file", where="export", argument="out")
+        if stream:
+            return self._export_stream(model, config, path, format, chunk_ms)
+        signature = self.export_signature(model, config)
         if format in signature.refused:
             raise ValueError(f"export: the {self.name} model cannot be written as {format}: "
                              f"{signature.refused[format]}; use --format "
@@ -244,6 +258,25 @@ class Task(ABC):
         except Exception as error:   # the exporters' own errors are pages long; the first line says what
             first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
             raise ValueError(f"export: the {self.name} model could not be exported as {format} "
+                             f"({type(error).__name__}: {first})") from error
+        return path
+
+    def _export_stream(self, model: nn.Module, config: dict[str, Any], path: Path, format: str,
+                       chunk_ms: float | None) -> Path:
+        from convrnn.stream import export_stream
+
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"export: '{path}' would be exported from an exported model; export the run "
+                             f"directory it came from")
+        layers, chunk, attributes = self.stream_chunk(model, chunk_ms)
+        try:
+            export_stream(layers, chunk, path, format=format,
+                          extra={"task": self.kind, "recipe": self.name, "config": config, "attributes": attributes})
+        except ValueError:
+            raise
+        except Exception as error:   # the exporters' own errors are pages long; the first line says what
+            first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+            raise ValueError(f"export: the {self.name} model's stream could not be exported as {format} "
                              f"({type(error).__name__}: {first})") from error
         return path
 

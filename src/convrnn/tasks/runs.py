@@ -61,6 +61,9 @@ def load_saved_model(run: str | os.PathLike[str], rebuild: Callable[[dict[str, A
     predict calls like the model, and the config its contract keeps."""
     if is_exported(run) and name == "model":
         exported = ExportedModel(run)
+        if "stream" in exported.contract:
+            raise ValueError(f"'{run}' is a stream's chunk model (`convrnn export --stream`), which runs a signal "
+                             f"chunk by chunk: `convrnn listen {run} …` runs it")
         return exported, exported.contract.get("config") or {}
     directory = model_directory(run) if name == "model" else Path(run) / name
     if not (directory / "config.json").is_file():
