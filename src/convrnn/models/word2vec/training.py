@@ -366,8 +366,8 @@ def _subsample(ids: Tensor, offsets: Tensor, keep: Tensor, generator: torch.Gene
 
 
 def _train_chunk_torch(model: Word2Vec, ids: Tensor, offsets: Tensor, keep: Tensor, table: Tensor,
-                       paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha_start: float, alpha_end: float,
-                       generator: torch.Generator) -> int:
+                       paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha_start: float,
+                       alpha_end: float, generator: torch.Generator) -> int:
     ids, offsets = _subsample(ids, offsets, keep, generator)
     length = ids.numel()
     if length == 0:
@@ -444,7 +444,8 @@ def _objective_step(model: Word2Vec, hidden: Tensor, targets: Tensor, table: Ten
 
 
 def _cbow_step(model: Word2Vec, targets: Tensor, context: Tensor, used: Tensor, table: Tensor,
-               paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha: float, generator: torch.Generator) -> None:
+               paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha: float,
+               generator: torch.Generator) -> None:
     count = used.sum(1)
     have = count > 0
     targets, context, used, count = targets[have], context[have], used[have], count[have]
