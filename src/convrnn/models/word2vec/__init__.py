@@ -13,11 +13,12 @@ from convrnn.models.word2vec.evaluation import (
 from convrnn.models.word2vec.formats import load_word2vec_format, save_word2vec_format
 from convrnn.models.word2vec.huffman import HuffmanTree
 from convrnn.models.word2vec.queries import WordVectors
-from convrnn.models.word2vec.training import TrainingReport, Word2Vec, Word2VecSettings, train_word2vec
+from convrnn.models.word2vec.training import ARCHITECTURES, TrainingReport, Word2Vec, Word2VecSettings, train_word2vec
 from convrnn.models.word2vec.transfer import embedding_from_vectors
 from convrnn.models.word2vec.vocabulary import WordVocabulary
 
 __all__ = [
+    "ARCHITECTURES",
     "AnalogyResult",
     "HuffmanTree",
     "SimilarityResult",
