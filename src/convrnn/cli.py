@@ -3,7 +3,7 @@
 Every sub-command is a function ``_cmd_<verb>(args) -> int`` registered in ``_build_parser``. A run
 is dispatched to its recipe (named in its saved config), and what it may do is asked of the
 recipe's task kind (:class:`convrnn.tasks.Task`): its declared capabilities (``sample``,
-``embed``, …) and ``train`` options (``--cell``), never its class.
+``embed``, …) and ``train`` options (``--cell``, ``--objective``), never its class.
 Errors a user can cause (bad arguments, missing files, unknown recipes) are raised as
 ``ValueError``/``TypeError``/``FileNotFoundError``/``KeyError`` and printed as one line,
 ``convrnn: error: ...``, with exit status 2 — never a traceback; a usage error argparse finds is one
@@ -78,6 +78,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="train on the first N examples only")
     p.add_argument("--cell", default=None, help="language-model recipes only: the recurrent layer, e.g. lstm, gru, "
                    "mingru, minlstm, qrnn (default: the recipe's)")
+    p.add_argument("--architecture", default=None, help="word-vector recipes only: cbow or skipgram (default: the "
+                   "recipe's)")
+    p.add_argument("--objective", default=None, help="word-vector recipes only: what replaces the softmax over the "
+                   "vocabulary: negative (negative sampling), hs (hierarchical softmax, gensim's hs=1 negative=0) or "
+                   "hs+negative (both) (default: the recipe's)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--dist-timeout", type=float, default=600.0, metavar="SECONDS",
                    help="under torchrun: how long a process waits for the others in one step before giving up "
@@ -236,7 +241,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"train: argument '--dist-timeout' expected seconds > 0, got {args.dist_timeout}")
     recipe = get_recipe(args.recipe)
     out = args.out or f"runs/{recipe.name}"
-    options = {} if args.cell is None else {"cell": _train_option(recipe, "cell", args.cell)}
+    options = {option: _train_option(recipe, option, getattr(args, option))
+               for option in ("cell", "architecture", "objective") if getattr(args, option) is not None}
     launched = launch()
     if launched is not None:  # torchrun stops the other processes with SIGTERM when one fails
         signal.signal(signal.SIGTERM, _stop)
@@ -269,7 +275,7 @@ def _train_option(recipe: Any, option: str, value: str) -> str:
 
     if option not in recipe.train_options:
         kinds = sorted(kind for kind, task in Task.kinds.items() if option in task.train_options)
-        raise ValueError(f"--{option}: only {' and '.join(kinds)} recipes take a {option}, and "
+        raise ValueError(f"--{option}: only {' and '.join(kinds)} recipes take --{option}, and "
                          f"'{recipe.name}' ({recipe.kind}) is not one")
     choices = recipe.train_options[option]
     if value.lower() not in choices:

@@ -83,8 +83,10 @@ def test_compiled_loop_subsamples_with_the_same_probability():
     ids = torch.tensor([0] * 50_000 + [1] * 50_000, dtype=torch.int32)
     offsets = torch.arange(0, 100_001, 100, dtype=torch.int64)
     keep = torch.tensor([0.3, 1.0])
-    kept, read = compiled_kernel.load().train_chunk(model.input.data, model.output.data, ids, offsets, keep,
-                                                    cumulative_table([1, 1]), True, 2, 1, 0.0, 0.0, 3, 2)
+    no_tree = torch.empty(0, 8), torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.int32)
+    kept, read = compiled_kernel.load().train_chunk(
+        model.input.data, model.output.data, no_tree[0], ids, offsets, keep, cumulative_table([1, 1]), no_tree[1],
+        no_tree[2], torch.zeros(1, dtype=torch.int64), True, 2, 1, False, 0.0, 0.0, 3, 2)
     assert read == 100_000
     assert abs((kept - 50_000) / 50_000 - 0.3) < 4 * math.sqrt(0.3 * 0.7 / 50_000)
 

@@ -66,3 +66,36 @@ def test_summary_model_runs_cbow_over_the_vocabulary():
 
     model, shape = RECIPE.summary_model()
     assert model(torch.zeros(1, *shape)).shape == (1, 10_000)
+
+
+def test_cli_trains_hierarchical_softmax_skipgram_and_the_run_answers(tmp_path, topic_text, monkeypatch, capsys):
+    import convrnn.recipes
+    from convrnn.cli import main
+
+    settings = dataclasses.replace(RECIPE.settings, vector_size=16, window=3, min_count=1, sample=0, workers=1)
+    recipe = dataclasses.replace(RECIPE, sources=(str(topic_text),), settings=settings)
+    monkeypatch.setattr(convrnn.recipes, "get_recipe", lambda name: recipe)
+    out = tmp_path / "run"
+    assert main(["train", "word2vec", "--objective", "hs", "--architecture", "skipgram", "--epochs", "3",
+                 "--lr", "0.05", "--limit", "1200", "--out", str(out), "--no-progress"]) == 0
+    vectors, config = load_vectors(out)  # the saved model has its inner-node matrix and loads again
+    assert config["settings"]["hs"] is True and config["settings"]["negative"] == 0
+    assert config["settings"]["architecture"] == "skipgram"
+    assert {w for w, _ in vectors.most_similar("king", 4)} == {"queen", "prince", "royal", "crown"}
+    capsys.readouterr()
+    assert main(["embed", str(out), "--similar", "apple", "--top", "4"]) == 0
+    assert set(capsys.readouterr().out.split(": ")[1].replace(",", "").split()[::2]) == {"pear", "plum", "fruit",
+                                                                                          "juice"}
+    assert main(["train", "word2vec", "--objective", "softmax", "--out", str(tmp_path / "x")]) == 2
+    assert "--objective: expected one of ['negative', 'hs', 'hs+negative'], got 'softmax'" in capsys.readouterr().err
+
+
+def test_objective_both_keeps_negatives_and_other_kinds_refuse_it(tmp_path, topic_text, capsys):
+    from convrnn.cli import main
+
+    settings = dataclasses.replace(RECIPE.settings, vector_size=8, window=2, min_count=1, sample=0, workers=1)
+    recipe = dataclasses.replace(RECIPE, sources=(str(topic_text),), settings=settings)
+    scores = recipe.train(tmp_path / "run", epochs=1, progress=False, limit=200, objective="hs+negative")
+    assert scores["settings"]["hs"] is True and scores["settings"]["negative"] == 5
+    assert main(["train", "digits", "--objective", "hs", "--out", str(tmp_path / "digits")]) == 2
+    assert "--objective: only word-vectors recipes take --objective, and 'digits'" in capsys.readouterr().err

@@ -92,9 +92,13 @@ def test_an_undeclared_capability_is_refused_in_one_line_naming_the_kinds_that_h
 
 def test_train_options_are_declared_with_their_values():
     from convrnn.models.language_model import CELL_NAMES
+    from convrnn.tasks.word_vectors import Word2VecRecipe
 
     assert LanguageModelRecipe.train_options == {"cell": CELL_NAMES}
-    assert all(not get_recipe(name).train_options for name in RECIPE_NAMES if get_recipe(name).kind != "language-model")
+    assert Word2VecRecipe.train_options == {"architecture": ("cbow", "skipgram"),
+                                            "objective": ("negative", "hs", "hs+negative")}
+    assert all(not get_recipe(name).train_options for name in RECIPE_NAMES
+               if get_recipe(name).kind not in ("language-model", "word-vectors"))
 
 
 def test_train_resolves_the_overrides_seeds_and_hands_fit_a_run(tmp_path):

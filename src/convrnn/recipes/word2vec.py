@@ -28,6 +28,12 @@ With the machine quieter (load average ~2, 2 seeds): CBOW 4.35 %, 0.452, 0.167 v
 0.459, 0.170 in 4.38 s vs 4.39 s; skip-gram 7.9 %, 0.365, 0.200 vs 8.0 %, 0.364, 0.208.
 ``convrnn train word2vec`` itself (streaming the corpus from disk, seed 0 → gensim's seed 1):
 analogy 4.23 % (3CosMul 3.57 %), WS-353 0.456, SimLex 0.173; 4.8 s of training, 8 s wall.
+
+Hierarchical softmax (the seeds' softmax over the vocabulary as L_w binary decisions down a
+Huffman tree, :mod:`convrnn.models.word2vec.huffman`): ``convrnn train word2vec --objective hs``
+(gensim's ``hs=1, negative=0``) or ``--objective hs+negative``; ``--architecture skipgram`` for
+skip-gram. benchmarks/word2vec.py compares it with gensim's ``hs=1`` (README, "word2vec against
+gensim").
 """
 
 from convrnn.tasks.word_vectors import Word2VecRecipe

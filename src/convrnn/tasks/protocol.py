@@ -23,7 +23,8 @@ included), seeds every generator and starts the run's clock before calling ``fit
 Optional capabilities are declared, not guessed: ``capabilities`` names those the kind offers
 (:data:`CAPABILITIES`: ``sample``, ``embed``, ``stream``, ``export``), each a method of the same
 name, and :meth:`Task.require` refuses the others in one line. ``train_options`` names the extra
-``train`` options the command line may pass (``--cell`` for language models) with their values.
+``train`` options the command line may pass (``--cell`` for language models, ``--architecture`` and
+``--objective`` for word vectors) with their values.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
-"""Word vectors: word2vec (CBOW or skip-gram with negative sampling) on a text corpus, scored on the
-word-analogy and word-similarity benchmarks (``word2vec``); a trained run can ``embed``.
+"""Word vectors: word2vec (CBOW or skip-gram with negative sampling, hierarchical softmax or both)
+on a text corpus, scored on the word-analogy and word-similarity benchmarks (``word2vec``); a
+trained run can ``embed``.
 
 Training is word2vec's own loop (:func:`convrnn.models.word2vec.train_word2vec`), not ``fit``: the
 command line's ``--epochs``, ``--batch-size`` and ``--lr`` set the recipe's ``epochs``,
-``batch_words`` and ``alpha``; a run keeps no resumable checkpoints. Besides ``model/`` and
+``batch_words`` and ``alpha``, ``--architecture`` (cbow, skipgram) its architecture and
+``--objective`` what replaces the softmax over the vocabulary: ``negative`` (negative sampling
+with the recipe's ``negative`` words, at least 5 if the recipe has none), ``hs`` (hierarchical
+softmax alone: ``hs=True, negative=0``) or ``hs+negative``; a run keeps no resumable checkpoints. Besides ``model/`` and
 ``scores.json`` a run directory holds ``vectors.bin`` (the word2vec binary format).
 """
 
@@ -11,17 +15,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from convrnn.data.lexicons import embedding_benchmarks
 from convrnn.data.text_stream import TextStream
+from convrnn.functional._checks import check_choice
 from convrnn.models.word2vec import (
+    ARCHITECTURES,
     Word2Vec,
     Word2VecSettings,
     WordVectors,
@@ -36,6 +42,10 @@ from convrnn.tasks.runs import Run, machine
 from convrnn.tasks.sequence import TokenInput
 from convrnn.tasks.settings import Settings, resolve_settings
 from convrnn.training.checkpoint import save_model
+
+OBJECTIVES = ("negative", "hs", "hs+negative")
+"""What replaces the softmax over the vocabulary (``--objective``): negative sampling, hierarchical
+softmax, or both."""
 
 
 class _FirstSentences:
@@ -70,6 +80,7 @@ class Word2VecRecipe(Task):
 
     kind = "word-vectors"
     capabilities = frozenset({"embed"})
+    train_options: ClassVar[Mapping[str, tuple[str, ...]]] = {"architecture": ARCHITECTURES, "objective": OBJECTIVES}
     data_parallel = False
     parallelism = "its compiled Hogwild loop already runs `workers` threads over the corpus, without locks"
 
@@ -85,10 +96,18 @@ class Word2VecRecipe(Task):
         return resolve_settings(defaults, epochs, batch_size, lr, seed=seed, device=device, progress=progress,
                                 limit=limit)
 
-    def fit(self, run: Run) -> dict[str, Any]:
-        """Count the vocabulary, train, save the model and ``vectors.bin``, and score the vectors."""
+    def fit(self, run: Run, architecture: str | None = None, objective: str | None = None) -> dict[str, Any]:
+        """Count the vocabulary, train, save the model and ``vectors.bin``, and score the vectors.
+        ``architecture`` (one of ``ARCHITECTURES``) and ``objective`` (one of ``OBJECTIVES``)
+        override the recipe's settings."""
         given, limit, device = run.settings, run.settings.limit, run.settings.device
         changes: dict[str, Any] = {"seed": given.seed + 1}  # gensim's default seed is 1; --seed 0 keeps it
+        if architecture is not None:
+            changes["architecture"] = check_choice("architecture", architecture, ARCHITECTURES, where="train")
+        if objective is not None:
+            check_choice("objective", objective, OBJECTIVES, where="train")
+            changes["hs"] = objective.startswith("hs")
+            changes["negative"] = max(self.settings.negative, 5) if objective.endswith("negative") else 0
         if run.given["epochs"] is not None:
             changes["epochs"] = given.epochs
         if run.given["batch_size"] is not None:
@@ -101,7 +120,7 @@ class Word2VecRecipe(Task):
         corpus = _FirstSentences(TextStream(list(self.sources)), limit)
         vocabulary = WordVocabulary.build(corpus, min_count=settings.min_count,
                                           max_vocab_size=settings.max_vocab_size)
-        model = Word2Vec(len(vocabulary), settings.vector_size, seed=settings.seed).to(device)
+        model = Word2Vec(len(vocabulary), settings.vector_size, seed=settings.seed, hierarchical=settings.hs).to(device)
         report = train_word2vec(model, vocabulary, corpus, settings, progress=run.settings.progress)
         config = {"recipe": self.name, "sources": list(self.sources), "limit": limit,
                   "settings": settings.to_json(), "vocabulary": vocabulary.to_json()}
@@ -121,7 +140,8 @@ class Word2VecRecipe(Task):
         """The (untrained) word2vec model a saved config describes."""
         if "vector_size" not in config.get("settings", {}) or "vocabulary" not in config:
             raise ValueError(f"it holds a {config.get('recipe')!r} model, not word vectors (a word2vec run)")
-        return Word2Vec(len(WordVocabulary.from_json(config["vocabulary"])), config["settings"]["vector_size"])
+        return Word2Vec(len(WordVocabulary.from_json(config["vocabulary"])), config["settings"]["vector_size"],
+                        hierarchical=bool(config["settings"].get("hs", False)))  # runs saved before hs: False
 
     def embed(self, run: str | os.PathLike[str]) -> WordVectors:
         """The word vectors of a trained run (the ``embed`` capability: ``convrnn embed RUN``)."""
@@ -165,4 +185,4 @@ def describe_query(vectors: WordVectors, words: Sequence[str], top: int) -> str:
     raise ValueError(f"predict: expected one word (neighbours) or three (a − b + c), got {len(words)}: {words}")
 
 
-__all__ = ["Word2VecRecipe", "describe_query", "load_vectors"]
+__all__ = ["OBJECTIVES", "Word2VecRecipe", "describe_query", "load_vectors"]

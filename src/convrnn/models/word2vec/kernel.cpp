@@ -1,6 +1,7 @@
-// word2vec's training loop (CBOW or skip-gram, negative sampling) over a chunk of sentences, in
+// word2vec's training loop (CBOW or skip-gram; negative sampling, hierarchical softmax or both) over
+// a chunk of sentences, in
 // the Hogwild style of the original word2vec.c: `workers` OpenMP threads take sentences from the
-// chunk and update the two shared matrices without locks. Called from Python once per chunk
+// chunk and update the shared matrices without locks. Called from Python once per chunk
 // (convrnn/models/word2vec/training.py documents the math); the GIL is released meanwhile.
 #include <torch/extension.h>
 #include <omp.h>
@@ -80,16 +81,65 @@ inline void negative_sampling(const float* __restrict h, float* __restrict error
   }
 }
 
+// One (input vector h, target word) pass of hierarchical softmax along the word's Huffman path of
+// `length` inner nodes `point` with branches `code`: accumulates ∂ into `error` and updates the
+// inner nodes' rows (word2vec.c's syn1).
+inline void hierarchical_softmax(const float* __restrict h, float* __restrict error, float* __restrict inner,
+                                 const uint8_t* __restrict code, const int32_t* __restrict point, int64_t length,
+                                 float alpha, int64_t dim) {
+  for (int64_t d = 0; d < length; ++d) {
+    float* __restrict row = inner + static_cast<int64_t>(point[d]) * dim;
+    float dot = 0.0f;
+    _Pragma("omp simd reduction(+ : dot)")
+    for (int64_t k = 0; k < dim; ++k) dot += h[k] * row[k];
+    // Saturated: no update (word2vec.c, gensim); a NaN dot skips too, never indexing the table.
+    if (!(dot > -SigmoidTable::kMax && dot < SigmoidTable::kMax)) continue;
+    const float g = (1.0f - static_cast<float>(code[d]) - sigmoid(dot)) * alpha;
+    _Pragma("omp simd")
+    for (int64_t k = 0; k < dim; ++k) {  // one pass over the row: read it for e, then update it
+      const float r = row[k];
+      error[k] += g * r;
+      row[k] = r + g * h[k];
+    }
+  }
+}
+
+// The objective(s) for one (h, word): hierarchical softmax first, then negative sampling, both from
+// the same h into the same e (word2vec.c's and gensim's order).
+struct Objective {
+  float* out;
+  float* inner;
+  const uint8_t* codes;
+  const int32_t* points;
+  const int64_t* code_starts;
+  const int64_t* table;
+  int64_t vocabulary, dim, negative;
+  bool hs;
+
+  void operator()(const float* h, float* error, int32_t word, float alpha, Random& random) const {
+    if (hs) {
+      const int64_t start = code_starts[word];
+      hierarchical_softmax(h, error, inner, codes + start, points + start, code_starts[word + 1] - start, alpha,
+                           dim);
+    }
+    if (negative > 0) negative_sampling(h, error, out, word, negative, alpha, dim, table, vocabulary, random);
+  }
+};
+
 }  // namespace
 
-// Returns {words kept after subsampling, words read}. ids: (L,) int32 in-vocabulary word ids of the
+// Returns {words kept after subsampling, words read}. input, output: (V, E) float32 (syn0, syn1neg);
+// inner: (V − 1, E) float32 (syn1, read only with hs); ids: (L,) int32 in-vocabulary word ids of the
 // chunk's sentences, one after another; offsets: (S+1,) int64 sentence starts; keep: (V,) float32
-// subsampling probabilities; table: (V,) int64 cumulative negative-sampling table. The learning
-// rate falls linearly from alpha_start to alpha_end along the chunk.
-std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torch::Tensor ids,
-                                 torch::Tensor offsets, torch::Tensor keep, torch::Tensor table, bool cbow,
-                                 int64_t window, int64_t negative, double alpha_start, double alpha_end,
-                                 int64_t seed, int64_t workers) {
+// subsampling probabilities; table: (V,) int64 cumulative negative-sampling table (read only with
+// negative > 0); codes (P,) uint8, points (P,) int32, code_offsets (V+1,) int64: the Huffman paths
+// (huffman.py; read only with hs). The learning rate falls linearly from alpha_start to alpha_end
+// along the chunk.
+std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torch::Tensor inner, torch::Tensor ids,
+                                 torch::Tensor offsets, torch::Tensor keep, torch::Tensor table, torch::Tensor codes,
+                                 torch::Tensor points, torch::Tensor code_offsets, bool cbow, int64_t window,
+                                 int64_t negative, bool hs, double alpha_start, double alpha_end, int64_t seed,
+                                 int64_t workers) {
   TORCH_CHECK(input.is_contiguous() && output.is_contiguous() && input.scalar_type() == torch::kFloat32 &&
               output.scalar_type() == torch::kFloat32 && input.sizes() == output.sizes(),
               "train_chunk: input and output must be contiguous float32 matrices of one shape (V, E)");
@@ -97,12 +147,25 @@ std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torc
               keep.scalar_type() == torch::kFloat32 && table.scalar_type() == torch::kInt64,
               "train_chunk: expected ids int32, offsets int64, keep float32, table int64");
   const int64_t vocabulary = input.size(0), dim = input.size(1);
+  TORCH_CHECK(negative == 0 || table.numel() == vocabulary, "train_chunk: negative sampling needs a (V,) table");
+  TORCH_CHECK(!hs || (inner.is_contiguous() && inner.scalar_type() == torch::kFloat32 && inner.dim() == 2 &&
+                      inner.size(0) == vocabulary - 1 && inner.size(1) == dim && codes.scalar_type() == torch::kUInt8 &&
+                      points.scalar_type() == torch::kInt32 && code_offsets.scalar_type() == torch::kInt64 &&
+                      code_offsets.numel() == vocabulary + 1 && codes.is_contiguous() && points.is_contiguous() &&
+                      codes.numel() == points.numel() && code_offsets.is_contiguous()),
+              "train_chunk: hierarchical softmax needs inner (V-1, E) float32, codes uint8, points int32 and "
+              "code_offsets (V+1,) int64, contiguous");
   float* in = input.data_ptr<float>();
-  float* out = output.data_ptr<float>();
+  const Objective objective{output.data_ptr<float>(),
+                            hs ? inner.data_ptr<float>() : nullptr,
+                            hs ? codes.data_ptr<uint8_t>() : nullptr,
+                            hs ? points.data_ptr<int32_t>() : nullptr,
+                            hs ? code_offsets.data_ptr<int64_t>() : nullptr,
+                            negative > 0 ? table.data_ptr<int64_t>() : nullptr,
+                            vocabulary, dim, negative, hs};
   const int32_t* words = ids.data_ptr<int32_t>();
   const int64_t* starts = offsets.data_ptr<int64_t>();
   const float* keep_p = keep.data_ptr<float>();
-  const int64_t* cumulative = table.data_ptr<int64_t>();
   const int64_t sentences = offsets.size(0) - 1;
   const int64_t total = starts[sentences] - starts[0];
   int64_t kept_words = 0;
@@ -140,8 +203,7 @@ std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torc
           const float scale = 1.0f / static_cast<float>(count);
           for (int64_t k = 0; k < dim; ++k) hidden[k] *= scale;
           std::fill(error.begin(), error.end(), 0.0f);
-          negative_sampling(hidden.data(), error.data(), out, word, negative, alpha, dim, cumulative,
-                            vocabulary, random);
+          objective(hidden.data(), error.data(), word, alpha, random);
           for (int64_t c = first; c <= last; ++c) {
             if (c == i) continue;
             float* __restrict row = in + static_cast<int64_t>(sentence[c]) * dim;
@@ -152,8 +214,7 @@ std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torc
             if (c == i) continue;
             float* __restrict row = in + static_cast<int64_t>(sentence[c]) * dim;
             std::fill(error.begin(), error.end(), 0.0f);
-            negative_sampling(row, error.data(), out, word, negative, alpha, dim, cumulative, vocabulary,
-                              random);
+            objective(row, error.data(), word, alpha, random);
             for (int64_t k = 0; k < dim; ++k) row[k] += error[k];
           }
         }

@@ -1,10 +1,13 @@
-"""word2vec (Mikolov et al., 2013): the model — two embedding matrices — and its training loop,
-CBOW or skip-gram with negative sampling, subsampling, a dynamic window and a linearly decaying
-learning rate, with the settings and names of gensim and the original word2vec.c.
+"""word2vec (Mikolov et al., 2013): the model — two or three embedding matrices — and its training
+loop, CBOW or skip-gram with negative sampling, hierarchical softmax or both, subsampling, a dynamic
+window and a linearly decaying learning rate, with the settings and names of gensim and the
+original word2vec.c.
 
 Letters: V vocabulary size, E vector size (``vector_size``), W window, K negatives per target,
 N words in a batch, C = 2W context slots. Matrices: U = ``input`` (V, E), the word vectors
-(word2vec.c's ``syn0``), and O = ``output`` (V, E), the output vectors (``syn1neg``).
+(word2vec.c's ``syn0``), O = ``output`` (V, E), the output vectors (``syn1neg``), and for
+hierarchical softmax I = ``inner`` (V − 1, E), the vectors of the Huffman tree's inner nodes
+(``syn1``; :class:`convrnn.models.word2vec.huffman.HuffmanTree`).
 
 For a position with word w_t and context words c_1 … c_m (those within a window whose radius is
 drawn uniformly from 1 … W, of the same sentence, after subsampling):
@@ -16,6 +19,13 @@ drawn uniformly from 1 … W, of the same sentence, after subsampling):
   w_t is skipped), g_k = α (label_k − σ(h · O[y_k])), or 0 where |h · O[y_k]| ≥ 6 (gensim's
   rule); then O[y_k] += g_k h and the input rows receive e = Σ_k g_k O[y_k] (each context row in
   CBOW, the one row in skip-gram). This is SGD on the loss −log σ(h·O[w_t]) − Σ_k log σ(−h·O[y_k]) with step α.
+- Hierarchical softmax (``hs=True``) replaces the softmax over V by the L binary decisions on the
+  path of w_t in the Huffman tree, inner nodes n_1 … n_L, branches b_1 … b_L:
+  p(w_t | h) = Π_d σ((1 − 2 b_d) h·I[n_d]). Its SGD step on −log p(w_t | h), for d = 1 … L:
+  g_d = α (1 − b_d − σ(h·I[n_d])), or 0 where |h·I[n_d]| ≥ 6; I[n_d] += g_d h, and the input
+  rows receive e = Σ_d g_d I[n_d]. With both (``hs=True``, ``negative`` > 0) the two steps use
+  the same h and their e add up, as in word2vec.c and gensim; ``negative=0`` is hierarchical
+  softmax alone (gensim's ``hs=1, negative=0``).
 - α falls linearly from ``alpha`` to ``min_alpha`` over all epochs' words.
 
 Two engines do the same arithmetic. ``"compiled"`` (``kernel.cpp``) runs word2vec.c's loop over a
@@ -43,6 +53,7 @@ from torch import Tensor, nn
 
 from convrnn.functional._checks import check_choice
 from convrnn.models.word2vec import compiled
+from convrnn.models.word2vec.huffman import HuffmanTree
 from convrnn.models.word2vec.vocabulary import WordVocabulary, cumulative_table, draw_negatives, keep_probabilities
 
 ARCHITECTURES = ("cbow", "skipgram")
@@ -52,15 +63,18 @@ SATURATION = 6.0  # |h·O[y]| ≥ 6: σ is taken as saturated and the pair gives
 
 
 class Word2Vec(nn.Module):
-    """The two matrices of word2vec: ``input`` U (V, E), the word vectors, initialised uniformly in
-    [−1/E, 1/E) as gensim 4 does (word2vec.c: [−0.5/E, 0.5/E)), and ``output`` O (V, E), zeros.
+    """The matrices of word2vec: ``input`` U (V, E), the word vectors, initialised uniformly in
+    [−1/E, 1/E) as gensim 4 does (word2vec.c: [−0.5/E, 0.5/E)), ``output`` O (V, E), zeros, and
+    with ``hierarchical=True`` (for ``hs=True`` training) ``inner`` I (V − 1, E), zeros, the
+    vectors of the Huffman tree's inner nodes.
 
     They are trained by the explicit SGD of :func:`train_word2vec` (not autograd), so neither
     requires a gradient. ``forward`` is CBOW's prediction of a masked word over the whole
     vocabulary: context ids (N, C) with −1 for an empty slot → logits (N, V) = mean_j U[c_j] · Oᵀ.
     """
 
-    def __init__(self, vocabulary_size: int, vector_size: int = 100, *, seed: int = 0) -> None:
+    def __init__(self, vocabulary_size: int, vector_size: int = 100, *, seed: int = 0,
+                 hierarchical: bool = False) -> None:
         super().__init__()
         for name, value in (("vocabulary_size", vocabulary_size), ("vector_size", vector_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -69,6 +83,11 @@ class Word2Vec(nn.Module):
         initial = (torch.rand(vocabulary_size, vector_size, generator=generator) * 2 - 1) / vector_size
         self.input = nn.Parameter(initial, requires_grad=False)
         self.output = nn.Parameter(torch.zeros(vocabulary_size, vector_size), requires_grad=False)
+        if not isinstance(hierarchical, bool):
+            raise TypeError(f"Word2Vec: argument 'hierarchical' expected a bool, got {hierarchical!r}")
+        self.hierarchical = hierarchical
+        if hierarchical:
+            self.inner = nn.Parameter(torch.zeros(vocabulary_size - 1, vector_size), requires_grad=False)
 
     @property
     def vectors(self) -> Tensor:
@@ -88,7 +107,8 @@ class Word2Vec(nn.Module):
 @dataclass(frozen=True)
 class Word2VecSettings:
     """Training settings; the names and defaults are gensim's (``architecture="cbow"`` is
-    gensim's ``sg=0``). ``chunk_words``: words per call of the compiled loop (per alpha
+    gensim's ``sg=0``; ``hs`` takes a bool or gensim's 0/1, and ``negative=0`` turns negative
+    sampling off, which needs ``hs``). ``chunk_words``: words per call of the compiled loop (per alpha
     update); ``batch_words``: positions per vectorised step of the torch engine."""
 
     architecture: str = "cbow"
@@ -98,6 +118,7 @@ class Word2VecSettings:
     max_vocab_size: int | None = None
     sample: float = 1e-3
     negative: int = 5
+    hs: bool = False
     ns_exponent: float = 0.75
     alpha: float = 0.025
     min_alpha: float = 0.0001
@@ -116,9 +137,14 @@ class Word2VecSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Word2VecSettings: argument '{name}' expected an int ≥ 1, got {value!r}")
-        if isinstance(self.negative, bool) or not isinstance(self.negative, int) or self.negative < 1:
-            raise ValueError(f"Word2VecSettings: argument 'negative' expected an int ≥ 1 (only negative "
-                             f"sampling is implemented), got {self.negative!r}")
+        if self.hs not in (0, 1) or not isinstance(self.hs, int):  # bool is an int
+            raise ValueError(f"Word2VecSettings: argument 'hs' expected a bool (or 0/1), got {self.hs!r}")
+        object.__setattr__(self, "hs", bool(self.hs))
+        if isinstance(self.negative, bool) or not isinstance(self.negative, int) or self.negative < 0:
+            raise ValueError(f"Word2VecSettings: argument 'negative' expected an int ≥ 0, got {self.negative!r}")
+        if self.negative == 0 and not self.hs:
+            raise ValueError("Word2VecSettings: negative=0 and hs=False leave nothing to train; expected "
+                             "negative ≥ 1 (negative sampling), hs=True (hierarchical softmax) or both")
         for name in ("sample", "min_alpha", "ns_exponent"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"Word2VecSettings: argument '{name}' expected a number ≥ 0, "
@@ -201,8 +227,17 @@ def train_word2vec(model: Word2Vec, vocabulary: WordVocabulary, sentences: Sente
         raise TypeError("train_word2vec: argument 'sentences' is a one-shot iterator but "
                         f"{settings.epochs} epochs need it re-iterable (pass a list or a function returning one)")
     epoch_sentences = sentences if callable(sentences) else (lambda: sentences)
+    if settings.hs != model.hierarchical:
+        raise ValueError(f"train_word2vec: settings.hs is {settings.hs} but the model was built with "
+                         f"hierarchical={model.hierarchical}; expected Word2Vec(..., hierarchical={settings.hs})")
     engine = _choose_engine(settings.engine, model.input.device)
     device = model.input.device
+    tree = HuffmanTree.build(vocabulary.counts) if settings.hs else None
+    paths = tree.padded(device) if tree is not None and engine == "torch" and len(tree) > 1 else None
+    inner = model.inner.data if settings.hs else torch.empty(0, model.input.shape[1])
+    codes, points, code_offsets = ((tree.codes, tree.points, tree.offsets) if tree is not None else
+                                   (torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.int32),
+                                    torch.zeros(1, dtype=torch.int64)))
     table = cumulative_table(vocabulary.counts, settings.ns_exponent).to(device)
     keep = keep_probabilities(vocabulary.counts, settings.sample).to(device)
     total = vocabulary.total * settings.epochs
@@ -218,12 +253,12 @@ def train_word2vec(model: Word2Vec, vocabulary: WordVocabulary, sentences: Sente
             alpha_end = _alpha(settings, done + words, total)
             if engine == "compiled":
                 chunk_kept, _ = compiled.load().train_chunk(
-                    model.input.data, model.output.data, ids, offsets, keep, table,
-                    settings.architecture == "cbow", settings.window, settings.negative, alpha_start, alpha_end,
-                    settings.seed * 1_000_003 + chunk_index, settings.workers)
+                    model.input.data, model.output.data, inner, ids, offsets, keep, table, codes, points,
+                    code_offsets, settings.architecture == "cbow", settings.window, settings.negative,
+                    settings.hs, alpha_start, alpha_end, settings.seed * 1_000_003 + chunk_index, settings.workers)
             else:
-                chunk_kept = _train_chunk_torch(model, ids.to(device), offsets.to(device), keep, table, settings,
-                                                alpha_start, alpha_end, generator)
+                chunk_kept = _train_chunk_torch(model, ids.to(device), offsets.to(device), keep, table, paths,
+                                                settings, alpha_start, alpha_end, generator)
                 if not bool(torch.isfinite(model.input.sum() + model.output.sum())):
                     raise RuntimeError(f"train_word2vec: the torch engine diverged (non-finite vectors) with "
                                        f"batch_words={settings.batch_words}, alpha={settings.alpha}; lower one of "
@@ -331,8 +366,8 @@ def _subsample(ids: Tensor, offsets: Tensor, keep: Tensor, generator: torch.Gene
 
 
 def _train_chunk_torch(model: Word2Vec, ids: Tensor, offsets: Tensor, keep: Tensor, table: Tensor,
-                       settings: Word2VecSettings, alpha_start: float, alpha_end: float,
-                       generator: torch.Generator) -> int:
+                       paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha_start: float,
+                       alpha_end: float, generator: torch.Generator) -> int:
     ids, offsets = _subsample(ids, offsets, keep, generator)
     length = ids.numel()
     if length == 0:
@@ -346,10 +381,11 @@ def _train_chunk_torch(model: Word2Vec, ids: Tensor, offsets: Tensor, keep: Tens
         slots = context[start:stop]
         used = mask[start:stop]
         if settings.architecture == "cbow":
-            _cbow_step(model, targets, ids[slots], used, table, settings, alpha, generator)
+            _cbow_step(model, targets, ids[slots], used, table, paths, settings, alpha, generator)
         else:
             rows, columns = used.nonzero(as_tuple=True)
-            _skipgram_step(model, targets[rows], ids[slots[rows, columns]], table, settings, alpha, generator)
+            _skipgram_step(model, targets[rows], ids[slots[rows, columns]], table, paths, settings, alpha,
+                           generator)
     return length
 
 
@@ -380,20 +416,49 @@ def _negative_sampling(model: Word2Vec, hidden: Tensor, targets: Tensor, table: 
     return error
 
 
+def _hierarchical_softmax(model: Word2Vec, hidden: Tensor, targets: Tensor, paths: tuple[Tensor, Tensor, Tensor],
+                          settings: Word2VecSettings, alpha: float) -> Tensor:
+    """One hierarchical-softmax SGD step for N inputs h (N, E) and their targets (N,), along paths
+    padded to L (see :meth:`HuffmanTree.padded`); updates I and returns e (N, E)."""
+    codes, points, mask = (part[targets] for part in paths)  # (N, L) each
+    rows = model.inner[points]  # (N, L, E)
+    dots = torch.einsum("ne,nle->nl", hidden, rows)
+    g = (1 - codes - torch.sigmoid(dots)) * alpha * ((dots.abs() < SATURATION) & mask)
+    error = torch.einsum("nl,nle->ne", g, rows)
+    used = mask.nonzero(as_tuple=True)
+    updates = g[used][:, None] * hidden[used[0]]
+    _scaled_index_add(model.inner.data, points[used], updates, settings.duplicate_scale)
+    return error
+
+
+def _objective_step(model: Word2Vec, hidden: Tensor, targets: Tensor, table: Tensor,
+                    paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha: float,
+                    generator: torch.Generator) -> Tensor:
+    """Hierarchical softmax and/or negative sampling from the same h (N, E): their e (N, E) summed."""
+    error = torch.zeros_like(hidden)
+    if paths is not None:
+        error += _hierarchical_softmax(model, hidden, targets, paths, settings, alpha)
+    if settings.negative > 0:
+        error += _negative_sampling(model, hidden, targets, table, settings, alpha, generator)
+    return error
+
+
 def _cbow_step(model: Word2Vec, targets: Tensor, context: Tensor, used: Tensor, table: Tensor,
-               settings: Word2VecSettings, alpha: float, generator: torch.Generator) -> None:
+               paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha: float,
+               generator: torch.Generator) -> None:
     count = used.sum(1)
     have = count > 0
     targets, context, used, count = targets[have], context[have], used[have], count[have]
     hidden = (model.input[context] * used[..., None]).sum(1) / count[:, None]
-    error = _negative_sampling(model, hidden, targets, table, settings, alpha, generator)
+    error = _objective_step(model, hidden, targets, table, paths, settings, alpha, generator)
     rows, columns = used.nonzero(as_tuple=True)
     _scaled_index_add(model.input.data, context[rows, columns], error[rows], settings.duplicate_scale)
 
 
-def _skipgram_step(model: Word2Vec, targets: Tensor, inputs: Tensor, table: Tensor, settings: Word2VecSettings,
-                   alpha: float, generator: torch.Generator) -> None:
+def _skipgram_step(model: Word2Vec, targets: Tensor, inputs: Tensor, table: Tensor,
+                   paths: tuple[Tensor, Tensor, Tensor] | None, settings: Word2VecSettings, alpha: float,
+                   generator: torch.Generator) -> None:
     if targets.numel() == 0:
         return
-    error = _negative_sampling(model, model.input[inputs], targets, table, settings, alpha, generator)
+    error = _objective_step(model, model.input[inputs], targets, table, paths, settings, alpha, generator)
     _scaled_index_add(model.input.data, inputs, error, settings.duplicate_scale)
