@@ -161,8 +161,9 @@ class SpokenDigits(Dataset[tuple[Tensor, Tensor]]):
         for size, g in zip(sizes[:-1], gaps, strict=True):
             starts.append(starts[-1] + size + g)
         length = max(s + n for s, n in zip(starts, sizes, strict=True)) + trail
+        drawn = float(rng.uniform(*(snr or (0.0, 0.0))))   # drawn even when clean: the same plans either way
         return {"pieces": pieces, "starts": starts, "sizes": sizes, "gains": gains, "length": length,
-                "snr_db": None if snr is None else float(rng.uniform(*snr)), "noise_seed": int(rng.integers(2**63))}
+                "snr_db": None if snr is None else drawn, "noise_seed": int(rng.integers(2**63))}
 
     def _piece(self, kind: str, index: int, size: int, gain: float) -> np.ndarray:
         bank = self.phrases if kind == "phrase" else self.bank

@@ -84,4 +84,7 @@ class SpeechRecognizer(nn.Module):
             raise ValueError(f"SpeechRecognizer: argument 'lengths' expected {batch} sample counts in "
                              f"[{self.least_samples}, {waveform.shape[-1]}], got {lengths.tolist()}")
         frames = self.frames(lengths)
-        return self.reader(self.normalise(features, frames).unsqueeze(1), frames)
+        # the frames past each utterance's own are zeroed, as CRNN expects of a padded image
+        inside = torch.arange(features.shape[-1]) < frames.unsqueeze(1)
+        features = self.normalise(features, frames) * inside.to(features.device).unsqueeze(1)
+        return self.reader(features.unsqueeze(1), frames)
