@@ -3,6 +3,8 @@ held-out voices, noise at the stated SNR, determinism, batching and bad argument
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -48,12 +50,12 @@ def test_composed_utterances_are_their_words_with_the_planned_gaps(spoken):
         assert len(samples) == data.lengths[index] and data[index][0].shape == (1, len(samples))
         found = segments(samples)
         words = data.transcript(index)
-        assert [w for w in words] == [WORDS[k] for k in data[index][1]]
+        assert words == [WORDS[k] for k in data[index][1]]
         assert len(found) == len(words)
         assert found[0][0] == pytest.approx(1102, abs=3)          # 50 ms of silence first
-        for (start, length), word in zip(found, words, strict=True):
+        for (_, length), word in zip(found, words, strict=True):
             assert length == pytest.approx(441 * len(word), abs=30)   # the fake speaks 441 samples a letter
-        for (a, n), (b, _) in zip(found[:-1], found[1:], strict=True):
+        for (a, n), (b, _) in itertools.pairwise(found):
             assert b - (a + n) == pytest.approx(2205, abs=60)      # 100 ms gaps
         assert np.abs(samples).max() == pytest.approx(0.9)
 
@@ -69,7 +71,7 @@ def test_whole_utterances_are_the_strings_spoken_once_by_the_splits_voices(spoke
         text = data.transcript(index)
         spoken_by = [c[c.index("-v") + 1] for c in calls if c[c.index("--") + 1:] == text]
         assert spoken_by and set(spoken_by) <= names
-        (start, length), = segments(data.render(index))
+        (_, length), = segments(data.render(index))
         assert length == pytest.approx(441 * len(" ".join(text)), abs=30)
 
 
