@@ -236,9 +236,10 @@ class SpeechRecipe(Task):
                                attributes={"sample_rate": model.sample_rate, "hop_length": model.hop_length,
                                            "least_samples": model.least_samples},
                                minimums={"T": model.least_samples},
-                               refused={"pt2": "torch.export cannot prove that the recognizer's time steps differ "
-                                               "from the batch size (a guard in its decomposition of linear, as "
-                                               "for the mnist-ocr reader); the ONNX exporter keeps both axes free"})
+                               refused={"pt2": "torch.export's program keeps a guard from its decomposition of "
+                                               "linear (T' mod N·T' ≠ 0, as for the mnist-ocr reader) that one "
+                                               "utterance alone (N = 1) fails; the ONNX exporter keeps both axes "
+                                               "free"})
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained recognizer and an input shape (one second of audio)."""
