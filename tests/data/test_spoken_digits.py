@@ -44,7 +44,7 @@ def segments(samples):
 
 def test_composed_utterances_are_their_words_with_the_planned_gaps(spoken):
     make, _ = spoken
-    data = make("train", whole_fraction=0.0, gap=(0.1, 0.1), silence=(0.05, 0.05))
+    data = make("validation", whole_fraction=0.0, gap=(0.1, 0.1), silence=(0.05, 0.05))  # 4 voices: a small bank
     for index in range(len(data)):
         samples = data.render(index)
         assert len(samples) == data.lengths[index] and data[index][0].shape == (1, len(samples))
