@@ -7,7 +7,7 @@ import wave
 import numpy as np
 import pytest
 
-from convrnn.data.speech import SAMPLE_RATE, Voice, WordBank, read_wav, synthesize, trim_silence
+from convrnn.data.speech import SAMPLE_RATE, PhraseBank, Voice, WordBank, read_wav, synthesize, trim_silence
 
 
 def test_read_wav_returns_scaled_samples_and_averages_channels(tmp_path):
@@ -60,3 +60,19 @@ def test_word_bank_synthesizes_every_combination_once_and_then_reads_the_cache(t
     assert np.abs(bank.audio(welcome[0])).max() > 0.3
     assert bank.utterances[welcome[0]].length in range(441 * 7 - 30, 441 * 7 + 1)
     assert SAMPLE_RATE == 22050
+
+
+def test_phrase_bank_speaks_each_job_once_with_its_voice_rate_and_pitch_then_reads_the_cache(tmp_path, fake_espeak):
+    jobs = [("three nine oh", Voice("en-us", "m1"), 150, 40), ("one", Voice("en-gb", "f1"), 200, 70)]
+    bank = PhraseBank(jobs, cache=tmp_path, progress=False)
+    calls = [line.split() for line in fake_espeak.read_text().splitlines()]
+    assert len(bank) == 2 and len(calls) == 2
+    for (text, voice, rate, pitch), utterance in zip(jobs, bank.utterances, strict=True):
+        call = next(c for c in calls if c[c.index("--") + 1:] == text.split())
+        assert call[call.index("-v") + 1] == voice.espeak_name and call[call.index("-s") + 1] == str(rate)
+        assert call[call.index("-p") + 1] == str(pitch) and utterance.word == text and utterance.voice == voice
+        assert utterance.length in range(441 * len(text) - 30, 441 * len(text) + 1)
+    again = PhraseBank(jobs, cache=tmp_path, progress=False)
+    assert len(fake_espeak.read_text().splitlines()) == 2   # nothing synthesized again
+    np.testing.assert_array_equal(again.audio(0), bank.audio(0))
+    assert PhraseBank(jobs[:1], cache=tmp_path, progress=False).directory != bank.directory

@@ -30,6 +30,22 @@ def test_clip_norm_uses_the_clips_mean_and_unbiased_std():
     torch.testing.assert_close(ClipNorm()(x), expected)
 
 
+@settings(max_examples=15, deadline=None)
+@given(lengths=st.lists(st.integers(2, 12), min_size=1, max_size=4))
+def test_clip_norm_with_lengths_normalises_each_clip_as_if_alone(lengths):
+    x = torch.randn(len(lengths), 3, max(lengths), dtype=torch.float64) * 2 + 5
+    y = ClipNorm()(x, torch.tensor(lengths))
+    for n, length in enumerate(lengths):
+        torch.testing.assert_close(y[n:n + 1, :, :length], ClipNorm()(x[n:n + 1, :, :length]))
+
+
+def test_clip_norm_with_lengths_gradients_in_float64_and_bad_lengths_refused():
+    x = torch.randn(2, 2, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda v: ClipNorm()(v, torch.tensor([6, 3])), (x,))
+    with pytest.raises(ValueError, match=r"ClipNorm: argument 'lengths' expected 2 integers in \[1, 6\], got \[0, 3\]"):
+        ClipNorm()(x, torch.tensor([0, 3]))
+
+
 @settings(max_examples=15)
 @given(tau=st.sampled_from([None, 1.0, 3.0, 10.0]), length=st.integers(1, 40))
 def test_running_norm_equals_a_step_by_step_loop(tau, length):

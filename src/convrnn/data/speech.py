@@ -115,6 +115,44 @@ class Utterance:
     length: int
 
 
+def _espeak_version(executable: str) -> str:
+    return subprocess.run([executable, "--version"], capture_output=True, text=True, check=False).stdout.strip()
+
+
+def _synthesized_bank(directory: Path, settings: dict, jobs: Sequence[tuple[str, Voice, int, int]], *,
+                      executable: str, workers: int, progress: bool, what: str) -> tuple[np.ndarray, list[int]]:
+    """``(pcm (S,) int16, lengths)`` of ``jobs`` (text, voice, rate, pitch) spoken back to back: read
+    from ``directory`` if complete, else synthesized there (``settings`` recorded beside them)."""
+    index_path, samples_path = directory / "index.json", directory / "pcm.npy"
+
+    def cached_or_synthesized() -> tuple[np.ndarray, list[int]]:
+        if index_path.is_file() and samples_path.is_file():
+            return np.load(samples_path, allow_pickle=False), json.loads(index_path.read_text())["lengths"]
+
+        def speak(job: tuple[str, Voice, int, int]) -> np.ndarray:
+            text, voice, rate, pitch = job
+            return synthesize(text, voice, rate=rate, pitch=pitch, executable=executable)
+
+        # Each job is a separate espeak-ng process, so threads overlap them well.
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            clips = list(tqdm(pool.map(speak, jobs), total=len(jobs), disable=not progress,
+                              desc=f"synthesizing {what}", unit=f" {what}", leave=False))
+        lengths = [len(clip) for clip in clips]
+        samples = np.concatenate(clips) if clips else np.zeros(0, np.float32)
+        pcm = np.rint(samples * 32768).astype(np.int16)  # exact: they were int16
+        save_array_atomic(samples_path, pcm)
+        # The index is written last: its presence marks a complete bank.
+        write_bytes_atomic(index_path, json.dumps({**settings, "lengths": lengths}).encode())
+        return pcm, lengths
+
+    # under torch.distributed rank 0 synthesizes while the other processes wait for the cache
+    return in_rank_order(cached_or_synthesized, f"the synthesized {what} bank")
+
+
+def _starts(lengths: Sequence[int]) -> list[int]:
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int).tolist() if len(lengths) else []
+
+
 class WordBank:
     """Every ``word`` spoken by every ``voice`` at every ``rate`` × ``pitch``, synthesized once
     and cached under ``<cache>/speech/<key>/`` (``key`` hashes the settings and the espeak-ng
@@ -130,42 +168,17 @@ class WordBank:
                  cache: str | os.PathLike[str] | None = None, workers: int = 2,
                  progress: bool = True) -> None:
         executable = espeak_executable()
-        version = subprocess.run([executable, "--version"], capture_output=True, text=True,
-                                 check=False).stdout.strip()
         settings = {"words": list(words), "voices": [v.espeak_name for v in voices],
-                    "rates": list(rates), "pitches": list(pitches), "espeak": version}
+                    "rates": list(rates), "pitches": list(pitches), "espeak": _espeak_version(executable)}
         key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
         directory = (Path(cache) if cache is not None else cache_dir()) / "speech" / key
-        index_path, samples_path = directory / "index.json", directory / "pcm.npy"
         jobs = [(word, voice, rate, pitch) for voice in voices for word in words
                 for rate in rates for pitch in pitches]
-
-        def cached_or_synthesized() -> tuple[np.ndarray, list[int]]:
-            if index_path.is_file() and samples_path.is_file():
-                return np.load(samples_path, allow_pickle=False), json.loads(index_path.read_text())["lengths"]
-
-            def speak(job: tuple[str, Voice, int, int]) -> np.ndarray:
-                word, voice, rate, pitch = job
-                return synthesize(word, voice, rate=rate, pitch=pitch, executable=executable)
-
-            # Each job is a separate espeak-ng process, so threads overlap them well.
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-                clips = list(tqdm(pool.map(speak, jobs), total=len(jobs), disable=not progress,
-                                  desc="synthesizing words", unit=" words", leave=False))
-            lengths = [len(clip) for clip in clips]
-            samples = np.concatenate(clips) if clips else np.zeros(0, np.float32)
-            pcm = np.rint(samples * 32768).astype(np.int16)  # exact: they were int16
-            save_array_atomic(samples_path, pcm)
-            # The index is written last: its presence marks a complete bank.
-            write_bytes_atomic(index_path, json.dumps({**settings, "lengths": lengths}).encode())
-            return pcm, lengths
-
-        # under torch.distributed rank 0 synthesizes while the other processes wait for the cache
-        self.pcm, lengths = in_rank_order(cached_or_synthesized, "the synthesized word bank")
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(int) if lengths else []
-        self.utterances = [Utterance(word, voice, rate, pitch, int(start), int(length))
+        self.pcm, lengths = _synthesized_bank(directory, settings, jobs, executable=executable, workers=workers,
+                                              progress=progress, what="words")
+        self.utterances = [Utterance(word, voice, rate, pitch, start, int(length))
                            for (word, voice, rate, pitch), start, length
-                           in zip(jobs, starts, lengths, strict=True)]
+                           in zip(jobs, _starts(lengths), lengths, strict=True)]
         self.directory = directory
         self._by_word_and_voice: dict[tuple[str, Voice], list[int]] = {}
         for k, utterance in enumerate(self.utterances):
@@ -182,6 +195,40 @@ class WordBank:
         if voices is None:
             return [k for k, u in enumerate(self.utterances) if u.word == word]
         return [k for voice in voices for k in self._by_word_and_voice.get((word, voice), [])]
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+
+class PhraseBank:
+    """Texts each spoken once with its own voice, rate and pitch — ``jobs[k] = (text, voice, rate,
+    pitch)`` — synthesized once and cached like a :class:`WordBank` (the key hashes the jobs and the
+    espeak-ng version). Whole phrases keep what words spliced together lack: coarticulation at the
+    word boundaries and the phrase's own rhythm and intonation.
+
+    ``pcm (S,) int16`` holds the utterances back to back; ``utterances[k]`` (its ``word`` is the
+    text) says where job ``k``'s lies; :meth:`audio` cuts it out as float32.
+    """
+
+    def __init__(self, jobs: Sequence[tuple[str, Voice, int, int]], *, cache: str | os.PathLike[str] | None = None,
+                 workers: int = 2, progress: bool = True) -> None:
+        jobs = [(str(text), voice, int(rate), int(pitch)) for text, voice, rate, pitch in jobs]
+        executable = espeak_executable()
+        settings = {"jobs": [[text, voice.espeak_name, rate, pitch] for text, voice, rate, pitch in jobs],
+                    "espeak": _espeak_version(executable)}
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        directory = (Path(cache) if cache is not None else cache_dir()) / "speech" / f"phrases-{key}"
+        self.pcm, lengths = _synthesized_bank(directory, settings, jobs, executable=executable, workers=workers,
+                                              progress=progress, what="phrases")
+        self.utterances = [Utterance(text, voice, rate, pitch, start, int(length))
+                           for (text, voice, rate, pitch), start, length
+                           in zip(jobs, _starts(lengths), lengths, strict=True)]
+        self.directory = directory
+
+    def audio(self, index: int) -> np.ndarray:
+        """The samples ``(T,) float32`` of utterance ``index``."""
+        utterance = self.utterances[index]
+        return self.pcm[utterance.start:utterance.start + utterance.length].astype(np.float32) / 32768.0
 
     def __len__(self) -> int:
         return len(self.utterances)

@@ -25,9 +25,14 @@ class ClipNorm(nn.Module):
     r"""Normalise each channel of a clip by its own statistics over time (not causal).
 
         y[n, c, t] = (x[n, c, t] − μ[n, c]) / max(σ[n, c], min_std)
-        μ = mean over t,   σ = unbiased standard deviation over t
+        μ = mean over t < L_n,   σ = unbiased standard deviation over t < L_n
 
-    Shapes: ``x: (N, C, T)`` → ``(N, C, T)``. Its causal variant is :class:`RunningNorm`.
+    L_n is clip n's length (``lengths``; T for all when None): the steps of a batch padded on the
+    right past L_n do not enter the statistics (their outputs are normalised the same way and are
+    meaningless), so each clip is normalised as it would be alone.
+
+    Shapes: ``x: (N, C, T)``, ``lengths: (N,)`` integers in [1, T] or None → ``(N, C, T)``.
+    Its causal variant is :class:`RunningNorm`.
     """
 
     causal = False
@@ -38,10 +43,22 @@ class ClipNorm(nn.Module):
             raise ValueError(f"ClipNorm: argument 'min_std' expected a number > 0, got {min_std!r}")
         self.min_std = min_std
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         check_tensor("x", x, dims=3, floating=True, where="ClipNorm")
-        mean = x.mean(dim=-1, keepdim=True)
-        std = x.std(dim=-1, keepdim=True).clamp_min(self.min_std)
+        if lengths is None:
+            mean = x.mean(dim=-1, keepdim=True)
+            std = x.std(dim=-1, keepdim=True).clamp_min(self.min_std)
+            return (x - mean) / std
+        check_tensor("lengths", lengths, dims=1, where="ClipNorm")
+        if lengths.is_floating_point() or lengths.shape[0] != x.shape[0] or \
+                (x.shape[0] and (int(lengths.min()) < 1 or int(lengths.max()) > x.shape[-1])):
+            raise ValueError(f"ClipNorm: argument 'lengths' expected {x.shape[0]} integers in [1, {x.shape[-1]}], "
+                             f"got {lengths.tolist()}")
+        count = lengths.to(x.device, x.dtype).view(-1, 1, 1)
+        inside = (torch.arange(x.shape[-1], device=x.device) < lengths.to(x.device).unsqueeze(1)).unsqueeze(1)
+        mean = torch.where(inside, x, 0).sum(dim=-1, keepdim=True) / count
+        squares = torch.where(inside, (x - mean) ** 2, 0).sum(dim=-1, keepdim=True)
+        std = (squares / (count - 1)).sqrt().nan_to_num(0.0).clamp_min(self.min_std)  # one step: σ = 0
         return (x - mean) / std
 
     def extra_repr(self) -> str:

@@ -16,6 +16,7 @@ from convrnn.models.keyword_spotter import KeywordSpotter
 from convrnn.models.ocr import CRNN
 from convrnn.models.resnet import ResNet
 from convrnn.models.seq2seq import Decoded, Seq2Seq
+from convrnn.models.speech_recognizer import SpeechRecognizer
 from convrnn.models.word2vec import (
     Word2Vec,
     Word2VecSettings,
@@ -47,6 +48,8 @@ MODELS: dict[str, ModelEntry] = {
     "fcn": ModelEntry(FCN, (1, 64, 64), "fully convolutional segmentation net: strided convs down, "
                                         "transposed convs up, additive skips (FCN)", {"channels": (16, 32, 64, 128)}),
     "crnn": ModelEntry(CRNN, (1, 32, 128), "CNN → columns as time → BiLSTM → CTC (CRNN, Shi et al. 2015)", {}),
+    "speech-recognizer": ModelEntry(SpeechRecognizer, (1, 22_050), "log-mel → CNN → BiLSTM → CTC over words "
+                                    "(speech recognition)", {}),
     "digits-cnn": ModelEntry(SeedCNN, (1, 8, 8), "the seed CNN sized for sklearn's 8×8 digits",
                              {"image_size": (8, 8), "channels": (16, 32), "kernel_size": 3, "hidden": 64}),
 }
@@ -71,6 +74,7 @@ __all__ = [
     "ResNet",
     "SeedCNN",
     "Seq2Seq",
+    "SpeechRecognizer",
     "Word2Vec",
     "Word2VecSettings",
     "WordVectors",

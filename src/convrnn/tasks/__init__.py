@@ -28,6 +28,7 @@ from convrnn.tasks.seq2seq import G2PRecipe
 from convrnn.tasks.sequence import SequenceTask, load_sequence_model
 from convrnn.tasks.sequence_classification import FeatureSequenceRecipe
 from convrnn.tasks.settings import Settings, resolve_device, resolve_settings
+from convrnn.tasks.speech import SpeechRecipe
 from convrnn.tasks.tagging import TaggingRecipe
 from convrnn.tasks.text_classification import TextClassificationRecipe
 from convrnn.tasks.word_vectors import Word2VecRecipe, load_vectors
@@ -45,6 +46,7 @@ __all__ = [
     "SegmentRecipe",
     "SequenceTask",
     "Settings",
+    "SpeechRecipe",
     "TaggingRecipe",
     "Task",
     "TextClassificationRecipe",
