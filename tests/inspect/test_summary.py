@@ -62,3 +62,19 @@ def test_a_recurrent_stack_is_one_row_holding_all_its_parameters():
     assert rnn.params == 4 * 256 * (64 + 256) + 4 * 256 * (256 + 256) + 2 * (2 * 4 * 256)
     assert table.total_params == count_parameters(model)
     assert all(row.name != "(not run)" for row in table.rows)
+
+
+def test_parallel_branches_each_grow_from_their_input_and_merge_at_the_widest():
+    """Branches 3×3 and (5×5 after 3×3) side by side after a 3×3 stem, then a 1×1: by hand the stem
+    sees 3, the branches 5 and 9 (not 3 + 2 + 2 + 4 as one chain through all of them), the
+    concatenation the widest, 9; a Residual's shortcut does not add to its block's field either."""
+    from convrnn.layers import Parallel, Residual
+
+    model = nn.Sequential(
+        Conv2d(1, 2, 3, padding=1),
+        Parallel(Conv2d(2, 2, 3, padding=1), nn.Sequential(Conv2d(2, 2, 3, padding=1), Conv2d(2, 2, 5, padding=2))),
+        Conv2d(4, 4, 1),
+        Residual(Conv2d(4, 4, 3, padding=1), Conv2d(4, 4, 1)),
+    )
+    fields = [row.receptive for row in summary(model, (1, 16, 16)).rows]
+    assert fields == [(3, 3), (5, 5), (5, 5), (9, 9), (9, 9), (11, 11), (9, 9)]

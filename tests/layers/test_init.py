@@ -8,7 +8,7 @@ from pathlib import Path
 import convrnn.layers
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-MODULES = ["attention", "blocks", "columns", "conv", "ctc", "pool", "recurrent", "time_norm"]
+MODULES = ["attention", "blocks", "columns", "conv", "ctc", "maxout", "pool", "recurrent", "time_norm"]
 
 
 def documented_names() -> list[str]:

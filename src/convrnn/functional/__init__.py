@@ -1,11 +1,12 @@
 """Pure tensor functions: padding with every boundary condition, N-d convolution and
-transposed convolution, every pooling kind, and shape arithmetic.
+transposed convolution, every pooling kind, maxout, and shape arithmetic.
 
 Shapes follow PyTorch: ``x: (N, C, *spatial)`` with 1, 2 or 3 spatial dimensions.
 """
 
 from convrnn.functional.boundary import BOUNDARIES, normalize_padding, pad
 from convrnn.functional.conv import conv, conv_transpose, resolve_padding
+from convrnn.functional.maxout import maxout
 from convrnn.functional.pool import KINDS as POOL_KINDS
 from convrnn.functional.pool import global_pool, pool
 from convrnn.functional.shapes import (
@@ -26,6 +27,7 @@ __all__ = [
     "conv_transpose",
     "conv_transpose_output_size",
     "global_pool",
+    "maxout",
     "normalize_padding",
     "pad",
     "pool",

@@ -155,8 +155,11 @@ def summary(model: nn.Module, input_shape: Sequence[int] | None = None, *, dtype
     input, e.g. token indices ``(1, T)`` for a language model.
 
     The receptive field is followed along the execution order with the seeds' recursion
-    (``r_out = r_in + (k_eff − 1)·j_in``, ``j_out = j_in·s``), which is exact for a chain of layers;
-    inside parallel branches it follows the branch that ran last.
+    (``r_out = r_in + (k_eff − 1)·j_in``, ``j_out = j_in·s``), which is exact for a chain of layers.
+    Each layer starts from the field of the tensor it is given, so parallel branches (Inception
+    blocks, residual shortcuts) each grow from their common input; a tensor that no layer made
+    (branches concatenated or added in a ``forward``) takes the widest field seen so far, which is
+    the merged map's field when the branches share their stride.
     """
     if example is None:
         if input_shape is None:
@@ -168,29 +171,43 @@ def summary(model: nn.Module, input_shape: Sequence[int] | None = None, *, dtype
     rows: list[LayerRow] = []
     names = {module: name for name, module in model.named_modules()}
     spatial = max(len(input_shape) - 1, 0) if x.is_floating_point() else 0
-    state = {"size": [1] * spatial, "jump": [1] * spatial, "defined": True, "whole": False}
+    state = {"defined": True, "whole": False}
+    # receptive field (size, jump) of each tensor a layer made, keyed by id; the tensors are kept
+    # alive so that their ids stay unique while the sample runs
+    fields: dict[int, tuple[Tensor, list[int], list[int]]] = {id(x): (x, [1] * spatial, [1] * spatial)}
+
+    def field_of(tensor: Tensor) -> tuple[list[int], list[int]]:
+        if id(tensor) not in fields:    # made by a tensor operation: the widest field so far, kept for
+            sizes = [size for _, size, _ in fields.values()]    # the other branches that read it
+            jumps = [jump for _, _, jump in fields.values()]
+            fields[id(tensor)] = (tensor, [max(v) for v in zip(*sizes, strict=True)],
+                                  [max(v) for v in zip(*jumps, strict=True)])
+        _, size, jump = fields[id(tensor)]
+        return list(size), list(jump)
 
     def hook(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
         first = inputs[0] if inputs and isinstance(inputs[0], Tensor) else None
         out = output[0] if isinstance(output, tuple) else output
         if not isinstance(out, Tensor):
             return
+        size, jump = field_of(first) if first is not None else ([1] * spatial, [1] * spatial)
         if first is not None:
             window = _window(module, first)
             if "Transpose" in type(module).__name__:
                 state["defined"] = False
-            elif window is not None and len(window) == len(state["size"]) and not state["whole"]:
+            elif window is not None and len(window) == len(size) and not state["whole"]:
                 for axis, (k, s, d, _) in enumerate(window):
-                    state["size"][axis] += (shapes.effective_kernel(k, d) - 1) * state["jump"][axis]
-                    state["jump"][axis] *= s
+                    size[axis] += (shapes.effective_kernel(k, d) - 1) * jump[axis]
+                    jump[axis] *= s
             elif out.dim() < first.dim() or isinstance(module, nn.Linear):
                 state["whole"] = True
+        fields[id(out)] = (out, size, jump)
         if not state["defined"]:
             receptive: tuple[int, ...] | None = None
         elif state["whole"]:
             receptive = ()
         else:
-            receptive = tuple(state["size"])
+            receptive = tuple(size)
         params = sum(p.numel() for p in module.parameters(recurse=isinstance(module, RNN)))
         rows.append(LayerRow(
             name=names.get(module, "?"), kind=type(module).__name__,

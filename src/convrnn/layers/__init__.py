@@ -1,5 +1,5 @@
 """``torch.nn.Module`` layers over :mod:`convrnn.functional`: convolution, pooling, glue blocks,
-attention, CTC, normalisation over time, and the recurrent engine with every recurrent layer
+attention, CTC, maxout, normalisation over time, and the recurrent engine with every recurrent layer
 (:mod:`convrnn.layers.recurrent`).
 
 Every public name of these modules is exported here, and listed in the README's "Layers" table
@@ -39,6 +39,7 @@ from convrnn.layers.ctc import (
     ctc_greedy_decode,
     symbols_to_labels,
 )
+from convrnn.layers.maxout import ChannelMaxout, Maxout
 from convrnn.layers.pool import GlobalPool, Pool, Pool1d, Pool2d, Pool3d
 from convrnn.layers.recurrent import (
     CELLS,
@@ -81,6 +82,7 @@ __all__ = [
     "CTCHead",
     "CTCLoss",
     "Cell",
+    "ChannelMaxout",
     "ClipNorm",
     "ColumnsAsTime",
     "Conv",
@@ -101,6 +103,7 @@ __all__ = [
     "JordanCell",
     "LSTMCell",
     "MGUCell",
+    "Maxout",
     "MinGRU",
     "MinLSTM",
     "Parallel",

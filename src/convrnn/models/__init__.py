@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from convrnn.models.alexnet import AlexNet, ZFNet
 from convrnn.models.cnn import LeNet5, SeedCNN
 from convrnn.models.fcn import FCN
+from convrnn.models.googlenet import GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, InceptionNet
 from convrnn.models.keyword_spotter import KeywordSpotter
 from convrnn.models.ocr import CRNN
 from convrnn.models.resnet import ResNet
 from convrnn.models.seq2seq import Decoded, Seq2Seq
 from convrnn.models.speech_recognizer import SpeechRecognizer
+from convrnn.models.vgg import VGG, VGG_CONFIGS
 from convrnn.models.word2vec import (
     Word2Vec,
     Word2VecSettings,
@@ -52,6 +55,21 @@ MODELS: dict[str, ModelEntry] = {
                                     "(speech recognition)", {}),
     "digits-cnn": ModelEntry(SeedCNN, (1, 8, 8), "the seed CNN sized for sklearn's 8×8 digits",
                              {"image_size": (8, 8), "channels": (16, 32), "kernel_size": 3, "hidden": 64}),
+    # seed 002's classic CNNs at their published size (ImageNet, 224×224×3, 1000 classes)
+    "alexnet": ModelEntry(AlexNet, (3, 224, 224), "AlexNet, torchvision's single-tower form (61.1 M)", {}),
+    "zfnet": ModelEntry(ZFNet, (3, 224, 224), "ZFNet (Zeiler & Fergus 2013), 7×7/2 first layer (62.4 M)", {}),
+    **{f"vgg{depth}{'-bn' if bn else ''}": ModelEntry(
+        VGG, (3, 224, 224), f"VGG-{depth} (Simonyan & Zisserman 2014){' with batch norm' if bn else ''}",
+        {"layers": depth, "batch_norm": bn}) for depth in VGG_CONFIGS for bn in (False, True)},
+    "googlenet": ModelEntry(GoogLeNet, (3, 224, 224), "GoogLeNet / Inception v1 as torchvision (6.6 M)", {}),
+    "googlenet-aux": ModelEntry(GoogLeNet, (3, 224, 224), "GoogLeNet with its two auxiliary classifiers (13.0 M)",
+                                {"aux_logits": True}),
+    # their small-image forms, for the Fashion-MNIST recipes
+    "vgg-small": ModelEntry(VGG, (1, 28, 28), "VGG for 28×28: 3 × (2 × conv 3×3 + BN + max-pool), FC 256-256",
+                            {"layers": (16, 16, "M", 32, 32, "M", 64, 64, "M"), "in_channels": 1, "classes": 10,
+                             "batch_norm": True, "hidden": 256, "pooled": 3}),
+    "inception-small": ModelEntry(InceptionNet, (1, 28, 28), "GoogLeNet for 28×28: 3×3 stem, 4 Inception blocks, "
+                                  "global average pool", {}),
 }
 
 
@@ -67,7 +85,15 @@ __all__ = [
     "CRNN",
     "FCN",
     "MODELS",
+    "VGG",
+    "VGG_CONFIGS",
+    "AlexNet",
     "Decoded",
+    "GoogLeNet",
+    "GoogLeNetOutputs",
+    "Inception",
+    "InceptionAux",
+    "InceptionNet",
     "KeywordSpotter",
     "LeNet5",
     "ModelEntry",
@@ -79,6 +105,7 @@ __all__ = [
     "Word2VecSettings",
     "WordVectors",
     "WordVocabulary",
+    "ZFNet",
     "build_model",
     "embedding_from_vectors",
     "load_word2vec_format",
