@@ -82,7 +82,7 @@ def main() -> None:
         print(row(f"keyword spotter, {chunk_ms} ms chunks", args.seconds, times, offline))
 
     try:
-        import onnxruntime  # noqa: F401
+        import onnxruntime
     except ImportError:
         onnxruntime = None
     if onnxruntime is not None:
