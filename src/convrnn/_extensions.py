@@ -26,6 +26,8 @@ from types import ModuleType
 
 import torch
 
+from convrnn.data.cache import process_alive
+
 
 def cache_root() -> Path:
     """``$CONVRNN_CACHE``, else ``$XDG_CACHE_HOME/convrnn``, else ``~/.cache/convrnn``."""
@@ -117,7 +119,11 @@ def _build_saying_so(name: str, sources: list[Path], directory: Path, flags: lis
 def _build(name: str, sources: list[Path], directory: Path, flags: list[str]) -> ModuleType:
     from torch.utils import cpp_extension
 
-    with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as scratch:
+    for leftover in directory.glob("build-*-*"):   # a build killed midway left its scratch directory
+        pid = leftover.name.split("-")[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=f"build-{os.getpid()}-") as scratch:
         module = cpp_extension.load(name, [str(s) for s in sources], build_directory=scratch,
                                     extra_cflags=flags, extra_ldflags=["-fopenmp"], verbose=False)
         built = Path(module.__file__)

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from convrnn.data.archives import extract_members
-from convrnn.data.cache import cache_dir, remove_tree, write_bytes_atomic
+from convrnn.data.cache import cache_dir, process_alive, remove_tree, write_bytes_atomic
 from convrnn.data.catalog import DataSource, get_source
 from convrnn.data.rank_order import in_rank_order
 
@@ -156,30 +156,22 @@ def _remove_abandoned_work(root: Path, name: str) -> None:
     pattern = re.compile(rf"{re.escape(_WORK_PREFIX)}{re.escape(name)}-(\d+)-")
     for path in root.glob(f"{_WORK_PREFIX}{name}-*"):
         match = pattern.match(path.name)
-        if match and not _process_alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
             remove_tree(path)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # an earlier, interrupted fetch in this very process
-    if sys.platform == "win32":
-        return True  # os.kill(pid, 0) would send Ctrl-C there; leave such leftovers alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 def _move_into_place(extracted: Path, target: Path, work: Path) -> None:
     # A directory cannot be renamed over a non-empty one, so an older copy is first renamed
     # aside into the working directory (removed with it). Either rename is atomic.
+    previous = work / "previous"
     if target.exists():
-        os.replace(target, work / "previous")
-    os.replace(extracted, target)
+        os.replace(target, previous)
+    try:
+        os.replace(extracted, target)
+    except BaseException:
+        if previous.exists() and not target.exists():  # the new copy never came: the old one goes back
+            os.replace(previous, target)
+        raise
 
 
 def _download(source: DataSource, directory: Path, *, progress: bool) -> Path:

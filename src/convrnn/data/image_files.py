@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from convrnn.data.cache import write_bytes_atomic
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type → samples per pixel (no palette)
 
@@ -168,7 +170,4 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
 
     payload = (PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0))
                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(payload)
-    os.replace(temporary, path)
+    write_bytes_atomic(path, payload)

@@ -183,11 +183,13 @@ def _write_directory_atomically(target: Path, files: dict[str, bytes]) -> Path:
                 shutil.rmtree(previous)
             os.replace(target, previous)
         os.replace(temporary, target)
-        _fsync_directory(parent)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
+        if previous.exists() and not target.exists():  # the old one was moved aside, the new one never came
+            os.replace(previous, target)
         raise
     shutil.rmtree(previous, ignore_errors=True)
+    _fsync_directory(parent)  # after the commit: a failure here leaves the new checkpoint, complete
     return target
 
 
