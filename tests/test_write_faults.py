@@ -28,7 +28,7 @@ from torch import nn
 from faults import TABLES, Injected, count_operations, kill_at, listing, raise_at
 
 ABSENT = "absent"
-REFUSED = "refused, saying what to do"
+REFUSED = "refused"   # in one line, saying to do it again
 
 
 @dataclass(frozen=True)
@@ -439,3 +439,32 @@ def _table() -> list[str]:
 
 
 TABLES["faults at every write point"] = _table
+
+
+def test_a_full_disk_while_training_is_one_line_and_resume_finishes_the_run(tmp_path, monkeypatch, capsys):
+    from convrnn.cli import main
+    from convrnn.training import checkpoint
+
+    real, saves = checkpoint._write_directory_atomically, []
+
+    def full_on_the_second_save_of_last(target: Path, files: dict) -> Path:
+        saves.append(target.name)
+        if saves.count("last") == 2:
+            raise Injected(errno.ENOSPC, "No space left on device")
+        return real(target, files)
+
+    monkeypatch.setattr(checkpoint, "_write_directory_atomically", full_on_the_second_save_of_last)
+    out = tmp_path / "run"
+    arguments = ["train", "digits", "--epochs", "3", "--limit", "60", "--out", str(out), "--no-progress"]
+    torch.manual_seed(0)
+    assert main(arguments) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("convrnn train: error: could not write: No space left on "
+                                                       "device; the files written before are intact"), error
+    assert error.rstrip().endswith("then run the command again with --resume"), error
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert checkpoint.load_checkpoint(out / "checkpoints" / "last").training["history"].__len__() == 1  # epoch 1
+    monkeypatch.undo()
+    assert main([*arguments, "--resume"]) == 0
+    assert (out / "model" / "manifest.json").is_file() and len((out / "log.csv").read_text().splitlines()) == 4

@@ -6,8 +6,10 @@ first request. A library is built by ``torch.utils.cpp_extension.load`` (a C++ c
 ninja needed) into a fresh temporary directory, then moved into
 ``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/`` (default cache root
 ``~/.cache/convrnn``) with one atomic rename, so a crash or a concurrent build never leaves a
-half-written library where a later run would load it. Sources, flags or torch changing give a new
-directory. ``CONVRNN_NO_COMPILE=1`` means never build (callers then run their pure-PyTorch path).
+half-written library where a later run would load it; a lock file in that directory makes a second
+process that wants the same library wait for the first one's build and load it (one build, one copy).
+Sources, flags or torch changing give a new directory. ``CONVRNN_NO_COMPILE=1`` means never build
+(callers then run their pure-PyTorch path).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from types import ModuleType
 
 import torch
 
-from convrnn.data.cache import process_alive
+from convrnn.data.cache import exclusive, process_alive
 
 
 def cache_root() -> Path:
@@ -89,7 +91,10 @@ def load_extension(stem: str, source: Path | Sequence[Path], *, what: str, fallb
         directory.mkdir(parents=True, exist_ok=True)
         library = next(directory.glob(f"{name}*.so"), None)
         if library is None:
-            return _build_saying_so(name, sources, directory, flags, what)
+            with exclusive(directory / ".lock"):   # a second process waits for the first one's build, then loads it
+                library = next(directory.glob(f"{name}*.so"), None)
+                if library is None:
+                    return _build_saying_so(name, sources, directory, flags, what)
         spec = importlib.util.spec_from_file_location(name, library)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
