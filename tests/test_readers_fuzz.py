@@ -11,6 +11,7 @@ import io
 import json
 import os
 import pickle
+import shutil
 import struct
 import tarfile
 import tracemalloc
@@ -79,13 +80,19 @@ def _apply(data: bytes, edits: list[tuple]) -> bytes:
 # ----------------------------------------------------------------------------- valid inputs and readers
 
 
+_TEMPLATE: list[Path] = []
+
+
 def _checkpoint(directory: Path) -> Path:
+    """A copy of one saved checkpoint (saved once: the fuzzing is of the reader, not of the writer)."""
     from convrnn.training.checkpoint import save_checkpoint
 
-    torch.manual_seed(0)
-    model = nn.Linear(3, 2)
-    return save_checkpoint(directory / "last", model, torch.optim.SGD(model.parameters(), lr=0.1),
-                           config={"model": "linear"}, training={"step": 3})
+    if not _TEMPLATE or not _TEMPLATE[0].is_dir():
+        torch.manual_seed(0)
+        model = nn.Linear(3, 2)
+        _TEMPLATE[:] = [save_checkpoint(directory / "template", model, torch.optim.SGD(model.parameters(), lr=0.1),
+                                        config={"model": "linear"}, training={"step": 3})]
+    return Path(shutil.copytree(_TEMPLATE[0], directory / "last"))
 
 
 def _read_checkpoint(path: Path) -> Any:

@@ -28,7 +28,8 @@ Opener = Callable[[], BinaryIO]
 _FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
 MAX_BYTES = 4 << 30  # the most one member may hold (the largest data file in the catalog is ~50 MB)
 _CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, struct.error,
-            UnicodeDecodeError, NotImplementedError, RuntimeError)   # zipfile: an unknown method, encryption
+            UnicodeDecodeError, NotImplementedError, RuntimeError, IndexError, KeyError, OverflowError,
+            ValueError)   # zipfile: an unknown method, encryption, fields past the end
 
 
 def archive_kind(path: str | Path) -> str:
@@ -167,6 +168,8 @@ def extract_members(archive: str | Path, destination: str | Path, *, root: str,
                 if on_file is not None:
                     on_file(relative, size)
     except _CORRUPT as error:
+        if isinstance(error, ValueError) and str(error).startswith("archive:"):
+            raise   # ours: it names the archive already
         if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError) or (
                 isinstance(error, OSError) and error.errno in _FILE_SYSTEM_ERRORS):
             raise   # the file system's error (a missing archive, a full disk), not the archive's

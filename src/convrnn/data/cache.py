@@ -103,17 +103,28 @@ def exclusive(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive advisory lock on the file ``path`` (created if needed) for the block, waiting while
     another process holds it: two processes fetching or building the same thing take turns, and the second
     finds the first one's result. The kernel releases the lock when its process ends in any way (``kill -9``
-    included), so a dead process never holds it. Where ``fcntl`` is missing (Windows) nothing is locked."""
+    included), so a dead process never holds it; the holder removes the file when done (a killed one leaves
+    it, empty and unlocked). Where ``fcntl`` is missing (Windows) nothing is locked."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
-    try:
+    while True:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
         fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            same = os.stat(path).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:   # not a file that its last holder removed while we waited on it
+            break
+        os.close(descriptor)
+    try:
         yield
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)   # while still holding it: nothing is left behind, and a waiter opens a new one
         os.close(descriptor)   # closing releases the lock
 
 
