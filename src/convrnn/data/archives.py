@@ -29,7 +29,8 @@ _FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno
 MAX_BYTES = 4 << 30  # the most one member may hold (the largest data file in the catalog is ~50 MB)
 _CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, struct.error,
             UnicodeDecodeError, NotImplementedError, RuntimeError, IndexError, KeyError, OverflowError,
-            ValueError)   # zipfile: an unknown method, encryption, fields past the end
+            ValueError, TypeError)   # zipfile: an unknown method, encryption, fields past the end; tarfile: a
+                                     # gzip header cut short
 
 
 def archive_kind(path: str | Path) -> str:

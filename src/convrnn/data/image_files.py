@@ -59,6 +59,14 @@ def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
         raise ValueError(f"'{path}': not a .npy array file (it does not start with the .npy magic \\x93NUMPY)")
     try:
         with open(path, "rb") as file:   # the header first: its shape must fit the file before anything is allocated
+            start, size = file.read(12), os.fstat(file.fileno()).st_size
+            if len(start) < 10 or start[6:8] not in (b"\x01\x00", b"\x02\x00", b"\x03\x00"):
+                raise ValueError(f"a truncated header or an unknown .npy version {tuple(start[6:8])}")
+            length = (struct.unpack("<H", start[8:10])[0] if start[6] == 1
+                      else struct.unpack("<I", start[8:12].ljust(4, b"\0"))[0])
+            if length > 65536 or length > size:   # numpy would allocate the length before finding it false
+                raise ValueError(f"its header claims {length} bytes, the file holds {size}")
+            file.seek(0)
             version = np.lib.format.read_magic(file)
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)

@@ -66,8 +66,10 @@ def load_arrays(file: BinaryIO | bytes) -> Any:
     stream = io.BytesIO(file) if isinstance(file, bytes) else file
     try:
         result = ArrayUnpickler(stream, encoding="latin1").load()
-    except pickle.UnpicklingError:
-        raise
+    except pickle.UnpicklingError as error:
+        if str(error).startswith("refusing"):
+            raise
+        raise pickle.UnpicklingError(f"not a valid pickle of arrays: {' '.join(str(error).split())[:200]}") from None
     except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error,
             OverflowError, UnicodeDecodeError, RecursionError) as error:   # a truncated or mangled stream
         raise pickle.UnpicklingError(f"not a valid pickle of arrays: {type(error).__name__}: "
