@@ -75,6 +75,7 @@ def test_build_core_without_a_toolchain_is_one_line_and_status_2(monkeypatch, ca
     assert captured.err.count("\n") == 1
 
 
+@pytest.mark.slow   # a real build (about 30 s; the lock is the one the concurrent-fetch test runs in CI)
 @needs_toolchain
 def test_two_processes_building_the_same_extension_at_once_build_it_once_and_both_load_it(tmp_path):
     import os

@@ -468,3 +468,17 @@ def test_a_full_disk_while_training_is_one_line_and_resume_finishes_the_run(tmp_
     monkeypatch.undo()
     assert main([*arguments, "--resume"]) == 0
     assert (out / "model" / "manifest.json").is_file() and len((out / "log.csv").read_text().splitlines()) == 4
+
+
+def test_a_save_killed_between_its_renames_is_put_back_before_resume_looks_for_it(tmp_path):
+    import os
+
+    from convrnn.training.checkpoint import load_checkpoint, recover_interrupted_save, save_checkpoint
+
+    save_checkpoint(tmp_path / "last", _model(1), config={"seed": 1})
+    os.replace(tmp_path / "last", tmp_path / ".last.previous")   # where a kill between the renames leaves it
+    assert recover_interrupted_save(tmp_path / "last") == tmp_path / "last"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+    assert load_checkpoint(tmp_path / "last").config == {"seed": 1}
+    assert recover_interrupted_save(tmp_path / "absent") == tmp_path / "absent"   # nothing to put back: nothing done
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
