@@ -333,8 +333,8 @@ def _load_model(path: Path, files: dict[str, bytes], model: nn.Module, strict: b
     try:
         unwrap_model(model).load_state_dict(tensors, strict=strict)
     except RuntimeError as error:
-        raise CheckpointError(f"checkpoint '{path}': the model does not match its weights: {error}") \
-            from error
+        raise CheckpointError(f"checkpoint '{path}': the model does not match its weights: "
+                              f"{' '.join(str(error).split())}") from error
 
 
 def _read_tree(path: Path, files: dict[str, bytes], stem: str) -> Any:
@@ -373,7 +373,11 @@ def _read_verified(directory: str | os.PathLike[str]) -> tuple[Path, dict[str, b
         listed = manifest["files"]
         if manifest.get("format") != _FORMAT:
             raise ValueError(f"format {manifest.get('format')!r}")
-    except (ValueError, KeyError, TypeError) as error:
+        if not isinstance(listed, dict) or not all(
+                isinstance(name, str) and isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("bytes"), int) for name, entry in listed.items()):
+            raise ValueError("'files' is not a map of file names to their sha256 and bytes")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise CheckpointError(f"checkpoint '{path}': {MANIFEST} is unreadable ({error})") from error
     files: dict[str, bytes] = {}
     for name, expected in listed.items():
