@@ -26,3 +26,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the tables that the fault-injection and fuzzing tests filled (tests/faults.py)."""
+    import sys
+
+    faults = sys.modules.get("faults")
+    for title, lines in (faults.TABLES.items() if faults is not None else ()):
+        rows = lines()
+        if len(rows) > 2:
+            terminalreporter.write_sep("=", title)
+            for row in rows:
+                terminalreporter.write_line(row)

@@ -73,3 +73,34 @@ def test_build_core_without_a_toolchain_is_one_line_and_status_2(monkeypatch, ca
     assert captured.out.splitlines() == ["recurrent core: not built", "word2vec kernel: not built"]
     assert captured.err.startswith("convrnn: error: build-core: the compiled kernels need a C++ compiler and ninja")
     assert captured.err.count("\n") == 1
+
+
+@pytest.mark.slow   # a real build (about 30 s; the lock is the one the concurrent-fetch test runs in CI)
+@needs_toolchain
+def test_two_processes_building_the_same_extension_at_once_build_it_once_and_both_load_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = tmp_path / "tiny.cpp"
+    source.write_text(TINY)
+    script = ("import sys, time\nfrom pathlib import Path\nfrom convrnn import _extensions\n"
+              "while not Path(sys.argv[2]).exists():\n    time.sleep(0.01)\n"
+              "module = _extensions.load_extension('convrnn_tiny', Path(sys.argv[1]), what='tiny kernel', "
+              "fallback='none')\nprint(module.twice(21))\n")
+    environment = {**os.environ, "CONVRNN_CACHE": str(tmp_path / "cache"), "PYTHONWARNINGS": "error::RuntimeWarning",
+                   "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
+    environment.pop("CONVRNN_NO_COMPILE", None)
+    go = tmp_path / "go"
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(source), str(go)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=environment) for _ in range(2)]
+    go.touch()
+    results = [process.communicate(timeout=600) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], results
+    assert [out for out, _ in results] == ["42\n", "42\n"]
+    builds = [err for _, err in results if "building the tiny kernel" in err]
+    assert len(builds) == 1, results   # the second process waited on the lock and loaded the first one's build
+    libraries = list((tmp_path / "cache" / "extensions").glob("*/convrnn_tiny_*.so"))
+    assert len(libraries) == 1
+    assert not list((tmp_path / "cache" / "extensions").glob("*/build-*"))

@@ -6,8 +6,10 @@ first request. A library is built by ``torch.utils.cpp_extension.load`` (a C++ c
 ninja needed) into a fresh temporary directory, then moved into
 ``$CONVRNN_CACHE/extensions/torch-<torch version>-<source hash>/`` (default cache root
 ``~/.cache/convrnn``) with one atomic rename, so a crash or a concurrent build never leaves a
-half-written library where a later run would load it. Sources, flags or torch changing give a new
-directory. ``CONVRNN_NO_COMPILE=1`` means never build (callers then run their pure-PyTorch path).
+half-written library where a later run would load it; a lock file in that directory makes a second
+process that wants the same library wait for the first one's build and load it (one build, one copy).
+Sources, flags or torch changing give a new directory. ``CONVRNN_NO_COMPILE=1`` means never build
+(callers then run their pure-PyTorch path).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+
+from convrnn.data.cache import exclusive, process_alive
 
 
 def cache_root() -> Path:
@@ -87,7 +91,10 @@ def load_extension(stem: str, source: Path | Sequence[Path], *, what: str, fallb
         directory.mkdir(parents=True, exist_ok=True)
         library = next(directory.glob(f"{name}*.so"), None)
         if library is None:
-            return _build_saying_so(name, sources, directory, flags, what)
+            with exclusive(directory / ".lock"):   # a second process waits for the first one's build, then loads it
+                library = next(directory.glob(f"{name}*.so"), None)
+                if library is None:
+                    return _build_saying_so(name, sources, directory, flags, what)
         spec = importlib.util.spec_from_file_location(name, library)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
@@ -117,7 +124,11 @@ def _build_saying_so(name: str, sources: list[Path], directory: Path, flags: lis
 def _build(name: str, sources: list[Path], directory: Path, flags: list[str]) -> ModuleType:
     from torch.utils import cpp_extension
 
-    with tempfile.TemporaryDirectory(dir=directory, prefix="build-") as scratch:
+    for leftover in directory.glob("build-*-*"):   # a build killed midway left its scratch directory
+        pid = leftover.name.split("-")[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    with tempfile.TemporaryDirectory(dir=directory, prefix=f"build-{os.getpid()}-") as scratch:
         module = cpp_extension.load(name, [str(s) for s in sources], build_directory=scratch,
                                     extra_cflags=flags, extra_ldflags=["-fopenmp"], verbose=False)
         built = Path(module.__file__)

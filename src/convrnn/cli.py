@@ -14,6 +14,7 @@ one line and a hint that ``convrnn --debug …`` shows the traceback (status 1).
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import signal
@@ -24,6 +25,7 @@ from typing import Any, NoReturn
 from convrnn import __version__
 
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, KeyError, NotADirectoryError)
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}  # a write failed: one line
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -526,6 +528,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as error:
+        if args.debug or error.errno not in _DISK_ERRORS:
+            raise
+        where = f" '{error.filename}'" if error.filename else ""
+        print(f"convrnn {args.command}: error: could not write{where}: {os.strerror(error.errno)}; the files "
+              f"written before are intact (nothing half-written is ever read); free space or fix the disk, then run "
+              f"the command again{' with --resume' if args.command == 'train' else ''}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

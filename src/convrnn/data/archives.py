@@ -6,10 +6,13 @@ inside the destination, and only regular files are written (no links, devices or
 
 from __future__ import annotations
 
+import errno
 import fnmatch
-import shutil
+import lzma
+import struct
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -21,6 +24,13 @@ _AR_MAGIC = b"!<arch>\n"
 _AR_HEADER_SIZE = 60
 
 Opener = Callable[[], BinaryIO]
+
+_FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
+MAX_BYTES = 4 << 30  # the most one member may hold (the largest data file in the catalog is ~50 MB)
+_CORRUPT = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError, struct.error,
+            UnicodeDecodeError, NotImplementedError, RuntimeError, IndexError, KeyError, OverflowError,
+            ValueError, TypeError)   # zipfile: an unknown method, encryption, fields past the end; tarfile: a
+                                     # gzip header cut short
 
 
 def archive_kind(path: str | Path) -> str:
@@ -125,39 +135,70 @@ _READERS = {"zip": _iter_zip, "tar": _iter_tar, "deb": _iter_deb}
 
 def extract_members(archive: str | Path, destination: str | Path, *, root: str,
                     members: Sequence[str],
-                    on_file: Callable[[str, int], None] | None = None) -> list[str]:
+                    on_file: Callable[[str, int], None] | None = None,
+                    max_bytes: int = MAX_BYTES) -> list[str]:
     """Copy the files under ``root`` inside ``archive`` that match ``members`` into ``destination``.
 
     ``root`` is stripped from each path (``"mnist/data/mnist.pkl.gz"`` with root
     ``"mnist/data/"`` lands at ``destination/mnist.pkl.gz``); ``members`` are ``fnmatch``
     patterns on the stripped path. ``on_file(path, size)`` is called after each file is written.
-    Returns the stripped paths written, sorted. Raises ``ValueError`` when a pattern matched
-    nothing, since that means the catalog and the archive disagree.
+    Returns the stripped paths written, sorted. Raises ``ValueError`` naming the archive when a
+    pattern matched nothing (the catalog and the archive disagree), when the archive is corrupt or
+    truncated, or when a member holds more than ``max_bytes`` (a decompression bomb; checked on the
+    bytes actually decompressed, not only on the size the archive declares).
     """
     destination = Path(destination)
     kind = archive_kind(archive)
     written: list[str] = []
     matched = dict.fromkeys(members, False)
-    with open(archive, "rb") as file:
-        for name, size, opener in _READERS[kind](file):
-            relative = _relative_to_root(name, root)
-            if relative is None:
-                continue
-            hits = [pattern for pattern in members if fnmatch.fnmatchcase(relative, pattern)]
-            if not hits:
-                continue
-            for pattern in hits:
-                matched[pattern] = True
-            target = destination / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with opener() as source, open(target, "wb") as sink:
-                shutil.copyfileobj(source, sink, length=1 << 20)
-            written.append(relative)
-            if on_file is not None:
-                on_file(relative, size)
+    try:
+        with open(archive, "rb") as file:
+            for name, size, opener in _READERS[kind](file):
+                relative = _relative_to_root(name, root)
+                if relative is None:
+                    continue
+                hits = [pattern for pattern in members if fnmatch.fnmatchcase(relative, pattern)]
+                if not hits:
+                    continue
+                for pattern in hits:
+                    matched[pattern] = True
+                target = destination / relative
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_capped(opener, target, f"archive: {Path(archive).name}: member {name!r}", size, max_bytes)
+                written.append(relative)
+                if on_file is not None:
+                    on_file(relative, size)
+    except _CORRUPT as error:
+        if isinstance(error, ValueError) and str(error).startswith("archive:"):
+            raise   # ours: it names the archive already
+        if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError) or (
+                isinstance(error, OSError) and error.errno in _FILE_SYSTEM_ERRORS):
+            raise   # the file system's error (a missing archive, a full disk), not the archive's
+        raise ValueError(f"archive: {Path(archive).name} is corrupt or truncated "
+                         f"({type(error).__name__}: {error})") from None
     missing = [pattern for pattern, found in matched.items() if not found]
     if missing:
         raise ValueError(
             f"archive: {Path(archive).name} has no file matching {missing} under {root!r}"
         )
     return sorted(written)
+
+
+def _copy_capped(opener: Opener, target: Path, what: str, declared: int, max_bytes: int) -> None:
+    """Copy one member to ``target``, refusing it (and removing what was written) past ``max_bytes`` or when it
+    does not hold the ``declared`` size."""
+    if declared > max_bytes:
+        raise ValueError(f"{what} holds {declared} bytes, more than the cap of {max_bytes}")
+    copied = 0
+    try:
+        with opener() as source, open(target, "wb") as sink:
+            while block := source.read(1 << 20):
+                copied += len(block)
+                if copied > max_bytes:
+                    raise ValueError(f"{what} holds more than the cap of {max_bytes} bytes")
+                sink.write(block)
+        if copied != declared:
+            raise ValueError(f"{what} holds {copied} bytes, but the archive declares {declared}")
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise

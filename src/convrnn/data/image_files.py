@@ -6,14 +6,19 @@ are floats already in [0, 1], divided by 255 when they are integers).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import struct
+import tokenize
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from convrnn.data.cache import write_bytes_atomic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type → samples per pixel (no palette)
@@ -53,14 +58,32 @@ def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
     if magic != b"\x93NUMPY":
         raise ValueError(f"'{path}': not a .npy array file (it does not start with the .npy magic \\x93NUMPY)")
     try:
+        with open(path, "rb") as file:   # the header first: its shape must fit the file before anything is allocated
+            start, size = file.read(12), os.fstat(file.fileno()).st_size
+            if len(start) < 10 or start[6:8] not in (b"\x01\x00", b"\x02\x00", b"\x03\x00"):
+                raise ValueError(f"a truncated header or an unknown .npy version {tuple(start[6:8])}")
+            length = (struct.unpack("<H", start[8:10])[0] if start[6] == 1
+                      else struct.unpack("<I", start[8:12].ljust(4, b"\0"))[0])
+            if length > 65536 or length > size:   # numpy would allocate the length before finding it false
+                raise ValueError(f"its header claims {length} bytes, the file holds {size}")
+            file.seek(0)
+            version = np.lib.format.read_magic(file)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(file, max_header_size=10_000)
+            needed = math.prod(shape) * dtype.itemsize
+            holds = os.fstat(file.fileno()).st_size - file.tell()
+        if not dtype.hasobject and needed != holds:
+            raise ValueError(f"its header promises shape {shape} of {dtype} ({needed} bytes), the file holds "
+                             f"{holds}")
         return np.load(path, allow_pickle=False)
     except EOFError:
         raise ValueError(f"'{path}': an empty .npy file (no header, no data)") from None
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, SyntaxError, TypeError, tokenize.TokenError, OverflowError) as error:
         if isinstance(error, FileNotFoundError | IsADirectoryError | PermissionError):
             raise
         detail = "it holds Python objects (pickled), which are never loaded" if "pickle" in str(error) else error
-        raise ValueError(f"'{path}': not a valid .npy array file: {detail}") from None
+        raise ValueError(f"'{path}': not a valid .npy array file: {' '.join(str(detail).split())}") from None
 
 
 def _to_chw(array: np.ndarray, path: Path) -> Tensor:
@@ -79,20 +102,28 @@ def _to_chw(array: np.ndarray, path: Path) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
+MAX_PIXELS = 1 << 28  # the largest image read (16384 × 16384): a header cannot make convrnn allocate more
+
+
+def _check_size(width: int, height: int, path: Path) -> None:
+    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+        raise ValueError(f"'{path}': a {width}×{height} image; expected 1 to {MAX_PIXELS} pixels")
+
+
+_PNM_HEADER = re.compile(rb"P[56](?:\s|#[^\n]*\n)+(\d{1,9})(?:\s|#[^\n]*\n)+(\d{1,9})(?:\s|#[^\n]*\n)+(\d{1,5})\s")
+
+
 def _decode_pnm(data: bytes, path: Path) -> np.ndarray:
-    tokens: list[bytes] = []
-    position = 2
-    while len(tokens) < 3:
-        while data[position:position + 1].isspace():
-            position += 1
-        if data[position:position + 1] == b"#":
-            position = data.index(b"\n", position) + 1
-            continue
-        start = position
-        while not data[position:position + 1].isspace():
-            position += 1
-        tokens.append(data[start:position])
+    # the header: width, height and maximum as decimal numbers, separated by whitespace or # comments
+    header = _PNM_HEADER.match(data)
+    if header is None:
+        raise ValueError(f"'{path}': a truncated or corrupt PGM/PPM header (expected width, height and maximum)")
+    tokens = [header.group(k) for k in (1, 2, 3)]
+    position = header.end() - 1   # the single whitespace byte before the pixels
     width, height, maximum = (int(t) for t in tokens)
+    if not 0 < maximum < 65536:
+        raise ValueError(f"'{path}': the maximum grey value must lie in 1..65535, got {maximum}")
+    _check_size(width, height, path)
     channels = 1 if data[:2] == b"P5" else 3
     dtype = np.uint8 if maximum < 256 else np.dtype(">u2")
     pixels = np.frombuffer(data, dtype=dtype, count=width * height * channels, offset=position + 1)
@@ -122,7 +153,13 @@ def _decode_png(data: bytes, path: Path) -> np.ndarray:
                          f"got bit depth {depth}, colour type {colour}, interlace {interlace}")
     channels = _PNG_CHANNELS[colour]
     stride = width * channels
-    raw = np.frombuffer(zlib.decompress(bytes(idat)), dtype=np.uint8).reshape(height, stride + 1)
+    _check_size(width, height, path)
+    expected = height * (stride + 1)
+    pixels = zlib.decompressobj().decompress(bytes(idat), expected + 1)   # never more: a bomb stops here
+    if len(pixels) != expected:
+        raise ValueError(f"'{path}': its pixel data holds {'more than ' if len(pixels) > expected else ''}"
+                         f"{min(len(pixels), expected)} bytes, not the {expected} a {width}×{height} image needs")
+    raw = np.frombuffer(pixels, dtype=np.uint8).reshape(height, stride + 1)
     rows = np.zeros((height, stride), dtype=np.int32)
     previous = np.zeros(stride, dtype=np.int32)
     for y in range(height):
@@ -168,7 +205,4 @@ def write_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
 
     payload = (PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0))
                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(payload)
-    os.replace(temporary, path)
+    write_bytes_atomic(path, payload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -63,7 +64,16 @@ def load_arrays(file: BinaryIO | bytes) -> Any:
     when the pickle names anything else, or when an array holds Python objects.
     """
     stream = io.BytesIO(file) if isinstance(file, bytes) else file
-    result = ArrayUnpickler(stream, encoding="latin1").load()
+    try:
+        result = ArrayUnpickler(stream, encoding="latin1").load()
+    except pickle.UnpicklingError as error:
+        if str(error).startswith("refusing"):
+            raise
+        raise pickle.UnpicklingError(f"not a valid pickle of arrays: {' '.join(str(error).split())[:200]}") from None
+    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error,
+            OverflowError, UnicodeDecodeError, RecursionError) as error:   # a truncated or mangled stream
+        raise pickle.UnpicklingError(f"not a valid pickle of arrays: {type(error).__name__}: "
+                                     f"{' '.join(str(error).split())[:200]}") from None
     _check_numeric(result)
     return result
 

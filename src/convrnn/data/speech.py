@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import wave
@@ -62,8 +63,9 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
                 raise ValueError(f"{Path(path).name}: expected 16-bit PCM, got "
                                  f"{8 * file.getsampwidth()}-bit samples")
             channels, rate, frames = file.getnchannels(), file.getframerate(), file.getnframes()
-            data = file.readframes(frames)
-    except (wave.Error, EOFError) as error:
+            # never more than the file holds: a header promising 4 GB of frames allocates nothing
+            data = file.readframes(min(frames, os.path.getsize(path) // max(2 * channels, 1)))
+    except (wave.Error, EOFError, RuntimeError, struct.error, OverflowError) as error:
         raise ValueError(f"'{path}': not a valid WAV file: {error or 'truncated'}") from None
     if channels < 1 or len(data) != frames * channels * 2:
         raise ValueError(f"'{path}': a truncated WAV file (its header promises {frames} frames of {channels} 16-bit "

@@ -31,7 +31,6 @@ from torch.utils import _pytree as pytree
 
 import convrnn
 from convrnn.data.cache import atomic_path
-from convrnn.training.files import write_json
 
 FORMATS = ("onnx", "pt2")
 CONTRACT_VERSION = 1
@@ -110,9 +109,11 @@ def export_model(model: nn.Module, args: tuple[Any, ...], path: str | os.PathLik
         "output_tree": pytree.treespec_dumps(output_spec),
         **dict(extra or {}),
     }
-    with atomic_path(path) as temporary:
+    # Both files are complete on disk before either name changes; the two renames follow at once (a crash
+    # between them leaves a pair whose hashes disagree, which loading refuses, saying to export again).
+    with atomic_path(path) as temporary, atomic_path(contract_path(path)) as contract_temporary:
         temporary.write_bytes(data)
-    write_json(contract_path(path), contract)
+        contract_temporary.write_text(json.dumps(contract, indent=2, allow_nan=False) + "\n")
     return contract
 
 
@@ -185,7 +186,8 @@ class ExportedModel:
         data = self.path.read_bytes()
         if hashlib.sha256(data).hexdigest() != self.contract["sha256"]:
             raise ValueError(f"'{self.path}': its SHA-256 is not the one its contract records (the file changed "
-                             f"after export, or the contract belongs to another file)")
+                             f"after export, an export was interrupted, or the contract belongs to another file); "
+                             f"export it again")
         self._input_spec = pytree.treespec_loads(self.contract["input_tree"])
         self._output_spec = pytree.treespec_loads(self.contract["output_tree"])
         self.input_names = [entry["name"] for entry in self.contract["inputs"]]

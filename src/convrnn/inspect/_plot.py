@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from convrnn.data.cache import write_bytes_atomic
 
 VIZ_HINT = "pip install 'convrnn[viz]'"
 
@@ -89,14 +90,5 @@ def array_png(rgb: np.ndarray, zoom: int = 1) -> bytes:
 def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(temporary, 0o644)  # mkstemp makes 0600; a report is for others to read
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    write_bytes_atomic(path, data.encode() if isinstance(data, str) else data)
     return path

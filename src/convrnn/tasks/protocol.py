@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from convrnn.tasks.runs import Run, load_saved_model
 from convrnn.tasks.settings import Settings, resolve_device, resolve_settings
-from convrnn.training.checkpoint import read_config
+from convrnn.training.checkpoint import read_config, recover_interrupted_save
 from convrnn.training.distributed import (
     DEFAULT_TIMEOUT_S,
     is_distributed,
@@ -159,6 +159,9 @@ class Task(ABC):
                 raise ValueError(f"train: the batch size {settings.batch_size} is the global batch, split over the "
                                  f"{settings.world_size} processes; expected a multiple of {settings.world_size}")
             with RunLock(out, where="train") if main else nullcontext():   # rank 0 alone writes out
+                if main:   # a save killed between its two renames: the last complete checkpoint goes back first
+                    for previous in Path(out).glob("*/.*.previous"):
+                        recover_interrupted_save(previous.parent / previous.name[1:-len(".previous")])
                 if settings.resume and main:
                     _note_resumed_launch(Path(out), settings)
                 seed_everything(settings.seed)

@@ -29,7 +29,7 @@ from torch import nn
 
 from convrnn.export import ExportedModel, is_exported, read_contract
 from convrnn.tasks.settings import Settings
-from convrnn.training.checkpoint import load_model_weights, read_config
+from convrnn.training.checkpoint import load_model_weights, read_config, recover_interrupted_save
 from convrnn.training.distributed import is_main_process
 from convrnn.training.files import write_json
 
@@ -40,7 +40,7 @@ def model_directory(path: str | os.PathLike[str]) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"no such run or model directory: '{path}'")
     for candidate in (path, path / "model", path / "checkpoints" / "best"):
-        if (candidate / "config.json").is_file():
+        if (recover_interrupted_save(candidate) / "config.json").is_file():
             return candidate
     raise FileNotFoundError(f"'{path}' holds no model (no config.json in it, in model/ or in checkpoints/best/)")
 

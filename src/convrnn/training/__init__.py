@@ -18,6 +18,7 @@ from convrnn.training.checkpoint import (
     load_checkpoint,
     load_model_weights,
     read_config,
+    recover_interrupted_save,
     save_checkpoint,
     save_model,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "per_rank",
     "process_group",
     "read_config",
+    "recover_interrupted_save",
     "save_checkpoint",
     "save_model",
     "seed_everything",

@@ -16,12 +16,14 @@ is refused by name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ __all__ = [
     "load_checkpoint",
     "load_model_weights",
     "read_config",
+    "recover_interrupted_save",
     "save_checkpoint",
     "save_model",
 ]
@@ -158,14 +161,24 @@ def _tree_files(stem: str, tree: Any) -> dict[str, bytes]:
     return files
 
 
+def recover_interrupted_save(directory: str | os.PathLike[str]) -> Path:
+    """Put back the last complete checkpoint or model of ``directory`` if a save was killed between its two
+    renames (``directory`` missing, ``.NAME.previous`` beside it holding the old one); returns ``directory``.
+    A save does this first anyway; call it before asking whether a checkpoint exists (``--resume``)."""
+    target = Path(directory).absolute()
+    previous = target.parent / f".{target.name}.previous"
+    if previous.is_dir() and not target.exists():
+        with contextlib.suppress(OSError):   # read-only: loading still finds it (load_checkpoint warns)
+            os.replace(previous, target)
+    return Path(directory)
+
+
 def _write_directory_atomically(target: Path, files: dict[str, bytes]) -> Path:
     target = target.absolute()
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     previous = parent / f".{target.name}.previous"
-    if previous.exists() and not target.exists():
-        # an earlier save died between its two renames: put the last good checkpoint back first
-        os.replace(previous, target)
+    recover_interrupted_save(target)  # an earlier save died between its two renames: the last good one first
     for stale in parent.glob(f".{target.name}.partial-*"):  # left by a save that was killed
         shutil.rmtree(stale, ignore_errors=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=parent))
@@ -183,11 +196,13 @@ def _write_directory_atomically(target: Path, files: dict[str, bytes]) -> Path:
                 shutil.rmtree(previous)
             os.replace(target, previous)
         os.replace(temporary, target)
-        _fsync_directory(parent)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
+        if previous.exists() and not target.exists():  # the old one was moved aside, the new one never came
+            os.replace(previous, target)
         raise
     shutil.rmtree(previous, ignore_errors=True)
+    _fsync_directory(parent)  # after the commit: a failure here leaves the new checkpoint, complete
     return target
 
 
@@ -235,17 +250,20 @@ def load_checkpoint(
                 f"checkpoint '{path}' holds no {stem} state ({stem}.json is absent); "
                 "is it a final model rather than a training checkpoint?"
             )
-    document = json.loads(files["config.json"])
+    document = _config_document(path, files)
     loaded = LoadedCheckpoint(path, document["config"], document.get("metadata", {}))
     if model is not None:
         _load_model(path, files, model, strict)
-    if optimizer is not None:
-        optimizer.load_state_dict(_read_tree(path, files, "optimizer"))
-    if scheduler is not None:
-        scheduler.load_state_dict(_read_tree(path, files, "scheduler"))
-    if restore_rng:
-        rng = _read_tree(path, files, "rng")
-        set_rng_state(rng["scalars"], rng["tensors"])
+    with _naming_the_state(path, "optimizer"):
+        if optimizer is not None:
+            optimizer.load_state_dict(_read_tree(path, files, "optimizer"))
+    with _naming_the_state(path, "scheduler"):
+        if scheduler is not None:
+            scheduler.load_state_dict(_read_tree(path, files, "scheduler"))
+    with _naming_the_state(path, "rng"):
+        if restore_rng:
+            rng = _read_tree(path, files, "rng")
+            set_rng_state(rng["scalars"], rng["tensors"])
     if "training.json" in files:
         loaded.training = _read_tree(path, files, "training")
     return loaded
@@ -258,31 +276,79 @@ def load_model_weights(
     ``model`` and return its config."""
     path, files = _read_verified(directory)
     _load_model(path, files, model, strict)
-    return json.loads(files["config.json"])["config"]
+    return _config_document(path, files)["config"]
 
 
 def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
     """The config saved with a checkpoint or model (verified), to rebuild the model before
     loading its weights."""
-    _, files = _read_verified(directory)
-    return json.loads(files["config.json"])["config"]
+    path, files = _read_verified(directory)
+    return _config_document(path, files)["config"]
+
+
+def _tensors(path: Path, name: str, data: bytes) -> dict[str, Tensor]:
+    """The tensors of safetensors file ``name``; a ``CheckpointError`` naming it if they cannot be parsed (a
+    file whose manifest was forged to match, since a changed file without that fails its hash first)."""
+    try:
+        return tensors_from_bytes(data)
+    except Exception as error:  # safetensors raises its own SafetensorError, and others for bad headers
+        raise CheckpointError(f"checkpoint '{path}': file '{name}' is not valid safetensors "
+                              f"({_one_line(str(error))})") from None
+
+
+def _config_document(path: Path, files: dict[str, bytes]) -> dict[str, Any]:
+    document = _json(path, files, "config.json")
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict) \
+            or not isinstance(document.get("metadata", {}), dict):
+        raise CheckpointError(f"checkpoint '{path}': config.json is not a convrnn config (expected an object with "
+                              f"a 'config' object)")
+    return document
+
+
+@contextlib.contextmanager
+def _naming_the_state(path: Path, stem: str) -> Iterator[None]:
+    """A state that parses but does not fit its object (a forged or foreign file) becomes a CheckpointError."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as error:
+        raise CheckpointError(f"checkpoint '{path}': its {stem} state cannot be restored "
+                              f"({_one_line(str(error))})") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def _json(path: Path, files: dict[str, bytes], name: str) -> Any:
+    try:
+        return json.loads(files[name])
+    except ValueError as error:
+        raise CheckpointError(f"checkpoint '{path}': file '{name}' is not valid JSON ({error})") from None
 
 
 def _load_model(path: Path, files: dict[str, bytes], model: nn.Module, strict: bool) -> None:
-    tensors = tensors_from_bytes(files["model.safetensors"])
+    tensors = _tensors(path, "model.safetensors", files["model.safetensors"])
     try:
         unwrap_model(model).load_state_dict(tensors, strict=strict)
     except RuntimeError as error:
-        raise CheckpointError(f"checkpoint '{path}': the model does not match its weights: {error}") \
-            from error
+        raise CheckpointError(f"checkpoint '{path}': the model does not match its weights: "
+                              f"{' '.join(str(error).split())}") from error
 
 
 def _read_tree(path: Path, files: dict[str, bytes], stem: str) -> Any:
     if f"{stem}.json" not in files:
         raise CheckpointError(f"checkpoint '{path}' holds no {stem} state ({stem}.json is absent)")
     tensor_file = files.get(f"{stem}.safetensors")
-    tensors = tensors_from_bytes(tensor_file) if tensor_file is not None else {}
-    return unflatten(json.loads(files[f"{stem}.json"]), tensors)
+    tensors = _tensors(path, f"{stem}.safetensors", tensor_file) if tensor_file is not None else {}
+    try:
+        return unflatten(_json(path, files, f"{stem}.json"), tensors)
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        if isinstance(error, CheckpointError):
+            raise
+        raise CheckpointError(f"checkpoint '{path}': the {stem} state does not match its tensors "
+                              f"({_one_line(str(error))})") from None
 
 
 def _read_verified(directory: str | os.PathLike[str]) -> tuple[Path, dict[str, bytes]]:
@@ -307,7 +373,11 @@ def _read_verified(directory: str | os.PathLike[str]) -> tuple[Path, dict[str, b
         listed = manifest["files"]
         if manifest.get("format") != _FORMAT:
             raise ValueError(f"format {manifest.get('format')!r}")
-    except (ValueError, KeyError, TypeError) as error:
+        if not isinstance(listed, dict) or not all(
+                isinstance(name, str) and isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and isinstance(entry.get("bytes"), int) for name, entry in listed.items()):
+            raise ValueError("'files' is not a map of file names to their sha256 and bytes")
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise CheckpointError(f"checkpoint '{path}': {MANIFEST} is unreadable ({error})") from error
     files: dict[str, bytes] = {}
     for name, expected in listed.items():

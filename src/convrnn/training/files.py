@@ -5,24 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from convrnn.data.cache import atomic_path
 
 
 def write_json(path: str | os.PathLike[str], document: dict[str, Any]) -> None:
     """Write ``document`` as indented JSON to ``path``: a temporary file beside it, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(document, handle, indent=2, allow_nan=False)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "w") as handle:
+        json.dump(document, handle, indent=2, allow_nan=False)
+        handle.write("\n")
 
 
 def check_writable(path: str | os.PathLike[str], *, kind: str, where: str, argument: str) -> Path:

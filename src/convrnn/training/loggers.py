@@ -7,10 +7,10 @@ import io
 import math
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
+from convrnn.data.cache import write_bytes_atomic
 from convrnn.training.callbacks import Callback
 from convrnn.training.fit_state import FitState
 
@@ -107,15 +107,7 @@ class CSVLogger(Callback):
                                 lineterminator="\n")
         writer.writeheader()
         writer.writerows(state.history.records)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
-        try:
-            with os.fdopen(descriptor, "w", newline="") as handle:
-                handle.write(buffer.getvalue())
-            os.replace(temporary, self.path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_bytes_atomic(self.path, buffer.getvalue().encode())
 
 
 def _summary_writer_class() -> type:

@@ -20,7 +20,7 @@ from torch import nn
 
 from convrnn.training import distributed
 from convrnn.training.callbacks import Callback, Checkpoint
-from convrnn.training.checkpoint import load_checkpoint, save_model
+from convrnn.training.checkpoint import load_checkpoint, recover_interrupted_save, save_model
 from convrnn.training.fit import fit
 from convrnn.training.fit_state import History
 from convrnn.training.loggers import CSVLogger
@@ -44,7 +44,7 @@ def fit_to_best(model: nn.Module, train: Any, val: Any, *, out: Path, config: di
     checkpoints = Checkpoint(out / ("checkpoints" if main else f"{name}_checkpoints"), monitor=monitor, mode=mode)
     log = out / ("log.csv" if main else f"{name}_log.csv")
     last = checkpoints.last
-    if resume and not (last / "config.json").is_file():
+    if resume and not (recover_interrupted_save(last) / "config.json").is_file():
         if not missing_ok:
             raise FileNotFoundError(f"train: --resume found no checkpoint at '{last}'")
         resume = False

@@ -13,7 +13,6 @@ A malformed file raises ``ValueError`` naming the file and the line (text) or en
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from convrnn.data.cache import atomic_path
 from convrnn.models.word2vec.queries import WordVectors
 
 
@@ -36,20 +36,13 @@ def save_word2vec_format(path: str | os.PathLike[str], words: Sequence[str], vec
         if not word or any(ch.isspace() for ch in word):
             raise ValueError(f"save_word2vec_format: word {word!r} is empty or contains whitespace, which the "
                              f"format cannot hold")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(f"{matrix.shape[0]} {matrix.shape[1]}\n".encode())
-            for word, row in zip(words, matrix, strict=True):
-                if binary:
-                    handle.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
-                else:
-                    handle.write((word + " " + " ".join(f"{x:.6g}" for x in row.tolist()) + "\n").encode("utf-8"))
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        handle.write(f"{matrix.shape[0]} {matrix.shape[1]}\n".encode())
+        for word, row in zip(words, matrix, strict=True):
+            if binary:
+                handle.write(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
+            else:
+                handle.write((word + " " + " ".join(f"{x:.6g}" for x in row.tolist()) + "\n").encode("utf-8"))
     return path
 
 
