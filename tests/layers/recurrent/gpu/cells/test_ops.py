@@ -18,7 +18,7 @@ import torch
 pytest.importorskip("triton", reason="Triton is not installed (pip install 'convrnn[gpu]'): the GPU kernels' "
                                      "tests need it (on a CPU, through its interpreter)")
 
-from convrnn.layers.recurrent import GRUCell, JordanCell
+from convrnn.layers.recurrent import GatedCell, GRUCell, JordanCell
 from convrnn.layers.recurrent.gpu.cells import naive
 from convrnn.layers.recurrent.gpu.cells.ops import cell as cell_op
 from convrnn.layers.recurrent.gpu.cells.spec import as_tuple, epsilon_of, parameters_of, spec_of
@@ -29,6 +29,7 @@ CELLS = {
     # layer norm where the CPU core has none
     "gru_after_layer_norm": lambda F, H: GRUCell(F, H, reset="after", layer_norm=True),
     "jordan_tanh_layer_norm": lambda F, H: JordanCell(F, H, output_size=H + 1, decision="tanh", layer_norm=True),
+    "gated_layer_norm": lambda F, H: GatedCell(F, H, layer_norm=True),
 }
 
 # (reverse, lookahead, zoneout, training, recurrent dropout)
