@@ -471,7 +471,9 @@ def test_the_panel_kernel_equals_blas_in_float32_and_the_float64_engine(name, ba
     reference.load_state_dict(rnn.double().state_dict())
     with disabled():
         expected = reference(x.double(), lengths)[0]
-    torch.testing.assert_close(results["panels"][0].double(), expected, rtol=1e-4, atol=2e-4)
+    # (relative to the outputs' scale: the identity Elman cell's linear recurrence grows them)
+    scale = max(1.0, expected.abs().max().item())
+    torch.testing.assert_close(results["panels"][0].double(), expected, rtol=1e-4, atol=2e-4 * scale)
 
 
 @pytest.mark.parametrize("layer", ["lstm_peephole", "lstm_layer_norm", "gru_before", "mgu_layer_norm", "jordan",

@@ -124,7 +124,10 @@ def runner(cell: Cell, x: Tensor, *, python_loop: bool = False) -> Cell:
     core unless ``python_loop``: recurrent dropout or zoneout) will run it: then its
     :meth:`~convrnn.layers.recurrent.cells.GRUCell.previous_form` (the same function, z ↦ 1 − z by
     negated z weights), since those backends run only the "previous" equations. The Python loop
-    runs the cell's own equations."""
+    runs the cell's own equations — also inside ``torch.compile``, which traces it (its graph then
+    holds the unrolled steps, not the core's operator)."""
+    if torch.compiler.is_compiling():
+        return cell   # dynamo cannot trace the view's module copy: the loop is traced instead
     twin = backend_form(cell)
     if twin is cell:
         return cell
