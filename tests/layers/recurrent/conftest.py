@@ -6,18 +6,25 @@ cell's own ``step``/``recurrent``/``project``.
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from convrnn.layers.recurrent import ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell
+from convrnn.layers.recurrent import ElmanCell, GatedCell, GRUCell, JordanCell, LSTMCell, MGUCell
 
 CELL_CONFIGS = {
     "elman_tanh": lambda F, H, **kw: ElmanCell(F, H, **kw),
     "elman_relu": lambda F, H, **kw: ElmanCell(F, H, nonlinearity="relu", **kw),
+    "elman_sigmoid": lambda F, H, **kw: ElmanCell(F, H, nonlinearity="sigmoid", **kw),
+    "elman_leaky_relu": lambda F, H, **kw: ElmanCell(F, H, nonlinearity="leaky_relu", negative_slope=0.2, **kw),
+    "elman_identity": lambda F, H, **kw: ElmanCell(F, H, nonlinearity="identity", **kw),
     "jordan": lambda F, H, **kw: JordanCell(F, H, output_size=H + 1, decision="tanh", **kw),
     "jordan_softmax": lambda F, H, **kw: JordanCell(F, H, decision="softmax", **kw),
     "lstm": lambda F, H, **kw: LSTMCell(F, H, **kw),
     "lstm_peephole": lambda F, H, **kw: LSTMCell(F, H, peephole=True, **kw),
     "gru_before": lambda F, H, **kw: GRUCell(F, H, reset="before", **kw),
     "gru_after": lambda F, H, **kw: GRUCell(F, H, reset="after", **kw),
+    "gru_before_candidate": lambda F, H, **kw: GRUCell(F, H, reset="before", z_multiplies="candidate", **kw),
+    "gru_after_candidate": lambda F, H, **kw: GRUCell(F, H, reset="after", z_multiplies="candidate", **kw),
+    "gated": lambda F, H, **kw: GatedCell(F, H, **kw),
     "mgu": lambda F, H, **kw: MGUCell(F, H, **kw),
 }
 
@@ -61,7 +68,9 @@ def reference_step(cell, x, state, mask):
     if isinstance(cell, ElmanCell):
         (h,) = state
         a = input_term(cell, x, 0) + recurrent_term(cell, h * mask, 0)
-        return (tanh(a) if cell.nonlinearity == "tanh" else torch.relu(a),)
+        g = {"tanh": tanh, "relu": torch.relu, "sigmoid": sig, "identity": lambda v: v,
+             "leaky_relu": lambda v: F.leaky_relu(v, cell.negative_slope)}[cell.nonlinearity]
+        return (g(a),)
     if isinstance(cell, JordanCell):
         _, y = state
         a = input_term(cell, x, 0) + recurrent_term(cell, y * mask, 0, bias=False)
@@ -91,7 +100,15 @@ def reference_step(cell, x, state, mask):
             candidate = tanh(input_term(cell, x, 2) + recurrent_term(cell, r * u, 2))
         else:
             candidate = tanh(input_term(cell, x, 2) + r * recurrent_term(cell, u, 2))
+        if cell.z_multiplies == "candidate":   # seed 004: h = (1 − z) ∘ h + z ∘ h̄
+            return ((1 - z) * h + z * candidate,)
         return (z * h + (1 - z) * candidate,)
+    if isinstance(cell, GatedCell):   # seed 001: z_{t+1} = g ∘ z_t + (1 − g) ∘ ẑ_t
+        (h,) = state
+        u = h * mask
+        g = sig(input_term(cell, x, 0) + recurrent_term(cell, u, 0))
+        candidate = tanh(input_term(cell, x, 1) + recurrent_term(cell, u, 1))
+        return (g * h + (1 - g) * candidate,)
     if isinstance(cell, MGUCell):
         (h,) = state
         u = h * mask

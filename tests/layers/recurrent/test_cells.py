@@ -1,10 +1,26 @@
 """Every cell (and layer norm) against a naive reference written from its equations; gradcheck."""
 
+import contextlib
+
 import pytest
 import torch
 from torch.func import functional_call
 
-from convrnn.layers.recurrent import RNN, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell
+from convrnn.layers.recurrent import (
+    CELLS,
+    GRU,
+    RNN,
+    Elman,
+    ElmanCell,
+    Gated,
+    GatedCell,
+    GRUCell,
+    JordanCell,
+    LSTMCell,
+    MGUCell,
+    convert_z_convention,
+)
+from convrnn.layers.recurrent.fused import disabled
 
 
 @pytest.mark.parametrize("layer_norm", [False, True])
@@ -82,9 +98,18 @@ def test_like_rebuilds_same_kind_and_options_with_new_input_size():
 
 
 def test_bad_cell_options_name_argument_expected_and_actual():
-    with pytest.raises(ValueError, match=r"'nonlinearity' expected one of \['tanh', 'relu'\], "
-                                         r"got 'sigmoid'"):
-        ElmanCell(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match=r"ElmanCell: argument 'nonlinearity' expected one of \['tanh', 'relu', "
+                                         r"'sigmoid', 'leaky_relu', 'identity'\], got 'softplus'"):
+        ElmanCell(3, 4, nonlinearity="softplus")
+    with pytest.raises(ValueError, match=r"ElmanCell: argument 'negative_slope' expected a finite number ≥ 0, "
+                                         r"got -0.1"):
+        ElmanCell(3, 4, nonlinearity="leaky_relu", negative_slope=-0.1)
+    with pytest.raises(ValueError, match=r"'negative_slope' applies to nonlinearity='leaky_relu', got "
+                                         r"negative_slope=0.2 with nonlinearity='tanh'"):
+        ElmanCell(3, 4, negative_slope=0.2)
+    with pytest.raises(ValueError, match=r"GRUCell: argument 'z_multiplies' expected one of \['previous', "
+                                         r"'candidate'\], got 'new'"):
+        GRUCell(3, 4, z_multiplies="new")
     with pytest.raises(ValueError, match=r"'reset' expected one of .*got 'middle'"):
         GRUCell(3, 4, reset="middle")
     with pytest.raises(ValueError, match=r"'decision' expected one of .*got 'relu'"):
@@ -213,3 +238,154 @@ def test_one_step_bad_input_names_argument_expected_and_actual():
         MGUCell(3, 4)(torch.randn(2, 3), (torch.zeros(2, 4), torch.zeros(2, 4)))
     with pytest.raises(ValueError, match=r"'proj_size' expected an int in \[0, hidden_size\) = \[0, 4\), got 4"):
         LSTMCell(3, 4, proj_size=4)
+
+
+# ------------------------------------------------- the seeds' other cells and conventions (issue 25)
+
+
+def handwritten(step, x, h):
+    """Every state of h_t = step(x_t, h_{t−1}) over x: (N, T, F) from h (N, H)."""
+    states = []
+    for t in range(x.shape[1]):
+        h = step(x[:, t], h)
+        states.append(h)
+    return torch.stack(states, 1)
+
+
+@pytest.mark.parametrize(("nonlinearity", "g"), [
+    ("sigmoid", lambda a: 1 / (1 + torch.exp(-a))),
+    ("leaky_relu", lambda a: torch.where(a > 0, a, 0.25 * a)),
+    ("identity", lambda a: a),
+])
+def test_elman_nonlinearities_are_seed_001s_equation(nonlinearity, g):
+    """z_t = g(V z_{t−1} + W x_t + b) written out in the test, float64, both engines."""
+    torch.manual_seed(0)
+    slope = {"negative_slope": 0.25} if nonlinearity == "leaky_relu" else {}
+    layer = Elman(3, 4, nonlinearity=nonlinearity, **slope).double()
+    with torch.no_grad():
+        for parameter in layer.parameters():
+            parameter.uniform_(-0.9, 0.9)
+    cell = layer.cells[0]
+    W, V, b = cell.weight_ih, cell.weight_hh, cell.bias_ih + cell.bias_hh
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    h0 = torch.randn(2, 4, dtype=torch.float64)
+    expected = handwritten(lambda x_t, z: g(z @ V.T + x_t @ W.T + b), x, h0)
+    for engine in (contextlib.nullcontext(), disabled()):
+        with engine:
+            torch.testing.assert_close(layer(x, state=h0[None])[0], expected, rtol=1e-12, atol=1e-12)
+
+
+def test_leaky_relu_slope_is_kept_by_like_and_config():
+    cell = ElmanCell(3, 4, nonlinearity="leaky_relu", negative_slope=0.3)
+    assert cell.like(5).negative_slope == 0.3 and cell.config()["negative_slope"] == 0.3
+    assert ElmanCell(3, 4, nonlinearity="leaky_relu").negative_slope == 0.01
+    assert "negative_slope" not in ElmanCell(3, 4).config()
+
+
+def test_gated_cell_is_seed_001s_gated_unit():
+    """z_{t+1} = g ∘ z_t + (1 − g) ∘ ẑ_t, g = σ(V_g z_t + W_g x + b_g), ẑ = tanh(V_h z_t + W_h x + b_h)."""
+    torch.manual_seed(1)
+    layer = Gated(3, 4).double()
+    with torch.no_grad():
+        for parameter in layer.parameters():
+            parameter.uniform_(-0.9, 0.9)
+    cell = layer.cells[0]
+    (W_g, W_h), (V_g, V_h) = cell.weight_ih.chunk(2), cell.weight_hh.chunk(2)
+    b_g, b_h = (cell.bias_ih + cell.bias_hh).chunk(2)
+
+    def step(x_t, z):
+        gate = torch.sigmoid(z @ V_g.T + x_t @ W_g.T + b_g)
+        candidate = torch.tanh(z @ V_h.T + x_t @ W_h.T + b_h)
+        return gate * z + (1 - gate) * candidate
+
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    expected = handwritten(step, x, torch.zeros(2, 4, dtype=torch.float64))
+    for engine in (contextlib.nullcontext(), disabled()):
+        with engine:
+            torch.testing.assert_close(layer(x)[0], expected, rtol=1e-12, atol=1e-12)
+    assert CELLS["gated"] is GatedCell and sum(p.numel() for p in cell.parameters()) == 2 * 4 * (3 + 4 + 2)
+
+
+@pytest.mark.parametrize("reset", ["before", "after"])
+def test_gru_z_multiplies_candidate_is_seed_004s_equation(reset):
+    """Seed 004's eq. 8, h = (1 − z) ∘ h + z ∘ h̄, written out in the test (r, z, h̄ as in seed 002)."""
+    torch.manual_seed(2)
+    layer = GRU(3, 4, reset=reset, z_multiplies="candidate").double()
+    with torch.no_grad():
+        for parameter in layer.parameters():
+            parameter.uniform_(-0.9, 0.9)
+    cell = layer.cells[0]
+    (W_r, W_z, W_h), (U_r, U_z, U_h) = cell.weight_ih.chunk(3), cell.weight_hh.chunk(3)
+    (b_r, b_z, b_h), (c_r, c_z, c_h) = cell.bias_ih.chunk(3), cell.bias_hh.chunk(3)
+
+    def step(x_t, h):
+        r = torch.sigmoid(x_t @ W_r.T + b_r + h @ U_r.T + c_r)
+        z = torch.sigmoid(x_t @ W_z.T + b_z + h @ U_z.T + c_z)
+        inner = (r * h) @ U_h.T + c_h if reset == "before" else r * (h @ U_h.T + c_h)
+        h_bar = torch.tanh(x_t @ W_h.T + b_h + inner)
+        return (1 - z) * h + z * h_bar
+
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    h0 = torch.randn(2, 4, dtype=torch.float64)
+    expected = handwritten(step, x, h0)
+    for engine in (contextlib.nullcontext(), disabled()):
+        with engine:
+            torch.testing.assert_close(layer(x, state=h0[None])[0], expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(cell(x[:, 0], h0), expected[:, 0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("options", [{"reset": "before"}, {"reset": "after"}, {"layer_norm": True},
+                                     {"bias": False, "bidirectional": True, "num_layers": 2}])
+def test_converted_gru_computes_the_same_in_the_other_convention(options):
+    torch.manual_seed(3)
+    options = dict(options)
+    stack = {k: options.pop(k) for k in ("bidirectional", "num_layers") if k in options}
+    model = GRU(3, 4, **stack, **options).double()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.uniform_(-0.9, 0.9)
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    lengths = torch.tensor([5, 3])
+    converted = convert_z_convention(model, "candidate")
+    assert all(c.z_multiplies == "candidate" for c in converted.cells)
+    assert all(c.z_multiplies == "previous" for c in model.cells)   # the original is left alone
+    back = convert_z_convention(converted, "previous")
+    for engine in (contextlib.nullcontext(), disabled()):
+        with engine:
+            expected = model(x, lengths)
+            for other in (converted, back):
+                for got, want in zip(other(x, lengths), expected, strict=True):
+                    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    H = 4
+    torch.testing.assert_close(converted.cells[0].weight_hh[H:2 * H], -model.cells[0].weight_hh[H:2 * H])
+    torch.testing.assert_close(back.state_dict(), model.state_dict(), rtol=0, atol=0)
+    # the state dict means the cell's own convention: loading it into a "candidate" GRU reproduces converted
+    fresh = GRU(3, 4, **stack, **options, z_multiplies="candidate").double()
+    fresh.load_state_dict(converted.state_dict())
+    torch.testing.assert_close(fresh(x, lengths)[0], expected[0], rtol=1e-12, atol=1e-12)
+
+
+def test_convert_z_convention_refuses_bad_arguments():
+    with pytest.raises(ValueError, match=r"convert_z_convention: argument 'z_multiplies' expected one of "
+                                         r"\['previous', 'candidate'\], got 'old'"):
+        convert_z_convention(GRU(3, 4), "old")
+    with pytest.raises(TypeError, match=r"convert_z_convention: argument 'module' expected a torch.nn.Module, "
+                                        r"got dict"):
+        convert_z_convention({}, "candidate")
+
+
+def test_previous_form_passes_gradients_to_the_cells_own_parameters():
+    torch.manual_seed(4)
+    cell = GRUCell(3, 4, z_multiplies="candidate", layer_norm=True).double()
+    twin = cell.previous_form()
+    assert twin.z_multiplies == "previous" and cell.z_multiplies == "candidate"
+    assert {name for name, _ in cell.named_parameters()} == set(cell.state_dict())
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    h = torch.randn(2, 4, dtype=torch.float64)
+    ours = RNN(cell).cells[0].step(cell.project(x[0]), (h,), h)[0]
+    theirs = twin.step(twin.project(x[0]), (h,), h)[0]
+    torch.testing.assert_close(theirs, ours, rtol=1e-12, atol=1e-12)
+    grads = torch.autograd.grad(theirs.sum(), list(cell.parameters()))
+    expected = torch.autograd.grad(ours.sum(), list(cell.parameters()))
+    for got, want in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

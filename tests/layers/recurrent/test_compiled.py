@@ -1,14 +1,16 @@
 """The compiled core (C++ forward and backward loops) against the pure-PyTorch engine and the
 naive references, its dispatch rule, and the automatic fallback when it cannot be built."""
 
+import contextlib
 import os
 import warnings
 
 import pytest
 import torch
 
-from convrnn.layers.recurrent import RNN, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, _compiled
+from convrnn.layers.recurrent import RNN, ElmanCell, GatedCell, GRUCell, JordanCell, LSTMCell, MGUCell, _compiled
 from convrnn.layers.recurrent.fused import available, disabled, fused_kind, run_fused, takes_raw_input, work_split
+from convrnn.layers.recurrent.scan import runner
 
 FUSED = {
     "lstm": lambda F, H: LSTMCell(F, H),
@@ -18,12 +20,19 @@ FUSED = {
     "mgu": lambda F, H: MGUCell(F, H),
     "elman_tanh": lambda F, H: ElmanCell(F, H),
     "elman_relu": lambda F, H: ElmanCell(F, H, nonlinearity="relu"),
+    "elman_sigmoid": lambda F, H: ElmanCell(F, H, nonlinearity="sigmoid"),
+    "elman_leaky_relu": lambda F, H: ElmanCell(F, H, nonlinearity="leaky_relu", negative_slope=0.1),
+    "elman_identity": lambda F, H: ElmanCell(F, H, nonlinearity="identity"),
+    "gated": lambda F, H: GatedCell(F, H),
     "lstm_layer_norm": lambda F, H: LSTMCell(F, H, layer_norm=True),
     "lstm_peephole_layer_norm": lambda F, H: LSTMCell(F, H, peephole=True, layer_norm=True),
     "gru_before_layer_norm": lambda F, H: GRUCell(F, H, reset="before", layer_norm=True),
     "mgu_layer_norm": lambda F, H: MGUCell(F, H, layer_norm=True),
     "elman_tanh_layer_norm": lambda F, H: ElmanCell(F, H, layer_norm=True),
     "elman_relu_layer_norm": lambda F, H: ElmanCell(F, H, nonlinearity="relu", layer_norm=True),
+    "elman_leaky_relu_layer_norm": lambda F, H: ElmanCell(F, H, nonlinearity="leaky_relu", negative_slope=0.3,
+                                                          layer_norm=True),
+    "elman_sigmoid_layer_norm": lambda F, H: ElmanCell(F, H, nonlinearity="sigmoid", layer_norm=True),
     "jordan_identity": lambda F, H: JordanCell(F, H),
     "jordan_tanh_wider": lambda F, H: JordanCell(F, H, output_size=H + 2, decision="tanh"),
     "jordan_sigmoid_relu": lambda F, H: JordanCell(F, H, output_size=H - 1, decision="sigmoid",
@@ -189,6 +198,13 @@ def test_float32_layer_norm_is_accurate_when_the_mean_dwarfs_the_spread(cell):
     (GRUCell(3, 4, reset="after", layer_norm=True), None),
     (MGUCell(3, 4), "mgu"),
     (ElmanCell(3, 4, nonlinearity="relu"), "elman_relu"),
+    (ElmanCell(3, 4, nonlinearity="leaky_relu"), "elman_leaky_relu"),
+    (ElmanCell(3, 4, nonlinearity="identity", layer_norm=True), "layer_norm_elman_identity"),
+    (GatedCell(3, 4), "gated_unit"),
+    (GatedCell(3, 4, layer_norm=True), None),
+    (GRUCell(3, 4, z_multiplies="candidate"), None),
+    (GRUCell(3, 4, z_multiplies="candidate").previous_form(), "gru"),
+    (GRUCell(3, 4, reset="after", z_multiplies="candidate").previous_form(), "gru_after"),
     (JordanCell(3, 4, decision="softmax"), "jordan"),
     (JordanCell(3, 4, layer_norm=True), None),
     (LSTMCell(3, 4, proj_size=2), None),
@@ -455,7 +471,9 @@ def test_the_panel_kernel_equals_blas_in_float32_and_the_float64_engine(name, ba
     reference.load_state_dict(rnn.double().state_dict())
     with disabled():
         expected = reference(x.double(), lengths)[0]
-    torch.testing.assert_close(results["panels"][0].double(), expected, rtol=1e-4, atol=2e-4)
+    # (relative to the outputs' scale: the identity Elman cell's linear recurrence grows them)
+    scale = max(1.0, expected.abs().max().item())
+    torch.testing.assert_close(results["panels"][0].double(), expected, rtol=1e-4, atol=2e-4 * scale)
 
 
 @pytest.mark.parametrize("layer", ["lstm_peephole", "lstm_layer_norm", "gru_before", "mgu_layer_norm", "jordan",
@@ -507,3 +525,31 @@ def test_second_derivatives_are_refused_clearly_not_silently_wrong(layer):
     if layer != "qrnn":     # the parallel layers' scan has no second derivative on either path
         with disabled():
             assert torch.autograd.gradgradcheck(lambda v: module(v, lengths)[0], (x,))
+
+
+@needs_core
+@pytest.mark.parametrize("name", ["gru_before", "gru_after", "gru_before_layer_norm"])
+def test_seed_004_gru_runs_on_the_core_as_its_previous_form(name):
+    """A GRU with z_multiplies="candidate" runs on the core as the "previous" cell on negated z
+    weights: same outputs, final states and gradients (of its own parameters) as the Python
+    engine running seed 004's equation, with lengths, both directions and look-ahead."""
+    torch.manual_seed(3)
+    cell = random_cell(name)
+    cell.z_multiplies = "candidate"
+    assert fused_kind(runner(cell, torch.zeros(2, 2, 3, dtype=torch.float64))) is not None   # the core runs it
+    for lookahead in (None, 1):
+        rnn = RNN(cell, num_layers=2, bidirectional=True, lookahead=lookahead).double()
+        rnn.use_native = False
+        x = torch.randn(3, 6, 3, dtype=torch.float64)
+        lengths = torch.tensor([6, 2, 4])
+        weights = [torch.randn(3, 6, 10, dtype=torch.float64), torch.randn(4, 3, 5, dtype=torch.float64)]
+        results = []
+        for engine in (contextlib.nullcontext(), disabled()):
+            with engine:
+                rnn.zero_grad(set_to_none=True)
+                xi = x.clone().requires_grad_()
+                out, final = rnn(xi, lengths)
+                ((out * weights[0]).sum() + (final * weights[1]).sum()).backward()
+                results.append([out, final, xi.grad, *[p.grad for p in rnn.parameters()]])
+        for got, expected in zip(*results, strict=True):
+            torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)

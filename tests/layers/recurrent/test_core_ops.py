@@ -55,11 +55,13 @@ def operator_cases():
             for raw in (False, True):
                 gain_shift, inputs = layer_norm_inputs(S + 1, raw)
                 cases.append(("layer_norm_gated", (gru, xw, h0, w, b, *gain_shift, *inputs, lengths(), 1e-5)))
-        for relu in (False, True):
+        for activation in range(5):   # tanh, relu, sigmoid, leaky relu (slope 0.2), identity
             xw, h0, w, b = tensors((T, N, H), (N, H), (H, H), (H,))
-            cases.append(("elman", (relu, xw, h0, w, b, lengths())))
-            gain_shift, inputs = layer_norm_inputs(1, relu)
-            cases.append(("layer_norm_elman", (relu, xw, h0, w, b, *gain_shift, *inputs, lengths(), 1e-5)))
+            cases.append(("elman", (activation, 0.2, xw, h0, w, b, lengths())))
+            gain_shift, inputs = layer_norm_inputs(1, activation % 2 == 1)
+            cases.append(("layer_norm_elman", (activation, 0.2, xw, h0, w, b, *gain_shift, *inputs, lengths(), 1e-5)))
+        xw, h0, w, b = tensors((T, N, 2 * H), (N, H), (2 * H, H), (2 * H,))
+        cases.append(("gated_unit", (xw, h0, w, b, lengths())))
         xw, h0, w, b = tensors((T, N, 3 * H), (N, H), (3 * H, H), (3 * H,))
         cases.append(("gru_after", (xw, h0, w, b, lengths())))
         for decision in range(4):
@@ -184,4 +186,4 @@ def test_compiled_core_and_python_engine_agree_under_compile():
 
 def test_operator_table_names_every_registered_operator():
     assert set(core_ops.OPERATORS) == {"lstm", "layer_norm_lstm", "gated", "layer_norm_elman", "layer_norm_gated",
-                                       "elman", "gru_after", "jordan", "parallel_cells", "linear_scan"}
+                                       "elman", "gated_unit", "gru_after", "jordan", "parallel_cells", "linear_scan"}

@@ -1,6 +1,6 @@
 """Recurrent layers: every cell of the seeds run by one engine that masks by length.
 
-``RNN`` (and the conveniences ``LSTM``, ``GRU``, ``MGU``, ``Elman``, ``Jordan``) stack a cell in
+``RNN`` (and the conveniences ``LSTM``, ``GRU``, ``MGU``, ``Gated``, ``Elman``, ``Jordan``) stack a cell in
 layers and directions with limited look-ahead, state in/out and every step's full state;
 ``cells`` holds the step equations, ``scan`` and ``lookahead`` the engine, ``options`` the
 per-step options (layer norm, variational recurrent dropout, zoneout). ``native`` hands plain
@@ -14,15 +14,17 @@ from convrnn.layers.recurrent.cells import (
     CELLS,
     Cell,
     ElmanCell,
+    GatedCell,
     GRUCell,
     JordanCell,
     LSTMCell,
     MGUCell,
+    convert_z_convention,
 )
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 from convrnn.layers.recurrent.lookahead import run_lookahead
 from convrnn.layers.recurrent.parallel import QRNN, MinGRU, MinLSTM, ParallelRNN
-from convrnn.layers.recurrent.rnn import GRU, LSTM, MGU, RNN, Elman, Jordan, from_torch
+from convrnn.layers.recurrent.rnn import GRU, LSTM, MGU, RNN, Elman, Gated, Jordan, from_torch
 from convrnn.layers.recurrent.scan import run_direction, scan
 
 __all__ = [
@@ -36,6 +38,8 @@ __all__ = [
     "Elman",
     "ElmanCell",
     "GRUCell",
+    "Gated",
+    "GatedCell",
     "Jordan",
     "JordanCell",
     "LSTMCell",
@@ -43,6 +47,7 @@ __all__ = [
     "MinGRU",
     "MinLSTM",
     "ParallelRNN",
+    "convert_z_convention",
     "from_torch",
     "linear_recurrence",
     "run_direction",

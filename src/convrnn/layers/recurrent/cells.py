@@ -34,7 +34,9 @@ Plain LSTM, GRU (``reset="after"``) and Elman cells run that step on torch's fus
 
 from __future__ import annotations
 
+import copy
 import functools
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -212,31 +214,71 @@ class Cell(nn.Module):
 
 
 class ElmanCell(Cell):
-    """Elman network (seed 000's first design choice; ``torch.nn.RNN``).
+    """Elman network (seed 000's first design choice; ``torch.nn.RNN``; seed 001's
+    z_t = σ(V z_{t−1} + W x_t + b) with V = U, z = h).
 
-        h_t = g(W x_t + b_W + U h_{t−1} + b_U),   g ∈ {tanh, relu}
+        h_t = g(W x_t + b_W + U h_{t−1} + b_U)
+
+    g (``nonlinearity``; seed 002 lists the first four):
+        "tanh"        tanh(a)                         (default; ``torch.nn.RNN``)
+        "relu"        max(a, 0)                       (``torch.nn.RNN(nonlinearity="relu")``)
+        "sigmoid"     σ(a) = 1 / (1 + e^{−a})          (seed 001's σ)
+        "leaky_relu"  a for a > 0, s·a otherwise       (s = ``negative_slope`` ≥ 0, default 0.01)
+        "identity"    a                               (seed 004's linearised RNN:
+                                                        h_t = U h_{t−1} + …, whose gradients
+                                                        through time are powers of U)
 
     Parameters as ``torch.nn.RNN``: weight_ih (H, F), weight_hh (H, H), bias_ih, bias_hh (H,).
+    ``negative_slope`` must be finite and ≥ 0 (so that h_t > 0 exactly where a > 0) and is
+    accepted only with ``nonlinearity="leaky_relu"``.
     """
 
     chunks = 1
+    nonlinearities: ClassVar[tuple[str, ...]] = ("tanh", "relu", "sigmoid", "leaky_relu", "identity")
 
     def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh",
-                 layer_norm: bool = False, bias: bool = True) -> None:
+                 negative_slope: float | None = None, layer_norm: bool = False, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
-        self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"),
-                                         where="ElmanCell")
+        self.nonlinearity = check_choice("nonlinearity", nonlinearity, self.nonlinearities, where="ElmanCell")
+        self.negative_slope = check_slope(nonlinearity, negative_slope, "ElmanCell")
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
         self.add_bias("bias_hh", hidden_size)
         self.recurrent_norm = BlockLayerNorm(1, hidden_size) if layer_norm else None
         self.reset_parameters()
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "nonlinearity": self.nonlinearity}
+        slope = {"negative_slope": self.negative_slope} if self.nonlinearity == "leaky_relu" else {}
+        return {**super().config(), "nonlinearity": self.nonlinearity, **slope}
 
     def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
-        a = xw + self.recurrent(feedback)
-        return (torch.tanh(a) if self.nonlinearity == "tanh" else torch.relu(a),)
+        return (activate(xw + self.recurrent(feedback), self.nonlinearity, self.negative_slope),)
+
+
+def check_slope(nonlinearity: str, negative_slope: object, where: str) -> float:
+    """The leaky ReLU's slope s for ``nonlinearity`` (0.01 by default; 0 for the others): a finite
+    float ≥ 0, given only with "leaky_relu"."""
+    if negative_slope is None:
+        return 0.01 if nonlinearity == "leaky_relu" else 0.0
+    if nonlinearity != "leaky_relu":
+        raise ValueError(f"{where}: argument 'negative_slope' applies to nonlinearity='leaky_relu', "
+                         f"got negative_slope={negative_slope!r} with nonlinearity={nonlinearity!r}")
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, int | float) \
+            or not math.isfinite(negative_slope) or negative_slope < 0:
+        raise ValueError(f"{where}: argument 'negative_slope' expected a finite number ≥ 0, got {negative_slope!r}")
+    return float(negative_slope)
+
+
+def activate(a: Tensor, nonlinearity: str, negative_slope: float = 0.0) -> Tensor:
+    """An Elman cell's g(a) (see :class:`ElmanCell`): a: any shape → the same shape."""
+    if nonlinearity == "tanh":
+        return torch.tanh(a)
+    if nonlinearity == "relu":
+        return torch.relu(a)
+    if nonlinearity == "sigmoid":
+        return torch.sigmoid(a)
+    if nonlinearity == "leaky_relu":
+        return F.leaky_relu(a, negative_slope)
+    return a
 
 
 class JordanCell(Cell):
@@ -372,32 +414,49 @@ class LSTMCell(Cell):
 
 
 class GRUCell(Cell):
-    """Gated recurrent unit (Cho et al., 2014; seed 002).
+    """Gated recurrent unit (Cho et al., 2014; seeds 002 and 004).
 
         r_t = σ(W_r x_t + U_r h_{t−1} + b_r)
         z_t = σ(W_z x_t + U_z h_{t−1} + b_z)
         reset="before" (seed 002):  h̃_t = tanh(W_h x_t + U_h (r_t ∘ h_{t−1}) + b_h)
         reset="after" (cuDNN, ``torch.nn.GRU``):  h̃_t = tanh(W_h x_t + r_t ∘ (U_h h_{t−1} + b_Uh))
-        h_t = z_t ∘ h_{t−1} + (1 − z_t) ∘ h̃_t
+
+    and ``z_multiplies`` says which state z_t keeps:
+
+        "previous" (default; seed 002, Cho et al. 2014, ``torch.nn.GRU``):
+            h_t = z_t ∘ h_{t−1} + (1 − z_t) ∘ h̃_t
+        "candidate" (seed 004's eq. 8, h = (1 − z) ∘ h + z ∘ h̄; Chung et al. 2014):
+            h_t = (1 − z_t) ∘ h_{t−1} + z_t ∘ h̃_t
+
+    Since 1 − σ(a) = σ(−a), the two are one cell with the z pre-activation negated: a
+    "candidate" cell equals the "previous" cell whose z rows of weight_ih, weight_hh, bias_ih,
+    bias_hh (and, under layer norm, the z shifts of both norms) are negated —
+    :func:`convert_z_convention` converts weights either way. The stored parameters (and state
+    dicts) always mean what this cell's ``z_multiplies`` says; the Python engine (:meth:`step`)
+    runs that equation literally, and the faster backends (compiled core, GPU kernels) run the
+    "previous" form on the negated z weights, differentiably.
 
     Parameters as ``torch.nn.GRU`` for both variants (gate order r, z, n=h̃): weight_ih (3H, F),
-    weight_hh (3H, H), bias_ih, bias_hh (3H,). With ``reset="after"`` the cell is
-    ``torch.nn.GRU`` exactly.
+    weight_hh (3H, H), bias_ih, bias_hh (3H,). With ``reset="after"`` and
+    ``z_multiplies="previous"`` the cell is ``torch.nn.GRU`` exactly.
     """
 
     chunks = 3
+    z_conventions: ClassVar[tuple[str, ...]] = ("previous", "candidate")
 
     def __init__(self, input_size: int, hidden_size: int, *, reset: str = "before",
-                 layer_norm: bool = False, bias: bool = True) -> None:
+                 z_multiplies: str = "previous", layer_norm: bool = False, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
         self.reset = check_choice("reset", reset, ("before", "after"), where="GRUCell")
+        self.z_multiplies = check_choice("z_multiplies", z_multiplies, self.z_conventions, where="GRUCell")
         self.weight_hh = nn.Parameter(torch.empty(3 * hidden_size, hidden_size))
         self.add_bias("bias_hh", 3 * hidden_size)
         self.recurrent_norm = BlockLayerNorm(3, hidden_size) if layer_norm else None
         self.reset_parameters()
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "reset": self.reset}
+        convention = {"z_multiplies": self.z_multiplies} if self.z_multiplies != "previous" else {}
+        return {**super().config(), "reset": self.reset, **convention}
 
     def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
         h = state[0]
@@ -410,8 +469,69 @@ class GRUCell(Cell):
             u_r, u_z = self.recurrent(feedback, 0, 2).chunk(2, dim=-1)
             r, z = torch.sigmoid(x_r + u_r), torch.sigmoid(x_z + u_z)
             candidate = torch.tanh(x_h + self.recurrent(r * feedback, 2, 1))
+        if self.z_multiplies == "candidate":
+            return (h + z * (candidate - h),)
         # h̃ + z (h − h̃), not torch.lerp, which refuses mixed dtypes (a float32 state under autocast)
         return (candidate + z * (h - candidate),)
+
+    def previous_form(self) -> GRUCell:
+        """This cell in the ``z_multiplies="previous"`` form: itself where it is, else a view of it
+        (sharing its modules' other parameters) whose z weights, biases and norm shifts are this
+        cell's negated — differentiable tensors, so gradients reach this cell's parameters. For
+        the backends that run only the "previous" equations; call it per forward pass."""
+        if self.z_multiplies == "previous":
+            return self
+        twin = copy.copy(self)
+        twin.__dict__ = dict(self.__dict__)
+        twin._parameters, twin._buffers, twin._modules = {}, {}, dict(self._modules)
+        twin.z_multiplies = "previous"
+        H = self.hidden_size
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            value = getattr(self, name)
+            flipped = torch.cat([value[:H], -value[H:2 * H], value[2 * H:]])
+            (twin._parameters if name in self._parameters else twin._buffers)[name] = flipped
+        for name in ("input_norm", "recurrent_norm"):
+            norm = self._modules.get(name)
+            if norm is not None:
+                view = copy.copy(norm)
+                view.__dict__ = dict(norm.__dict__)
+                view._parameters = {"weight": norm.weight,
+                                    "bias": torch.stack([norm.bias[0], -norm.bias[1], norm.bias[2]])}
+                twin._modules[name] = view
+        return twin
+
+
+def convert_z_convention(module: nn.Module, z_multiplies: str) -> nn.Module:
+    """A copy of ``module`` (a :class:`GRUCell`, a :class:`~convrnn.layers.recurrent.rnn.GRU` or
+    any model holding them) whose every ``GRUCell`` runs with ``z_multiplies`` ("previous": seed
+    002's h = z ∘ h + (1 − z) ∘ h̃; "candidate": seed 004's h = (1 − z) ∘ h + z ∘ h̄) and computes
+    exactly what the original computes: where a cell's convention changes, its z gate's rows of
+    weight_ih, weight_hh, bias_ih and bias_hh and its norms' z shifts are negated
+    (1 − σ(a) = σ(−a)). The original is left unchanged."""
+    check_choice("z_multiplies", z_multiplies, GRUCell.z_conventions, where="convert_z_convention")
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"convert_z_convention: argument 'module' expected a torch.nn.Module, "
+                        f"got {type(module).__name__}")
+    converted = copy.deepcopy(module)
+    with torch.no_grad():
+        for cell in converted.modules():
+            if isinstance(cell, GRUCell) and cell.z_multiplies != z_multiplies:
+                H = cell.hidden_size
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(cell, name)[H:2 * H].neg_()
+                for norm in (cell.input_norm, cell.recurrent_norm):
+                    if norm is not None:
+                        norm.bias[1].neg_()
+                cell.z_multiplies = z_multiplies
+    return converted
+
+
+def backend_form(cell: Cell) -> Cell:
+    """The cell the faster backends run for ``cell``: a seed-004 GRU's "previous" form
+    (:meth:`GRUCell.previous_form`), else ``cell`` itself."""
+    if isinstance(cell, GRUCell) and cell.z_multiplies != "previous" and equations(cell) is GRUCell:
+        return cell.previous_form()
+    return cell
 
 
 class MGUCell(Cell):
@@ -439,6 +559,39 @@ class MGUCell(Cell):
         f = torch.sigmoid(x_f + self.recurrent(feedback, 0, 1))
         candidate = torch.tanh(x_h + self.recurrent(f * feedback, 1, 1))
         return (state[0] + f * (candidate - state[0]),)
+
+
+class GatedCell(Cell):
+    """Seed 001's gated unit (its "Memory" slide): a gate g and a candidate ẑ, both of the RNN's
+    form f(V z_{t−1} + W x_t + b), and no reset gate — a GRU without r, or an Elman cell whose
+    update is gated.
+
+        g_t = σ(W_g x_t + V_g h_{t−1} + b_g)
+        ẑ_t = tanh(W_h x_t + V_h h_{t−1} + b_h)
+        h_t = g_t ∘ h_{t−1} + (1 − g_t) ∘ ẑ_t            (seed 001: z_{t+1} = g_t ∘ z_t + (1 − g_t) ∘ ẑ_t)
+
+    (seed 001 writes z for the state and V for the recurrent matrices; here h and weight_hh.)
+    Unlike the GRU and the MGU the candidate reads h_{t−1} itself, not a gated copy, so each step
+    is one product U h_{t−1} with U = [V_g; V_h].
+
+    Parameters: weight_ih (2H, F) = [W_g; W_h], weight_hh (2H, H) = [V_g; V_h], bias_ih, bias_hh
+    (2H,) (both biases add: b = b_ih + b_hh, as in torch's cells).
+    """
+
+    chunks = 2
+
+    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False,
+                 bias: bool = True) -> None:
+        super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
+        self.weight_hh = nn.Parameter(torch.empty(2 * hidden_size, hidden_size))
+        self.add_bias("bias_hh", 2 * hidden_size)
+        self.recurrent_norm = BlockLayerNorm(2, hidden_size) if layer_norm else None
+        self.reset_parameters()
+
+    def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
+        a_g, a_h = (xw + self.recurrent(feedback)).chunk(2, dim=-1)
+        g, candidate = torch.sigmoid(a_g), torch.tanh(a_h)
+        return (candidate + g * (state[0] - candidate),)
 
 
 def equations(cell: Cell) -> type[Cell] | None:
@@ -470,6 +623,7 @@ CELLS: dict[str, type[Cell]] = {
     "lstm": LSTMCell,
     "gru": GRUCell,
     "mgu": MGUCell,
+    "gated": GatedCell,
 }
 
 LIBRARY_CELLS = frozenset(CELLS.values())

@@ -22,6 +22,7 @@ with a clear error (:data:`DERIVATIVES_ONLY`).
     lstm                h, c                       gates (4H)
     layer_norm_lstm     h, c                       gates, r̂ (4H), r rstd (4), ĉ (H), c rstd, x mean, x rstd
     gated (GRU/MGU)     h                          gate (S·H), candidate, gated state
+    gated_unit          h                          g, ẑ (2H)   (seed 001's gated unit, GatedCell)
     layer_norm_elman    h                          r̂, r rstd, x mean, x rstd
     layer_norm_gated    h                          gate, candidate, gated state, normalised values, statistics
     elman               h
@@ -203,9 +204,9 @@ def _gated_gradient(ctx: Any, grad_h: Tensor | None, *_: Any) -> tuple[Tensor | 
 # --- Layer-normalised one-state cells: Elman (relu or tanh) and GRU/MGU (gru). -----------------
 
 
-def _layer_norm_elman_fake(relu: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor, gain: Tensor,
-                           shift: Tensor, input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor, mask: Tensor,
-                           eps: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _layer_norm_elman_fake(activation: int, slope: float, xw: Tensor, h0: Tensor, weight_hh: Tensor,
+                           bias_hh: Tensor, gain: Tensor, shift: Tensor, input_gain: Tensor, input_shift: Tensor,
+                           bias_ih: Tensor, mask: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     T, N, H = xw.shape[0], xw.shape[1], h0.shape[1]
     statistics = (h0.new_empty(T, N, 1), h0.new_empty(T, N, 1)) if input_gain.numel() else (_empty(h0), _empty(h0))
     return (*_steps(xw, h0, H, 2), h0.new_empty(T, N), *statistics)
@@ -220,9 +221,9 @@ def _one_state_backward_fake(h0: Tensor, h_all: Tensor, width: int, weight_hh: T
             *_like(gain, gain), *inputs)
 
 
-def _layer_norm_elman_backward_fake(relu: bool, grad_h: Tensor, h0: Tensor, h_all: Tensor, r_hat: Tensor,
-                                    r_rstd: Tensor, raw: Tensor, x_mean: Tensor, x_rstd: Tensor, weight_hh: Tensor,
-                                    gain: Tensor, input_gain: Tensor, mask: Tensor) -> Tensors9:
+def _layer_norm_elman_backward_fake(activation: int, slope: float, grad_h: Tensor, h0: Tensor, h_all: Tensor,
+                                    r_hat: Tensor, r_rstd: Tensor, raw: Tensor, x_mean: Tensor, x_rstd: Tensor,
+                                    weight_hh: Tensor, gain: Tensor, input_gain: Tensor, mask: Tensor) -> Tensors9:
     return _one_state_backward_fake(h0, h_all, h_all.shape[2], weight_hh, gain, input_gain)
 
 
@@ -232,11 +233,12 @@ def _one_state_gradients(grads: Sequence[Tensor], input_gain: Tensor) -> tuple[T
 
 def _layer_norm_elman_gradient(ctx: Any, grad_h: Tensor | None, *_: Any) -> tuple[Tensor | None, ...]:
     inputs, (h_all, r_hat, r_rstd, x_mean, x_rstd) = _saved(ctx)
-    relu, xw, h0, weight_hh, _, gain, _, input_gain, _, _, mask, _ = inputs
+    activation, slope, xw, h0, weight_hh, _, gain, _, input_gain, _, _, mask, _ = inputs
     raw = xw if xw is not None else _empty(h0)   # the raw W x, kept where the core normalised it
-    grads = torch.ops.convrnn.layer_norm_elman_backward(relu, _given(grad_h, h_all), h0, h_all, r_hat, r_rstd, raw,
-                                                        x_mean, x_rstd, weight_hh, gain, input_gain, mask)
-    return (None, *_one_state_gradients(grads, input_gain))
+    grads = torch.ops.convrnn.layer_norm_elman_backward(activation, slope, _given(grad_h, h_all), h0, h_all, r_hat,
+                                                        r_rstd, raw, x_mean, x_rstd, weight_hh, gain, input_gain,
+                                                        mask)
+    return (None, None, *_one_state_gradients(grads, input_gain))
 
 
 def _layer_norm_gated_fake(gru: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor, gain: Tensor,
@@ -268,22 +270,43 @@ def _layer_norm_gated_gradient(ctx: Any, grad_h: Tensor | None, *_: Any) -> tupl
     return (None, *_one_state_gradients(grads, input_gain))
 
 
-# --- Elman (relu or tanh): h_all (T, N, H). ------------------------------------------------------
+# --- Elman (activation: the index of ElmanCell.nonlinearities; slope: the leaky ReLU's):
+# h_all (T, N, H). --------------------------------------------------------------------------------
 
 
-def _elman_fake(relu: bool, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor, mask: Tensor) -> Tensor:
+def _elman_fake(activation: int, slope: float, xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                mask: Tensor) -> Tensor:
     return _steps(xw, h0, h0.shape[1])[0]
 
 
-def _elman_backward_fake(relu: bool, grad_h: Tensor, h0: Tensor, h_all: Tensor, weight_hh: Tensor,
-                         mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _elman_backward_fake(activation: int, slope: float, grad_h: Tensor, h0: Tensor, h_all: Tensor,
+                         weight_hh: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return (*_like(h_all, h0, weight_hh), weight_hh.new_empty(weight_hh.shape[0]))
 
 
 def _elman_gradient(ctx: Any, grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
-    (relu, _, h0, weight_hh, _, mask), (h_all,) = _saved(ctx)
-    grads = torch.ops.convrnn.elman_backward(relu, _given(grad_h, h_all), h0, h_all, weight_hh, mask)
-    return (None, *grads, None)
+    (activation, slope, _, h0, weight_hh, _, mask), (h_all,) = _saved(ctx)
+    grads = torch.ops.convrnn.elman_backward(activation, slope, _given(grad_h, h_all), h0, h_all, weight_hh, mask)
+    return (None, None, *grads, None)
+
+
+# --- Seed 001's gated unit (GatedCell): h_all (T, N, H); gates (T, N, 2H) holding g and ẑ. --------
+
+
+def _gated_unit_fake(xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor,
+                     mask: Tensor) -> tuple[Tensor, Tensor]:
+    return (*_steps(xw, h0, h0.shape[1]), *_steps(xw, h0, 2 * h0.shape[1]))
+
+
+def _gated_unit_backward_fake(grad_h: Tensor, h0: Tensor, h_all: Tensor, gates: Tensor, weight_hh: Tensor,
+                              mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    return (*_like(gates, h0, weight_hh), weight_hh.new_empty(weight_hh.shape[0]))
+
+
+def _gated_unit_gradient(ctx: Any, grad_h: Tensor | None, *_: Any) -> tuple[Tensor | None, ...]:
+    (_, h0, weight_hh, _, mask), (h_all, gates) = _saved(ctx)
+    grads = torch.ops.convrnn.gated_unit_backward(_given(grad_h, h_all), h0, h_all, gates, weight_hh, mask)
+    return (*grads, None)
 
 
 # --- torch.nn.GRU's cell (reset after the product): h_all (T, N, H), gates (T, N, 3H), U_n h (T, N, H).
@@ -398,10 +421,12 @@ OPERATORS: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[...,
                         _differentiable(2, _raw_kept((1, 2, 3, 5, 6, 8, 9, 10, 13), 0, 10))),
     "gated": (_gated_fake, _gated_backward_fake, _gated_gradient, _differentiable(1, _fixed(2, 3, 5))),
     "layer_norm_elman": (_layer_norm_elman_fake, _layer_norm_elman_backward_fake, _layer_norm_elman_gradient,
-                         _differentiable(1, _raw_kept((2, 3, 5, 7, 10), 1, 7))),
+                         _differentiable(1, _raw_kept((3, 4, 6, 8, 11), 2, 8))),
     "layer_norm_gated": (_layer_norm_gated_fake, _layer_norm_gated_backward_fake, _layer_norm_gated_gradient,
                          _differentiable(1, _raw_kept((2, 3, 5, 7, 10), 1, 7))),
-    "elman": (_elman_fake, _elman_backward_fake, _elman_gradient, _differentiable(1, _fixed(2, 3, 5))),
+    "elman": (_elman_fake, _elman_backward_fake, _elman_gradient, _differentiable(1, _fixed(3, 4, 6))),
+    "gated_unit": (_gated_unit_fake, _gated_unit_backward_fake, _gated_unit_gradient,
+                   _differentiable(1, _fixed(1, 2, 4))),
     "gru_after": (_gru_after_fake, _gru_after_backward_fake, _gru_after_gradient, _differentiable(1, _fixed(1, 2, 4))),
     "jordan": (_jordan_fake, _jordan_backward_fake, _jordan_gradient, _differentiable(2, _fixed(4, 5, 6, 8))),
     "parallel_cells": (_parallel_cells_fake, _parallel_cells_backward_fake, _parallel_cells_gradient,

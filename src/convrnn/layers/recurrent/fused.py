@@ -22,7 +22,9 @@ each), so that no call pays the page faults of fresh memory for them.
 Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GRUCell`` with
 ``reset="before"`` (seed 002's GRU), ``MGUCell`` and ``ElmanCell``, each with or without layer
 norm, ``GRUCell`` with ``reset="after"`` (torch.nn.GRU's; ``_compiled/gru_after.cpp``) and
-``JordanCell`` without it (every nonlinearity and decision function); those classes or subclasses
+``JordanCell`` without it (every nonlinearity and decision function), ``ElmanCell`` with every
+nonlinearity (tanh, relu, sigmoid, leaky relu, identity) and seed 001's ``GatedCell`` (without layer
+norm); those classes or subclasses
 that keep their equations, and no ``step`` set on the instance (``cells.equations``); no LSTM
 with ``proj_size``. The engine falls back
 to its Python loop — same results — for every other cell, for recurrent dropout in training and
@@ -50,7 +52,17 @@ from torch.autograd.function import once_differentiable
 
 from convrnn.layers.recurrent import core_ops
 from convrnn.layers.recurrent._compiled import load
-from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell, State, equations
+from convrnn.layers.recurrent.cells import (
+    Cell,
+    ElmanCell,
+    GatedCell,
+    GRUCell,
+    JordanCell,
+    LSTMCell,
+    MGUCell,
+    State,
+    equations,
+)
 
 _switch = {"enabled": True}
 
@@ -119,12 +131,18 @@ def first_order(backward: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def fused_kind(cell: Cell) -> str | None:
-    """"lstm", "gru", "mgu", "elman_tanh", "elman_relu" (each with a "layer_norm_" prefix under
-    layer norm), "gru_after" (torch.nn.GRU's cell, without layer norm) or "jordan" if the compiled
-    core runs ``cell`` (whose :func:`~convrnn.layers.recurrent.cells.equations` must be a library
-    cell's; an LSTM with ``proj_size`` runs on the engine)."""
+    """"lstm", "gru", "mgu", "elman_<nonlinearity>" (each with a "layer_norm_" prefix under layer
+    norm), "gru_after" (torch.nn.GRU's cell, without layer norm), "gated_unit" (seed 001's
+    ``GatedCell``, without layer norm) or "jordan" if the compiled core runs ``cell`` (whose
+    :func:`~convrnn.layers.recurrent.cells.equations` must be a library cell's; an LSTM with
+    ``proj_size`` runs on the engine; a GRU with ``z_multiplies="candidate"`` runs here as its
+    :meth:`~convrnn.layers.recurrent.cells.GRUCell.previous_form`, which the engine hands over)."""
     base = equations(cell)
     kind = None
+    if base is GRUCell and cell.z_multiplies != "previous":
+        return None
+    if base is GatedCell and not cell.layer_norm:
+        return "gated_unit"
     if base is LSTMCell and not cell.proj_size:
         kind = "lstm"
     elif base is GRUCell and cell.reset == "before":
@@ -234,6 +252,8 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     bias_hh = cell.bias_hh.contiguous()
     if raw_input and not kind.startswith("layer_norm_"):
         bias_hh = bias_hh + cell.bias_ih  # both biases in one, added by the core's row pass
+    if kind == "gated_unit":
+        return (ops.gated_unit(xw, state[0], weight_hh, bias_hh, mask)[0],)
     if kind in ("lstm", "layer_norm_lstm"):
         peephole = cell.weight_peephole if cell.weight_peephole is not None else _empty(xw)
         overwrite = _may_overwrite(consume, xw, state, cell)
@@ -265,8 +285,14 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
                                                         mask, norm.eps, True)[0],)
             return (ops.layer_norm_gated(gru, xw, state[0], weight_hh, bias_hh, gain, shift, *inputs, mask,
                                          norm.eps)[0],)
-        return (ops.layer_norm_elman(kind == "layer_norm_elman_relu", xw, state[0], weight_hh, bias_hh, gain, shift,
-                                     *inputs, mask, norm.eps)[0],)
+        return (ops.layer_norm_elman(*_activation(cell), xw, state[0], weight_hh, bias_hh, gain, shift, *inputs, mask,
+                                     norm.eps)[0],)
     if kind in ("gru", "mgu"):
         return (ops.gated(kind == "gru", xw, state[0], weight_hh, bias_hh, mask)[0],)
-    return (ops.elman(kind == "elman_relu", xw, state[0], weight_hh, bias_hh, mask),)
+    return (ops.elman(*_activation(cell), xw, state[0], weight_hh, bias_hh, mask),)
+
+
+def _activation(cell: ElmanCell) -> tuple[int, float]:
+    """An Elman cell's nonlinearity as the core's operators take it: its index in
+    ``ElmanCell.nonlinearities`` (the order of ``_compiled/units.h``) and the leaky ReLU's slope."""
+    return ElmanCell.nonlinearities.index(cell.nonlinearity), cell.negative_slope

@@ -17,7 +17,7 @@ from torch import Tensor
 from convrnn.layers.recurrent.cells import Cell, State
 from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
-from convrnn.layers.recurrent.scan import scan
+from convrnn.layers.recurrent.scan import runner, scan
 
 
 def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
@@ -38,6 +38,7 @@ def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
     t = torch.arange(steps, device=x.device)
     ends = lengths if lengths is not None else torch.full((batch,), steps, device=x.device)
     real = (t.unsqueeze(1) < ends).unsqueeze(-1)                           # (T, N, 1)
+    cell = runner(cell, x, python_loop=(training and recurrent_dropout > 0) or zoneout > 0)
     spec = gpu_dispatch.kernel_spec(cell, x)
     if spec is not None:
         # The GPU kernels: every window in one operator, the windows built in the kernel.

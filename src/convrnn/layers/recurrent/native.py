@@ -62,9 +62,9 @@ def cell_mode(cell: torch.nn.Module) -> str | None:
     base = equations(cell) if isinstance(cell, Cell) else None
     if base is LSTMCell and not cell.peephole and not cell.layer_norm:
         return "lstm"
-    if base is GRUCell and cell.reset == "after" and not cell.layer_norm:
+    if base is GRUCell and cell.reset == "after" and not cell.layer_norm and cell.z_multiplies == "previous":
         return "gru"
-    if base is ElmanCell and not cell.layer_norm:
+    if base is ElmanCell and not cell.layer_norm and cell.nonlinearity in ("tanh", "relu"):
         return "rnn_" + cell.nonlinearity
     return None
 

@@ -31,7 +31,7 @@ class RNN(nn.Module):
     and with ``residual=True`` y^l = layer_l(dropout(y^{l−1})) + y^{l−1} for l > 0.
 
     Args:
-        cell: "lstm", "gru", "mgu", "elman" (alias "rnn"), "jordan", a :class:`Cell` subclass,
+        cell: "lstm", "gru", "mgu", "gated", "elman" (alias "rnn"), "jordan", a :class:`Cell` subclass,
             or a cell instance (used as layer 0's forward cell; every other layer and direction
             gets a freshly initialised cell of the same kind and options).
         input_size: F (taken from the instance when ``cell`` is one).
@@ -47,7 +47,8 @@ class RNN(nn.Module):
         batch_first: x and outputs are (N, T, ·) if True (default), (T, N, ·) if False.
         recurrent_dropout, zoneout: per-step options, see ``options.py``.
         **cell_options: passed to the cell (``peephole``, ``proj_size``, ``reset``,
-            ``nonlinearity``, ``decision``, ``output_size``, ``layer_norm``, ``bias``).
+            ``z_multiplies``, ``nonlinearity``, ``negative_slope``, ``decision``, ``output_size``,
+            ``layer_norm``, ``bias``).
 
     Speed: a stack that torch has fused kernels for runs on them (``native.py``): every cell a
     plain LSTM (with or without ``proj_size``), a GRU with ``reset="after"`` or an Elman cell,
@@ -56,8 +57,9 @@ class RNN(nn.Module):
     kernel (same distribution, other draws). Set ``use_native = False`` to force the engine.
     Every other stack runs on the engine, whose loop is compiled C++ (``fused.py``) for the
     LSTM (peepholes, layer norm), the GRU (``reset="before"`` with or without layer norm,
-    ``reset="after"`` without), the MGU and Elman cells (with or without layer norm) and the
-    Jordan cell, and Python for the rest (subclassed cells, recurrent dropout while training,
+    ``reset="after"`` without; ``z_multiplies="candidate"`` as its ``previous_form()``), the MGU and
+    Elman cells (every nonlinearity; with or without layer norm), seed 001's gated unit (without
+    layer norm) and the Jordan cell, and Python for the rest (subclassed cells, recurrent dropout while training,
     zoneout). On CUDA tensors with Triton installed every cell of ``cells.py`` with every option
     runs as GPU kernels instead, one operator per layer and direction (``gpu/dispatch.py``;
     ``gpu.dispatch.backend`` says which backend a stack will use and why). With ``lengths`` on a
@@ -368,11 +370,13 @@ class LSTM(RNN):
 
 class GRU(RNN):
     """:class:`RNN` of :class:`~convrnn.layers.recurrent.cells.GRUCell`; ``reset="before"`` is
-    seed 002's GRU, ``reset="after"`` is ``torch.nn.GRU``."""
+    seed 002's GRU, ``reset="after"`` is ``torch.nn.GRU``; ``z_multiplies="candidate"`` is seed
+    004's h = (1 − z) ∘ h + z ∘ h̄ (default "previous": seed 002's h = z ∘ h + (1 − z) ∘ h̃)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
-                 reset: str = "before", **kwargs: Any) -> None:
-        super().__init__("gru", input_size, hidden_size, num_layers, reset=reset, **kwargs)
+                 reset: str = "before", z_multiplies: str = "previous", **kwargs: Any) -> None:
+        super().__init__("gru", input_size, hidden_size, num_layers, reset=reset, z_multiplies=z_multiplies,
+                         **kwargs)
 
 
 class MGU(RNN):
@@ -383,8 +387,19 @@ class MGU(RNN):
         super().__init__("mgu", input_size, hidden_size, num_layers, **kwargs)
 
 
+class Gated(RNN):
+    """:class:`RNN` of :class:`~convrnn.layers.recurrent.cells.GatedCell`, seed 001's gated unit
+    h_t = g_t ∘ h_{t−1} + (1 − g_t) ∘ ẑ_t (no reset gate)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 **kwargs: Any) -> None:
+        super().__init__("gated", input_size, hidden_size, num_layers, **kwargs)
+
+
 class Elman(RNN):
-    """:class:`RNN` of :class:`~convrnn.layers.recurrent.cells.ElmanCell` (``torch.nn.RNN``)."""
+    """:class:`RNN` of :class:`~convrnn.layers.recurrent.cells.ElmanCell` (``torch.nn.RNN``);
+    ``nonlinearity`` "tanh", "relu", "sigmoid", "leaky_relu" (with ``negative_slope``) or
+    "identity"."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  nonlinearity: str = "tanh", **kwargs: Any) -> None:

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from convrnn.layers.recurrent import export_scan
-from convrnn.layers.recurrent.cells import Cell, State
-from convrnn.layers.recurrent.fused import run_fused, takes_raw_input
+from convrnn.layers.recurrent.cells import Cell, State, backend_form
+from convrnn.layers.recurrent.fused import core_runs, fused_kind, run_fused, takes_raw_input
 from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
 
@@ -118,6 +118,25 @@ def reverse_within_lengths(x: Tensor, index: Tensor | None) -> Tensor:
     return x.gather(0, index.view(*index.shape, *(1,) * (x.dim() - 2)).expand_as(x))
 
 
+def runner(cell: Cell, x: Tensor, *, python_loop: bool = False) -> Cell:
+    """The cell that runs ``cell`` over x: ``cell`` itself, except for a GRU with
+    ``z_multiplies="candidate"`` (seed 004) where a faster backend (the GPU kernels; the compiled
+    core unless ``python_loop``: recurrent dropout or zoneout) will run it: then its
+    :meth:`~convrnn.layers.recurrent.cells.GRUCell.previous_form` (the same function, z ↦ 1 − z by
+    negated z weights), since those backends run only the "previous" equations. The Python loop
+    runs the cell's own equations — also inside ``torch.compile``, which traces it (its graph then
+    holds the unrolled steps, not the core's operator)."""
+    if torch.compiler.is_compiling():
+        return cell   # dynamo cannot trace the view's module copy: the loop is traced instead
+    twin = backend_form(cell)
+    if twin is cell:
+        return cell
+    if gpu_dispatch.kernel_spec(twin, x) is not None or (not python_loop and fused_kind(twin) is not None
+                                                         and core_runs(x)):
+        return twin
+    return cell
+
+
 def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = None,
                   index: Tensor | None = None, reverse: bool = False,
                   recurrent_dropout: float = 0.0, zoneout: float = 0.0, training: bool = False,
@@ -130,6 +149,7 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
     with ``keep_states``, every step's state (T, N, S_k), zero at padded steps.
     """
     steps, batch = x.shape[:2]
+    cell = runner(cell, x, python_loop=(training and recurrent_dropout > 0) or zoneout > 0)
     spec = gpu_dispatch.kernel_spec(cell, x)
     if spec is not None:
         # The GPU kernels (gpu/dispatch.py): one operator, reversal within lengths inside it.

@@ -295,15 +295,17 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
 }
 
 // ---------------------------------------------------------------------------------------------
-// Elman: h_t = g(xw_t + U h_{t−1} + b_U), g = tanh or relu.
+// Elman: h_t = g(xw_t + U h_{t−1} + b_U), g by ``activation`` (units.h: tanh, relu, sigmoid,
+// leaky relu with ``slope``, identity).
 
-std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at::Tensor& h0,
+std::vector<at::Tensor> elman_forward(int64_t activation, double slope, const at::Tensor& xw, const at::Tensor& h0,
                                       const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                       const at::Tensor& mask) {
   const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
   at::Tensor h_all = at::add(xw, bias_hh);
   AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "elman_forward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t s = static_cast<scalar_t>(slope);
     const StepWeight<scalar_t> U(weight_hh, true, N, T);
     over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
       for (int64_t t = 0; t < T; ++t) {
@@ -316,9 +318,9 @@ std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at:
             std::copy(hp + row, hp + row + H, h + row);
             return;
           }
-          with_flag(relu, [&](auto is_relu) {
+          with_activation(activation, [&](auto act) {
             _Pragma("omp simd")
-            for (int64_t k = 0; k < H; ++k) h[row + k] = activate<decltype(is_relu)::value>(h[row + k]);
+            for (int64_t k = 0; k < H; ++k) h[row + k] = activate<decltype(act)::value>(h[row + k], s);
           });
         });
       }
@@ -328,14 +330,16 @@ std::vector<at::Tensor> elman_forward(bool relu, const at::Tensor& xw, const at:
 }
 
 // Returns grad xw (T, N, H), grad h0, grad weight_hh, grad bias_hh.
-std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
-                                       const at::Tensor& h_all, const at::Tensor& weight_hh, const at::Tensor& mask) {
+std::vector<at::Tensor> elman_backward(int64_t activation, double slope, const at::Tensor& grad_h,
+                                       const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& weight_hh,
+                                       const at::Tensor& mask) {
   const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
   at::Tensor d_pre = at::empty_like(h_all);
   at::Tensor dh = at::zeros_like(h0);
   at::Tensor passed = at::empty_like(h0);
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "elman_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t s = static_cast<scalar_t>(slope);
     const StepWeight<scalar_t> U(weight_hh, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, passed,
@@ -346,20 +350,109 @@ std::vector<at::Tensor> elman_backward(bool relu, const at::Tensor& grad_h, cons
       for_rows(first, last, H, [&](int64_t n) {
         const int64_t row = n * H;
         const bool on = active(m, t, N, n);
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t d_h = gh[row + k] + dhp[row + k];
-          const scalar_t v = h[row + k];
-          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-          d[row + k] = on ? d_h * slope : scalar_t(0);
-          pass[row + k] = on ? scalar_t(0) : d_h;
-        }
+        with_activation(activation, [&](auto act) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t d_h = gh[row + k] + dhp[row + k];
+            const scalar_t derivative = activation_slope<decltype(act)::value>(h[row + k], s);
+            d[row + k] = on ? d_h * derivative : scalar_t(0);
+            pass[row + k] = on ? scalar_t(0) : d_h;
+          }
+        });
       });
       U.multiply(d + first * H, last - first, 1, pass + first * H);
     });
   });
   const at::Tensor flat = d_pre.view({T * N, H});
   return {d_pre, dh, weight_gradient(d_pre, h0, h_all), flat.sum(0)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seed 001's gated unit (GatedCell): one product of h_{t−1} per step, no reset gate:
+//   a = xw_t + U h_{t−1} + b_U (2H: g and ẑ blocks), g = σ(a_g), ẑ = tanh(a_ẑ), h_t = ẑ + g (h_{t−1} − ẑ).
+// Saved: gates (T, N, 2H) holding g and ẑ.
+
+std::vector<at::Tensor> gated_unit_forward(const at::Tensor& xw, const at::Tensor& h0, const at::Tensor& weight_hh,
+                                           const at::Tensor& bias_hh, const at::Tensor& mask) {
+  const int64_t T = xw.size(0), N = xw.size(1), H = h0.size(1);
+  at::Tensor gates = fresh(xw.sizes(), xw.options());
+  at::add_out(gates, xw, bias_hh);
+  at::Tensor h_all = fresh({T, N, H}, h0.options());
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "gated_unit_forward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U(weight_hh, true, N, T);
+    scalar_t* const g_all = gates.data_ptr<scalar_t>();
+    scalar_t* const h_base = h_all.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        scalar_t* g = g_all + t * N * 2 * H;
+        U.multiply(hp + first * H, last - first, 1, g + first * 2 * H);
+        scalar_t* h = h_base + t * N * H;
+        for_rows(first, last, 2 * H, [&](int64_t n) {
+          scalar_t* gn = g + n * 2 * H;
+          const int64_t row = n * H;
+          if (!active(m, t, N, n)) {
+            std::copy(hp + row, hp + row + H, h + row);
+            return;
+          }
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t gate = math::sigmoid(gn[k]);
+            const scalar_t candidate = math::tanh(gn[H + k]);
+            gn[k] = gate;
+            gn[H + k] = candidate;
+            h[row + k] = candidate + gate * (hp[row + k] - candidate);
+          }
+        });
+      }
+    });
+  });
+  return {h_all, gates};
+}
+
+// Returns grad xw (T, N, 2H), grad h0, grad weight_hh, grad bias_hh.
+std::vector<at::Tensor> gated_unit_backward(const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all,
+                                            const at::Tensor& gates, const at::Tensor& weight_hh,
+                                            const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2);
+  at::Tensor d_gates = fresh(gates.sizes(), gates.options());
+  at::Tensor dh = at::zeros_like(h0);
+  at::Tensor passed = at::empty_like(h0);
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "gated_unit_backward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const StepWeight<scalar_t> U(weight_hh, false, N, T);
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, passed,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * 2 * H;
+      scalar_t* d = d_gates.data_ptr<scalar_t>() + t * N * 2 * H;
+      for_rows(first, last, 2 * H, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dn = d + n * 2 * H;
+        const scalar_t* sn = s + n * 2 * H;
+        if (!active(m, t, N, n)) {
+          std::fill(dn, dn + 2 * H, scalar_t(0));
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) pass[row + k] = gh[row + k] + dhp[row + k];
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t gate = sn[k], candidate = sn[H + k];
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          dn[k] = d_h * (hp[row + k] - candidate) * gate * (1 - gate);
+          dn[H + k] = d_h * (1 - gate) * (1 - candidate * candidate);
+          pass[row + k] = d_h * gate;
+        }
+      });
+      U.multiply(d + first * 2 * H, last - first, 1, pass + first * H);
+    });
+  });
+  const at::Tensor flat = d_gates.view({T * N, 2 * H});
+  return {d_gates, dh, weight_gradient(d_gates, h0, h_all), flat.sum(0)};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Layer-normalised GRU (reset before), MGU and Elman cells (../options.py): every recurrent
 // product is normalised per gate block before its gain, shift and bias are added,
 //
-//   Elman:      h_t = g(xw_t + α ∘ LN(U h_{t−1}) + β + b_U)
+//   Elman:      h_t = g(xw_t + α ∘ LN(U h_{t−1}) + β + b_U), g any of units.h's activations
 //   GRU / MGU:  a = xw_g + α_g ∘ LN(U_g h_{t−1}) + β_g + b_g   for the S gate blocks (r, z or f),
 //               h̃ = tanh(xw_n + α_n ∘ LN(U_n (q ∘ h_{t−1})) + β_n + b_n),  then h_t as in cells.cpp
 //
@@ -19,7 +19,7 @@ namespace convrnn {
 // With input_gain non-empty (here and in the gated cells) xw is the raw W x: its layer norm, gain,
 // shift and b_W are applied first, in one pass (common.h normalise_input), and the backward pass
 // returns ∂L/∂(W x) and the gradients of those three as well.
-std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& raw, const at::Tensor& h0,
+std::vector<at::Tensor> layer_norm_elman_forward(int64_t activation, double slope, const at::Tensor& raw, const at::Tensor& h0,
                                                  const at::Tensor& weight_hh, const at::Tensor& bias_hh,
                                                  const at::Tensor& gain, const at::Tensor& shift,
                                                  const at::Tensor& input_gain, const at::Tensor& input_shift,
@@ -40,6 +40,7 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
     const scalar_t epsilon = static_cast<scalar_t>(eps);
+    const scalar_t s = static_cast<scalar_t>(slope);
     const StepWeight<scalar_t> U(weight_hh, true, N, T);
     scalar_t* const h_base = h_all.data_ptr<scalar_t>();
     scalar_t* const rp = r.data_ptr<scalar_t>();
@@ -59,10 +60,10 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
             return;
           }
           rs[n] = normalise(rp + row, rh + row, H, epsilon);
-          with_flag(relu, [&](auto is_relu) {
+          with_activation(activation, [&](auto act) {
             _Pragma("omp simd")
             for (int64_t k = 0; k < H; ++k) {
-              h[row + k] = activate<decltype(is_relu)::value>(h[row + k] + alpha[k] * rh[row + k]);
+              h[row + k] = activate<decltype(act)::value>(h[row + k] + alpha[k] * rh[row + k], s);
             }
           });
         });
@@ -73,7 +74,7 @@ std::vector<at::Tensor> layer_norm_elman_forward(bool relu, const at::Tensor& ra
 }
 
 // Returns grad xw, grad h0, grad weight_hh, grad bias_hh, grad gain (1, H), grad shift (1, H).
-std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& grad_h, const at::Tensor& h0,
+std::vector<at::Tensor> layer_norm_elman_backward(int64_t activation, double slope, const at::Tensor& grad_h, const at::Tensor& h0,
                                                   const at::Tensor& h_all, const at::Tensor& r_hat,
                                                   const at::Tensor& r_rstd, const at::Tensor& raw,
                                                   const at::Tensor& x_mean, const at::Tensor& x_rstd,
@@ -88,6 +89,7 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
   AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "layer_norm_elman_backward", [&] {
     const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
     const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t s = static_cast<scalar_t>(slope);
     const StepWeight<scalar_t> U(weight_hh, false, N, T);
     backward_through_time<scalar_t>(
         T, N, weight_hh.nbytes(), dh, passed,
@@ -109,14 +111,15 @@ std::vector<at::Tensor> layer_norm_elman_backward(bool relu, const at::Tensor& g
           }
           return;
         }
-        _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t v = h[row + k];
-          const scalar_t slope = relu ? scalar_t(v > 0) : 1 - v * v;
-          d[row + k] = (gh[row + k] + dhp[row + k]) * slope;
-          dr[row + k] = alpha[k] * d[row + k];
-          pass[row + k] = 0;
-        }
+        with_activation(activation, [&](auto act) {
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t derivative = activation_slope<decltype(act)::value>(h[row + k], s);
+            d[row + k] = (gh[row + k] + dhp[row + k]) * derivative;
+            dr[row + k] = alpha[k] * d[row + k];
+            pass[row + k] = 0;
+          }
+        });
         normalise_backward(dr + row, rh + row, rs[n], H);
       });
       U.multiply(dr + first * H, last - first, 1, pass + first * H);

@@ -14,6 +14,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("gru_after_backward", &convrnn::gru_after_backward);
   module.def("elman_forward", &convrnn::elman_forward);
   module.def("elman_backward", &convrnn::elman_backward);
+  module.def("gated_unit_forward", &convrnn::gated_unit_forward);
+  module.def("gated_unit_backward", &convrnn::gated_unit_backward);
   module.def("linear_scan_forward", &convrnn::linear_scan_forward);
   module.def("linear_scan_backward", &convrnn::linear_scan_backward);
   module.def("layer_norm_lstm_forward", &convrnn::layer_norm_lstm_forward);

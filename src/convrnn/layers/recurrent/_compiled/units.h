@@ -6,6 +6,8 @@
 // 3.5× slower).
 #pragma once
 
+#include <type_traits>
+
 #include "common.h"
 
 namespace convrnn {
@@ -75,13 +77,51 @@ CONVRNN_ALWAYS_INLINE void gated_unit_backward(T d_h, T candidate, T old, const 
   }
 }
 
-// The Elman and Jordan hidden units' nonlinearity: ReLU (kReLU) or tanh.
-template <bool kReLU, typename T>
-CONVRNN_ALWAYS_INLINE T activate(T v) {
-  if constexpr (kReLU) {
+// The Elman and Jordan hidden units' nonlinearity g, by code (the order of ElmanCell.nonlinearities):
+// 0 tanh, 1 ReLU, 2 σ, 3 leaky ReLU with slope s ≥ 0 (torch's a > 0 ? a : s·a), 4 identity. Each
+// keeps a NaN, as torch's functions do.
+template <int kAct, typename T>
+CONVRNN_ALWAYS_INLINE T activate(T v, T slope = T(0)) {
+  if constexpr (kAct == 1) {
     return math::relu(v);
+  } else if constexpr (kAct == 2) {
+    return math::sigmoid(v);
+  } else if constexpr (kAct == 3) {
+    return v > T(0) ? v : v * slope;
+  } else if constexpr (kAct == 4) {
+    return v;
   } else {
     return math::tanh(v);
+  }
+}
+
+// g′(a) from the output v = g(a) (the backward passes keep only h): as torch's backward formulas,
+// 0 for ReLU and s for leaky ReLU at a = 0; exact because s ≥ 0 keeps sign(v) = sign(a).
+template <int kAct, typename T>
+CONVRNN_ALWAYS_INLINE T activation_slope(T v, T slope) {
+  if constexpr (kAct == 1) {
+    return T(v > T(0));
+  } else if constexpr (kAct == 2) {
+    return v * (T(1) - v);
+  } else if constexpr (kAct == 3) {
+    return v > T(0) ? T(1) : slope;
+  } else if constexpr (kAct == 4) {
+    return T(1);
+  } else {
+    return T(1) - v * v;
+  }
+}
+
+// Calls body(std::integral_constant<int, code>{}) for an activation code 0 … 4 (as with_flag), so
+// that each nonlinearity's loop is its own branch-free, vectorised copy.
+template <typename Body>
+inline void with_activation(int64_t code, const Body& body) {
+  switch (code) {
+    case 1: body(std::integral_constant<int, 1>{}); break;
+    case 2: body(std::integral_constant<int, 2>{}); break;
+    case 3: body(std::integral_constant<int, 3>{}); break;
+    case 4: body(std::integral_constant<int, 4>{}); break;
+    default: body(std::integral_constant<int, 0>{}); break;
   }
 }
 

@@ -43,18 +43,33 @@ def relu(x):
 
 
 @triton.jit
-def activate(x, RELU: tl.constexpr):
-    if RELU:
+def activate(x, ACTIVATION: tl.constexpr, slope):
+    """g(x) by code (``ElmanCell.nonlinearities``' order): 0 tanh, 1 ReLU, 2 σ, 3 leaky ReLU with
+    ``slope`` (torch's x > 0 ? x : slope·x), 4 identity; NaN passes through each."""
+    if ACTIVATION == 1:
         return relu(x)
+    elif ACTIVATION == 2:
+        return sigmoid(x)
+    elif ACTIVATION == 3:
+        return tl.where(x > 0, x, x * slope)
+    elif ACTIVATION == 4:
+        return x
     else:
         return tanh(x)
 
 
 @triton.jit
-def activation_slope(y, RELU: tl.constexpr):
-    """φ'(a) from y = φ(a): 1 − y² for tanh, [y > 0] for ReLU (torch's: 0 at 0 and at NaN)."""
-    if RELU:
+def activation_slope(y, ACTIVATION: tl.constexpr, slope):
+    """g'(a) from y = g(a): [y > 0] for ReLU (torch's: 0 at 0 and at NaN), y (1 − y) for σ,
+    1 or ``slope`` for leaky ReLU (slope ≥ 0 keeps sign(y) = sign(a)), 1 for identity, 1 − y² for tanh."""
+    if ACTIVATION == 1:
         return tl.where(y > 0, 1.0, 0.0)
+    elif ACTIVATION == 2:
+        return y * (1.0 - y)
+    elif ACTIVATION == 3:
+        return tl.where(y > 0, 1.0, slope)
+    elif ACTIVATION == 4:
+        return y * 0.0 + 1.0
     else:
         return 1.0 - y * y
 

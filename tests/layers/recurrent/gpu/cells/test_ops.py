@@ -18,7 +18,7 @@ import torch
 pytest.importorskip("triton", reason="Triton is not installed (pip install 'convrnn[gpu]'): the GPU kernels' "
                                      "tests need it (on a CPU, through its interpreter)")
 
-from convrnn.layers.recurrent import GRUCell, JordanCell
+from convrnn.layers.recurrent import GatedCell, GRUCell, JordanCell
 from convrnn.layers.recurrent.gpu.cells import naive
 from convrnn.layers.recurrent.gpu.cells.ops import cell as cell_op
 from convrnn.layers.recurrent.gpu.cells.spec import as_tuple, epsilon_of, parameters_of, spec_of
@@ -29,6 +29,7 @@ CELLS = {
     # layer norm where the CPU core has none
     "gru_after_layer_norm": lambda F, H: GRUCell(F, H, reset="after", layer_norm=True),
     "jordan_tanh_layer_norm": lambda F, H: JordanCell(F, H, output_size=H + 1, decision="tanh", layer_norm=True),
+    "gated_layer_norm": lambda F, H: GatedCell(F, H, layer_norm=True),
 }
 
 # (reverse, lookahead, zoneout, training, recurrent dropout)
@@ -180,3 +181,31 @@ def test_zoneout_training_draws_repeat_with_the_seed_and_differ_across_seeds():
     other = naive.zoneout_keeps(6, 0.5, T, N, cell.state_sizes, torch.empty(0, dtype=torch.float64))
     assert torch.equal(first[0], again[0]) and not torch.equal(first[0], other[0])
     assert set(first[0].unique().tolist()) == {0.0, 1.0}
+
+
+@pytest.mark.parametrize(("reset", "strategy"), [("before", "persistent"), ("after", "stepwise")])
+def test_seed_004_gru_runs_on_the_kernels_as_its_previous_form(reset, strategy):
+    """GRUCell(z_multiplies="candidate") has no kernel of its own: the engine hands the kernels its
+    previous_form() (z weights negated). The kernels on that view equal the engine running seed
+    004's own equation, forward and the gradients of the cell's own parameters."""
+    torch.manual_seed(5)
+    cell = GRUCell(F_IN, H, reset=reset, z_multiplies="candidate").double()
+    with torch.no_grad():
+        for parameter in cell.parameters():
+            parameter.uniform_(-0.8, 0.8)
+    assert spec_of(cell) is None
+    twin = cell.previous_form()
+    options = OPTIONS["plain"]
+    x = torch.randn(T, N, F_IN, dtype=torch.float64)
+    state = (torch.randn(N, H, dtype=torch.float64),)
+    lengths = torch.tensor([5, 3, 1])
+    expected = reference(cell, cell.project(x), state, lengths, None, options)
+    ours = run(twin, twin.project(x), state, lengths, None, options, strategy)
+    for a, b in zip(ours, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    weights = [torch.randn_like(e) for e in expected]
+    wanted = list(cell.parameters())
+    got = torch.autograd.grad(sum((o * w).sum() for o, w in zip(ours, weights)), wanted)
+    want = torch.autograd.grad(sum((e * w).sum() for e, w in zip(expected, weights)), wanted)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-11)

@@ -27,6 +27,7 @@ import triton
 import triton.language as tl
 
 from convrnn.layers.recurrent.gpu.cells.forward import (
+    GATED,
     GRU_AFTER,
     GRU_BEFORE,
     JORDAN,
@@ -97,7 +98,7 @@ def backward_kernel(
         INIT0, INIT1, OUT0, OUT1, SAVED, NORMED, RSTD, WHH, PEEP, GAIN, CGAIN, CSHIFT, WHO, LENGTHS, DROP, SCALARS,
         GOUT0, GOUT1, DCUR0, DCUR1, GXW, DREC, FBP, DOUT, PART, DFB, DR1, DR2, DQ, TMP,
         seed, steps, time, rows, batch, H, S, lookahead, step, SW, NW, RW, R1W, WIDTH,
-        KIND: tl.constexpr, CHUNKS: tl.constexpr, NB: tl.constexpr, RELU: tl.constexpr,
+        KIND: tl.constexpr, CHUNKS: tl.constexpr, NB: tl.constexpr, ACTIVATION: tl.constexpr,
         PEEPHOLE: tl.constexpr, LAYER_NORM: tl.constexpr, DECISION: tl.constexpr, REVERSE: tl.constexpr,
         WINDOWED: tl.constexpr, HAS_LENGTHS: tl.constexpr, ZONEOUT: tl.constexpr, DROPOUT: tl.constexpr,
         PERSISTENT: tl.constexpr, PHASE: tl.constexpr, PRECISION: tl.constexpr,
@@ -112,7 +113,8 @@ def backward_kernel(
     ∂L/∂fb of the later step from cuBLAS, added first; DR1 (rows, R1W), DR2 the δ for cuBLAS; DQ
     (rows, H) cuBLAS's product of DR2; TMP (rows, H) what the second phase hands the first."""
     ACC = DCUR0.dtype.element_ty
-    TWO_STAGE: tl.constexpr = KIND >= 3
+    slope = tl.load(SCALARS + 3).to(ACC)   # the leaky ReLU's
+    TWO_STAGE: tl.constexpr = KIND >= GRU_BEFORE and KIND <= JORDAN   # GRU reset before, MGU, Jordan
     pid = tl.program_id(0)
     row = pid * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = row < rows
@@ -239,7 +241,7 @@ def backward_kernel(
                     hidden = rows_of(SAVED, at * SW, hcols, hmask, ACC)
                 else:
                     hidden = rows_of(OUT0, at * H, hcols, hmask, ACC)
-                delta0 = tl.where(live, fresh0 * activation_slope(hidden, RELU), 0.0)
+                delta0 = tl.where(live, fresh0 * activation_slope(hidden, ACTIVATION, slope), 0.0)
                 put_rows(GXW, at * G, hcols, hmask, delta0)
                 rec0, part = through_norm(delta0, 0, part, slots, NORMED, RSTD, GAIN, at, H, NW, RW, hcols, hvalid,
                                           hmask, row_ok, NB, ACC, LAYER_NORM)
@@ -338,6 +340,27 @@ def backward_kernel(
                     put_rows(DR1, row64 * R1W, hcols, hmask, rec0)
                     put_rows(DR1, row64 * R1W + H, hcols, hmask, rec1)
                     put_rows(DR1, row64 * R1W + 2 * H, hcols, hmask, rec2)
+            elif KIND == GATED:
+                gate_g = rows_of(SAVED, at * SW, hcols, hmask, ACC)
+                candidate = rows_of(SAVED, at * SW + H, hcols, hmask, ACC)
+                carry0 = carry0 + tl.where(live, fresh0 * gate_g, 0.0)
+                delta0 = tl.where(live, fresh0 * (old0 - candidate) * gate_g * (1.0 - gate_g), 0.0)
+                delta1 = tl.where(live, fresh0 * (1.0 - gate_g) * (1.0 - candidate * candidate), 0.0)
+                put_rows(GXW, at * G, hcols, hmask, delta0)
+                put_rows(GXW, at * G + H, hcols, hmask, delta1)
+                rec0, part = through_norm(delta0, 0, part, slots, NORMED, RSTD, GAIN, at, H, NW, RW, hcols, hvalid,
+                                          hmask, row_ok, NB, ACC, LAYER_NORM)
+                rec1, part = through_norm(delta1, 1, part, slots, NORMED, RSTD, GAIN, at, H, NW, RW, hcols, hvalid,
+                                          hmask, row_ok, NB, ACC, LAYER_NORM)
+                if SEPARATE:
+                    put_rows(DREC, at * (NB * H), hcols, hmask, rec0)
+                    put_rows(DREC, at * (NB * H) + H, hcols, hmask, rec1)
+                if PERSISTENT:
+                    back = recurrent_product(rec0, u0, PRECISION) + recurrent_product(rec1, u1, PRECISION)
+                    carry0 = carry0 + back * drop
+                else:
+                    put_rows(DR1, row64 * R1W, hcols, hmask, rec0)
+                    put_rows(DR1, row64 * R1W + H, hcols, hmask, rec1)
             elif KIND == GRU_BEFORE:
                 gate_z = rows_of(SAVED, at * SW + H, hcols, hmask, ACC)
                 candidate = rows_of(SAVED, at * SW + 2 * H, hcols, hmask, ACC)
@@ -432,7 +455,7 @@ def backward_kernel(
                         hidden = rows_of(SAVED, at * SW, hcols, hmask, ACC)
                     else:
                         hidden = rows_of(OUT0, at * H, hcols, hmask, ACC)
-                    delta0 = tl.where(live, d_hidden * activation_slope(hidden, RELU), 0.0)
+                    delta0 = tl.where(live, d_hidden * activation_slope(hidden, ACTIVATION, slope), 0.0)
                     put_rows(GXW, at * G, hcols, hmask, delta0)
                     rec0, part = through_norm(delta0, 0, part, slots, NORMED, RSTD, GAIN, at, H, NW, RW, hcols,
                                               hvalid, hmask, row_ok, NB, ACC, LAYER_NORM)

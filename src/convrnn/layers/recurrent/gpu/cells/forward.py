@@ -36,6 +36,7 @@ GRU_AFTER = tl.constexpr(2)
 GRU_BEFORE = tl.constexpr(3)
 MGU = tl.constexpr(4)
 JORDAN = tl.constexpr(5)
+GATED = tl.constexpr(6)
 
 
 @triton.jit
@@ -138,7 +139,7 @@ def forward_kernel(
         XW, CUR0, CUR1, WHH, BHH, PEEP, GAIN, SHIFT, CGAIN, CSHIFT, WHO, BHO, LENGTHS, DROP, SCALARS,
         OUT0, OUT1, SAVED, NORMED, RSTD, FB, Q, R1, R2,
         seed, steps, time, rows, batch, H, S, lookahead, step, SW, NW, RW, R1W, WIDTH,
-        KIND: tl.constexpr, CHUNKS: tl.constexpr, NB: tl.constexpr, RELU: tl.constexpr,
+        KIND: tl.constexpr, CHUNKS: tl.constexpr, NB: tl.constexpr, ACTIVATION: tl.constexpr,
         PEEPHOLE: tl.constexpr, LAYER_NORM: tl.constexpr, DECISION: tl.constexpr, REVERSE: tl.constexpr,
         WINDOWED: tl.constexpr, HAS_LENGTHS: tl.constexpr, ZONEOUT: tl.constexpr, DROPOUT: tl.constexpr,
         PERSISTENT: tl.constexpr, PHASE: tl.constexpr, PRECISION: tl.constexpr,
@@ -151,8 +152,9 @@ def forward_kernel(
     (slots, rows, NW) and RSTD (slots, rows, RW) layer norm's ẑ and 1/σ; FB (rows, S), Q (rows, H),
     R1 (rows, R1W), R2: the stepwise strategy's per-step buffers (feedback, gated state, products)."""
     ACC = CUR0.dtype.element_ty
-    TWO_STAGE: tl.constexpr = KIND >= 3
+    TWO_STAGE: tl.constexpr = KIND >= GRU_BEFORE and KIND <= JORDAN   # GRU reset before, MGU, Jordan
     eps = tl.load(SCALARS + 2).to(ACC)
+    slope = tl.load(SCALARS + 3).to(ACC)   # the leaky ReLU's
     pid = tl.program_id(0)
     row = pid * BLOCK_N + tl.arange(0, BLOCK_N)
     row_ok = row < rows
@@ -238,7 +240,7 @@ def forward_kernel(
             r0 = normalise(r0, 0, GAIN, SHIFT, BHH, NORMED, RSTD, at, H, NW, RW, hcols, hvalid, hmask, row_ok, eps,
                            ACC, LAYER_NORM, BIAS)
             if KIND == ELMAN:
-                new0 = activate(x0 + r0, RELU)
+                new0 = activate(x0 + r0, ACTIVATION, slope)
             elif KIND == LSTM:
                 r1 = product(feedback, u1, R1, r_at + H, hcols, hmask, ACC, PERSISTENT, PRECISION)
                 r2 = product(feedback, u2, R1, r_at + 2 * H, hcols, hmask, ACC, PERSISTENT, PRECISION)
@@ -290,6 +292,15 @@ def forward_kernel(
                 put_rows(SAVED, at * SW + H, hcols, hmask, gate_z)
                 put_rows(SAVED, at * SW + 2 * H, hcols, hmask, candidate)
                 put_rows(SAVED, at * SW + 3 * H, hcols, hmask, r2)
+            elif KIND == GATED:
+                r1 = product(feedback, u1, R1, r_at + H, hcols, hmask, ACC, PERSISTENT, PRECISION)
+                r1 = normalise(r1, 1, GAIN, SHIFT, BHH, NORMED, RSTD, at, H, NW, RW, hcols, hvalid, hmask, row_ok,
+                               eps, ACC, LAYER_NORM, BIAS)
+                gate_g = sigmoid(x0 + r0)
+                candidate = tanh(rows_of(XW, x_at + H, hcols, vmask, ACC) + r1)
+                new0 = candidate + gate_g * (s0 - candidate)
+                put_rows(SAVED, at * SW, hcols, hmask, gate_g)
+                put_rows(SAVED, at * SW + H, hcols, hmask, candidate)
             elif KIND == GRU_BEFORE:
                 r1 = product(feedback, u1, R1, r_at + H, hcols, hmask, ACC, PERSISTENT, PRECISION)
                 r1 = normalise(r1, 1, GAIN, SHIFT, BHH, NORMED, RSTD, at, H, NW, RW, hcols, hvalid, hmask, row_ok,
@@ -306,7 +317,7 @@ def forward_kernel(
                 put_rows(SAVED, at * SW, hcols, hmask, gate_f)
                 put_rows(SAVED, at * SW + 2 * H, hcols, hmask, gated)
             else:
-                hidden = activate(x0 + r0, RELU)
+                hidden = activate(x0 + r0, ACTIVATION, slope)
             if PHASE == 1:
                 # the gated state (Jordan: h) for cuBLAS's second product
                 if KIND == JORDAN:

@@ -96,9 +96,10 @@ def present(t: Tensor, like: Tensor) -> Tensor:
     return t.contiguous() if t.numel() else dummy(like)
 
 
-def scalars(zoneout: float, eps: float, like: Tensor, dtype: torch.dtype) -> Tensor:
-    """[p, 1 − p, ε] in the compute precision (Triton's float arguments are float32)."""
-    return torch.tensor([zoneout, 1.0 - zoneout, eps], dtype=dtype, device=like.device)
+def scalars(zoneout: float, eps: float, like: Tensor, dtype: torch.dtype, slope: float = 0.0) -> Tensor:
+    """[p, 1 − p, ε, the leaky ReLU's slope] in the compute precision (Triton's float arguments are
+    float32)."""
+    return torch.tensor([zoneout, 1.0 - zoneout, eps, slope], dtype=dtype, device=like.device)
 
 
 def zoneout_mode(zoneout: float, training: bool) -> int:
@@ -107,7 +108,7 @@ def zoneout_mode(zoneout: float, training: bool) -> int:
 
 def flags(spec: Spec, layout: Layout, lengths: Tensor | None, zoneout: int, drop: Tensor | None,
           precision: str) -> dict[str, object]:
-    return {"KIND": spec.kind, "CHUNKS": spec.chunks, "NB": spec.blocks, "RELU": spec.relu,
+    return {"KIND": spec.kind, "CHUNKS": spec.chunks, "NB": spec.blocks, "ACTIVATION": spec.activation,
             "PEEPHOLE": spec.peephole, "LAYER_NORM": spec.layer_norm, "DECISION": spec.decision,
             "REVERSE": layout.reverse, "WINDOWED": layout.windowed, "HAS_LENGTHS": lengths is not None,
             "ZONEOUT": zoneout, "DROPOUT": drop is not None, "PRECISION": precision,
@@ -172,7 +173,8 @@ def forward(spec: Spec, xw: Tensor, state: tuple[Tensor, ...], parameters: tuple
                  weight_hh.contiguous(), present(bias_hh, like), present(peephole, like), present(gain, like),
                  present(shift, like), present(cell_gain, like), present(cell_shift, like), present(weight_ho, like),
                  present(bias_ho, like), lengths.contiguous() if lengths is not None else dummy(like, torch.long),
-                 drop.to(dtype).contiguous() if drop is not None else dummy(like), scalars(zoneout, eps, xw, dtype),
+                 drop.to(dtype).contiguous() if drop is not None else dummy(like),
+                 scalars(zoneout, eps, xw, dtype, spec.slope),
                  every[0], every[-1] if spec.components == 2 else dummy(like), present(saved, like),
                  present(normed, like), present(rstd, like), feedback, gated, first, second]
     sizes_arguments = [seed, layout.steps, layout.time, rows, layout.batch, H, S, layout.lookahead]
@@ -259,7 +261,8 @@ def backward(spec: Spec, xw_shape: tuple[int, ...], state: tuple[Tensor, ...], p
                  present(rstd, like), weight_hh.contiguous(), present(peephole, like), present(gain, like),
                  present(cell_gain, like), present(cell_shift, like), present(weight_ho, like),
                  lengths.contiguous() if lengths is not None else dummy(like, torch.long),
-                 drop.to(dtype).contiguous() if drop is not None else dummy(like), scalars(zoneout, eps, like, dtype),
+                 drop.to(dtype).contiguous() if drop is not None else dummy(like),
+                 scalars(zoneout, eps, like, dtype, spec.slope),
                  grad_every[0].contiguous() if grad_every[0] is not None else dummy(like),
                  grad_every[-1].contiguous() if components == 2 and grad_every[-1] is not None else dummy(like),
                  carried[0], carried[-1] if components == 2 else dummy(like), grad_xw, recurrent, feedbacks, delta_o,

@@ -1,26 +1,29 @@
 """What the GPU kernels need to know of a cell: its kind, its options and its parameters, in order.
 
 A cell runs on the GPU kernels when it is exactly one of the cells of ``cells.py`` (a subclass, or
-a ``step`` set on the instance, may have other equations): ``ElmanCell`` (tanh or ReLU),
-``LSTMCell`` (± peepholes), ``GRUCell`` (``reset`` "before" or "after"), ``MGUCell`` and
+a ``step`` set on the instance, may have other equations): ``ElmanCell`` (every nonlinearity),
+``LSTMCell`` (± peepholes), ``GRUCell`` (``reset`` "before" or "after"; ``z_multiplies="candidate"``
+runs as its ``previous_form()``, which the engine hands over), ``MGUCell``, ``GatedCell`` and
 ``JordanCell`` (every nonlinearity and decision function), each with or without layer norm.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from convrnn.layers.recurrent.cells import Cell, ElmanCell, GRUCell, JordanCell, LSTMCell, MGUCell
+from convrnn.layers.recurrent.cells import Cell, ElmanCell, GatedCell, GRUCell, JordanCell, LSTMCell, MGUCell
 
 # the kernels' KIND numbers (forward.py)
-ELMAN, LSTM, GRU_AFTER, GRU_BEFORE, MGU, JORDAN = range(6)
+ELMAN, LSTM, GRU_AFTER, GRU_BEFORE, MGU, JORDAN, GATED = range(7)
 NAMES = {ELMAN: "elman", LSTM: "lstm", GRU_AFTER: "gru_after", GRU_BEFORE: "gru_before", MGU: "mgu",
-         JORDAN: "jordan"}
-BLOCKS = {ELMAN: 1, LSTM: 4, GRU_AFTER: 3, GRU_BEFORE: 3, MGU: 2, JORDAN: 1}     # gate blocks of weight_hh
-FIRST_STAGE = {ELMAN: 1, LSTM: 4, GRU_AFTER: 3, GRU_BEFORE: 2, MGU: 1, JORDAN: 1}  # blocks of the first product
+         JORDAN: "jordan", GATED: "gated"}
+# gate blocks of weight_hh, and those of the first product
+BLOCKS = {ELMAN: 1, LSTM: 4, GRU_AFTER: 3, GRU_BEFORE: 3, MGU: 2, JORDAN: 1, GATED: 2}
+FIRST_STAGE = {ELMAN: 1, LSTM: 4, GRU_AFTER: 3, GRU_BEFORE: 2, MGU: 1, JORDAN: 1, GATED: 2}
 
 
 @dataclass(frozen=True)
@@ -30,10 +33,11 @@ class Spec:
     kind: int
     hidden: int
     feedback: int
-    relu: bool = False
+    activation: int = 0        # Elman's and Jordan's g: the index of ElmanCell.nonlinearities
     peephole: bool = False
     layer_norm: bool = False
     decision: int = 0
+    slope: float = 0.0         # the leaky ReLU's
 
     @property
     def name(self) -> str:
@@ -68,7 +72,7 @@ class Spec:
             return H if zoneout else 0
         if self.kind == JORDAN:
             return H + self.feedback if zoneout else 0
-        return {LSTM: 4 * H, GRU_AFTER: 4 * H, GRU_BEFORE: 4 * H, MGU: 3 * H}[self.kind]
+        return {LSTM: 4 * H, GRU_AFTER: 4 * H, GRU_BEFORE: 4 * H, MGU: 3 * H, GATED: 2 * H}[self.kind]
 
     @property
     def normed_width(self) -> int:
@@ -101,15 +105,18 @@ def spec_of(cell: Cell) -> Spec | None:
     H, layer_norm = cell.hidden_size, cell.layer_norm
     kind = type(cell)
     if kind is ElmanCell:
-        return Spec(ELMAN, H, H, relu=cell.nonlinearity == "relu", layer_norm=layer_norm)
+        return Spec(ELMAN, H, H, activation=ElmanCell.nonlinearities.index(cell.nonlinearity), layer_norm=layer_norm,
+                    slope=cell.negative_slope)
     if kind is LSTMCell:
         return Spec(LSTM, H, H, peephole=cell.peephole, layer_norm=layer_norm)
-    if kind is GRUCell:
+    if kind is GRUCell and cell.z_multiplies == "previous":   # the other form runs as its previous_form()
         return Spec(GRU_AFTER if cell.reset == "after" else GRU_BEFORE, H, H, layer_norm=layer_norm)
     if kind is MGUCell:
         return Spec(MGU, H, H, layer_norm=layer_norm)
+    if kind is GatedCell:
+        return Spec(GATED, H, H, layer_norm=layer_norm)
     if kind is JordanCell:
-        return Spec(JORDAN, H, cell.out_features, relu=cell.nonlinearity == "relu", layer_norm=layer_norm,
+        return Spec(JORDAN, H, cell.out_features, activation=int(cell.nonlinearity == "relu"), layer_norm=layer_norm,
                     decision=JordanCell.decisions.index(cell.decision))
     return None
 
@@ -139,13 +146,17 @@ def epsilon_of(cell: Cell) -> float:
     return norm.eps if norm is not None else 1e-5
 
 
-def as_tuple(spec: Spec) -> tuple[int, int, int, bool, bool, bool, int]:
-    return (spec.kind, spec.hidden, spec.feedback, spec.relu, spec.peephole, spec.layer_norm, spec.decision)
+def as_tuple(spec: Spec) -> tuple[int, ...]:
+    """The spec as the operators' ``int[]`` argument (the slope as its float64 bits)."""
+    bits = struct.unpack("<q", struct.pack("<d", spec.slope))[0]
+    return (spec.kind, spec.hidden, spec.feedback, spec.activation, spec.peephole, spec.layer_norm, spec.decision,
+            bits)
 
 
 def from_tuple(values: list[int] | tuple[int, ...]) -> Spec:
-    kind, hidden, feedback, relu, peephole, layer_norm, decision = (int(v) for v in values)
-    return Spec(kind, hidden, feedback, bool(relu), bool(peephole), bool(layer_norm), decision)
+    kind, hidden, feedback, activation, peephole, layer_norm, decision, bits = (int(v) for v in values)
+    slope = struct.unpack("<d", struct.pack("<q", bits))[0]
+    return Spec(kind, hidden, feedback, activation, bool(peephole), bool(layer_norm), decision, slope)
 
 
 def empty_like_none(like: Tensor) -> Tensor:
