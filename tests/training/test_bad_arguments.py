@@ -42,7 +42,7 @@ ROWS = [
         st.just(torch.relu))),
     Row("fit", "model", "on the meta device", _fit(model=...), st.builds(lambda: torch.nn.Linear(3, 2,
         device="meta"))),
-    Row("fit", "loss", "not callable", _fit(loss=...), st.one_of(st.none(), st.text(max_size=3), st.integers())),
+    Row("fit", "loss", "not callable", _fit(loss=...), st.one_of(st.text(max_size=3), st.integers())),
     Row("fit", "step_fn", "not callable", _fit(step_fn=...), st.one_of(st.none(), st.integers())),
     Row("fit", "batch_fn", "not callable", _fit(batch_fn=...), st.one_of(st.none(), st.integers())),
     Row("fit", "device", "unknown or shapes-only", _fit(device=...), st.sampled_from(["banana", "", "meta", "cpu:x"])),

@@ -338,7 +338,9 @@ def _warn_about_loader(loader: DataLoader[Any]) -> None:
 def _check_more_arguments(model: Any, loss: Any, batch_size: Any, seed: Any, step_fn: Any, batch_fn: Any,
                           callbacks: Any, config: Any, metadata: Any) -> None:
     check_module("model", model, where="fit")
-    for name, value in (("loss", loss), ("step_fn", step_fn), ("batch_fn", batch_fn)):
+    if loss is not None and not callable(loss):   # None: a custom step_fn that computes its own loss
+        raise TypeError(f"fit: argument 'loss' expected a callable (or None with a step_fn of its own), got {loss!r}")
+    for name, value in (("step_fn", step_fn), ("batch_fn", batch_fn)):
         if not callable(value):
             raise TypeError(f"fit: argument '{name}' expected a callable, got {value!r}")
     if batch_size is not None:
