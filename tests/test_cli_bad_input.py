@@ -149,7 +149,7 @@ CASES = [
     # listen / sample / embed / data: capabilities a run lacks, options out of range, files that are not
     (["listen", "kw", "empty.wav"], "'empty.wav': not a valid WAV file"),
     (["listen", "kw", "missing.wav"], "'missing.wav'"),
-    (["listen", "kw", "clip.wav", "--chunk-ms", "0"], "'--chunk-ms' expected a duration > 0"),
+    (["listen", "kw", "clip.wav", "--chunk-ms", "0"], "'--chunk-ms' expected a finite duration > 0"),
     (["listen", "kw", "clip.wav", "--threshold", "nan"], "'--threshold'"),
     (["listen", "run", "clip.wav"], "cannot run on a live signal"),
     (["sample", "run"], "cannot generate text"),

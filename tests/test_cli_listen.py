@@ -104,7 +104,7 @@ def test_an_offline_detector_refuses_to_listen_unless_asked_to_approximate(audio
 
 @pytest.mark.parametrize("arguments,message", [
     (["missing.wav"], "listen: no such WAV file"),
-    (["clip.wav", "--chunk-ms", "0"], "listen: argument '--chunk-ms' expected a duration > 0"),
+    (["clip.wav", "--chunk-ms", "0"], "listen: argument '--chunk-ms' expected a finite duration > 0"),
     (["clip.wav", "--threshold", "1.5"], "listen: argument '--threshold' expected a probability in (0, 1)")])
 def test_bad_listen_arguments_are_one_line(audio, capsys, arguments, message):
     folder, _, _ = audio

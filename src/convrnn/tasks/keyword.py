@@ -119,12 +119,12 @@ class KeywordRecipe(Task):
         stand in for the clip's; detections then differ from offline)."""
         from convrnn.data.pcm import pcm_chunks
 
-        if not chunk_ms > 0:
-            raise ValueError(f"listen: argument '--chunk-ms' expected a duration > 0, got {chunk_ms!r}")
+        if not 0 < chunk_ms < math.inf:
+            raise ValueError(f"listen: argument '--chunk-ms' expected a finite duration > 0, got {chunk_ms!r}")
         if not 0 < threshold < 1:
             raise ValueError(f"listen: argument '--threshold' expected a probability in (0, 1), got {threshold!r}")
-        if not hold_ms >= 0:
-            raise ValueError(f"listen: argument '--hold-ms' expected a duration ≥ 0, got {hold_ms!r}")
+        if not 0 <= hold_ms < math.inf:
+            raise ValueError(f"listen: argument '--hold-ms' expected a finite duration ≥ 0, got {hold_ms!r}")
         model = self.load(run)
         rate = model.sample_rate
         chunk = max(1, round(chunk_ms * rate / 1000))
