@@ -248,7 +248,7 @@ def test_every_layer_refuses_a_nan_probability_at_construction():
 
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_a_bad_argument_is_a_clear_error(row):
-    run_rows(ROWS, CI_EXAMPLES)(row)
+    run_rows(ROWS, CI_EXAMPLES // 2)(row)   # 375 rows, each building a layer: half the examples keep CI short
 
 
 @pytest.mark.fuzz
