@@ -126,50 +126,45 @@ def check_flag(name: str, value: object, *, where: str) -> bool:
     raise TypeError(f"{where}: argument '{name}' expected a bool, got {value!r}")
 
 
+def _show(value: float) -> str:
+    """A bound as a message shows it: an int in full (2**32 − 1 as 4294967295), a float by ``:g``."""
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
 def _bounds(minimum: float | None, maximum: float | None, above: float | None, below: float | None) -> str:
-    minimum, maximum, above, below = (_Shown(v) if v is not None else None for v in (minimum, maximum, above, below))
-    parts = []
     if minimum is not None and maximum is not None:
-        return f" in [{minimum:g}, {maximum:g}]"
+        return f" in [{_show(minimum)}, {_show(maximum)}]"
     if minimum is not None and below is not None:
-        return f" in [{minimum:g}, {below:g})"
+        return f" in [{_show(minimum)}, {_show(below)})"
+    parts = []
     if minimum is not None:
-        parts.append(f"≥ {minimum:g}")
+        parts.append(f"≥ {_show(minimum)}")
     if above is not None:
-        parts.append(f"> {above:g}")
+        parts.append(f"> {_show(above)}")
     if maximum is not None:
-        parts.append(f"≤ {maximum:g}")
+        parts.append(f"≤ {_show(maximum)}")
     if below is not None:
-        parts.append(f"< {below:g}")
+        parts.append(f"< {_show(below)}")
     return (" " + " and ".join(parts)) if parts else ""
-
-
-class _Shown(float):
-    """A bound as the message shows it: an int in full (2**32 − 1 as 4294967295), a float by ``:g``."""
-
-    def __new__(cls, value: float) -> _Shown:
-        shown = super().__new__(cls, value)
-        shown.is_int = isinstance(value, int)  # type: ignore[attr-defined]
-        shown.value = value  # type: ignore[attr-defined]
-        return shown
-
-    def __format__(self, spec: str) -> str:
-        return str(self.value) if self.is_int else format(float(self), spec)  # type: ignore[attr-defined]
 
 
 def check_int(name: str, value: object, *, where: str, minimum: int | None = None,
               maximum: int | None = None) -> int:
     """Raise ``TypeError`` unless ``value`` is an int (Python's or NumPy's, never a bool or a float
-    such as ``2.0``), ``ValueError`` unless it lies in ``[minimum, maximum]``."""
-    expected = f"an int{_bounds(minimum, maximum, None, None)}"
+    such as ``2.0``), ``ValueError`` unless it lies in ``[minimum, maximum]``. (The message is built only
+    on failure, so a compiled graph traces nothing but the comparisons.)"""
+    def refuse(error: type[Exception]) -> Exception:
+        return error(f"{where}: argument '{name}' expected an int{_bounds(minimum, maximum, None, None)}, "
+                     f"got {value!r}")
+
     if isinstance(value, bool) or type(value).__name__ == "bool_":
-        raise TypeError(f"{where}: argument '{name}' expected {expected}, got {value!r}")
+        raise refuse(TypeError)
     try:
         number = operator.index(value)   # int and NumPy integers; float, str, None refused
     except TypeError:
-        raise TypeError(f"{where}: argument '{name}' expected {expected}, got {value!r}") from None
+        raise refuse(TypeError) from None
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise ValueError(f"{where}: argument '{name}' expected {expected}, got {value!r}")
+        raise refuse(ValueError)
     return number
 
 
@@ -179,18 +174,20 @@ def check_real(name: str, value: object, *, where: str, minimum: float | None = 
     """Raise ``TypeError`` unless ``value`` is a real number (int or float, never a bool or a
     string), ``ValueError`` if it is NaN, infinite (unless ``finite=False``), or outside the bounds
     (``minimum``/``maximum`` inclusive, ``above``/``below`` exclusive)."""
-    expected = f"a {'finite ' if finite else ''}number{_bounds(minimum, maximum, above, below)}"
-    if isinstance(value, bool) or type(value).__name__ == "bool_" or isinstance(value, Tensor):
-        raise TypeError(f"{where}: argument '{name}' expected {expected}, got {value!r}")
+    def refuse(error: type[Exception]) -> Exception:
+        expected = f"a {'finite ' if finite else ''}number{_bounds(minimum, maximum, above, below)}"
+        return error(f"{where}: argument '{name}' expected {expected}, got {value!r}")
+
+    if isinstance(value, bool | str | bytes | Tensor) or type(value).__name__ == "bool_":
+        raise refuse(TypeError)
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise TypeError(f"{where}: argument '{name}' expected {expected}, got {value!r}") from None
-    if isinstance(value, str | bytes) or number != number or (finite and math.isinf(number)) \
+        raise refuse(TypeError) from None
+    if number != number or (finite and math.isinf(number)) \
             or (minimum is not None and number < minimum) or (maximum is not None and number > maximum) \
             or (above is not None and number <= above) or (below is not None and number >= below):
-        error = TypeError if isinstance(value, str | bytes) else ValueError
-        raise error(f"{where}: argument '{name}' expected {expected}, got {value!r}")
+        raise refuse(ValueError)
     return number
 
 
