@@ -185,7 +185,7 @@ def test_torch_warning_for_dropout_with_one_layer_and_torch_errors():
     with pytest.raises(ValueError, match=r"'cell' expected one of \[.*'mingru'.*\] or a convrnn Cell subclass, "
                                          r"got 'lstn'"):
         convrnn_nn.LSTM(3, 4, cell="lstn")
-    with pytest.raises(ValueError, match=r"'lookahead' .*expected bidirectional=True"):
+    with pytest.raises(ValueError, match=r"'lookahead' .*needs bidirectional=True"):
         convrnn_nn.LSTM(3, 4, lookahead=1)
     with pytest.raises(ValueError, match=r"'zoneout' expected a probability in \[0, 1\), got 1.0"):
         convrnn_nn.GRU(3, 4, zoneout=1.0)
