@@ -22,12 +22,32 @@ SPOTTER = {"sample_rate": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 16, "c
            "causal": True}
 
 
-def _wav(path, frames: bytes, *, width=2):
+def _wav(path, frames: bytes, *, width=2, rate=8000):
     with wave.open(str(path), "wb") as file:
         file.setnchannels(1)
         file.setsampwidth(width)
-        file.setframerate(8000)
+        file.setframerate(rate)
         file.writeframes(frames)
+
+
+def _tiny_corpus(split):
+    generator = torch.Generator().manual_seed({"train": 0, "validation": 1, "test": 2}[split])
+
+    def pick(words):
+        return words[int(torch.randint(len(words), (1,), generator=generator))]
+
+    return [f"the {pick(['cat', 'dog'])} {pick(['sat', 'ran'])} on a mat" for _ in range(30 if split == "train" else 4)]
+
+
+def _train_tiny_language_model(out):
+    """A real run of the shakespeare recipe (character language model), on a tiny generated corpus: ~1 s."""
+    from dataclasses import replace
+
+    from convrnn.recipes import get_recipe
+
+    recipe = replace(get_recipe("shakespeare"), corpus=_tiny_corpus, embedding_size=8, hidden_size=12, batch_size=4,
+                     steps=8, evaluations_per_pass=1, time_limit=None, tie_weights=False)
+    recipe.train(out, epochs=1, lr=3e-2, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +62,7 @@ def place(tmp_path_factory):
     finally:
         os.chdir(cwd)
     torch.manual_seed(0)
+    _train_tiny_language_model(root / "lm")
     save_model(root / "kw" / "model", KeywordSpotter(**SPOTTER),
                {"recipe": "keyword", "model": "keyword-spotter", "model_options": SPOTTER, "input_shape": [1, 8000],
                 "classes": ["other", "keyword"]})
@@ -65,6 +86,7 @@ def place(tmp_path_factory):
     _wav(root / "clip.wav", np.zeros(8000, dtype="<i2").tobytes())
     (root / "truncated.wav").write_bytes((root / "clip.wav").read_bytes()[:60])
     _wav(root / "eightbit.wav", bytes(8000), width=1)
+    _wav(root / "rate16k.wav", np.zeros(1600, dtype="<i2").tobytes(), rate=16000)
     return root
 
 
@@ -149,11 +171,46 @@ CASES = [
     # listen / sample / embed / data: capabilities a run lacks, options out of range, files that are not
     (["listen", "kw", "empty.wav"], "'empty.wav': not a valid WAV file"),
     (["listen", "kw", "missing.wav"], "'missing.wav'"),
-    (["listen", "kw", "clip.wav", "--chunk-ms", "0"], "'--chunk-ms' expected a duration > 0"),
+    (["listen", "kw", "clip.wav", "--chunk-ms", "0"], "'--chunk-ms' expected a finite duration > 0"),
     (["listen", "kw", "clip.wav", "--threshold", "nan"], "'--threshold'"),
     (["listen", "run", "clip.wav"], "cannot run on a live signal"),
     (["sample", "run"], "cannot generate text"),
     (["sample", "run", "--length", "x"], "--length"),
+    # listen on a keyword model (the right kind): every option out of range or not finite, signals it cannot take
+    (["listen", "kw", "clip.wav", "--chunk-ms", "inf"], "'--chunk-ms' expected a finite duration > 0, got inf"),
+    (["listen", "kw", "clip.wav", "--chunk-ms", "nan"], "'--chunk-ms' expected a finite duration > 0, got nan"),
+    (["listen", "kw", "clip.wav", "--chunk-ms", "-5"], "'--chunk-ms' expected a finite duration > 0, got -5.0"),
+    (["listen", "kw", "clip.wav", "--chunk-ms", "x"], "--chunk-ms"),
+    (["listen", "kw", "clip.wav", "--threshold", "1.5"], "'--threshold' expected a probability in (0, 1), got 1.5"),
+    (["listen", "kw", "clip.wav", "--threshold", "-0.1"], "'--threshold' expected a probability in (0, 1)"),
+    (["listen", "kw", "clip.wav", "--threshold", "inf"], "'--threshold' expected a probability in (0, 1), got inf"),
+    (["listen", "kw", "clip.wav", "--hold-ms", "-1"], "'--hold-ms' expected a finite duration ≥ 0, got -1.0"),
+    (["listen", "kw", "clip.wav", "--hold-ms", "nan"], "'--hold-ms' expected a finite duration ≥ 0, got nan"),
+    (["listen", "kw", "clip.wav", "--hold-ms", "inf"], "'--hold-ms' expected a finite duration ≥ 0, got inf"),
+    (["listen", "kw", "rate16k.wav"], "'rate16k.wav' is sampled at 16000 Hz, expected 8000 Hz"),
+    (["listen", "kw", "adir"], "argument 'source' expected a WAV file, got 'adir', which is a directory"),
+    (["listen", "kw", "truncated.wav"], "'truncated.wav'"),
+    (["listen", "kw", "eightbit.wav"], "expected 16-bit PCM"),
+    (["listen", "lm", "clip.wav"], "holds a shakespeare model of the language-model task kind, which cannot run on a "
+                                   "live signal"),
+    (["listen", "missing", "clip.wav"], "'missing'"),
+    # sample on a trained language model (the right kind): every option out of range, NaN/inf, a prompt it cannot read
+    (["sample", "lm", "--length", "-3"], "argument 'length' expected an int ≥ 0, got -3"),
+    (["sample", "lm", "--temperature", "0"], "'temperature' expected a finite number > 0, got 0.0"),
+    (["sample", "lm", "--temperature", "-1"], "'temperature' expected a finite number > 0, got -1.0"),
+    (["sample", "lm", "--temperature", "nan"], "'temperature' expected a finite number > 0, got nan"),
+    (["sample", "lm", "--temperature", "inf"], "'temperature' expected a finite number > 0, got inf"),
+    (["sample", "lm", "--top-k", "0"], "'top_k' expected None or an int ≥ 1, got 0"),
+    (["sample", "lm", "--top-k", "1.5"], "--top-k"),
+    (["sample", "lm", "--top-p", "0"], "'top_p' expected None or a number in (0, 1], got 0.0"),
+    (["sample", "lm", "--top-p", "1.5"], "'top_p' expected None or a number in (0, 1], got 1.5"),
+    (["sample", "lm", "--top-p", "nan"], "'top_p' expected None or a number in (0, 1], got nan"),
+    (["sample", "lm", "--seed", "-1"], "'seed' expected an int in [0, 4294967295], got -1"),
+    (["sample", "lm", "--seed", "9" * 23], "'seed' expected an int in [0, 4294967295]"),
+    (["sample", "lm", "--prompt", "Q"], "--prompt: Vocabulary.encode: 1 token(s) outside the vocabulary"),
+    (["sample", "kw"], "cannot generate text"),
+    (["sample", "missing"], "'missing'"),
+    (["sample", "afile"], "'afile' holds no model"),
     (["embed", "run", "--similar", "a"], "cannot look up word vectors"),
     (["embed", "run"], "expected at least one query"),
     (["embed", "afile", "--similar", "a"], "afile, line 1"),

@@ -142,7 +142,7 @@ def test_bad_arguments_are_named(model):
         sample(model, [], 5)
     with pytest.raises(TypeError, match="'prompt' expected token ids, got a str"):
         sample(model, "ROMEO", 5)
-    with pytest.raises(ValueError, match="'temperature' expected a number > 0, got 0"):
+    with pytest.raises(ValueError, match="'temperature' expected a finite number > 0, got 0"):
         sample(model, [1], 5, temperature=0)
     with pytest.raises(ValueError, match="'top_k' expected None or an int ≥ 1, got 0"):
         sample(model, [1], 5, top_k=0)

@@ -14,12 +14,13 @@ state)`` with ``state=None`` meaning "start fresh", e.g. :class:`convrnn.models.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_tensor
+from convrnn.functional._checks import check_int, check_tensor
 
 
 def next_token_probabilities(logits: Tensor, *, temperature: float = 1.0, top_k: int | None = None,
@@ -71,6 +72,8 @@ def generate(model: nn.Module, prompt: Sequence[int] | Tensor, length: int, *, t
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise ValueError(f"{where}: argument 'length' expected an int ≥ 0, got {length!r}")
     _check_options(temperature, top_k, top_p, where)
+    if seed is not None:
+        check_int("seed", seed, minimum=0, maximum=2**32 - 1, where=where)
     stops = _stop_set(stop, where)
     banned = sorted(_stop_set(forbid, where, "forbid"))
     if length == 0:
@@ -145,8 +148,8 @@ def _check_prompt(prompt: Sequence[int] | Tensor, where: str) -> Tensor:
 
 
 def _check_options(temperature: float, top_k: int | None, top_p: float | None, where: str) -> None:
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
-        raise ValueError(f"{where}: argument 'temperature' expected a number > 0, got {temperature!r}")
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 < temperature < math.inf:
+        raise ValueError(f"{where}: argument 'temperature' expected a finite number > 0, got {temperature!r}")
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"{where}: argument 'top_k' expected None or an int ≥ 1, got {top_k!r}")
     if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, int | float) or not 0 < top_p <= 1):

@@ -96,7 +96,7 @@ def test_batch_shapes_and_bad_arguments(clips):
         clips(fillers=("welcomed", "table"))
     with pytest.raises(ValueError, match="'split' expected one of"):
         clips(split="dev")
-    with pytest.raises(ValueError, match=r"'speed_perturbation' expected a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"'speed_perturbation' expected a finite number in \[0, 1\)"):
         clips(speed_perturbation=1.5)
 
 

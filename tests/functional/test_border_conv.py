@@ -69,5 +69,5 @@ def test_conv_takes_the_border_path_for_symmetric_padding_and_keeps_its_errors()
     for boundary in BOUNDARIES:
         torch.testing.assert_close(conv(x, w, padding=1, boundary=boundary, value=0.5),
                                    padded_then_convolved(x, w, None, 1, 1, 1, 1, boundary, 0.5))
-    with pytest.raises(ValueError, match="conv: boundary 'reflect' expected padding < input size"):
+    with pytest.raises(ValueError, match="conv: argument 'padding' with boundary 'reflect' expected padding < input size"):
         conv(x, w, padding=3, boundary="reflect")

@@ -117,7 +117,7 @@ def test_seed_blur_each_rgb_channel_independently():
 
 
 def test_int_kernel_without_dims_is_refused_with_advice():
-    with pytest.raises(ValueError, match=r"'kernel_size' is the int 3.* Conv1d/Conv2d/Conv3d"):
+    with pytest.raises(ValueError, match=r"'kernel_size' expected one size per spatial dimension.*got the int 3.* Conv1d/Conv2d/Conv3d"):
         Conv(1, 2, 3)
 
 
@@ -126,7 +126,7 @@ def test_int_kernel_without_dims_is_refused_with_advice():
     [
         ({"boundary": "wrap"}, r"'boundary' expected one of"),
         ({"stride": 0}, r"'stride' expected integers ≥ 1"),
-        ({"groups": 2}, r"divisible by groups=2"),
+        ({"groups": 2}, r"'groups' expected a divisor of both in_channels=3 and out_channels=4, got 2"),
         ({"padding": "half"}, r"'padding' expected one of"),
         ({"init": "normal"}, r"'init' expected one of"),
     ],

@@ -79,7 +79,7 @@ def test_return_indices_round_trip_through_max_unpool() -> None:
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda: Pool(3), r"Pool: argument 'kernel_size' is the int 3.*dims=2"),
+    (lambda: Pool(3), r"Pool: argument 'kernel_size' expected one size per spatial dimension.*got the int 3.*dims=2"),
     (lambda: Pool((2, 2, 2, 2)), r"'kernel_size'.*1 to 3 sizes.*\(2, 2, 2, 2\)"),
     (lambda: Pool(2, dims=4), r"'dims' expected 1, 2 or 3, got 4"),
     (lambda: Pool2d(2, stride=0), r"Pool2d: argument 'stride'.*≥ 1.*0"),

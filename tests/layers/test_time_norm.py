@@ -77,8 +77,8 @@ def test_running_norm_gradients_in_float64():
 
 @pytest.mark.parametrize("module,message", [
     (lambda: RunningNorm(0.5), "RunningNorm: argument 'time_constant' expected None or a number ≥ 1"),
-    (lambda: RunningNorm(min_std=0), "RunningNorm: argument 'min_std' expected a number > 0"),
-    (lambda: ClipNorm(-1), "ClipNorm: argument 'min_std' expected a number > 0")])
+    (lambda: RunningNorm(min_std=0), "RunningNorm: argument 'min_std' expected a finite number > 0"),
+    (lambda: ClipNorm(-1), "ClipNorm: argument 'min_std' expected a finite number > 0")])
 def test_bad_arguments_are_refused_in_one_line(module, message):
     with pytest.raises(ValueError, match=message):
         module()

@@ -253,7 +253,7 @@ def test_cli_sample_bad_input_is_one_line(tmp_path):
         (("sample", run, "--prompt", "JULIET@", "--length", 5), "outside the vocabulary"),
         (("sample", stream_only, "--prompt", "", "--length", 5), "needs a non-empty prompt"),
         (("sample", tmp_path / "missing", "--prompt", "ROMEO"), "no such run or model directory"),
-        (("sample", run, "--prompt", "ROMEO", "--temperature", 0), "'temperature' expected a number > 0"),
+        (("sample", run, "--prompt", "ROMEO", "--temperature", 0), "'temperature' expected a finite number > 0"),
     ]
     for arguments, message in cases:
         result = convrnn(*arguments)

@@ -21,11 +21,11 @@ SPLITS = ("train", "validation", "test", "train+validation")
 _ALIASES = {"train_full": "train+validation", "val": "validation", "valid": "validation"}
 
 
-def check_split(split: str) -> str:
+def check_split(split: str, *, where: str = "") -> str:
     """The canonical split name (``train_full`` → ``train+validation``); ``ValueError``
-    if unknown."""
+    if unknown, naming ``where`` (the function or class given the split)."""
     split = _ALIASES.get(split, split) if isinstance(split, str) else split
-    return check_choice("split", split, SPLITS)
+    return check_choice("split", split, SPLITS, where=where)
 
 
 def prepared_arrays(name: str, keys: Sequence[str],
@@ -64,7 +64,7 @@ def _prepared_arrays(name: str, keys: Sequence[str], build: Callable[[Path], dic
 def select_split(arrays: dict[str, np.ndarray], split: str) -> tuple[np.ndarray, np.ndarray]:
     """``(images, labels)`` of ``split`` from arrays named ``<split>-images``/``<split>-labels``;
     ``train+validation`` concatenates the two."""
-    split = check_split(split)
+    split = check_split(split, where="select_split")
     if split != "train+validation":
         return arrays[f"{split}-images"], arrays[f"{split}-labels"]
     parts = ("train", "validation")
@@ -78,6 +78,6 @@ def split_keys(split: str | None = None) -> list[str]:
     if split is None:
         parts: tuple[str, ...] = SPLITS[:3]
     else:
-        split = check_split(split)
+        split = check_split(split, where="split_keys")
         parts = ("train", "validation") if split == "train+validation" else (split,)
     return [f"{part}-{kind}" for part in parts for kind in ("images", "labels")]

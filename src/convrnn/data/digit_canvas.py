@@ -140,7 +140,7 @@ class DigitCanvases(Dataset[tuple[Tensor, Tensor]]):
                  threshold: int = STROKE_THRESHOLD, max_overlap: float = 0.1, attempts: int = 20,
                  images: np.ndarray | None = None, classes: np.ndarray | None = None,
                  cache: str | os.PathLike[str] | None = None, download: bool = True) -> None:
-        split = check_split(split)
+        split = check_split(split, where="DigitCanvases")
         if split not in _SPLIT_CODES:
             raise ValueError(f"DigitCanvases: argument 'split' expected one of {list(_SPLIT_CODES)}, got {split!r}")
         size = DEFAULT_SIZES[split] if size is None else size

@@ -17,6 +17,7 @@ validation digits and test strings only the 10k MNIST test digits.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from functools import lru_cache
@@ -52,9 +53,10 @@ def resample_matrix(size_out: int, size_in: int = DIGIT_SIZE) -> np.ndarray:
 def _check_range(name: str, value: Sequence[float], *, integer: bool) -> tuple:
     kind = int if integer else (int, float)
     if (not isinstance(value, Sequence) or len(value) != 2
-            or not all(isinstance(v, kind) and not isinstance(v, bool) for v in value) or value[0] > value[1]):
+            or not all(isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+            or value[0] > value[1]):
         raise ValueError(f"DigitStrings: argument '{name}' expected a (low, high) pair of "
-                         f"{'ints' if integer else 'numbers'} with low ≤ high, got {value!r}")
+                         f"{'ints' if integer else 'finite numbers'} with low ≤ high, got {value!r}")
     return tuple(value)
 
 
@@ -82,7 +84,7 @@ class DigitStrings(Dataset[tuple[Tensor, Tensor]]):
                  gap: tuple[int, int] = (-6, 4), margin: tuple[int, int] = (0, 6),
                  source: tuple[np.ndarray, np.ndarray] | None = None,
                  cache: str | os.PathLike[str] | None = None, download: bool = True) -> None:
-        self.split = check_split(split)
+        self.split = check_split(split, where="DigitStrings")
         if self.split not in SPLIT_CODES:
             raise ValueError(f"DigitStrings: argument 'split' expected one of {list(SPLIT_CODES)}, got {split!r}")
         for name, value, least in (("count", count, 1), ("height", height, 1), ("seed", seed, 0)):

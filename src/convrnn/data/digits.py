@@ -19,6 +19,7 @@ import torch
 from convrnn.data.arrays import check_split, prepared_arrays, select_split, split_keys
 from convrnn.data.image_dataset import ImageDataset
 from convrnn.data.mnist import DIGIT_CLASSES
+from convrnn.functional._checks import check_int
 
 TRAIN_SIZE, VALIDATION_SIZE = 1257, 180
 MAX_PIXEL = 16  # each pixel counts the "on" cells of a 4×4 block of the 32×32 original
@@ -57,7 +58,7 @@ def load_digits(split: str = "train", *, cache: str | os.PathLike[str] | None = 
     ``split``: ``"train"`` (1,257), ``"validation"`` (180), ``"test"`` (360) or
     ``"train+validation"`` / ``"train_full"`` (1,437).
     """
-    split = check_split(split)
+    split = check_split(split, where="load_digits")
     arrays = prepared_arrays("digits", split_keys(), _convert, wanted=split_keys(split),
                              cache=cache, download=download)
     return select_split(arrays, split)
@@ -81,7 +82,8 @@ class Digits(ImageDataset):
     def __init__(self, split: str = "train", *, normalize: bool = False, random_shift: int = 0,
                  cache: str | os.PathLike[str] | None = None, download: bool = True,
                  generator: torch.Generator | None = None) -> None:
-        images, labels = load_digits(split, cache=cache, download=download)
-        self.split = check_split(split)
+        self.split = check_split(split, where="Digits")   # before any download, as the other arguments
+        check_int("random_shift", random_shift, minimum=0, where="Digits")
+        images, labels = load_digits(self.split, cache=cache, download=download)
         self._init_from_raw(images, labels, scale=MAX_PIXEL, classes=DIGIT_CLASSES, stats=(DIGITS_MEAN, DIGITS_STD),
                             normalize=normalize, random_shift=random_shift, generator=generator)

@@ -18,6 +18,7 @@ import torch
 from convrnn.data.arrays import check_split, prepared_arrays, select_split, split_keys
 from convrnn.data.idx import read_idx
 from convrnn.data.image_dataset import ImageDataset
+from convrnn.functional._checks import check_int
 
 VALIDATION_SIZE = 10_000
 
@@ -56,7 +57,7 @@ def load_fashion_mnist(split: str = "train", *, cache: str | os.PathLike[str] | 
     ``split``: ``"train"`` (50,000), ``"validation"`` (10,000), ``"test"`` (10,000) or
     ``"train+validation"`` / ``"train_full"`` (the published 60,000).
     """
-    split = check_split(split)
+    split = check_split(split, where="load_fashion_mnist")
     arrays = prepared_arrays("fashion-mnist", split_keys(), _convert, wanted=split_keys(split),
                              cache=cache, download=download)
     return select_split(arrays, split)
@@ -80,8 +81,9 @@ class FashionMNIST(ImageDataset):
     def __init__(self, split: str = "train", *, normalize: bool = False, random_shift: int = 0,
                  cache: str | os.PathLike[str] | None = None, download: bool = True,
                  generator: torch.Generator | None = None) -> None:
-        images, labels = load_fashion_mnist(split, cache=cache, download=download)
-        self.split = check_split(split)
+        self.split = check_split(split, where="FashionMNIST")   # before any download, as the other arguments
+        check_int("random_shift", random_shift, minimum=0, where="FashionMNIST")
+        images, labels = load_fashion_mnist(self.split, cache=cache, download=download)
         self._init_from_raw(images, labels, scale=255, classes=FASHION_CLASSES,
                             stats=(FASHION_MNIST_MEAN, FASHION_MNIST_STD),
                             normalize=normalize, random_shift=random_shift, generator=generator)

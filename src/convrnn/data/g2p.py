@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from convrnn.data.batching import IGNORE_INDEX, LengthBucketSampler, pad_sequences
 from convrnn.data.lexicons import cmudict
 from convrnn.data.text import Vocabulary
+from convrnn.functional._checks import check_int
 
 Pronunciation = tuple[str, ...]
 Entry = tuple[str, list[Pronunciation]]  # a word and every pronunciation of it
@@ -124,6 +125,8 @@ class G2PCollate:
     """
 
     def __init__(self, bos_index: int = Vocabulary.bos_index, eos_index: int = Vocabulary.eos_index) -> None:
+        check_int("bos_index", bos_index, minimum=0, where="G2PCollate")
+        check_int("eos_index", eos_index, minimum=0, where="G2PCollate")
         self.bos_index, self.eos_index = bos_index, eos_index
 
     def __call__(self, examples: Sequence[tuple[Sequence[int], Sequence[int]]]) -> dict[str, Tensor]:

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from convrnn.data.transforms import random_shift as shift_randomly
-from convrnn.functional._checks import check_tensor
+from convrnn.functional._checks import check_real, check_tensor
 
 
 class ImageDataset(Dataset[tuple[Tensor, Tensor]]):
@@ -47,6 +47,25 @@ class ImageDataset(Dataset[tuple[Tensor, Tensor]]):
         if isinstance(random_shift, bool) or not isinstance(random_shift, int) or random_shift < 0:
             raise ValueError(f"ImageDataset: argument 'random_shift' expected an int ≥ 0, "
                              f"got {random_shift!r}")
+        where = "ImageDataset"
+        if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+            raise TypeError(f"{where}: argument 'labels' expected integer class indices, got dtype {labels.dtype}")
+        if isinstance(classes, str | bytes) or not isinstance(classes, Sequence) or not classes \
+                or not all(isinstance(name, str) for name in classes):
+            raise TypeError(f"{where}: argument 'classes' expected a non-empty sequence of class names, "
+                            f"got {classes!r}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= len(classes)):
+            raise ValueError(f"{where}: argument 'labels' expected class indices in [0, {len(classes)}) (one per "
+                             f"class name), got min {int(labels.min())}, max {int(labels.max())}")
+        if (mean is None) != (std is None):
+            raise ValueError(f"{where}: arguments 'mean' and 'std' expected both or neither, got mean={mean!r}, "
+                             f"std={std!r}")
+        if mean is not None:
+            check_real("mean", mean, where=where)
+            check_real("std", std, above=0, where=where)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"{where}: argument 'generator' expected None or a torch.Generator, "
+                            f"got {type(generator).__name__}")
         self.classes = tuple(classes)
         self.mean, self.std = mean, std
         self.random_shift = random_shift

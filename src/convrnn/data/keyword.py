@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from convrnn.data.speech import SAMPLE_RATE, Voice, WordBank
-from convrnn.functional._checks import check_choice
+from convrnn.functional._checks import check_choice, check_int, check_real
 
 KEYWORD = "welcome"
 # Fillers include near misses ("well", "come", "become", "welfare") so that a detector must
@@ -84,7 +84,13 @@ class KeywordClips(Dataset[tuple[Tensor, Tensor]]):
                  snr_db: tuple[float, float] = (5.0, 30.0), speed_perturbation: float = 0.1,
                  gain_db: tuple[float, float] = (-6.0, 6.0), seed: int = 0,
                  cache: str | os.PathLike[str] | None = None, progress: bool = True) -> None:
-        self.split = check_choice("split", split, list(VOICES))
+        self.split = check_choice("split", split, list(VOICES), where="KeywordClips")
+        if not isinstance(keyword, str) or not keyword.strip():
+            raise ValueError(f"KeywordClips: argument 'keyword' expected a word, got {keyword!r}")
+        check_real("clip_seconds", clip_seconds, above=0, where="KeywordClips")
+        check_real("speed_perturbation", speed_perturbation, minimum=0, below=1, where="KeywordClips")
+        check_real("positive_fraction", positive_fraction, minimum=0, maximum=1, where="KeywordClips")
+        check_int("seed", seed, minimum=0, where="KeywordClips")
         if any(keyword in filler for filler in fillers):
             raise ValueError(f"KeywordClips: argument 'fillers' must not contain the keyword "
                              f"{keyword!r}, got {[f for f in fillers if keyword in f]}")

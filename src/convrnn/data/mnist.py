@@ -18,6 +18,7 @@ import torch
 from convrnn.data.arrays import check_split, prepared_arrays, select_split, split_keys
 from convrnn.data.image_dataset import ImageDataset
 from convrnn.data.safe_pickle import load_arrays
+from convrnn.functional._checks import check_int
 
 # Pixel mean and standard deviation of the 50k train split (bytes / 255). The often-quoted
 # 0.1307 / 0.3081 are the same statistics over all 60k training images.
@@ -48,7 +49,7 @@ def load_mnist(split: str = "train", *, cache: str | os.PathLike[str] | None = N
     ``"train+validation"`` (alias ``"train_full"``: the standard 60,000 training images).
     Fetches ``mnist`` into the cache on first use unless ``download=False``.
     """
-    split = check_split(split)
+    split = check_split(split, where="load_mnist")
     arrays = prepared_arrays("mnist", split_keys(), _convert, wanted=split_keys(split),
                              cache=cache, download=download)
     return select_split(arrays, split)
@@ -71,7 +72,8 @@ class MNIST(ImageDataset):
     def __init__(self, split: str = "train", *, normalize: bool = False, random_shift: int = 0,
                  cache: str | os.PathLike[str] | None = None, download: bool = True,
                  generator: torch.Generator | None = None) -> None:
-        images, labels = load_mnist(split, cache=cache, download=download)
-        self.split = check_split(split)
+        self.split = check_split(split, where="MNIST")   # before any download, as the other arguments
+        check_int("random_shift", random_shift, minimum=0, where="MNIST")
+        images, labels = load_mnist(self.split, cache=cache, download=download)
         self._init_from_raw(images, labels, scale=255, classes=DIGIT_CLASSES, stats=(MNIST_MEAN, MNIST_STD),
                             normalize=normalize, random_shift=random_shift, generator=generator)

@@ -26,6 +26,8 @@ def pcm_chunks(source: str | os.PathLike[str] | BinaryIO, chunk: int, *, sample_
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"{where}: argument 'chunk' expected a positive number of samples, got {chunk!r}")
     if isinstance(source, (str, os.PathLike)) and str(source) != "-":
+        if os.path.isdir(source):
+            raise ValueError(f"{where}: argument 'source' expected a WAV file, got '{source}', which is a directory")
         if not os.path.isfile(source):
             raise FileNotFoundError(f"{where}: no such WAV file: '{source}'")
         samples, rate = read_wav(source)

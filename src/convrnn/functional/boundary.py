@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from convrnn.functional._checks import check_choice, check_tensor, is_tracing, static_sizes
+from convrnn.functional._checks import check_choice, check_int, check_real, check_tensor, is_tracing, static_sizes
 
 BOUNDARIES = ("zeros", "constant", "neumann", "reflect", "symmetric", "circular")
 
@@ -47,6 +47,7 @@ def normalize_padding(padding: Padding, dims: int, *, name: str = "padding",
             f"pairs (one per spatial dimension, first to last), got {padding!r}"
         )
 
+    check_int("dims", dims, where=where, minimum=1)
     if isinstance(padding, bool):
         raise bad()
     if isinstance(padding, int):
@@ -98,7 +99,7 @@ def check_reflect_padding(pairs: Sequence[tuple[int, int]], sizes: Sequence[int]
     for axis, ((low, high), n) in enumerate(zip(pairs, sizes, strict=True)):
         if max(low, high) >= n and max(low, high) > 0:
             raise ValueError(
-                f"{where}: boundary 'reflect' expected padding < input size along spatial "
+                f"{where}: argument 'padding' with boundary 'reflect' expected padding < input size along spatial "
                 f"dimension {axis}, got padding {(low, high)} for size {n} "
                 f"(use 'symmetric' or 'circular' for larger amounts)"
             )
@@ -127,6 +128,7 @@ def pad(x: Tensor, padding: Padding, boundary: str = "zeros", value: float = 0.0
             f"dimension, got shape {tuple(x.shape)}"
         )
     check_choice("boundary", boundary, BOUNDARIES, where="pad")
+    value = check_real("value", value, where="pad")
     dims = x.dim() - 2
     pairs = normalize_padding(padding, dims)
     sizes = static_sizes(x)

@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import SymInt, Tensor
 
 from convrnn.functional import shapes
-from convrnn.functional._checks import as_tuple, check_tensor, is_tracing, static_sizes
+from convrnn.functional._checks import (
+    as_tuple,
+    check_flag,
+    check_like,
+    check_real,
+    check_tensor,
+    is_tracing,
+    static_sizes,
+)
 from convrnn.functional.border_conv import border_conv
 from convrnn.functional.boundary import BOUNDARIES, Padding, check_reflect_padding, normalize_padding, pad
 
@@ -30,6 +39,10 @@ def resolve_padding(padding: str | Padding, sizes: Sequence[int], kernel: Sequen
     cell on the high side, as TensorFlow does); ``"full"`` pads ``d·(k − 1)`` on each side.
     """
     dims = len(kernel)
+    for name, values in (("sizes", sizes), ("stride", stride), ("dilation", dilation)):
+        if len(values) != dims:
+            raise ValueError(f"{where}: argument '{name}' expected {dims} values (one per spatial dimension of "
+                             f"the kernel {tuple(kernel)}), got {tuple(values)}")
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0),) * dims
@@ -82,6 +95,9 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
     check_tensor("x", x, dims=dims + 2, where="conv")
     if bias is not None:
         check_tensor("bias", bias, dims=1, where="conv")
+    _check_operands("conv", x, weight, bias)
+    flip = check_flag("flip", flip, where="conv")
+    value = check_real("value", value, where="conv")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"conv: argument 'groups' expected an int ≥ 1, got {groups!r}")
     if boundary not in BOUNDARIES:
@@ -97,7 +113,8 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
         for axis, (n, (low, high), k, d) in enumerate(zip(sizes, pairs, kernel, dilation_t, strict=True)):
             if n + low + high < shapes.effective_kernel(k, d):
                 raise ValueError(
-                    f"conv: kernel spans {shapes.effective_kernel(k, d)} cells along spatial "
+                    f"conv: argument 'x' expected a padded input no smaller than the kernel, but the "
+                    f"kernel spans {shapes.effective_kernel(k, d)} cells along spatial "
                     f"dimension {axis} (kernel {k}, dilation {d}) but the padded input has "
                     f"{n + low + high} (size {n} + padding {(low, high)})"
                 )
@@ -115,6 +132,15 @@ def conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
         x = pad(x, pairs, boundary, value)
         native_padding = (0,) * dims
     return _CONV[dims](x, weight, bias, stride_t, native_padding, dilation_t, groups)
+
+
+def _check_operands(where: str, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """``x``, ``weight`` and ``bias`` on one device with one numeric dtype (bool has no products)."""
+    if weight.dtype == torch.bool:
+        raise TypeError(f"{where}: argument 'weight' expected a numeric dtype, got {weight.dtype}")
+    check_like("x", x, weight, where=where, reference_name="weight")
+    if bias is not None:
+        check_like("bias", bias, weight, where=where, reference_name="weight")
 
 
 def _check_conv_shapes(x: Tensor, weight: Tensor, bias: Tensor | None, groups: int) -> None:
@@ -158,6 +184,9 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
     check_tensor("weight", weight, dims=(3, 4, 5), where="conv_transpose")
     dims = weight.dim() - 2
     check_tensor("x", x, dims=dims + 2, where="conv_transpose")
+    if bias is not None:
+        check_tensor("bias", bias, dims=1, where="conv_transpose")
+    _check_operands("conv_transpose", x, weight, bias)
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"conv_transpose: argument 'groups' expected an int ≥ 1, got {groups!r}")
     if not is_tracing() and x.shape[1] != weight.shape[0]:
@@ -170,12 +199,19 @@ def conv_transpose(x: Tensor, weight: Tensor, bias: Tensor | None = None, *,
             f"conv_transpose: argument 'weight' expected C_in={weight.shape[0]} divisible by "
             f"groups={groups}"
         )
+    if not is_tracing() and bias is not None and bias.shape[0] != weight.shape[1] * groups:
+        raise ValueError(f"conv_transpose: argument 'bias' expected shape ({weight.shape[1] * groups},) "
+                         f"(C_out = weight.shape[1] × groups), got {tuple(bias.shape)}")
     stride_t = as_tuple("stride", stride, dims, minimum=1, where="conv_transpose")
     dilation_t = as_tuple("dilation", dilation, dims, minimum=1, where="conv_transpose")
     pairs = normalize_padding(padding, dims, where="conv_transpose")
     kernel = static_sizes(weight)
     if output_size is not None:
         # a symbolic size (torch.export with dynamic H, W) stays symbolic: int() would pin it
+        if isinstance(output_size, str | bytes) or not isinstance(output_size, Sequence) or not all(
+                isinstance(v, SymInt | Tensor) or (isinstance(v, int) and not isinstance(v, bool))
+                for v in output_size):
+            raise TypeError(f"conv_transpose: argument 'output_size' expected a sequence of ints, got {output_size!r}")
         wanted = tuple(v if isinstance(v, SymInt) else int(v) for v in output_size)
         if len(wanted) == dims + 2:
             wanted = wanted[2:]

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from convrnn.functional._checks import as_tuple, check_choice, check_tensor, is_tracing
+from convrnn.functional._checks import as_tuple, check_choice, check_flag, check_real, check_tensor, is_tracing
 from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding, pad
 from convrnn.functional.shapes import effective_kernel, pool_output_size
 
@@ -154,13 +154,17 @@ def pool(
         check_choice("boundary", boundary, (None, *BOUNDARIES), where=where)  # type: ignore[arg-type]
     if kind == "lp":
         _check_order(p)
+    ceil_mode = check_flag("ceil_mode", ceil_mode, where=where)
+    count_include_pad = check_flag("count_include_pad", count_include_pad, where=where)
+    return_indices = check_flag("return_indices", return_indices, where=where)
+    value = check_real("value", value, where=where)
     if return_indices and kind not in SELECTING_KINDS:
         raise ValueError(
-            f"pool: argument 'return_indices' needs kind in {list(SELECTING_KINDS)}, got kind={kind!r}"
+            f"pool: argument 'return_indices' expected kind in {list(SELECTING_KINDS)}, got kind={kind!r}"
         )
     if return_indices and boundary is not None:
         raise ValueError(
-            "pool: argument 'return_indices' needs boundary=None (a padded cell has no index in the "
+            "pool: argument 'return_indices' expected boundary=None (a padded cell has no index in the "
             f"input plane), got boundary={boundary!r}"
         )
 
@@ -216,6 +220,10 @@ def global_pool(x: Tensor, kind: str = "avg", p: float = 2.0, *, keepdim: bool =
     check_choice("kind", kind, KINDS, where=where)
     if kind == "lp":
         _check_order(p, where=where)
+    keepdim = check_flag("keepdim", keepdim, where=where)
+    if not is_tracing() and any(n == 0 for n in x.shape[2:]):
+        raise ValueError(f"global_pool: argument 'x' expected at least one cell in every spatial dimension, "
+                         f"got shape {tuple(x.shape)}")
     cells = x.flatten(2)  # (N, C, L)
     if kind == "max":
         y = cells.max(dim=2).values

@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice, check_tensor
+from convrnn.functional._checks import check_choice, check_flag, check_int, check_like, check_tensor, is_tracing
 
 ATTENTION_KINDS = ("dot", "additive")
 
@@ -63,7 +63,7 @@ class Attention(nn.Module):
         hidden_size = key_size if hidden_size is None else hidden_size
         if isinstance(hidden_size, bool) or not isinstance(hidden_size, int) or hidden_size < 1:
             raise ValueError(f"Attention: argument 'hidden_size' expected a positive int, got {hidden_size!r}")
-        self.query_size, self.key_size, self.scale = query_size, key_size, bool(scale)
+        self.query_size, self.key_size, self.scale = query_size, key_size, check_flag("scale", scale, where="Attention")
         self.hidden_size = hidden_size if kind == "additive" else None
         self.query_projection: nn.Linear | None = None
         if kind == "dot":
@@ -98,6 +98,11 @@ class Attention(nn.Module):
         check_tensor("keys", keys, dims=3, floating=True, where=where)
         values = keys if values is None else values
         check_tensor("values", values, dims=3, floating=True, where=where)
+        check_like("keys", keys, query, where=where, reference_name="query")
+        check_like("values", values, query, where=where, reference_name="query")
+        weight = next(self.parameters(), None)
+        if weight is not None:
+            check_like("query", query, weight, where=where, reference_name="the layer's parameters")
         batch, steps = keys.shape[:2]
         if query.shape[0] != batch or query.shape[-1] != self.query_size:
             raise ValueError(f"{where}: argument 'query' expected shape (N={batch}, [T_q,] H_q={self.query_size}), "
@@ -125,6 +130,17 @@ def masked_softmax(scores: Tensor, valid: Tensor) -> Tensor:
     """Softmax over the last dimension of ``scores`` counting only ``valid`` (True) entries;
     invalid entries get exactly 0. ``valid`` broadcasts against ``scores`` and has at least one
     True per row."""
+    where = "masked_softmax"
+    check_tensor("scores", scores, floating=True, where=where)
+    check_tensor("valid", valid, where=where)
+    if valid.dtype != torch.bool:
+        raise TypeError(f"{where}: argument 'valid' expected a bool tensor, got dtype {valid.dtype}")
+    if not is_tracing():
+        try:
+            torch.broadcast_shapes(scores.shape, valid.shape)
+        except RuntimeError:
+            raise ValueError(f"{where}: argument 'valid' expected a shape that broadcasts against scores "
+                             f"{tuple(scores.shape)}, got {tuple(valid.shape)}") from None
     return torch.softmax(scores.masked_fill(~valid, float("-inf")), dim=-1)
 
 
@@ -134,8 +150,15 @@ def source_mask(batch: int, steps: int, *, lengths: Tensor | None = None, mask: 
     when neither is given. Every row needs at least one real position."""
     if lengths is not None and mask is not None:
         raise ValueError(f"{where}: give argument 'lengths' or argument 'mask', not both")
+    if not torch.compiler.is_compiling():
+        check_int("batch", batch, minimum=0, where=where)
+        check_int("steps", steps, minimum=1, where=where)
+    for name, given in (("lengths", lengths), ("mask", mask)):
+        if isinstance(given, Tensor) and given.device.type == "meta":
+            raise ValueError(f"{where}: argument '{name}' expected a tensor with values, got one on the meta device")
     if lengths is not None:
-        if not isinstance(lengths, Tensor) or lengths.shape != (batch,) or lengths.is_floating_point():
+        if (not isinstance(lengths, Tensor) or lengths.shape != (batch,) or lengths.is_floating_point()
+                or lengths.dtype == torch.bool or lengths.is_complex()):
             raise ValueError(f"{where}: argument 'lengths' expected an integer tensor of shape (N={batch},), got "
                              f"{tuple(lengths.shape) if isinstance(lengths, Tensor) else type(lengths).__name__}")
         lengths = lengths.to(device)

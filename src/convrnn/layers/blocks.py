@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import BatchNorm1d, BatchNorm2d, BatchNorm3d, Dropout, Flatten, Unflatten
 
-from convrnn.functional._checks import check_choice
+from convrnn.functional._checks import check_choice, check_int, check_module
 
 __all__ = [
     "BatchNorm1d",
@@ -35,6 +35,9 @@ class Residual(nn.Module):
 
     def __init__(self, block: nn.Module, shortcut: nn.Module | None = None) -> None:
         super().__init__()
+        check_module("block", block, where="Residual")
+        if shortcut is not None:
+            check_module("shortcut", shortcut, where="Residual")
         self.block = block
         self.shortcut = shortcut if shortcut is not None else nn.Identity()
 
@@ -64,6 +67,9 @@ class Parallel(nn.Module):
         if not branches:
             raise ValueError("Parallel: expected at least one branch, got none")
         check_choice("merge", merge, MERGES, where="Parallel")
+        for index, branch in enumerate(branches):
+            check_module(f"branches[{index}]", branch, where="Parallel")
+        check_int("dim", dim, where="Parallel")
         self.branches = nn.ModuleList(branches)
         self.merge, self.dim = merge, dim
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from convrnn.functional import shapes
-from convrnn.functional._checks import check_tensor
+from convrnn.functional._checks import check_int, check_tensor
 from convrnn.functional.conv import resolve_padding
 from convrnn.layers.conv import Conv
 from convrnn.layers.pool import Pool
@@ -60,6 +60,9 @@ class ColumnsAsTime(nn.Module):
 
     def __init__(self, channels: int | None = None, height: int | None = None) -> None:
         super().__init__()
+        for name, value in (("channels", channels), ("height", height)):
+            if value is not None:
+                check_int(name, value, minimum=1, where="ColumnsAsTime")
         self.channels, self.height = channels, height
 
     def forward(self, x: Tensor) -> Tensor:
@@ -90,6 +93,10 @@ def output_width(width: int, layers: nn.Module | Iterable[nn.Module]) -> int:
     order; activations, normalisation, dropout and identity keep it. Any other layer is refused
     (``TypeError``), since its effect on the width is unknown.
     """
+    check_int("width", width, minimum=0, where="output_width")
+    if not isinstance(layers, nn.Module) and (isinstance(layers, str | bytes) or not hasattr(layers, "__iter__")):
+        raise TypeError(f"output_width: argument 'layers' expected a module or an iterable of modules, "
+                        f"got {type(layers).__name__}")
     modules = [layers] if isinstance(layers, nn.Module) else list(layers)
     for module in modules:
         width = _one_layer(width, module)
@@ -99,8 +106,12 @@ def output_width(width: int, layers: nn.Module | Iterable[nn.Module]) -> int:
 def column_lengths(widths: Tensor, layers: nn.Module | Iterable[nn.Module]) -> Tensor:
     """:func:`output_width` of every entry of ``widths (N,)`` → ``(N,)`` int64 on the same device."""
     check_tensor("widths", widths, dims=1, where="column_lengths")
-    if widths.is_floating_point():
+    if widths.is_floating_point() or widths.is_complex() or widths.dtype == torch.bool:
         raise TypeError(f"column_lengths: argument 'widths' expected integers, got dtype {widths.dtype}")
+    if widths.device.type == "meta":
+        raise ValueError("column_lengths: argument 'widths' expected a tensor with values, got one on the meta device")
+    if widths.numel() and int(widths.min()) < 0:
+        raise ValueError(f"column_lengths: argument 'widths' expected widths ≥ 0, got {widths.tolist()}")
     layers = [layers] if isinstance(layers, nn.Module) else list(layers)
     values = widths.tolist()
     known = {width: output_width(width, layers) for width in set(values)}

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from convrnn.functional._checks import as_tuple, check_choice, spatial_dims
-from convrnn.functional.boundary import BOUNDARIES, Padding
+from convrnn.functional._checks import as_tuple, check_choice, check_flag, check_real, check_tensor, spatial_dims
+from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding
 from convrnn.functional.conv import PADDING_NAMES, conv, conv_transpose
 
 INITS = ("kaiming", "xavier", "torch")
@@ -69,11 +69,16 @@ class Conv(nn.Module):
                 raise ValueError(f"Conv: argument '{name}' expected an int ≥ 1, got {count!r}")
         if in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"Conv: arguments 'in_channels'={in_channels} and 'out_channels'={out_channels} "
-                f"expected to be divisible by groups={groups}"
+                f"Conv: argument 'groups' expected a divisor of both in_channels={in_channels} and "
+                f"out_channels={out_channels}, got {groups}"
             )
         if isinstance(padding, str):
             check_choice("padding", padding, PADDING_NAMES, where="Conv")
+        else:
+            normalize_padding(padding, dims, where="Conv")
+        bias = check_flag("bias", bias, where="Conv")
+        flip = check_flag("flip", flip, where="Conv")
+        value = check_real("value", value, where="Conv")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.padding, self.boundary, self.value, self.flip = padding, boundary, value, flip
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *self.kernel_size))
@@ -96,6 +101,9 @@ class Conv(nn.Module):
                   **options: object) -> Conv:
         """Layerwise convolution: each input channel filtered separately by ``multiplier`` filters
         of its own (``groups = channels``); weight ``(channels·multiplier, 1, *kernel)``."""
+        for name, count in (("in_channels", channels), ("multiplier", multiplier)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ValueError(f"Conv: argument '{name}' expected an int ≥ 1, got {count!r}")
         return cls(channels, channels * multiplier, kernel_size, groups=channels, **options)
 
     layerwise = depthwise
@@ -185,6 +193,7 @@ class SharedFilterConv(nn.Module):
                          **options)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_tensor("x", x, dims=len(self.conv.kernel_size) + 2, where="SharedFilterConv")
         n, c = x.shape[:2]
         y = self.conv(x.reshape(n * c, 1, *x.shape[2:]))
         return y.reshape(n, c * y.shape[1], *y.shape[2:])
@@ -212,10 +221,19 @@ class ConvTranspose(nn.Module):
         self.output_padding = as_tuple("output_padding", output_padding, dims, minimum=0,
                                        where="ConvTranspose")
         check_choice("init", init, INITS, where="ConvTranspose")
+        for name, count in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ValueError(f"ConvTranspose: argument '{name}' expected an int ≥ 1, got {count!r}")
+        normalize_padding(padding, dims, where="ConvTranspose")
+        for axis, (op, s, d) in enumerate(zip(self.output_padding, self.stride, self.dilation, strict=True)):
+            if op >= max(s, d):
+                raise ValueError(f"ConvTranspose: argument 'output_padding' expected < max(stride, dilation) = "
+                                 f"{max(s, d)} along spatial dimension {axis}, got {op}")
+        bias = check_flag("bias", bias, where="ConvTranspose")
         if in_channels % groups or out_channels % groups:
             raise ValueError(
-                f"ConvTranspose: arguments 'in_channels'={in_channels} and 'out_channels'="
-                f"{out_channels} expected to be divisible by groups={groups}"
+                f"ConvTranspose: argument 'groups' expected a divisor of both in_channels={in_channels} and "
+                f"out_channels={out_channels}, got {groups}"
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.padding, self.init = padding, init

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice, check_tensor, is_tracing
+from convrnn.functional._checks import check_choice, check_real, check_tensor, is_tracing
 
 __all__ = ["CTCHead", "CTCLoss", "ctc_beam_decode", "ctc_beam_search", "ctc_best_path",
            "ctc_greedy_decode", "symbols_to_labels"]
@@ -106,7 +106,9 @@ def _check_ctc_inputs(log_probs: Tensor, input_lengths: Tensor, targets: Tensor,
                          f"of 'log_probs' {tuple(log_probs.shape)}")
     _check_lengths("input_lengths", input_lengths, batch, 1, steps, where)
     check_tensor("targets", targets, dims=(1, 2), where=where)
-    if targets.is_floating_point():
+    if targets.device.type == "meta":
+        raise ValueError(f"{where}: argument 'targets' expected a tensor with values, got one on the meta device")
+    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
         raise TypeError(f"{where}: argument 'targets' expected integer symbols, got dtype {targets.dtype}")
     if targets.dim() == 2:
         if targets.shape[0] != batch:
@@ -130,8 +132,10 @@ def _check_ctc_inputs(log_probs: Tensor, input_lengths: Tensor, targets: Tensor,
 
 def _check_lengths(name: str, lengths: Tensor, batch: int, low: int, high: int, where: str) -> None:
     check_tensor(name, lengths, dims=1, where=where)
-    if lengths.is_floating_point():
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise TypeError(f"{where}: argument '{name}' expected integers, got dtype {lengths.dtype}")
+    if lengths.device.type == "meta":
+        raise ValueError(f"{where}: argument '{name}' expected a tensor with values, got one on the meta device")
     if lengths.shape[0] != batch:
         raise ValueError(f"{where}: argument '{name}' expected {batch} entries (one per sequence), "
                          f"got shape {tuple(lengths.shape)}")
@@ -203,6 +207,9 @@ def ctc_beam_search(log_probs: Tensor | np.ndarray, *, beam_width: int = 8, blan
     for name, value in (("beam_width", beam_width), ("top", top)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{where}: argument '{name}' expected an int ≥ 1, got {value!r}")
+    check_real("min_log_prob", min_log_prob, maximum=0, finite=False, where=where)
+    if isinstance(log_probs, Tensor) and log_probs.device.type == "meta":
+        raise ValueError(f"{where}: argument 'log_probs' expected a tensor with values, got one on the meta device")
     scores = log_probs.detach().to("cpu", torch.float64).numpy() if isinstance(log_probs, Tensor) \
         else np.asarray(log_probs, dtype=np.float64)
     if scores.ndim != 2:
@@ -252,6 +259,9 @@ def ctc_beam_decode(log_probs: Tensor, lengths: Tensor | None = None, *, beam_wi
 
 def symbols_to_labels(symbols: Sequence[int]) -> list[int]:
     """Undo :class:`CTCHead`'s shift past the blank: symbol s ≥ 1 ↦ class s − 1."""
+    if isinstance(symbols, str | bytes) or not hasattr(symbols, "__iter__") or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in symbols):
+        raise TypeError(f"symbols_to_labels: argument 'symbols' expected a sequence of ints, got {symbols!r}")
     if any(s < 1 for s in symbols):
         raise ValueError(f"symbols_to_labels: argument 'symbols' expected symbols ≥ 1 (no blank), got {list(symbols)}")
     return [s - 1 for s in symbols]

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-from convrnn.functional._checks import as_tuple, check_choice, is_tracing, spatial_dims
+from convrnn.functional._checks import (
+    as_tuple,
+    check_choice,
+    check_flag,
+    check_real,
+    check_tensor,
+    is_tracing,
+    spatial_dims,
+)
 from convrnn.functional.boundary import BOUNDARIES, Padding, normalize_padding
 from convrnn.functional.pool import KINDS, SELECTING_KINDS, _check_order, global_pool, pool
 
@@ -48,9 +56,13 @@ class Pool(nn.Module):
             check_choice("boundary", boundary, BOUNDARIES, where=where)
         if kind == "lp":
             _check_order(p, where=where)
+        ceil_mode = check_flag("ceil_mode", ceil_mode, where=where)
+        count_include_pad = check_flag("count_include_pad", count_include_pad, where=where)
+        return_indices = check_flag("return_indices", return_indices, where=where)
+        value = check_real("value", value, where=where)
         if return_indices and (kind not in SELECTING_KINDS or boundary is not None):
             raise ValueError(
-                f"{where}: argument 'return_indices' needs kind in {list(SELECTING_KINDS)} and "
+                f"{where}: argument 'return_indices' expected kind in {list(SELECTING_KINDS)} and "
                 f"boundary=None, got kind={kind!r}, boundary={boundary!r}"
             )
         self.kind, self.p, self.ceil_mode = kind, p, ceil_mode
@@ -58,6 +70,7 @@ class Pool(nn.Module):
         self.count_include_pad, self.return_indices = count_include_pad, return_indices
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        check_tensor("x", x, where=type(self).__name__)
         if not is_tracing() and x.dim() != self.dims + 2:
             raise ValueError(
                 f"{type(self).__name__}: argument 'x' expected shape (N, C) + {self.dims} spatial "
@@ -125,6 +138,7 @@ class GlobalPool(nn.Module):
         check_choice("kind", kind, KINDS, where="GlobalPool")
         if kind == "lp":
             _check_order(p, where="GlobalPool")
+        keepdim = check_flag("keepdim", keepdim, where="GlobalPool")
         self.kind, self.p, self.keepdim = kind, p, keepdim
 
     def forward(self, x: Tensor) -> Tensor:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_tensor
+from convrnn.functional._checks import check_real, check_tensor
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
 
 
@@ -39,9 +39,7 @@ class ClipNorm(nn.Module):
 
     def __init__(self, min_std: float = 1e-3) -> None:
         super().__init__()
-        if not min_std > 0:
-            raise ValueError(f"ClipNorm: argument 'min_std' expected a number > 0, got {min_std!r}")
-        self.min_std = min_std
+        self.min_std = check_real("min_std", min_std, above=0, where="ClipNorm")
 
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         check_tensor("x", x, dims=3, floating=True, where="ClipNorm")
@@ -88,11 +86,13 @@ class RunningNorm(nn.Module):
 
     def __init__(self, time_constant: float | None = None, min_std: float = 1e-3) -> None:
         super().__init__()
-        if time_constant is not None and not time_constant >= 1:
-            raise ValueError(f"RunningNorm: argument 'time_constant' expected None or a number ≥ 1 (steps), "
-                             f"got {time_constant!r}")
-        if not min_std > 0:
-            raise ValueError(f"RunningNorm: argument 'min_std' expected a number > 0, got {min_std!r}")
+        if time_constant is not None:   # ∞ forgets nothing, as None does
+            try:
+                check_real("time_constant", time_constant, minimum=1, finite=False, where="RunningNorm")
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"RunningNorm: argument 'time_constant' expected None or a number ≥ 1 (steps), "
+                                  f"got {time_constant!r}") from None
+        min_std = check_real("min_std", min_std, above=0, where="RunningNorm")
         self.time_constant, self.min_std = time_constant, min_std
 
     def forward(self, x: Tensor) -> Tensor:

@@ -119,12 +119,12 @@ class KeywordRecipe(Task):
         stand in for the clip's; detections then differ from offline)."""
         from convrnn.data.pcm import pcm_chunks
 
-        if not chunk_ms > 0:
-            raise ValueError(f"listen: argument '--chunk-ms' expected a duration > 0, got {chunk_ms!r}")
+        if not 0 < chunk_ms < math.inf:
+            raise ValueError(f"listen: argument '--chunk-ms' expected a finite duration > 0, got {chunk_ms!r}")
         if not 0 < threshold < 1:
             raise ValueError(f"listen: argument '--threshold' expected a probability in (0, 1), got {threshold!r}")
-        if not hold_ms >= 0:
-            raise ValueError(f"listen: argument '--hold-ms' expected a duration ≥ 0, got {hold_ms!r}")
+        if not 0 <= hold_ms < math.inf:
+            raise ValueError(f"listen: argument '--hold-ms' expected a finite duration ≥ 0, got {hold_ms!r}")
         exported = _exported_stream(run)
         model = exported.model if exported is not None else self.load(run)
         rate = model.sample_rate
@@ -147,8 +147,8 @@ class KeywordRecipe(Task):
         """The detector's frame scores streamed (``stream_layers(pooled=False)``), a chunk of ``chunk_ms``
         (default 20) rounded to whole hops (at least one), and the rate and hop for ``listen``."""
         chunk_ms = 20.0 if chunk_ms is None else chunk_ms
-        if not chunk_ms > 0:
-            raise ValueError(f"export: argument '--chunk-ms' expected a duration > 0, got {chunk_ms!r}")
+        if not 0 < chunk_ms < math.inf:
+            raise ValueError(f"export: argument '--chunk-ms' expected a finite duration > 0, got {chunk_ms!r}")
         hops = max(1, round(chunk_ms * model.sample_rate / 1000 / model.hop_length))
         chunk = torch.zeros(1, 1, hops * model.hop_length)
         return (model.stream_layers(pooled=False), chunk,

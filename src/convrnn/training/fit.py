@@ -22,10 +22,11 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import CyclicLR, OneCycleLR, ReduceLROnPlateau
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
-from convrnn.functional._checks import check_choice
+from convrnn.functional._checks import check_choice, check_flag, check_int, check_module
 from convrnn.training import distributed
 from convrnn.training.callbacks import Callback
 from convrnn.training.checkpoint import load_checkpoint
+from convrnn.training.devices import resolve_device
 from convrnn.training.evaluate import evaluate
 from convrnn.training.fit_state import FitState, History
 from convrnn.training.loggers import ProgressBar
@@ -109,8 +110,26 @@ def fit(
     :func:`convrnn.training.sharding.shard_loader` (which splits global batches).
     """
     _check_arguments(epochs, log_every, clip_grad_norm, optimizer)
-    device = torch.device(device)
-    model.to(device)
+    _check_more_arguments(model, loss, batch_size, seed, step_fn, batch_fn, callbacks, config, metadata)
+    progress = check_flag("progress", progress, where="fit")
+    device = torch.device(resolve_device(device, where="fit"))
+    for name, data in (("train", train), ("val", val)):
+        if data is not None and not isinstance(data, DataLoader | Dataset):
+            raise TypeError(f"fit: argument '{name}' expected a DataLoader or a Dataset, got {type(data).__name__}")
+        if isinstance(data, Dataset) and not isinstance(data, DataLoader) and batch_size is None:
+            raise ValueError(f"fit: argument '{name}' is a Dataset, so 'batch_size' is required")
+    try:
+        empty = len(train) == 0  # type: ignore[arg-type]
+    except TypeError:  # an iterable data set or loader has no length to check
+        empty = False
+    if empty:
+        raise ValueError(f"fit: argument 'train' expected at least one sample, got an empty {type(train).__name__}")
+    if any(tensor.device.type == "meta" for tensor in itertools.chain(model.parameters(), model.buffers())):
+        raise ValueError("fit: argument 'model' expected parameters with values, got some on the meta device "
+                         "(shapes only): materialise it with model.to_empty(device=...) and initialise it first")
+    if scheduler_interval is not None:
+        check_choice("scheduler_interval", scheduler_interval, ("step", "epoch"), where="fit")
+    model.to(device)   # the first change to anything the caller passed: every argument is checked above
     train_loader = as_loader(train, batch_size, shuffle=True, seed=seed, name="train")
     val_loader = (as_loader(val, batch_size, shuffle=False, seed=seed, name="val", even=False)
                   if val is not None else None)
@@ -314,6 +333,25 @@ def _warn_about_loader(loader: DataLoader[Any]) -> None:
             "rank trains on the whole data set; use make_loader(...) or a DistributedSampler",
             stacklevel=3,
         )
+
+
+def _check_more_arguments(model: Any, loss: Any, batch_size: Any, seed: Any, step_fn: Any, batch_fn: Any,
+                          callbacks: Any, config: Any, metadata: Any) -> None:
+    check_module("model", model, where="fit")
+    if loss is not None and not callable(loss):   # None: a custom step_fn that computes its own loss
+        raise TypeError(f"fit: argument 'loss' expected a callable (or None with a step_fn of its own), got {loss!r}")
+    for name, value in (("step_fn", step_fn), ("batch_fn", batch_fn)):
+        if not callable(value):
+            raise TypeError(f"fit: argument '{name}' expected a callable, got {value!r}")
+    if batch_size is not None:
+        check_int("batch_size", batch_size, minimum=1, where="fit")
+    check_int("seed", seed, minimum=0, maximum=2**32 - 1, where="fit")
+    if isinstance(callbacks, str | bytes) or not hasattr(callbacks, "__iter__"):
+        raise TypeError(f"fit: argument 'callbacks' expected a sequence of Callback instances, "
+                        f"got {type(callbacks).__name__}")
+    for name, value in (("config", config), ("metadata", metadata)):
+        if value is not None and not isinstance(value, Mapping):
+            raise TypeError(f"fit: argument '{name}' expected None or a dict, got {type(value).__name__}")
 
 
 def _check_arguments(epochs: Any, log_every: Any, clip_grad_norm: Any, optimizer: Any) -> None:

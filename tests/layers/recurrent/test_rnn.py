@@ -250,7 +250,7 @@ def test_bad_input_names_argument_expected_and_actual():
 def test_bad_construction_names_argument_expected_and_actual():
     with pytest.raises(ValueError, match=r"'lookahead' expected None or an int ≥ 0, got -1"):
         RNN("lstm", 3, 4, bidirectional=True, lookahead=-1)
-    with pytest.raises(ValueError, match=r"'lookahead' .*needs bidirectional=True"):
+    with pytest.raises(ValueError, match=r"'lookahead' .*expected bidirectional=True"):
         RNN("lstm", 3, 4, lookahead=2)
     with pytest.raises(ValueError, match=r"'cell' expected one of \[.*'lstm'.*\], got 'lstn'"):
         RNN("lstn", 3, 4)

@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice
+from convrnn.functional._checks import check_choice, check_flag, check_int, check_like
 from convrnn.layers.recurrent.options import BlockLayerNorm
 
 State = tuple[Tensor, ...]
@@ -142,6 +142,8 @@ class Cell(nn.Module):
         if not isinstance(x, Tensor) or x.dim() not in (1, 2) or x.shape[-1] != self.input_size \
                 or not x.is_floating_point():
             self._refuse_input(x)
+        check_like(self.argument_names[0], x, self.weight_ih, where=f"{type(self).__name__}.forward",
+                   reference_name="the cell's parameters")
         batched = x.dim() == 2
         x = x if batched else x.unsqueeze(0)
         components = self._step_state(state, x, batched)
@@ -182,6 +184,7 @@ class Cell(nn.Module):
             if not isinstance(component, Tensor) or component.shape != expected:
                 got = tuple(component.shape) if isinstance(component, Tensor) else type(component).__name__
                 raise ValueError(f"{where}: argument '{name} ({part})' expected shape {expected}, got {got}")
+            check_like(f"{name} ({part})", component, x, where=where, reference_name="the input", dtype=False)
             if component.dtype != x.dtype and (not component.is_floating_point()
                                                or not torch.is_autocast_enabled(x.device.type)):
                 raise TypeError(f"{where}: argument '{name} ({part})' expected dtype {x.dtype} (that of "
@@ -303,6 +306,8 @@ class JordanCell(Cell):
                  nonlinearity: str = "tanh", decision: str = "identity",
                  layer_norm: bool = False, bias: bool = True) -> None:
         super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
+        if output_size is not None:
+            check_int("output_size", output_size, minimum=1, where="JordanCell")
         self.out_features = hidden_size if output_size is None else output_size
         self.nonlinearity = check_choice("nonlinearity", nonlinearity, ("tanh", "relu"),
                                          where="JordanCell")
@@ -373,7 +378,7 @@ class LSTMCell(Cell):
         if isinstance(proj_size, bool) or not isinstance(proj_size, int) or not 0 <= proj_size < hidden_size:
             raise ValueError(f"{type(self).__name__}: argument 'proj_size' expected an int in "
                              f"[0, hidden_size) = [0, {hidden_size}), got {proj_size!r}")
-        self.peephole, self.proj_size = peephole, proj_size
+        self.peephole, self.proj_size = check_flag("peephole", peephole, where=type(self).__name__), proj_size
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, proj_size or hidden_size))
         self.add_bias("bias_hh", 4 * hidden_size)
         self.weight_peephole = nn.Parameter(torch.empty(3, hidden_size)) if peephole else None

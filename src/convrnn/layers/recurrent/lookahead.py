@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from convrnn.functional._checks import check_int
 from convrnn.layers.recurrent.cells import Cell, State
 from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
-from convrnn.layers.recurrent.scan import runner, scan
+from convrnn.layers.recurrent.scan import check_engine_arguments, runner, scan
 
 
 def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
@@ -31,6 +32,8 @@ def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
     (that of the window at t = 0, which has seen x_0 … x_L) and, with ``keep_states``, every
     window's final state (T, N, S_k), zero at padded steps.
     """
+    check_engine_arguments("run_lookahead", cell, x, state)
+    check_int("lookahead", lookahead, minimum=0, where="run_lookahead")
     steps, batch = x.shape[:2]
     # Windows past the end change nothing (masked), so exported programs, whose T is symbolic,
     # keep every L + 1 window steps instead of comparing L with T.

@@ -20,7 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice, check_tensor, refuse_torchscript
+from convrnn.functional._checks import (
+    check_choice,
+    check_flag,
+    check_like,
+    check_real,
+    check_tensor,
+    refuse_torchscript,
+)
 from convrnn.layers.recurrent.fused import core_for
 from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.linear_scan import linear_recurrence
@@ -76,8 +83,13 @@ class ParallelRNN(nn.Module):
                             ("num_layers", num_layers), ("window", window)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{where}: argument '{name}' expected a positive int, got {value!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{where}: argument 'dropout' expected a probability in [0, 1), got {dropout!r}")
+        try:
+            check_real("dropout", dropout, minimum=0, below=1, where=where)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{where}: argument 'dropout' expected a probability in [0, 1), "
+                              f"got {dropout!r}") from None
+        bidirectional = check_flag("bidirectional", bidirectional, where=where)
+        batch_first = check_flag("batch_first", batch_first, where=where)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bidirectional, self.dropout, self.batch_first = bidirectional, dropout, batch_first
         self.window = window
@@ -167,6 +179,8 @@ class ParallelRNN(nn.Module):
         ``return_states=True``; shapes in the class docstring."""
         where = f"{type(self).__name__}.forward"
         check_tensor("x", x, dims=3, floating=True, where=where)
+        check_like("x", x, next(self.parameters()), where=where, reference_name="the layer's parameters")
+        return_states = check_flag("return_states", return_states, where=where)
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{where}: argument 'x' expected {self.input_size} features in the last "
                              f"dimension (input_size), got shape {tuple(x.shape)}")
@@ -174,10 +188,13 @@ class ParallelRNN(nn.Module):
         steps, batch = x.shape[:2]
         if steps == 0:
             raise ValueError(f"{where}: argument 'x' expected at least one step, got shape {tuple(x.shape)}")
+        if batch == 0:
+            raise ValueError(f"{where}: argument 'x' expected at least one sequence, got shape {tuple(x.shape)}")
         lengths = check_lengths(lengths, batch, steps, x.device, where)
         rows = self.num_layers * self.directions
         if state is not None:
             check_tensor("state", state, floating=True, where=where)
+            check_like("state", state, x, where=where, reference_name="x")
             if tuple(state.shape) != (rows, batch, self.hidden_size):
                 raise ValueError(f"{where}: argument 'state' expected shape (num_layers·D, N, H) = "
                                  f"{(rows, batch, self.hidden_size)}, got {tuple(state.shape)}")

@@ -13,7 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from convrnn.functional._checks import check_choice, check_tensor, is_tracing, refuse_torchscript
+from convrnn.functional._checks import (
+    check_choice,
+    check_flag,
+    check_like,
+    check_tensor,
+    is_tracing,
+    refuse_torchscript,
+)
 from convrnn.layers.recurrent.cells import CELLS, Cell, ElmanCell, GRUCell, LSTMCell, State
 from convrnn.layers.recurrent.lookahead import run_lookahead
 from convrnn.layers.recurrent.native import native_mode, run_native
@@ -99,6 +106,9 @@ class RNN(nn.Module):
         if isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 1:
             raise ValueError(f"{where}: argument 'num_layers' expected a positive int, "
                              f"got {num_layers!r}")
+        bidirectional = check_flag("bidirectional", bidirectional, where=where)
+        residual = check_flag("residual", residual, where=where)
+        batch_first = check_flag("batch_first", batch_first, where=where)
         if lookahead is not None:
             if isinstance(lookahead, bool) or not isinstance(lookahead, int):
                 raise TypeError(f"{where}: argument 'lookahead' expected None or an int ≥ 0, "
@@ -107,8 +117,8 @@ class RNN(nn.Module):
                 raise ValueError(f"{where}: argument 'lookahead' expected None or an int ≥ 0, "
                                  f"got {lookahead}")
             if not bidirectional:
-                raise ValueError(f"{where}: argument 'lookahead' limits the backward direction "
-                                 f"and needs bidirectional=True, got bidirectional={bidirectional}")
+                raise ValueError(f"{where}: argument 'lookahead' limits the backward direction, so it "
+                                 f"expected bidirectional=True, got bidirectional={bidirectional}")
         if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout <= 1.0:
             raise ValueError(f"{where}: argument 'dropout' expected a probability in [0, 1], got {dropout!r}")
         for name, p in (("recurrent_dropout", recurrent_dropout), ("zoneout", zoneout)):
@@ -152,6 +162,8 @@ class RNN(nn.Module):
         """
         where = f"{type(self).__name__}.forward"
         check_tensor("x", x, dims=3, floating=True, where=where)
+        check_like("x", x, self.cells[0].weight_ih, where=where, reference_name="the layer's parameters")
+        return_states = check_flag("return_states", return_states, where=where)
         if x.shape[-1] != self.input_size:
             raise ValueError(f"{where}: argument 'x' expected {self.input_size} features in the "
                              f"last dimension (input_size), got shape {tuple(x.shape)}")
@@ -236,6 +248,7 @@ class RNN(nn.Module):
                             f"({', '.join(self.cells[0].state_names)}), got {got}")
         for name, component, size in zip(self.cells[0].state_names, state, sizes, strict=True):
             check_tensor(f"state ({name})", component, floating=True, where=where)
+            check_like(f"state ({name})", component, x, where=where, reference_name="x", dtype=False)
             if component.dtype != x.dtype:
                 raise TypeError(f"{where}: argument 'state ({name})' expected dtype {x.dtype} "
                                 f"(that of x), got {component.dtype}")
@@ -346,6 +359,8 @@ def check_lengths(lengths: Tensor | None, batch: int, steps: int, device: torch.
     if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
         raise TypeError(f"{where}: argument 'lengths' expected an integer tensor, "
                         f"got dtype {lengths.dtype}")
+    if lengths.device.type == "meta":
+        raise ValueError(f"{where}: argument 'lengths' expected a tensor with values, got one on the meta device")
     if lengths.shape[0] != batch:
         raise ValueError(f"{where}: argument 'lengths' expected shape ({batch},) (one length per "
                          f"sequence), got {tuple(lengths.shape)}")

@@ -28,11 +28,32 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from convrnn.functional._checks import check_tensor, is_tracing
 from convrnn.layers.recurrent import export_scan
 from convrnn.layers.recurrent.cells import Cell, State, backend_form
 from convrnn.layers.recurrent.fused import core_runs, fused_kind, run_fused, takes_raw_input
 from convrnn.layers.recurrent.gpu import dispatch as gpu_dispatch
 from convrnn.layers.recurrent.options import recurrent_dropout_mask, zoneout_weights
+
+
+def check_engine_arguments(where: str, cell: object, x: object, state: object, name: str = "x") -> None:
+    """The engine functions' (:func:`scan`, :func:`run_direction`, ``run_lookahead``) arguments:
+    a :class:`Cell`, a floating (T, N, ·) tensor and one (N, S_k) tensor per state component."""
+    if not isinstance(cell, Cell):
+        raise TypeError(f"{where}: argument 'cell' expected a convrnn Cell, got {type(cell).__name__}")
+    check_tensor(name, x, dims=3, floating=True, where=where)
+    sizes = cell.state_sizes
+    if not isinstance(state, tuple | list) or len(state) != len(sizes):
+        got = f"{len(state)} items" if isinstance(state, tuple | list) else type(state).__name__
+        raise TypeError(f"{where}: argument 'state' expected a tuple of {len(sizes)} tensors "
+                        f"({', '.join(cell.state_names)}), got {got}")
+    if is_tracing() or torch.compiler.is_exporting():
+        return
+    for part, component, size in zip(cell.state_names, state, sizes, strict=True):
+        expected = (x.shape[1], size)  # type: ignore[union-attr]
+        if not isinstance(component, Tensor) or tuple(component.shape) != expected:
+            got = tuple(component.shape) if isinstance(component, Tensor) else type(component).__name__
+            raise ValueError(f"{where}: argument 'state ({part})' expected shape (N, S) = {expected}, got {got}")
 
 
 def scan(cell: Cell, xw: Tensor, state: State, *, mask: Tensor | None = None,
@@ -55,6 +76,7 @@ def scan(cell: Cell, xw: Tensor, state: State, *, mask: Tensor | None = None,
         outputs (T, N, O), zero at padded steps; the final state, each (N, S_k); the list of
         per-step states or None.
     """
+    check_engine_arguments("scan", cell, xw, state, name="xw")
     # The history is a list of graph nodes that callers differentiate through (gradient norms
     # through time), which a compiled whole-sequence Function cannot offer; so only without it.
     if torch.compiler.is_exporting() and not keep_states:
@@ -148,6 +170,7 @@ def run_direction(cell: Cell, x: Tensor, state: State, *, mask: Tensor | None = 
     the result has seen x_t … x_{length−1}. Returns outputs (T, N, O), the final state and,
     with ``keep_states``, every step's state (T, N, S_k), zero at padded steps.
     """
+    check_engine_arguments("run_direction", cell, x, state)
     steps, batch = x.shape[:2]
     cell = runner(cell, x, python_loop=(training and recurrent_dropout > 0) or zoneout > 0)
     spec = gpu_dispatch.kernel_spec(cell, x)
