@@ -159,15 +159,14 @@ class DetectRecipe(Task):
     def export_signature(self, model: nn.Module, config: dict[str, Any]) -> ExportSignature:
         """Canvases ``(N, C, H, W)`` in, raw grid outputs ``(N, A, H/s, W/s, 5 + K)`` out (the network up
         to YOLO's raw numbers; decoding and non-maximum suppression, which keep a data-dependent
-        number of boxes, run in predict); N, H and W dynamic, H and W multiples of the stride s
-        (predict pads to one)."""
+        number of boxes, run in predict); N, H and W dynamic (predict pads H and W to multiples of
+        the stride s, so every cell lies on the image)."""
         shape = self.input_shape
         stride = int(model.stride)
         return ExportSignature((torch.zeros(2, shape[0], 2 * stride, 3 * stride),),
                                {"images": ["N", None, "H", "W"]}, ["images"], ["grid"],
                                attributes={"stride": stride, "anchors": [list(a) for a in model.anchors],
-                                           "num_classes": model.num_classes},
-                               minimums={"H": stride, "W": stride})
+                                           "num_classes": model.num_classes})
 
     def summary_model(self) -> tuple[nn.Module, tuple[int, ...]]:
         """The untrained detector and its input shape."""
@@ -178,6 +177,9 @@ class DetectRecipe(Task):
         return generated_examples(self.dataset, batch_size)
 
 
+Truth = tuple[Tensor, Tensor]   # one image's true boxes (G, 4) and classes (G,)
+
+
 def truth_of(targets: Tensor) -> tuple[Tensor, Tensor]:
     """One image's padded ``targets (M, 5)`` → ``boxes (G, 4)``, ``classes (G,) int64`` (rows with class ≥ 0)."""
     real = targets[:, 0] >= 0
@@ -186,12 +188,11 @@ def truth_of(targets: Tensor) -> tuple[Tensor, Tensor]:
 
 @torch.no_grad()
 def detections_of(model: Any, data: Dataset, *, device: str | torch.device = "cpu", batch_size: int = 256,
-                  score_threshold: float = EVAL_SCORE_THRESHOLD,
-                  ) -> tuple[list[Detections], list[tuple[Tensor, Tensor]]]:
+                  score_threshold: float = EVAL_SCORE_THRESHOLD) -> tuple[list[Detections], list[Truth]]:
     """The detections of every canvas of ``data`` (on CPU) and the true boxes and classes of each."""
     model = model.to(device)
     found: list[Detections] = []
-    truths: list[tuple[Tensor, Tensor]] = []
+    truths: list[Truth] = []
     for images, targets in DataLoader(data, batch_size):  # the whole data set, on every process
         for item in detect(model, images.to(device), score_threshold=score_threshold, iou_threshold=NMS_IOU):
             found.append(Detections(*(t.cpu() for t in item)))

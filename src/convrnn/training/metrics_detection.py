@@ -13,6 +13,9 @@ For each class c and IoU threshold t, over every image:
        p̃(r) = max_{n : recall_n ≥ r} precision_n     (0 where no n reaches recall r)
        AP_c(t) = 1/101 Σ_{r ∈ {0, 0.01, …, 1}} p̃(r)
 
+   with the recall points exactly as COCO computes them (``np.linspace(0, 1, 101)`` in float64,
+   so r = 0.30000000000000004 is not reached by a recall of 3/10), so the numbers equal COCO's.
+
 mAP@t is the mean of AP_c(t) over the classes with at least one true box (a class without any
 is left out, as COCO marks it −1); COCO's "AP" (mAP@0.5:0.95) is the mean over
 t ∈ {0.50, 0.55, …, 0.95}. Boxes are ``(x1, y1, x2, y2)`` (:mod:`convrnn.functional.boxes`).
