@@ -133,7 +133,10 @@ class DigitBoxes(Dataset[tuple[Tensor, Tensor]]):
                  ink_threshold: int = INK_THRESHOLD, images: np.ndarray | None = None,
                  classes: np.ndarray | None = None, cache: str | os.PathLike[str] | None = None,
                  download: bool = True) -> None:
-        split = check_split(split)
+        try:
+            split = check_split(split)
+        except ValueError:
+            split = str(split)
         if split not in _SPLIT_CODES:
             raise ValueError(f"DigitBoxes: argument 'split' expected one of {list(_SPLIT_CODES)}, got {split!r}")
         size = DEFAULT_SIZES[split] if size is None else size
