@@ -128,7 +128,8 @@ class DetectRecipe(Task):
         from convrnn.data.image_files import read_image, write_png
         from convrnn.inspect.boxes import draw_detections
 
-        model = self.load(run)
+        model, config = self.load_model(run)
+        classes = tuple(config.get("classes", self.classes))
         folder = (Path(run).parent if is_exported(run) else Path(run)) / "predictions"
         folder.mkdir(parents=True, exist_ok=True)
         lines = []
@@ -140,11 +141,11 @@ class DetectRecipe(Task):
                 raise ValueError(f"predict: '{path}' expected a grey image ({self.input_shape[0]} channel), "
                                  f"got {image.shape[0]} channels")
             found = detect(model, image.unsqueeze(0), score_threshold=SHOW_SCORE_THRESHOLD, iou_threshold=NMS_IOU)[0]
-            captions = [f"{self.classes[int(k)]} {float(s):.2f}" for k, s in zip(found.classes, found.scores,
+            captions = [f"{classes[int(k)]} {float(s):.2f}" for k, s in zip(found.classes, found.scores,
                                                                                   strict=True)]
             target = folder / f"{Path(path).stem}.boxes.png"
             write_png(target, draw_detections(image[0], found.boxes, found.classes.tolist(), captions))
-            listed = ", ".join(f"{self.classes[int(k)]} ({float(s):.2f}) at [{', '.join(f'{v:.1f}' for v in box)}]"
+            listed = ", ".join(f"{classes[int(k)]} ({float(s):.2f}) at [{', '.join(f'{v:.1f}' for v in box)}]"
                                for box, s, k in zip(found.boxes.tolist(), found.scores, found.classes, strict=True))
             height, width = image.shape[-2:]
             count = len(found.scores)
