@@ -150,12 +150,15 @@ def grid_detections(raw: Tensor, anchors: Tensor, stride: float, *, score_thresh
 def detect(model: Any, images: Tensor, *, score_threshold: float = 0.01, iou_threshold: float = 0.5,
            max_detections: int = 100) -> list[Detections]:
     """Run ``model`` (a :class:`YOLO` or its exported file) on ``images (N, C, H, W)`` and return each
-    image's :class:`Detections` (see :func:`grid_detections`). Images are padded with zeros on the
-    right and bottom to a multiple of the model's stride, and boxes clipped to the image."""
+    image's :class:`Detections` (see :func:`grid_detections`), on the model's device. Images are
+    moved there, padded with zeros on the right and bottom to a multiple of the model's stride, and
+    boxes clipped to the image."""
     check_tensor("images", images, dims=4, floating=True, where="detect")
     height, width = images.shape[-2:]
     stride = int(model.stride)
+    weights = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
     padded = nn.functional.pad(images, (0, -width % stride, 0, -height % stride))
+    padded = padded.to(weights.device if weights is not None else "cpu")
     was_training = model.training
     model.eval()
     try:
