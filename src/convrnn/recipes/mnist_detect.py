@@ -16,8 +16,10 @@ Model: 0.13 M parameters, 14.7 M multiply-adds per canvas, receptive field 45 pi
 
 Target: mAP@0.5 ≥ 0.95 on the held-out test canvases (COCO's definitions, 101-point interpolation).
 
-Reduced runs (seed 0, one thread at ``nice 10`` on the 2-core machine shared with other jobs),
-each scored on the full 2,000 test canvases; the defaults themselves are not yet measured::
+Measured with these defaults (seed 0, one thread at ``nice 10`` on the 2-core machine shared with
+other jobs, 1068 s): mAP@0.5 **0.956**, mAP@0.5:0.95 0.660, mAP@0.75 0.806 on the 2,000
+test canvases; AP@0.5 per digit 0.944 (9) … 0.969 (3); validation loss
+10.1, 3.5, 2.0, 1.5, 1.2, 1.2 over the 6 epochs. Reduced runs, same test canvases::
 
     train canvases × epochs   steps   mAP@0.5   mAP@0.5:0.95   mAP@0.75   wall time
     6,000 × 5                   940     0.755       0.420         0.417     2,091 s (≈ 20 jobs on 2 cores)
