@@ -60,7 +60,9 @@ NOT_EXPORTABLE = {"word2vec": "its product is the vectors file (word2vec format)
 NOT_COMPILED = {"word2vec": "trained by its own C++ kernel, not a network"}
 # a few in CI (conv net, spectrogram + conv over time, recurrent over tokens, recurrent over
 # values); all of them with `-m slow` (the CRNN exports to ONNX in test_mnist_ocr.py, in CI, and the
-# spoken-digits recognizer, a CRNN over a spectrogram, in test_spoken_digits.py)
+# spoken-digits recognizer, a CRNN over a spectrogram, in test_spoken_digits.py; mnist-detect's
+# network — up to YOLO's raw grid, non-maximum suppression runs in predict — exports to ONNX and .pt2
+# in test_mnist_detect.py, in CI)
 IN_CI = {"digits", "keyword", "shakespeare", "sunspots"}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 _SEED_ORDER = ("mnist", "lenet5", "fashion-mnist", "fashion-mnist-vgg", "fashion-mnist-googlenet", "digits",
                "keyword", "keyword-causal", "spoken-digits", "japanese-vowels", "sunspots", "rotten-tomatoes",
-               "brown-pos", "shakespeare", "ptb-word", "word2vec", "mnist-ocr", "mnist-segment", "g2p")
+               "brown-pos", "shakespeare", "ptb-word", "word2vec", "mnist-ocr", "mnist-segment", "mnist-detect", "g2p")
 
 
 def _discover() -> tuple[str, ...]:

@@ -16,6 +16,7 @@ A new task kind writes one file: a frozen dataclass subclassing :class:`Task` (o
 of that name.
 """
 
+from convrnn.tasks.detection import DetectRecipe
 from convrnn.tasks.forecasting import ForecastingRecipe
 from convrnn.tasks.image import ImageRecipe, load_trained
 from convrnn.tasks.keyword import KeywordRecipe
@@ -35,6 +36,7 @@ from convrnn.tasks.word_vectors import Word2VecRecipe, load_vectors
 
 __all__ = [
     "CAPABILITIES",
+    "DetectRecipe",
     "FeatureSequenceRecipe",
     "ForecastingRecipe",
     "G2PRecipe",
