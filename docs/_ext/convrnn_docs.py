@@ -119,8 +119,8 @@ def _module_page(module: str, canonical: dict[str, str]) -> str:
         return "\n".join(lines)
     lines += [".. rubric:: Public names", ""]
     for name in names:
-        lines.append(f"- :py:obj:`~{canonical[f'{module}.{name}']}`" if canonical[f"{module}.{name}"] != f"{module}.{name}"
-                     else f"- :py:obj:`{name}`")
+        target = canonical[f"{module}.{name}"]
+        lines.append(f"- :py:obj:`~{target}`" if target != f"{module}.{name}" else f"- :py:obj:`{name}`")
     lines.append("")
     mod = importlib.import_module(module)
     for name in names:
@@ -358,10 +358,8 @@ def normalise_docstring(lines: list[str]) -> list[str]:
         if previous.strip() and paragraph:
             before = _indent(previous)
             continues_bullet = bullet_text is not None and indent == bullet_text
-            if indent < before and not continues_bullet:
-                out.append("")
-                paragraph = 0
-            elif indent > before and not continues_bullet and not (paragraph == 1 and bullet_text is None):
+            definition = indent > before and paragraph == 1 and bullet_text is None  # "Shapes:\n    x: …"
+            if indent != before and not continues_bullet and not definition:
                 out.append("")
                 paragraph = 0
         bullet = _BULLET.match(line)
