@@ -103,13 +103,20 @@ def documented_names() -> dict[str, str]:
     return result
 
 
+def _exported_object(dotted: str) -> Any:
+    """``module.name`` of an ``__all__`` → the object."""
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
 def _title(text: str, char: str = "=") -> str:
     return f"{text}\n{char * len(text)}\n"
 
 
 def _module_page(module: str, canonical: dict[str, str]) -> str:
     # a module shadowed by a function of the same dotted name (convrnn.functional.conv) is not indexed twice
-    shadowed = module in canonical.values() and any(key == module for key in canonical)
+    shadowed = any(target == module and not inspect.ismodule(_exported_object(key))
+                   for key, target in canonical.items())
     lines = [f".. _api-{module}:", "", _title(module), f".. automodule:: {module}", "   :no-members:",
              *(["   :no-index:"] if shadowed else []), "",
              f".. currentmodule:: {module}", ""]
