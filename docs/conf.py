@@ -52,7 +52,7 @@ myst_heading_anchors = 3
 
 nb_execution_mode = "force"           # every build runs every tutorial: each output on the site is real
 mathjax_path = "mathjax/tex-chtml.js"   # bundled (see _ext/convrnn_docs.py), no CDN
-nb_execution_timeout = 1200           # seconds per cell (a shared machine can be slow; each tutorial takes ≤ 2 min alone)
+nb_execution_timeout = 1200           # seconds per cell: a shared machine can be slow
 nb_execution_raise_on_error = True    # a failing cell fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True
