@@ -10,7 +10,7 @@ boundary        padded cell on the low side, ``x[−k]``                  ``nump
 ``constant``    ``value`` (Dirichlet: r(m) = c on the boundary)         ``constant``
 ``neumann``     ``x[0] + k·value`` (outward difference ∂r = value;      ``edge`` (value 0)
                 ``value = 0`` replicates the edge)
-``reflect``     ``x[k]`` (mirror about the edge cell, not repeating it)  ``reflect``
+``reflect``     ``x[k]`` (mirror about the edge, not repeating it)     ``reflect``
 ``symmetric``   ``x[k − 1]`` (mirror that repeats the edge cell)         ``symmetric``
 ``circular``    ``x[n − k]`` (cyclic: the signal wraps around)           ``wrap``
 ==============  =====================================================  ==================
