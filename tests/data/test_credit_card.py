@@ -53,7 +53,7 @@ def test_reader_finds_columns_by_name_in_any_order_and_unlabelled_files(tmp_path
 
 
 @pytest.mark.parametrize(("edit", "message"), [
-    (lambda rows, cols: (rows[:, 1:], cols[1:]), "missing \\['Time'\\]"),
+    (lambda rows, cols: (rows[:, 1:], cols[1:]), "missing Time$"),
     (lambda rows, cols: (np.where(np.arange(31) == 29, -1.0, rows), cols), "Amount expected amounts ≥ 0"),
     (lambda rows, cols: (np.where(np.arange(31) == 30, 2.0, rows), cols), "Class expected 0 or 1"),
     (lambda rows, cols: (rows[:0], cols), "no rows"),

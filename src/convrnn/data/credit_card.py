@@ -53,7 +53,9 @@ def read_transactions(path: str | os.PathLike[str], *,
         wanted = (*FEATURE_COLUMNS, LABEL_COLUMN) if labelled else FEATURE_COLUMNS
         missing = [name for name in wanted if name not in header]
         if missing:
-            raise ValueError(f"read_transactions: '{path}' expected columns {', '.join(wanted)}; missing {missing}")
+            shown = missing if len(missing) <= 4 else [*missing[:3], f"… ({len(missing)} in all)"]
+            raise ValueError(f"read_transactions: '{path}' expected the columns Time, V1 … V28, Amount"
+                             f"{', Class' if labelled else ''}; missing {', '.join(shown)}")
         where = [header.index(name) for name in wanted]
         try:
             rows = [[row[i] for i in where] for row in reader if row]
