@@ -41,7 +41,7 @@ def write_rows(path, table):
 
 @pytest.fixture(scope="module")
 def fraud_run(tmp_path_factory):
-    recipe = dataclasses.replace(get_recipe("credit-card-fraud"), load=generated_splits, hidden_sizes=(16,),
+    recipe = dataclasses.replace(get_recipe("credit-card-fraud"), load=generated_splits, hidden_sizes=(16,), positive_weight=None,
                                  epochs=4, batch_size=64, lr=1e-2)
     out = tmp_path_factory.mktemp("fraud")
     return recipe, out, recipe.train(out, **FAST)
