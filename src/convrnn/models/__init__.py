@@ -15,6 +15,7 @@ from convrnn.models.cnn import LeNet5, SeedCNN
 from convrnn.models.fcn import FCN
 from convrnn.models.googlenet import GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux, InceptionNet
 from convrnn.models.keyword_spotter import KeywordSpotter
+from convrnn.models.mlp import MLP
 from convrnn.models.ocr import CRNN
 from convrnn.models.resnet import ResNet
 from convrnn.models.seq2seq import Decoded, Seq2Seq
@@ -84,6 +85,7 @@ def build_model(name: str, **options: object) -> tuple[nn.Module, tuple[int, ...
 __all__ = [
     "CRNN",
     "FCN",
+    "MLP",
     "MODELS",
     "VGG",
     "VGG_CONFIGS",

@@ -23,6 +23,7 @@ from convrnn.tasks.keyword import KeywordRecipe
 from convrnn.tasks.language_model import LanguageModelRecipe, load_language_model
 from convrnn.tasks.ocr import OCRRecipe
 from convrnn.tasks.protocol import CAPABILITIES, Task
+from convrnn.tasks.rare_event import RareEventRecipe
 from convrnn.tasks.runs import Run, model_directory, run_config
 from convrnn.tasks.segmentation import SegmentRecipe
 from convrnn.tasks.seq2seq import G2PRecipe
@@ -44,6 +45,7 @@ __all__ = [
     "KeywordRecipe",
     "LanguageModelRecipe",
     "OCRRecipe",
+    "RareEventRecipe",
     "Run",
     "SegmentRecipe",
     "SequenceTask",
