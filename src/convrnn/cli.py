@@ -50,8 +50,9 @@ def _recipe_lines() -> list[str]:
     from convrnn.recipes import RECIPE_NAMES, get_recipe
 
     recipes = [get_recipe(name) for name in RECIPE_NAMES]
+    names = max((len(recipe.name) for recipe in recipes), default=0)
     width = max((len(recipe.kind) for recipe in recipes), default=0)
-    return [f"{recipe.name:16s} {recipe.kind:{width}s}  {recipe.description}" for recipe in recipes]
+    return [f"{recipe.name:{names}s} {recipe.kind:{width}s}  {recipe.description}" for recipe in recipes]
 
 
 def _build_parser() -> argparse.ArgumentParser:
