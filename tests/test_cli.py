@@ -46,7 +46,7 @@ def test_summary_input_shape_must_be_integers():
 def test_train_cell_bad_values_are_one_line():
     cases = [
         (("train", "shakespeare", "--cell", "transformer"),
-         "--cell: expected one of ['elman', 'gru', 'jordan', 'lstm', 'mgu', 'rnn', 'mingru', 'minlstm', 'qrnn'], "
+         "--cell: expected one of ['elman', 'gated', 'gru', 'jordan', 'lstm', 'mgu', 'rnn', 'mingru', 'minlstm', 'qrnn'], "
          "got 'transformer'"),
         (("train", "digits", "--cell", "qrnn"), "--cell: only language-model recipes"),
     ]
