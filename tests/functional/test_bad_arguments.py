@@ -154,6 +154,12 @@ ROWS = [
         wrong_length(1, st.integers(1, 9)), where="conv"),
     Row("resolve_padding", "stride", "count", lambda v: F.resolve_padding("same", (8, 8), (3, 3), v, (1, 1)),
         wrong_length(2), where="conv"),
+    # maxout: the tensor, the piece count (also one that does not divide the axis)
+    Row("maxout", "x", "not a tensor", lambda v: F.maxout(v, 2), NOT_A_TENSOR),
+    Row("maxout", "pieces", "count", lambda v: F.maxout(torch.randn(2, 4, 3), v),
+        st.one_of(NON_POSITIVE, NOT_AN_INT)),
+    Row("maxout", "x", "axis not divisible by pieces", lambda v: F.maxout(torch.randn(2, v, 3), 4),
+        st.integers(1, 15).filter(lambda c: c % 4)),
 ]
 
 # Shape arithmetic: every size argument of every formula.

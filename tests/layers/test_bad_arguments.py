@@ -282,6 +282,12 @@ ROWS = [
         st.one_of(st.lists(st.integers(max_value=-1), min_size=1, max_size=3).map(torch.tensor),
                   st.sampled_from([torch.tensor([5.5]), torch.tensor([True]), torch.tensor([5], device="meta"),
                                    torch.tensor([[5]])]))),
+    # maxout layers: sizes and piece counts; a feature map whose channels the pieces do not divide
+    Row("Maxout", "in_features", "count", lambda v: L.Maxout(v, 3, 2), BAD_COUNT),
+    Row("Maxout", "pieces", "count", lambda v: L.Maxout(4, 3, v), BAD_COUNT),
+    Row("ChannelMaxout", "pieces", "count", lambda v: L.ChannelMaxout(v), BAD_COUNT),
+    Row("ChannelMaxout.forward", "x", "channels not divisible", lambda v: L.ChannelMaxout(4)(torch.randn(2, v, 3)),
+        st.integers(1, 15).filter(lambda c: c % 4), where="maxout"),
 ]
 
 # torch.nn's own classes, re-exported; they check their arguments themselves.

@@ -6,7 +6,7 @@ from torch import nn
 
 from convrnn.models import MODELS, build_model
 
-CLASSIFIERS = sorted(set(MODELS) - {"crnn", "fcn"})
+CLASSIFIERS = sorted(set(MODELS) - {"crnn", "fcn", "speech-recognizer"})
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS)
@@ -26,6 +26,9 @@ def test_the_registered_line_reader_and_segmenter_give_per_column_and_per_pixel_
     torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(3, 32))
     segmenter, shape = build_model("fcn")
     assert segmenter(torch.randn(3, *shape)).shape == (3, 11, 64, 64)
+    recognizer, shape = build_model("speech-recognizer")   # 1 s at 22,050 Hz: 25 CTC steps over 11 words + blank
+    log_probs, lengths = recognizer.eval()(torch.randn(2, *shape))
+    assert log_probs.shape == (2, 25, 12) and lengths.tolist() == [25, 25]
 
 
 def test_lenet5_has_the_classic_parameter_count():

@@ -232,6 +232,17 @@ ROWS += [
 ROWS.append(Row("CELLS", "cell", "unknown name", lambda v: R.RNN(v, F, H), bad_choice(sorted(R.CELLS)),
                 where="RNN"))
 ROWS.append(Row("Cell", "input_size", "count", lambda v: R.ElmanCell(v, H), BAD_COUNT, where="ElmanCell"))
+# seed 001's gated unit and seed 004's GRU convention
+ROWS += [
+    Row("Gated", "hidden_size", "count", lambda v: R.Gated(F, v), BAD_COUNT, where="GatedCell"),
+    Row("GatedCell", "hidden_size", "count", lambda v: R.GatedCell(F, v), BAD_COUNT),
+    Row("Gated.forward", "x", "features", lambda v: R.Gated(F, H)(torch.randn(2, 5, v)),
+        st.integers(1, 9).filter(lambda f: f != F)),
+    Row("convert_z_convention", "z_multiplies", "unknown name", lambda v: R.convert_z_convention(R.GRU(F, H), v),
+        bad_choice(("previous", "candidate"))),
+    Row("convert_z_convention", "module", "not a module", lambda v: R.convert_z_convention(v, "candidate"),
+        st.one_of(st.integers(), st.text(max_size=3), st.none())),
+]
 
 
 def test_the_table_covers_every_public_name_of_the_engine():
