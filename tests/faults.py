@@ -1,5 +1,6 @@
 """SQLite-style fault injection for the tests of every write point: count the low-level file-system
-operations a write makes (open for writing, write, flush, close, fsync, rename, mkdir, create), then
+operations a write makes (open for writing, write, flush, close, fsync, rename, mkdir, create, and ``os.write``
+and ``os.ftruncate`` on a descriptor opened under ``root``), then
 make the k-th one fail with an ``OSError`` (ENOSPC, EIO) or kill the process there (``SIGKILL``, in a
 forked child, so nothing after that point runs: no ``finally``, no ``atexit``).
 
@@ -59,7 +60,9 @@ class Injector:
     def active(self) -> Iterator[Injector]:
         real_open, real_replace, real_rename = io.open, os.replace, os.rename
         real_fsync, real_mkdir, real_os_open = os.fsync, os.mkdir, os.open
+        real_os_write, real_ftruncate, real_os_close = os.write, os.ftruncate, os.close
         injector = self
+        descriptors: dict[int, str] = {}   # opened under root by os.open: fd → name
 
         class File:
             """A file opened for writing whose write/flush/close are counted operations."""
@@ -124,10 +127,28 @@ class Injector:
         def os_opened(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
             if flags & os.O_CREAT and injector._ours(path):
                 injector.hit(f"create {Path(os.fspath(path)).name}")
-            return real_os_open(path, flags, *args, **kwargs)
+            descriptor = real_os_open(path, flags, *args, **kwargs)
+            if flags & (os.O_WRONLY | os.O_RDWR) and injector._ours(path):
+                descriptors[descriptor] = Path(os.fspath(path)).name
+            return descriptor
+
+        def os_written(descriptor: int, data: Any) -> int:
+            if descriptor in descriptors:
+                injector.hit(f"write {descriptors[descriptor]}")
+            return real_os_write(descriptor, data)
+
+        def truncated(descriptor: int, length: int) -> None:
+            if descriptor in descriptors:
+                injector.hit(f"truncate {descriptors[descriptor]}")
+            real_ftruncate(descriptor, length)
+
+        def os_closed(descriptor: int) -> None:
+            descriptors.pop(descriptor, None)   # its number may next be another file's
+            real_os_close(descriptor)
 
         patches = [(io, "open", opened), (builtins, "open", opened), (os, "replace", replaced),
-                   (os, "rename", renamed), (os, "fsync", synced), (os, "mkdir", made), (os, "open", os_opened)]
+                   (os, "rename", renamed), (os, "fsync", synced), (os, "mkdir", made), (os, "open", os_opened),
+                   (os, "write", os_written), (os, "ftruncate", truncated), (os, "close", os_closed)]
         originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
         try:
             for module, name, value in patches:

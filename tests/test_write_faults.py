@@ -25,7 +25,7 @@ import pytest
 import torch
 from torch import nn
 
-from faults import TABLES, Injected, count_operations, kill_at, listing, raise_at
+from faults import TABLES, Injected, Injector, count_operations, kill_at, listing, raise_at
 
 ABSENT = "absent"
 REFUSED = "refused"   # in one line, saying to do it again
@@ -41,6 +41,9 @@ class WritePoint:
     setup: Callable[[Path], None]
     write: Callable[[Path], Any]
     read: Callable[[Path], Any]
+    # an append-only log: ``partial(seen, old, new)`` says whether ``seen`` is the old state followed by whole
+    # records of the new (what a write that failed or was killed part-way legitimately leaves)
+    partial: Callable[[Any, Any, Any], bool] | None = None
 
 
 def _model(seed: int) -> nn.Module:
@@ -156,6 +159,79 @@ def _csv_point() -> WritePoint:
 
     return WritePoint("training log (CSVLogger: log.csv)", lambda r: log(r, 1), lambda r: log(r, 2),
                       lambda r: (r / "log.csv").read_text())
+
+
+def _tensorboard_point(monkeypatch: pytest.MonkeyPatch) -> WritePoint:
+    import logging
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from convrnn.training import event_file
+    from convrnn.training.loggers import TensorBoardLogger
+
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)   # its note on each purge
+    # the n-th event file of a directory, so that the reference run and each faulted one name theirs alike
+    made = [0]
+    monkeypatch.setattr(event_file, "event_file_name", lambda: f"events.out.tfevents.{made[0]:010d}.test")
+
+    def log(root: Path, resumed_at: int) -> None:
+        """A run from optimizer step ``resumed_at``: logs every 2 steps, 2 epochs of 4 steps."""
+        made[0] = len(list((root / "tb").glob("events.*")))
+        logger = TensorBoardLogger(root / "tb")
+        state = types.SimpleNamespace(is_main_process=True, global_step=resumed_at, epoch=resumed_at // 4)
+        logger.on_fit_start(state)
+        try:
+            for step in range(resumed_at + 1, resumed_at + 9):
+                state.global_step = step
+                if step % 2 == 0:
+                    logger.on_log(state, {"loss": 1 / step, "accuracy": step / 100})
+                if step % 4 == 0:
+                    logger.on_epoch_end(state, {"epoch": step // 4, "train_loss": 2 / step})
+                    state.epoch += 1
+        finally:
+            logger.close()
+
+    def read(root: Path) -> Any:
+        """What TensorBoard shows: every scalar series (step, value), after its purges."""
+        if not (root / "tb").is_dir():
+            return ABSENT
+        accumulator = EventAccumulator(str(root / "tb"))
+        accumulator.Reload()
+        return {tag: [(event.step, event.value) for event in accumulator.Scalars(tag)]
+                for tag in sorted(accumulator.Tags()["scalars"])}
+
+    def partial(seen: Any, old: Any, new: Any) -> bool:
+        return isinstance(seen, dict) and all(seen.get(tag, [])[:len(series)] == series for tag, series in old.items()) \
+            and all(series == new[tag][:len(series)] for tag, series in seen.items() if tag in new) and set(seen) <= set(new)
+
+    return WritePoint("TensorBoard events (TensorBoardLogger: resumed run)", lambda r: log(r, 0), lambda r: log(r, 8),
+                      read, partial)
+
+
+def _run_lock_point() -> WritePoint:
+    from convrnn.training.files import write_json
+    from convrnn.training.run_lock import RunLock, RunLockedError
+
+    def train(root: Path, accuracy: float) -> None:
+        """A run into ``root/run`` (existing: a resumed one) under its lock: takes it, writes, releases it."""
+        with RunLock(root / "run"):
+            write_json(root / "run" / "scores.json", {"accuracy": accuracy})
+
+    def read(root: Path) -> Any:
+        """The run's scores, and whether the next run may take the lock (it must: no live process holds it)."""
+        try:
+            with RunLock(root / "run"):
+                free = "free"
+        except RunLockedError as error:
+            free = f"held: {error}"
+        return json.loads((root / "run" / "scores.json").read_text()), free
+
+    def setup(root: Path) -> None:
+        (root / "run").mkdir()
+        write_json(root / "run" / "scores.json", {"accuracy": 0.5})
+
+    return WritePoint("run lock (RunLock: OUT/.lock) + a write under it", setup,
+                      lambda r: train(r, 0.75), read)
 
 
 def _report_point() -> WritePoint:
@@ -309,11 +385,11 @@ def _speech_point(monkeypatch: pytest.MonkeyPatch) -> WritePoint:
 
 def _points(monkeypatch: pytest.MonkeyPatch) -> list[WritePoint]:
     return [_checkpoint_point(), _model_point(), _export_point(monkeypatch), _json_point(), _csv_point(),
-            _report_point(), _png_point(), _word_vectors_point(False), _word_vectors_point(True), _fetch_point(),
+            _tensorboard_point(monkeypatch), _run_lock_point(), _report_point(), _png_point(), _word_vectors_point(False), _word_vectors_point(True), _fetch_point(),
             _arrays_point(monkeypatch), _extension_point(monkeypatch), _speech_point(monkeypatch)]
 
 
-POINT_COUNT = 13
+POINT_COUNT = 15
 FAULTS = {"ENOSPC": errno.ENOSPC, "EIO": errno.EIO, "kill -9": None}
 TABLE: list[tuple[str, int, int, dict[str, str], int]] = []
 
@@ -326,6 +402,8 @@ def _outcome(point: WritePoint, root: Path, old: Any, new: Any) -> str:
         return "new"
     if seen in (ABSENT, REFUSED):
         return seen
+    if point.partial is not None and point.partial(seen, old, new):
+        return "partial"
     raise AssertionError(f"{point.name}: after the fault the reader saw neither the old nor the new state: {seen!r}")
 
 
@@ -387,9 +465,12 @@ def _check_write_point(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPat
                 status = kill_at(root, lambda root=root: point.write(root), k)
                 assert status == -9, f"{point.name}: the child was not killed at operation {k} (status {status})"
             outcome = _outcome(point, root, old, new)
-            if error is not None and outcome != "old":
+            if error is not None and outcome not in ("old", "partial"):
                 # a write that failed before its commit must leave the previous state; after it, the new one
-                assert "rename" in " ".join(operations[:k - 1]) or "fsync" in operations[k - 1], (
+                # (an append-only log commits with its last fsync: a failure after it leaves the new state)
+                synced = [i for i, operation in enumerate(operations, start=1) if operation == "fsync"]
+                assert "rename" in " ".join(operations[:k - 1]) or "fsync" in operations[k - 1] or (
+                    point.partial is not None and outcome == "new" and k > max(synced, default=k)), (
                     f"{point.name}: {fault} at operation {k} ({operations[k - 1]}) lost the previous state "
                     f"({outcome})")
             outcomes[fault].add(outcome)
@@ -482,3 +563,30 @@ def test_a_save_killed_between_its_renames_is_put_back_before_resume_looks_for_i
     assert load_checkpoint(tmp_path / "last").config == {"seed": 1}
     assert recover_interrupted_save(tmp_path / "absent") == tmp_path / "absent"   # nothing to put back: nothing done
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last"]
+
+
+def test_a_full_disk_while_taking_the_run_lock_is_one_line_and_leaves_nothing_that_blocks_the_next_run(
+        tmp_path, capsys):
+    """ENOSPC (or EIO) at each operation of taking the lock of a new run directory: one line naming the lock
+    file, no directory, no lock file, no descriptor holding the flock (the same process takes the lock next)."""
+    from convrnn.cli import main
+    from convrnn.training.run_lock import RunLock
+
+    out = tmp_path / "run"
+
+    def take() -> None:
+        with RunLock(out):
+            pass
+
+    operations = count_operations(tmp_path, take)
+    assert operations == ["mkdir run", "create .lock", "truncate .lock", "write .lock", "fsync"], operations
+    for k in range(1, len(operations) + 1):
+        with Injector(tmp_path, k, errno.ENOSPC if k % 2 else errno.EIO).active():
+            status = main(["train", "digits", "--epochs", "1", "--limit", "50", "--out", str(out), "--no-progress"])
+        error = capsys.readouterr().err
+        assert status == 1 and error.count("\n") == 1, (operations[k - 1], error)
+        assert error.startswith("convrnn train: error: could not write"), error
+        assert f"'{out / '.lock'}'" in error if k > 1 else f"'{out}'" in error, error
+        assert not out.exists(), operations[k - 1]
+        take()
+        assert not out.exists()

@@ -75,7 +75,7 @@ def test_tensorboard_logger_writes_step_and_epoch_scalars(blobs, tiny_model, mon
         def add_scalar(self, tag, value, step):
             written.append((tag, step))
 
-        def flush(self):
+        def flush(self, fsync=False):
             pass
 
         def close(self):
@@ -87,4 +87,61 @@ def test_tensorboard_logger_writes_step_and_epoch_scalars(blobs, tiny_model, mon
     assert written[-1] == ("close",)
     tags = {entry for entry in written[1:-1]}
     assert {("train/loss", 2), ("train/accuracy", 6), ("train/samples_per_s", 8)} <= tags
-    assert {("epoch/val_loss", 1), ("epoch/val_accuracy", 2), ("epoch/train_loss", 2)} <= tags
+    # 4 steps per epoch: the epoch records at the step each epoch ends (one x axis for every tag)
+    assert {("epoch/epoch", 4), ("epoch/val_loss", 4), ("epoch/val_accuracy", 8), ("epoch/train_loss", 8)} <= tags
+
+
+def _shown(log_dir):
+    """What TensorBoard shows of ``log_dir``: each scalar series as (step, value), after its purges."""
+    import logging
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logging.getLogger("tensorboard").setLevel(logging.ERROR)
+    accumulator = EventAccumulator(str(log_dir))
+    accumulator.Reload()
+    return {tag: [(event.step, event.value) for event in accumulator.Scalars(tag)]
+            for tag in accumulator.Tags()["scalars"] if tag != "train/samples_per_s" and "seconds" not in tag
+            and tag != "epoch/samples_per_s"}
+
+
+def _fit_logged(blobs, tiny_model, out, resume=None):
+    from convrnn.training import Checkpoint
+
+    model = tiny_model(seed=0)
+    return fit(model, blobs(n=32), blobs(n=16, seed=1), batch_size=8, epochs=3, loss=nn.CrossEntropyLoss(),
+               optimizer=torch.optim.SGD(model.parameters(), lr=0.1), metrics={"accuracy": Accuracy()},
+               callbacks=[TensorBoardLogger(out / "tb"), Checkpoint(out / "checkpoints")], progress=False,
+               log_every=2, seed=1, resume=resume)
+
+
+def test_a_full_disk_under_tensorboard_stops_training_with_that_error_and_resume_shows_each_step_once(
+        blobs, tiny_model, tmp_path, capfd):
+    """ENOSPC at the first event write of epoch 2: fit raises that OSError (naming the event file) in the
+    training process, no thread's traceback is printed, the event file ends on a whole record, the checkpoint
+    of epoch 1 is intact; resuming from it, TensorBoard shows every step and epoch once, as an uninterrupted
+    run logs them."""
+    import errno
+
+    from convrnn.training import load_checkpoint
+    from convrnn.training.event_file import read_events
+    from faults import Injector, count_operations
+
+    _fit_logged(blobs, tiny_model, tmp_path / "whole")
+    operations = count_operations(tmp_path / "counted" / "tb", lambda: _fit_logged(blobs, tiny_model,
+                                                                                   tmp_path / "counted"))
+    epoch_2 = operations.index("fsync") + 1   # after epoch 1's events were made durable
+    while not operations[epoch_2].startswith("write"):
+        epoch_2 += 1
+    out = tmp_path / "faulted"
+    with Injector(out / "tb", epoch_2 + 1, errno.ENOSPC).active(), pytest.raises(OSError) as raised:
+        _fit_logged(blobs, tiny_model, out)
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename.startswith(str(out / "tb" / "events."))
+    assert capfd.readouterr().err == ""
+    (events_file,) = (out / "tb").iterdir()
+    records = list(read_events(events_file))
+    assert sum(len(event.SerializeToString()) + 16 for event in records) == events_file.stat().st_size
+    assert load_checkpoint(out / "checkpoints" / "last").training["global_step"] == 4   # epoch 1's
+    _fit_logged(blobs, tiny_model, out, resume=out / "checkpoints" / "last")
+    assert len(list((out / "tb").iterdir())) == 2
+    assert _shown(out / "tb") == _shown(tmp_path / "whole" / "tb")

@@ -112,18 +112,30 @@ class CSVLogger(Callback):
 
 def _summary_writer_class() -> type:
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        import torch.utils.tensorboard  # noqa: F401 — fails without the tensorboard package
     except ImportError as error:
         raise ImportError(
             "TensorBoardLogger needs the 'tensorboard' package, which is not installed: "
             "run `pip install tensorboard`"
         ) from error
-    return SummaryWriter
+    from convrnn.training.event_file import EventFileWriter
+
+    return EventFileWriter
 
 
 class TensorBoardLogger(Callback):
-    """Scalars for TensorBoard under ``log_dir``: ``train/<name>`` every log interval (x axis:
-    optimizer steps) and ``epoch/<name>`` per epoch. Needs ``pip install tensorboard``."""
+    """Scalars for TensorBoard under ``log_dir``: ``train/<name>`` every log interval and
+    ``epoch/<name>`` (``epoch/epoch`` the epoch's number) at the end of each epoch, all against the
+    optimizer step (one x axis, so that a resumed run's purge is exact). Needs ``pip install tensorboard``.
+
+    Each run (and each resumed run) writes a new event file (:class:`convrnn.training.event_file.EventFileWriter`),
+    in the training process itself: the events of each log interval are written when it ends, and made
+    durable (fsync) at the end of each epoch. A resumed run first writes a purge mark at its first step, so that
+    TensorBoard drops what a killed run logged after the checkpoint it resumes from. A failed write (a full
+    disk) stops training with that ``OSError`` (the event file cut back to its last whole record, the
+    checkpoints untouched): free space and resume. A killed run leaves at most one cut-off record at the end of
+    its file, which TensorBoard's reader skips (its length and data carry CRCs).
+    """
 
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:
         self.writer_class = _summary_writer_class()  # fail now, not after the first epoch
@@ -132,23 +144,23 @@ class TensorBoardLogger(Callback):
 
     def on_fit_start(self, state: FitState) -> None:
         if state.is_main_process:
-            # purge_step drops events a killed run wrote after the checkpoint we resume from
-            purge = state.global_step if state.global_step > 0 else None
+            # the events at the checkpoint's own step are the resumed state's; later ones a killed run's
+            purge = state.global_step + 1 if state.global_step > 0 else None
             self.writer = self.writer_class(log_dir=str(self.log_dir), purge_step=purge)
 
     def on_log(self, state: FitState, logs: dict[str, float]) -> None:
         if self.writer is not None:
             for key, value in logs.items():
                 self.writer.add_scalar(f"train/{key}", value, state.global_step)
+            self.writer.flush()
 
     def on_epoch_end(self, state: FitState, record: dict[str, float]) -> None:
         if self.writer is not None:
             for key, value in record.items():
-                if key != "epoch":
-                    self.writer.add_scalar(f"epoch/{key}", value, state.epoch + 1)
-            self.writer.flush()
+                self.writer.add_scalar(f"epoch/{key}", value, state.global_step)
+            self.writer.flush(fsync=True)
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.close()

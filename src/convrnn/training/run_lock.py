@@ -49,26 +49,44 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         self._created = not self.directory.exists()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read_holder(fd)
+        fd: int | None = None
+        failing = self.directory   # what a failed operation names
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            failing = self.path
+            while True:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    holder = _read_holder(fd)
+                    os.close(fd)
+                    fd = None
+                    raise RunLockedError(self.directory, holder, self.where) from None
+                try:
+                    same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+                except FileNotFoundError:
+                    same = False
+                if same:   # not a file its last holder unlinked between our open and our flock
+                    break
                 os.close(fd)
-                raise RunLockedError(self.directory, holder, self.where) from None
-            try:
-                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
-            except FileNotFoundError:
-                same = False
-            if same:   # not a file its last holder unlinked between our open and our flock
-                break
-            os.close(fd)
-        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode())
-        os.fsync(fd)
+                fd = None
+            started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode())
+            os.fsync(fd)
+        except OSError as error:
+            # a full disk, a failing one: no lock file, no descriptor (which would hold the flock for as long as
+            # this process lives), no directory of ours is left; the error names the directory or the lock file
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._remove_created_directory()
+            if error.filename is not None:
+                raise
+            raise OSError(error.errno, error.strerror, str(failing)) from None
         self._fd = fd
         return self
 
@@ -80,6 +98,9 @@ class RunLock:
             os.unlink(self.path)   # while still locked: a later opener then makes a new file
         os.close(self._fd)
         self._fd = None
+        self._remove_created_directory()
+
+    def _remove_created_directory(self) -> None:
         if self._created:
             with contextlib.suppress(OSError):
                 self.directory.rmdir()   # only if the run left it empty (it failed before writing)
