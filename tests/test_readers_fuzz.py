@@ -186,6 +186,51 @@ def _archive(kind: str) -> Reader:
     return Reader(f"{kind} archive", make, read)
 
 
+def _ar(members: dict[str, bytes]) -> bytes:
+    """An ``ar`` archive (a .deb's container): magic, then a 60-byte header and the data (even-padded) per member."""
+    out = bytearray(b"!<arch>\n")
+    for name, data in members.items():
+        out += f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode() + data
+        out += b"\n" if len(data) % 2 else b""
+    return bytes(out)
+
+
+def _tar_gz(files: dict[str, bytes], links: tuple[tarfile.TarInfo, ...] = ()) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        for info in links:
+            archive.addfile(info)
+    return gzip.compress(buffer.getvalue(), mtime=0)
+
+
+def _deb_bytes(files: dict[str, bytes], links: tuple[tarfile.TarInfo, ...] = ()) -> bytes:
+    return _ar({"debian-binary": b"2.0\n", "control.tar.gz": _tar_gz({"./control": b"Package: fake\n"}),
+                "data.tar.gz": _tar_gz(files, links)})
+
+
+def _deb() -> Reader:
+    from convrnn.data.archives import extract_members
+
+    def make(directory: Path) -> Path:
+        path = directory / "pkg_1.0_all.deb"
+        path.write_bytes(_deb_bytes({"./usr/share/pkg/train.txt": b"one two three\n" * 20,
+                                     "./usr/share/pkg/sub/test.txt": b"four\n" * 10}))
+        return path
+
+    def read(path: Path) -> Any:
+        destination = path.parent / "out"
+        written = extract_members(path, destination, root="usr/share/pkg/", members=("*.txt", "sub/*.txt"))
+        outside = [p for p in path.parent.rglob("*") if p.is_file() and destination not in p.parents and p != path]
+        assert not outside, f"extraction wrote outside its destination: {outside}"
+        return written
+
+    return Reader("deb archive (ar + data.tar.gz)", make, read)
+
+
 def _image(kind: str) -> Reader:
     from convrnn.data.image_files import read_image, write_png
 
@@ -233,7 +278,7 @@ def _pickle() -> Reader:
 
 def _readers() -> list[Reader]:
     return [*_checkpoint_readers(), _word2vec(False), _word2vec(True), _idx(False), _idx(True), _archive("zip"),
-            _archive("tar"), _image("png"), _image("pgm"), _image("npy"), _wav(), _pickle()]
+            _archive("tar"), _deb(), _image("png"), _image("pgm"), _image("npy"), _wav(), _pickle()]
 
 
 READER_NAMES = [reader.name for reader in _readers()]
@@ -321,23 +366,29 @@ def _tar_with(path: Path, members: list[tarfile.TarInfo], data: bytes = b"evil\n
     return path
 
 
+@pytest.mark.parametrize("container", ["tar.gz", "deb"])
 @pytest.mark.parametrize("name", ["pkg/data/../../escaped.txt", "/tmp/absolute.txt", "pkg/data//etc/x.txt",
                                   "./pkg/data/../../../escaped.txt"])
-def test_an_archive_member_outside_the_destination_is_never_written(name, tmp_path):
+def test_an_archive_member_outside_the_destination_is_never_written(name, container, tmp_path):
     from convrnn.data.archives import extract_members
 
-    info = tarfile.TarInfo(name)
-    info.size = 5
-    good = tarfile.TarInfo("pkg/data/good.txt")
-    good.size = 5
-    archive = _tar_with(tmp_path / "a.tar.gz", [info, good])
+    if container == "deb":   # the same members in a Debian package's data.tar.gz
+        archive = tmp_path / "a.deb"
+        archive.write_bytes(_deb_bytes({name: b"evil\n", "pkg/data/good.txt": b"good\n"}))
+    else:
+        info = tarfile.TarInfo(name)
+        info.size = 5
+        good = tarfile.TarInfo("pkg/data/good.txt")
+        good.size = 5
+        archive = _tar_with(tmp_path / "a.tar.gz", [info, good])
     destination = tmp_path / "deep" / "out"
     assert extract_members(archive, destination, root="pkg/data/", members=("*.txt",)) == ["good.txt"]
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == \
-        ["a.tar.gz", "deep/out/good.txt"]
+        [archive.name, "deep/out/good.txt"]
 
 
-def test_a_symlink_or_hard_link_member_is_never_followed(tmp_path):
+@pytest.mark.parametrize("container", ["tar.gz", "deb"])
+def test_a_symlink_or_hard_link_member_is_never_followed(container, tmp_path):
     from convrnn.data.archives import extract_members
 
     link = tarfile.TarInfo("pkg/data/link.txt")
@@ -346,7 +397,11 @@ def test_a_symlink_or_hard_link_member_is_never_followed(tmp_path):
     hard.type, hard.linkname = tarfile.LNKTYPE, "/etc/passwd"
     good = tarfile.TarInfo("pkg/data/good.txt")
     good.size = 5
-    archive = _tar_with(tmp_path / "a.tar.gz", [link, hard, good])
+    if container == "deb":
+        archive = tmp_path / "a.deb"
+        archive.write_bytes(_deb_bytes({"pkg/data/good.txt": b"good\n"}, (link, hard)))
+    else:
+        archive = _tar_with(tmp_path / "a.tar.gz", [link, hard, good])
     assert extract_members(archive, tmp_path / "out", root="pkg/data/", members=("*.txt",)) == ["good.txt"]
     assert not any(p.is_symlink() for p in (tmp_path / "out").rglob("*"))
 
@@ -369,6 +424,23 @@ def test_a_decompression_bomb_stops_at_the_size_cap_with_one_line(kind, tmp_path
                                          r"8388608 bytes, more than the cap of 1048576"):
         extract_members(archive, tmp_path / "out", root="pkg/data/", members=("*.txt",), max_bytes=1 << 20)
     assert not (tmp_path / "out" / "bomb.txt").exists()
+
+
+@pytest.mark.parametrize("size, says", [
+    (b"-61", r"corrupt ar header at byte 8 \(size '-61'\)"),   # once read as int: a header that pointed at itself
+    (b"0x10", r"corrupt ar header at byte 8 \(size '0x10'\)"),
+    (b"99999999", r"ar member 'debian-binary' at byte 8 holds 99999999 bytes, past the end of the file"),
+])
+def test_a_deb_whose_ar_header_gives_a_bad_size_is_refused_in_one_line(size, says, tmp_path):
+    from convrnn.data.archives import extract_members
+
+    data = bytearray(_deb_bytes({"pkg/data/good.txt": b"good\n"}))
+    data[8 + 48:8 + 58] = size.ljust(10)   # the first member's size field
+    archive = tmp_path / "bad.deb"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=rf"^archive: bad\.deb: {says}"):
+        extract_members(archive, tmp_path / "out", root="pkg/data/", members=("*.txt",))
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_zip_member_that_lies_about_its_size_is_refused(tmp_path):

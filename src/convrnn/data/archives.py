@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import lzma
+import os
 import struct
 import tarfile
 import zipfile
@@ -99,9 +100,11 @@ class _Slice:
 
 
 def _ar_members(file: BinaryIO) -> Iterator[tuple[str, int, int]]:
-    """Yield ``(name, data offset, size)`` for each member of an ``ar`` archive."""
+    """Yield ``(name, data offset, size)`` for each member of an ``ar`` archive; a header that is not one (no
+    terminator, a size that is not a decimal number of bytes, or one past the end of the file) is a ValueError."""
     if file.read(len(_AR_MAGIC)) != _AR_MAGIC:
         raise ValueError("archive: not a Debian package (the ar magic '!<arch>' is missing)")
+    end = file.seek(0, os.SEEK_END)
     offset = len(_AR_MAGIC)
     while True:
         file.seek(offset)
@@ -111,7 +114,13 @@ def _ar_members(file: BinaryIO) -> Iterator[tuple[str, int, int]]:
         if header[58:60] != b"`\n":
             raise ValueError(f"archive: corrupt ar header at byte {offset}")
         name = header[:16].decode("ascii").strip().rstrip("/")
-        size = int(header[48:58].decode("ascii").strip())
+        field = header[48:58].decode("ascii").strip()
+        if not field.isdigit() or not field.isascii():
+            raise ValueError(f"archive: corrupt ar header at byte {offset} (size {field!r})")
+        size = int(field)
+        if offset + _AR_HEADER_SIZE + size > end:
+            raise ValueError(f"archive: ar member {name!r} at byte {offset} holds {size} bytes, past the end of the "
+                             f"file ({end} bytes)")
         yield name, offset + _AR_HEADER_SIZE, size
         offset += _AR_HEADER_SIZE + size + (size % 2)
 
@@ -170,7 +179,9 @@ def extract_members(archive: str | Path, destination: str | Path, *, root: str,
                     on_file(relative, size)
     except _CORRUPT as error:
         if isinstance(error, ValueError) and str(error).startswith("archive:"):
-            raise   # ours: it names the archive already
+            if Path(archive).name in str(error):
+                raise   # ours: it names the archive already
+            raise ValueError(f"archive: {Path(archive).name}: {str(error).removeprefix('archive: ')}") from None
         if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError) or (
                 isinstance(error, OSError) and error.errno in _FILE_SYSTEM_ERRORS):
             raise   # the file system's error (a missing archive, a full disk), not the archive's
