@@ -28,7 +28,6 @@ from torch import nn
 from faults import TABLES, Injected, Injector, count_operations, kill_at, listing, raise_at
 
 ABSENT = "absent"
-REFUSED = "refused"   # in one line, saying to do it again
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ _EXPORTED: dict[int, bytes] = {}
 
 
 def _export_point(monkeypatch: pytest.MonkeyPatch) -> WritePoint:
-    from convrnn.export import ExportedModel, export_model, program
+    from convrnn.export import ExportedModel, export_model, is_exported, program
 
     # torch.export's tracing is not the write under test: it runs once per model, then its bytes are reused
     real = program._program_bytes
@@ -124,13 +123,9 @@ def _export_point(monkeypatch: pytest.MonkeyPatch) -> WritePoint:
                      extra={"offset": offset})
 
     def read(root: Path) -> Any:
-        if not (root / "model.pt2").exists() and not (root / "model.pt2.json").exists():
+        if not is_exported(root / "model.pt2") and not (root / "model.pt2.json").exists():
             return ABSENT
-        try:
-            exported = ExportedModel(root / "model.pt2")
-        except ValueError as error:
-            assert "export it again" in str(error), error   # a pair that a kill split between its renames
-            return REFUSED
+        exported = ExportedModel(root / "model.pt2")   # never refused: an interrupted export's pair is put back
         return exported.contract["offset"], exported.contract["sha256"]
 
     return WritePoint("exported model + contract (export_model: FILE, FILE.json)",
@@ -400,7 +395,7 @@ def _outcome(point: WritePoint, root: Path, old: Any, new: Any) -> str:
         return "old"
     if seen == new:
         return "new"
-    if seen in (ABSENT, REFUSED):
+    if seen == ABSENT:
         return seen
     if point.partial is not None and point.partial(seen, old, new):
         return "partial"
@@ -507,8 +502,8 @@ def test_a_failed_save_that_moved_the_old_checkpoint_aside_puts_it_back(tmp_path
 
 def _table() -> list[str]:
     """Write points × faults: what the reader saw after each fault (the old state, the new one, none: the next
-    command makes it afresh, or a refusal saying what to do), and the files that kills left behind which the
-    next write did not remove (never read as valid)."""
+    command makes it afresh, or, for an append-only log, the old records and whole records of the new: partial),
+    and the files that kills left behind which the next write did not remove (never read as valid)."""
     lines = [f"{'write point':60} {'ops':>4} {'faulted':>7} {'ENOSPC':>8} {'EIO':>8} {'kill -9':>18} {'debris':>6}"]
     for name, count, faulted, seen, debris in sorted(TABLE):
         lines.append(f"{name:60} {count:4d} {faulted:7d} {seen['ENOSPC']:>8} {seen['EIO']:>8} {seen['kill -9']:>18} "
@@ -549,6 +544,28 @@ def test_a_full_disk_while_training_is_one_line_and_resume_finishes_the_run(tmp_
     monkeypatch.undo()
     assert main([*arguments, "--resume"]) == 0
     assert (out / "model" / "manifest.json").is_file() and len((out / "log.csv").read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize("moved", ["model", "pair", "pair, new model in"])
+def test_an_export_killed_between_its_renames_is_put_back_when_it_is_loaded(moved, tmp_path, monkeypatch):
+    """Where a kill between the renames of an export leaves the files: the previous model file moved aside, or both,
+    or both and the new model file renamed in; loading (or checking) the path puts the previous pair back."""
+    import os
+
+    from convrnn.export import ExportedModel, is_exported
+
+    point = _export_point(monkeypatch)
+    point.setup(tmp_path)
+    old = point.read(tmp_path)
+    model, contract = tmp_path / "model.pt2", tmp_path / "model.pt2.json"
+    os.replace(model, tmp_path / ".model.pt2.previous")
+    if moved != "model":
+        os.replace(contract, tmp_path / ".model.pt2.json.previous")
+    if moved == "pair, new model in":
+        model.write_bytes(b"the new export's model file")
+    assert is_exported(model)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt2", "model.pt2.json"]
+    assert point.read(tmp_path) == old and ExportedModel(model).contract["offset"] == 1
 
 
 def test_a_save_killed_between_its_renames_is_put_back_before_resume_looks_for_it(tmp_path):

@@ -5,8 +5,9 @@ The contract (``<file>.json``) is what a program on the other side needs to call
 without convrnn's source: the inputs' names, dtypes and shapes (dynamic axes by name, e.g.
 ``["N", "T", 12]``), the outputs', the nesting of both (a pytree spec: an LSTM's ``(h, c)`` state),
 the SHA-256 of the model file, the versions that wrote it, and whatever the caller adds (the
-task's pre- and post-processing: its config, labels, vocabulary). Both files are written
-atomically; a model file whose hash is not its contract's is refused when loaded.
+task's pre- and post-processing: its config, labels, vocabulary). The pair is written atomically: an
+export stopped at any point (a full disk, ``kill -9``) leaves the previous pair, which the next export or
+load puts back in place; a model file whose hash is not its contract's is refused when loaded.
 
 Recurrent layers export with batch and time dynamic: every loop over time is one ``scan``
 (``convrnn.layers.recurrent.export_scan``), an ONNX ``Scan``.
@@ -14,6 +15,7 @@ Recurrent layers export with batch and time dynamic: every loop over time is one
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -109,12 +111,58 @@ def export_model(model: nn.Module, args: tuple[Any, ...], path: str | os.PathLik
         "output_tree": pytree.treespec_dumps(output_spec),
         **dict(extra or {}),
     }
-    # Both files are complete on disk before either name changes; the two renames follow at once (a crash
-    # between them leaves a pair whose hashes disagree, which loading refuses, saying to export again).
-    with atomic_path(path) as temporary, atomic_path(contract_path(path)) as contract_temporary:
-        temporary.write_bytes(data)
-        contract_temporary.write_text(json.dumps(contract, indent=2, allow_nan=False) + "\n")
+    _write_pair(path, data, (json.dumps(contract, indent=2, allow_nan=False) + "\n").encode())
     return contract
+
+
+def _previous(path: Path) -> tuple[Path, Path]:
+    """Where an export puts the previous model file and contract while it renames the new ones in."""
+    return path.parent / f".{path.name}.previous", path.parent / f".{contract_path(path).name}.previous"
+
+
+def _write_pair(path: Path, data: bytes, contract: bytes) -> None:
+    """Write the model file and its contract so that a reader sees the previous pair or the new one, whatever
+    stops the write. Both new files are written to temporaries beside them; the previous pair is moved aside
+    (``.NAME.previous``, ``.NAME.json.previous``); then each temporary is fsynced and renamed in, the model file
+    first and the contract last: its rename is the commit. A failure before it puts the previous pair back; a kill
+    before it leaves what :func:`_recover_interrupted_export` (run by the next export and by every reader) puts
+    back."""
+    contract_file = contract_path(path)
+    previous, previous_contract = _previous(path)
+    _recover_interrupted_export(path)
+    try:
+        # the contract's rename comes last (the outer block's exit): it is the commit
+        with atomic_path(contract_file) as contract_temporary, atomic_path(path) as temporary:
+            temporary.write_bytes(data)
+            contract_temporary.write_bytes(contract)
+            if path.is_file() and contract_file.is_file():
+                os.replace(path, previous)
+                os.replace(contract_file, previous_contract)
+    except BaseException:
+        _recover_interrupted_export(path)
+        raise
+    for leftover in (previous_contract, previous):
+        leftover.unlink(missing_ok=True)
+
+
+def _recover_interrupted_export(path: str | os.PathLike[str]) -> None:
+    """Put back the previous model file and contract of ``path`` if an export was stopped before its commit (the
+    contract moved aside and no new one in its place, or the model file moved aside and none in its place); remove
+    what a committed export left aside. A read-only directory is left as it is (loading then refuses the pair)."""
+    path = Path(path)
+    contract_file = contract_path(path)
+    previous, previous_contract = _previous(path)
+    if not previous.exists() and not previous_contract.exists():
+        return
+    with contextlib.suppress(OSError):
+        if previous_contract.is_file() and not contract_file.exists():   # stopped between the moves and the commit
+            if previous.is_file():
+                os.replace(previous, path)
+            os.replace(previous_contract, contract_file)
+        elif previous.is_file() and not path.exists():   # stopped after moving the model file aside
+            os.replace(previous, path)
+        previous.unlink(missing_ok=True)
+        previous_contract.unlink(missing_ok=True)
 
 
 def _program_bytes(model: nn.Module, args: tuple[Any, ...], format: str, dynamic_shapes: tuple[Any, ...] | None,
@@ -148,6 +196,7 @@ def _describe(name: str, leaf: Tensor, dynamic: Sequence[str | None] | None) -> 
 
 def read_contract(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The contract of an exported model file (ValueError if missing or not one)."""
+    _recover_interrupted_export(path)
     contract_file = contract_path(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such exported model: '{path}'")
@@ -168,7 +217,10 @@ def read_contract(path: str | os.PathLike[str]) -> dict[str, Any]:
 def is_exported(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` names an exported model file (``.onnx``/``.pt2``) rather than a run."""
     path = Path(path)
-    return path.suffix in (".onnx", ".pt2") and path.is_file()
+    if path.suffix not in (".onnx", ".pt2"):
+        return False
+    _recover_interrupted_export(path)
+    return path.is_file()
 
 
 class ExportedModel:
