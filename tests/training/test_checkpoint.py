@@ -196,3 +196,55 @@ def test_non_json_config_is_a_type_error(tmp_path):
         save_model(tmp_path / "final", nn.Linear(2, 2), {"bad": object()})
     with pytest.raises(TypeError, match="'config' expected a dict"):
         save_model(tmp_path / "final", nn.Linear(2, 2), ["not", "a", "dict"])
+
+
+@pytest.mark.parametrize("forge", ["numpy key past uint32", "python state not a list", "torch state too short"])
+def test_a_forged_rng_state_is_refused_and_leaves_every_generator_as_it_was(forge, tmp_path):
+    """A re-hashed rng.json/rng.safetensors whose values do not fit the generators (found by the 2000-example
+    rng.json fuzz run: a NumPy key past 2³² raised a bare OverflowError after Python's generator was already
+    set): a CheckpointError naming the rng state, and Python's, NumPy's and torch's generators unchanged."""
+    import hashlib
+
+    import safetensors.torch
+
+    from convrnn.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    path = save_checkpoint(tmp_path / "last", nn.Linear(3, 2), config={})
+    tree = json.loads((path / "rng.json").read_text())
+    if forge == "numpy key past uint32":
+        _replace_in(tree, "keys", lambda keys: [2**34, *keys[1:]])
+        (path / "rng.json").write_text(json.dumps(tree))
+    elif forge == "python state not a list":
+        _replace_in(tree, "internal", lambda internal: 7)
+        (path / "rng.json").write_text(json.dumps(tree))
+    else:
+        tensors = safetensors.torch.load_file(path / "rng.safetensors")
+        (key,) = [key for key in tensors if "torch" in key]
+        tensors[key] = tensors[key][:100].clone()
+        safetensors.torch.save_file(tensors, path / "rng.safetensors")
+    manifest = json.loads((path / "manifest.json").read_text())
+    for name in ("rng.json", "rng.safetensors"):
+        data = (path / name).read_bytes()
+        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    random.seed(5)
+    np.random.seed(5)
+    torch.manual_seed(5)
+    before = (random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state())
+    with pytest.raises(CheckpointError, match=r"its rng state cannot be restored"):
+        load_checkpoint(path, restore_rng=True)
+    assert random.getstate() == before[0] and np.random.get_state()[1].tolist() == before[1]
+    assert torch.equal(torch.get_rng_state(), before[2])
+
+
+def _replace_in(tree, key, change):
+    """Apply ``change`` to the value of every ``key`` in a nested JSON tree."""
+    if isinstance(tree, dict):
+        for name, value in tree.items():
+            if name == key:
+                tree[name] = change(value)
+            else:
+                _replace_in(value, key, change)
+    elif isinstance(tree, list):
+        for value in tree:
+            _replace_in(value, key, change)

@@ -312,7 +312,7 @@ def _naming_the_state(path: Path, stem: str) -> Iterator[None]:
         yield
     except CheckpointError:
         raise
-    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, IndexError, RuntimeError, AttributeError, OverflowError) as error:
         raise CheckpointError(f"checkpoint '{path}': its {stem} state cannot be restored "
                               f"({_one_line(str(error))})") from None
 

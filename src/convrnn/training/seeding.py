@@ -59,8 +59,21 @@ def set_rng_state(scalars: dict[str, Any], tensors: dict[str, Tensor]) -> None:
     """Restore the states captured by :func:`get_rng_state`.
 
     CUDA states are restored only when as many devices are visible as were saved; otherwise a
-    ``ValueError`` says how many were expected.
+    ``ValueError`` says how many were expected. All or nothing: a state that cannot be restored (a value out
+    of its generator's range, a wrong size) puts back the states of the generators restored before it, then
+    raises.
     """
+    before = (random.getstate(), np.random.get_state(), torch.get_rng_state())
+    try:
+        _set_rng_state(scalars, tensors)
+    except BaseException:
+        random.setstate(before[0])
+        np.random.set_state(before[1])
+        torch.set_rng_state(before[2])
+        raise
+
+
+def _set_rng_state(scalars: dict[str, Any], tensors: dict[str, Tensor]) -> None:
     python = scalars["python"]
     random.setstate((python["version"], tuple(python["internal"]), python["gauss_next"]))
     numpy = scalars["numpy"]
