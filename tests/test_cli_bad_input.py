@@ -195,7 +195,8 @@ CASES = [
                                    "live signal"),
     (["listen", "missing", "clip.wav"], "'missing'"),
     # sample on a trained language model (the right kind): every option out of range, NaN/inf, a prompt it cannot read
-    (["sample", "lm", "--length", "-3"], "argument 'length' expected an int ≥ 0, got -3"),
+    (["sample", "lm", "--length", "-3"], "argument --length: expected an int ≥ 1, got -3"),
+    (["sample", "lm", "--length", "0"], "argument --length: expected an int ≥ 1, got 0"),   # once: an empty line, status 0
     (["sample", "lm", "--temperature", "0"], "'temperature' expected a finite number > 0, got 0.0"),
     (["sample", "lm", "--temperature", "-1"], "'temperature' expected a finite number > 0, got -1.0"),
     (["sample", "lm", "--temperature", "nan"], "'temperature' expected a finite number > 0, got nan"),
