@@ -60,6 +60,7 @@ ROWS = [
     Row("fit", "scheduler_interval", "unknown name", _fit(scheduler_interval=...),
         st.text(max_size=5).filter(lambda s: s not in ("step", "epoch"))),
     Row("fit", "progress", "not a bool", _fit(progress=...), NOT_A_BOOL),
+    Row("fit", "resume", "not a path", _fit(resume=...), st.one_of(st.integers(), st.just(b"last"), st.just([1]))),
     Row("fit", "config", "not a dict", _fit(config=...), st.one_of(st.just([1]), st.integers(), st.text(
         min_size=1, max_size=2))),
 ]
@@ -83,3 +84,16 @@ def test_a_bad_argument_is_a_clear_error(row):
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_a_bad_argument_is_a_clear_error_fuzzed(row):
     run_rows(ROWS, FUZZ_EXAMPLES)(row)
+
+
+@pytest.mark.parametrize("what", ["missing", "a file"])
+def test_resuming_from_a_checkpoint_that_is_not_there_names_fit_and_the_argument(what, tmp_path):
+    """Once a bare FileNotFoundError from deep in load_checkpoint; now, before the model is touched, one naming fit,
+    'resume', what was expected and what the path is."""
+    path = tmp_path / "last"
+    if what == "a file":
+        path.write_text("x")
+    expected = "which is a file" if what == "a file" else "which does not exist"
+    with pytest.raises(FileNotFoundError, match=rf"^fit: argument 'resume' expected a checkpoint directory .*, got "
+                                                rf"'{path}', {expected}$"):
+        _fit(resume=...)(path)

@@ -14,6 +14,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -90,7 +91,7 @@ def fit(
         resume: a checkpoint directory written by the ``Checkpoint`` callback; training continues
             from its exact step (mid-epoch included) with its RNG states, and — with the same
             arguments, on CPU with deterministic algorithms — ends with the same weights as a
-            run never interrupted.
+            run never interrupted. A path that is not a directory is a ``FileNotFoundError`` naming it.
         step_fn: ``step_fn(model, batch, loss) -> StepOutput``; the default
             :func:`supervised_step` takes ``(x, y)`` tuples or ``{"targets": y, **inputs}``.
         batch_fn: ``batch_fn(batch, device)``, moves a batch to the device.
@@ -129,6 +130,7 @@ def fit(
                          "(shapes only): materialise it with model.to_empty(device=...) and initialise it first")
     if scheduler_interval is not None:
         check_choice("scheduler_interval", scheduler_interval, ("step", "epoch"), where="fit")
+    _check_resume(resume)
     model.to(device)   # the first change to anything the caller passed: every argument is checked above
     train_loader = as_loader(train, batch_size, shuffle=True, seed=seed, name="train")
     val_loader = (as_loader(val, batch_size, shuffle=False, seed=seed, name="val", even=False)
@@ -199,6 +201,22 @@ def fit(
         for callback in callbacks:
             callback.close()
     return state.history
+
+
+def _check_resume(resume: Any) -> None:
+    """``resume``: None, or the path of a checkpoint directory that exists (or that a save interrupted between
+    its renames left as ``.NAME.previous``, which loading puts back)."""
+    if resume is None:
+        return
+    if not isinstance(resume, str | os.PathLike) or isinstance(resume, bytes):
+        raise TypeError(f"fit: argument 'resume' expected None or the path of a checkpoint directory, "
+                        f"got {type(resume).__name__}")
+    path = Path(resume)
+    if path.is_dir() or (path.parent / f".{path.name}.previous").is_dir():
+        return
+    what = "which is a file" if path.exists() else "which does not exist"
+    raise FileNotFoundError(f"fit: argument 'resume' expected a checkpoint directory (as the Checkpoint callback "
+                            f"writes: DIRECTORY/last), got '{resume}', {what}")
 
 
 def _train_epoch(state: FitState, loader: DataLoader[Any], loss: Callable[..., Tensor],
