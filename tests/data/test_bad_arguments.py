@@ -105,6 +105,10 @@ ROWS = [
     Row("KeywordClips", "seed", "negative or not an int", lambda v: KeywordClips(size=2, seed=v),
         st.one_of(NEGATIVE, NOT_AN_INT)),
     Row("TextStream", "sources", "none", lambda v: TextStream(v), st.sampled_from([[], ()])),
+    Row("TextStream", "sources", "neither a corpus nor a path", lambda v: TextStream(v),   # once a bare error
+        st.sampled_from(["banana", "Shakespeare", "sotu ", "missing/dir/", ["ptb", "nowhere.txt"]])),
+    Row("TextStream", "sources", "not a name or path", lambda v: TextStream(v),
+        st.sampled_from([5, [None], b"ptb", [["ptb"]]])),
     Row("TextStream", "max_sentence_length", "count", lambda v: TextStream("shakespeare", max_sentence_length=v,
                                                                               download=False),
         st.one_of(NON_POSITIVE, NOT_AN_INT)),

