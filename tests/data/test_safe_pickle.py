@@ -20,6 +20,18 @@ class _RunsACommand:
         return (os.system, (f"touch {self.marker}",))
 
 
+def test_a_protocol_5_array_is_refused_saying_what_it_is_and_what_to_do_instead():
+    """numpy pickles an array with protocol 5 through numpy._core.numeric._frombuffer; nothing convrnn reads is
+    pickled so (the MNIST pickle is protocol 2), so the reader keeps refusing it, but says why and what to use."""
+    payload = pickle.dumps([np.arange(6, dtype=np.float32)], protocol=5)
+    with pytest.raises(pickle.UnpicklingError, match=r"^refusing to load numpy\._?core\.numeric\._frombuffer: .*"
+                                                      r"an array pickled with protocol 5, .*protocol ≤ 4, or better "
+                                                      r"as \.npy"):
+        load_arrays(payload)
+    assert [a.tolist() for a in load_arrays(pickle.dumps([np.arange(6, dtype=np.float32)], protocol=4))] == \
+        [list(range(6))]
+
+
 @pytest.mark.parametrize("protocol", [2, 3, 4])
 def test_numpy_arrays_in_plain_containers_round_trip(protocol):
     rng = np.random.default_rng(0)

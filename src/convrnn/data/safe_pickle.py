@@ -44,10 +44,23 @@ _ALLOWED = {
 }
 
 
+# What numpy ≥ 1.16 writes for an array pickled with protocol 5 (its buffer out of the array's state). Nothing
+# convrnn reads is pickled that way (the one pickle it reads, the MNIST one, is protocol 2), so it stays refused,
+# with a message that says what to do instead.
+_PROTOCOL_5 = {("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+
+
 class ArrayUnpickler(pickle.Unpickler):
-    """A ``pickle.Unpickler`` that admits numpy arrays of numbers and plain containers only."""
+    """A ``pickle.Unpickler`` that admits numpy arrays of numbers and plain containers only (as pickled with
+    protocols 0–4; a protocol-5 array is refused, saying so)."""
 
     def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PROTOCOL_5:
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name}: only numpy arrays are allowed in this pickle, and this one holds "
+                "an array pickled with protocol 5, which this reader does not admit (convrnn reads no such pickle); "
+                "save it with pickle protocol ≤ 4, or better as .npy (numpy.save)"
+            )
         try:
             return _ALLOWED[module, name]
         except KeyError:
@@ -61,7 +74,8 @@ def load_arrays(file: BinaryIO | bytes) -> Any:
 
     Pickles written by Python 2 (like the MNIST one) store array bytes as ``str``; they are
     decoded as latin-1, which maps each byte to itself. Raises ``pickle.UnpicklingError``
-    when the pickle names anything else, or when an array holds Python objects.
+    when the pickle names anything else (a numpy array pickled with protocol 5 included: nothing convrnn reads
+    needs it), or when an array holds Python objects.
     """
     stream = io.BytesIO(file) if isinstance(file, bytes) else file
     try:
