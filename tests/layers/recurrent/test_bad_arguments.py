@@ -267,3 +267,23 @@ def test_a_bad_argument_is_a_clear_error(row):
 @pytest.mark.parametrize("row", ROWS, ids=[row.id for row in ROWS])
 def test_a_bad_argument_is_a_clear_error_fuzzed(row):
     run_rows(ROWS, FUZZ_EXAMPLES)(row)
+
+
+@pytest.mark.parametrize("index", range(len(LAYERS)), ids=[name for name, _ in LAYERS])
+def test_a_batch_of_no_sequences_gives_empty_outputs_as_torch_lstm_does(index):
+    """x: (0, T, F), the one edge of N that is not an error: torch.nn.LSTM returns (0, T, D·H) outputs and a
+    (L·D, 0, H) state, and so does every layer here (ParallelRNN's layers once refused it, the cell layers did
+    not); lengths and a state of that batch are accepted too, and the outputs backpropagate."""
+    name, make = LAYERS[index]
+    layer = make()
+    empty = torch.zeros(0, T, F, requires_grad=True)
+    outputs, state = layer(empty)[:2]
+    reference = torch.nn.LSTM(F, H, batch_first=True, bidirectional=outputs.shape[-1] == 2 * H)
+    expected_outputs, (expected_h, _) = reference(empty)
+    assert outputs.shape == expected_outputs.shape == (0, T, outputs.shape[-1])
+    for h in state if isinstance(state, tuple) else (state,):
+        assert h.shape[1] == 0 and h.shape[-1] == H, (name, h.shape)
+    outputs.sum().backward()
+    assert empty.grad is not None and empty.grad.shape == empty.shape
+    assert layer(empty, torch.zeros(0, dtype=torch.long))[0].shape == outputs.shape
+    assert layer(empty, None, state)[0].shape == outputs.shape   # the state it returned, carried on

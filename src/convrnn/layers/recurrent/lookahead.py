@@ -72,7 +72,7 @@ def run_lookahead(cell: Cell, x: Tensor, state: State, *, lookahead: int,
 def _window_results(cell: Cell, last: State, steps: int, batch: int, real: Tensor,
                     keep_states: bool) -> tuple[Tensor, State, State | None]:
     """Outputs, final state and kept states from every window's last state (T·N, S_k)."""
-    per_step = tuple(s.view(steps, batch, -1) for s in last)
+    per_step = tuple(s.view(steps, batch, s.shape[-1]) for s in last)   # (not -1: N may be 0)
     outputs = per_step[cell.output_index].masked_fill(~real, 0.0)
     final = tuple(s[0] for s in per_step)
     states = tuple(s.masked_fill(~real, 0.0) for s in per_step) if keep_states else None

@@ -188,8 +188,6 @@ class ParallelRNN(nn.Module):
         steps, batch = x.shape[:2]
         if steps == 0:
             raise ValueError(f"{where}: argument 'x' expected at least one step, got shape {tuple(x.shape)}")
-        if batch == 0:
-            raise ValueError(f"{where}: argument 'x' expected at least one sequence, got shape {tuple(x.shape)}")
         lengths = check_lengths(lengths, batch, steps, x.device, where)
         rows = self.num_layers * self.directions
         if state is not None:
@@ -244,7 +242,8 @@ class ParallelRNN(nn.Module):
                            padded: Tensor | None) -> tuple[Tensor, Tensor]:
         """recur(project(position, x), start, padded); on the compiled core, with the projection
         computed there too, so that its memory is reused (``parallel_fused.project_and_run``)."""
-        if (self.compiled is not None and core_for(x) is not None and not _hooked(self.projections[position])
+        if (self.compiled is not None and x.shape[1] > 0 and core_for(x) is not None
+                and not _hooked(self.projections[position])
                 and not torch.is_autocast_enabled("cpu") and gpu_dispatch.scan_refusal(x) is not None):
             steps, batch = x.shape[:2]
             batch_major = _batch_major(x)

@@ -364,6 +364,8 @@ def check_lengths(lengths: Tensor | None, batch: int, steps: int, device: torch.
     if lengths.shape[0] != batch:
         raise ValueError(f"{where}: argument 'lengths' expected shape ({batch},) (one length per "
                          f"sequence), got {tuple(lengths.shape)}")
+    if batch == 0:
+        return None   # no sequence: nothing to mask (torch.nn.LSTM too accepts a batch of 0)
     if not is_tracing():
         low, high = int(lengths.min()), int(lengths.max())
         if low < 1 or high > steps:
