@@ -248,3 +248,63 @@ def _replace_in(tree, key, change):
     elif isinstance(tree, list):
         for value in tree:
             _replace_in(value, key, change)
+
+
+def _rehash(path, *names):
+    import hashlib
+
+    manifest = json.loads((path / "manifest.json").read_text())
+    for name in names:
+        data = (path / name).read_bytes()
+        manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _everything(model, optimizer, scheduler):
+    """Copies of every state a load could change: weights, optimizer moments and step, scheduler, generators."""
+    moments = {i: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
+               for i, s in optimizer.state_dict()["state"].items()}
+    return ({k: v.clone() for k, v in model.state_dict().items()}, moments,
+            [dict(g) for g in optimizer.param_groups], dict(scheduler.state_dict()), torch.get_rng_state(),
+            random.getstate())
+
+
+def _same(a, b) -> bool:
+    if torch.is_tensor(a):
+        return torch.is_tensor(b) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a if k != "params")
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@pytest.mark.parametrize("forge", ["rng state", "model weights"])
+def test_a_refused_load_changes_no_object(forge, tmp_path):
+    """All or nothing: a checkpoint whose optimizer and scheduler states load but whose rng state (or model's
+    weights) does not fit leaves the model, the optimizer, the scheduler and the generators exactly as they were —
+    the optimizer was once restored before the rng state was refused."""
+    import safetensors.torch
+
+    from convrnn.training.checkpoint import CheckpointError
+
+    saved_objects = make(0)
+    train_steps(*saved_objects, 3)
+    path = save_checkpoint(tmp_path / "last", *saved_objects, config={})
+    if forge == "rng state":
+        tree = json.loads((path / "rng.json").read_text())
+        _replace_in(tree, "keys", lambda keys: [2**34, *keys[1:]])
+        (path / "rng.json").write_text(json.dumps(tree))
+        _rehash(path, "rng.json")
+    else:
+        weights = safetensors.torch.load_file(path / "model.safetensors")
+        weights["3.weight"] = torch.zeros(2, 6)
+        safetensors.torch.save_file(weights, path / "model.safetensors")
+        _rehash(path, "model.safetensors")
+    objects = make(1)
+    train_steps(*objects, 2)
+    before = _everything(*objects)
+    with pytest.raises(CheckpointError, match="rng state cannot be restored" if forge == "rng state"
+                       else r"does not match its weights: 3\.weight: \(2, 6\)"):
+        load_checkpoint(path, *objects, restore_rng=True)
+    assert _same(_everything(*objects), before)

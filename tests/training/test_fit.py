@@ -211,3 +211,24 @@ def test_samplers_with_set_epoch_are_told_each_epoch(blobs, tiny_model):
         fit(model, loader, epochs=3, loss=nn.CrossEntropyLoss(),
             optimizer=torch.optim.SGD(model.parameters(), lr=0.1), **QUIET)
         assert told[name] == [0, 1, 2]
+
+
+def test_every_callback_is_closed_when_one_close_raises():
+    """A logger whose close fails (its file on a full disk) does not keep the callbacks after it from closing;
+    its error still reaches the caller."""
+    from convrnn.training.fit import _close_all
+
+    closed = []
+
+    class Closing:
+        def __init__(self, name, error=None):
+            self.name, self.error = name, error
+
+        def close(self):
+            closed.append(self.name)
+            if self.error:
+                raise self.error
+
+    with pytest.raises(OSError, match="no space"):
+        _close_all([Closing("a"), Closing("b", OSError(28, "no space")), Closing("c"), Closing("d", ValueError())])
+    assert closed == ["a", "b", "c", "d"]

@@ -252,20 +252,32 @@ def load_checkpoint(
             )
     document = _config_document(path, files)
     loaded = LoadedCheckpoint(path, document["config"], document.get("metadata", {}))
-    if model is not None:
-        _load_model(path, files, model, strict)
-    with _naming_the_state(path, "optimizer"):
-        if optimizer is not None:
-            optimizer.load_state_dict(_read_tree(path, files, "optimizer"))
-    with _naming_the_state(path, "scheduler"):
-        if scheduler is not None:
-            scheduler.load_state_dict(_read_tree(path, files, "scheduler"))
-    with _naming_the_state(path, "rng"):
-        if restore_rng:
-            rng = _read_tree(path, files, "rng")
-            set_rng_state(rng["scalars"], rng["tensors"])
+    # every file parsed and the model's weights matched before anything is set; the states then go in
+    # with a way back (torch's loaders replace their objects' states, they do not write into them)
+    weights = _model_tensors(path, files, model, strict) if model is not None else None
+    trees = {stem: _read_tree(path, files, stem) for stem, wanted in
+             (("optimizer", optimizer), ("scheduler", scheduler), ("rng", restore_rng)) if wanted not in (None, False)}
     if "training.json" in files:
         loaded.training = _read_tree(path, files, "training")
+    undo: list[Any] = []
+    try:
+        with _naming_the_state(path, "optimizer"):
+            if optimizer is not None:
+                undo.append((optimizer.load_state_dict, optimizer.state_dict()))
+                optimizer.load_state_dict(trees["optimizer"])
+        with _naming_the_state(path, "scheduler"):
+            if scheduler is not None:
+                undo.append((scheduler.load_state_dict, dict(scheduler.state_dict())))
+                scheduler.load_state_dict(trees["scheduler"])
+        with _naming_the_state(path, "rng"):
+            if restore_rng:
+                set_rng_state(trees["rng"]["scalars"], trees["rng"]["tensors"])   # all or nothing itself
+    except BaseException:
+        for restore, previous in reversed(undo):
+            restore(previous)
+        raise
+    if model is not None:
+        _load_model(path, model, weights, strict)
     return loaded
 
 
@@ -275,7 +287,7 @@ def load_model_weights(
     """Load the weights of a :func:`save_model` or :func:`save_checkpoint` directory into
     ``model`` and return its config."""
     path, files = _read_verified(directory)
-    _load_model(path, files, model, strict)
+    _load_model(path, model, _model_tensors(path, files, model, strict), strict)
     return _config_document(path, files)["config"]
 
 
@@ -328,8 +340,23 @@ def _json(path: Path, files: dict[str, bytes], name: str) -> Any:
         raise CheckpointError(f"checkpoint '{path}': file '{name}' is not valid JSON ({error})") from None
 
 
-def _load_model(path: Path, files: dict[str, bytes], model: nn.Module, strict: bool) -> None:
+def _model_tensors(path: Path, files: dict[str, bytes], model: nn.Module, strict: bool) -> dict[str, Tensor]:
+    """The checkpoint's weights, checked against ``model``'s names and shapes (what ``load_state_dict`` would
+    refuse after copying the tensors that did fit)."""
     tensors = _tensors(path, "model.safetensors", files["model.safetensors"])
+    own = unwrap_model(model).state_dict()
+    problems = [f"{name}: {tuple(tensors[name].shape)} in the checkpoint, {tuple(value.shape)} in the model"
+                for name, value in own.items() if name in tensors and tensors[name].shape != value.shape]
+    if strict:
+        problems += [f"missing {name}" for name in own if name not in tensors]
+        problems += [f"unexpected {name}" for name in tensors if name not in own]
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise CheckpointError(f"checkpoint '{path}': the model does not match its weights: {shown}")
+    return tensors
+
+
+def _load_model(path: Path, model: nn.Module, tensors: dict[str, Tensor], strict: bool) -> None:
     try:
         unwrap_model(model).load_state_dict(tensors, strict=strict)
     except RuntimeError as error:

@@ -198,9 +198,21 @@ def fit(
         for callback in callbacks:
             callback.on_fit_end(state)
     finally:
-        for callback in callbacks:
-            callback.close()
+        _close_all(callbacks)
     return state.history
+
+
+def _close_all(callbacks: list[Any]) -> None:
+    """Close every callback even when one's ``close`` raises (a logger's file on a full disk); then raise the first
+    error — inside the ``finally`` of a failed fit, Python chains it to the fit's own error."""
+    first: BaseException | None = None
+    for callback in callbacks:
+        try:
+            callback.close()
+        except BaseException as error:  # re-raised below, once the others are closed
+            first = first or error
+    if first is not None:
+        raise first
 
 
 def _check_resume(resume: Any) -> None:
