@@ -15,6 +15,9 @@ operators, so the ratio is what compiling the code around the loop gives; compil
 Table 4: training memory: the bytes of the distinct storages autograd keeps for the backward
 pass (``saved_tensors_hooks``; the part of peak memory a layer decides), and on CUDA also
 ``torch.cuda.max_memory_allocated`` of a step.
+Table 5 (head to head): a layer against the layers it is to be compared with, all of them timed in
+one interleaved loop, e.g. seed 001's gated unit under layer norm against the layer-normalised MGU
+and against the engine's Python loop (``fused.disabled()``) that the compiled core replaces for it.
 
 float32, glibc malloc, torch's default thread count unless ``--threads``; fast calls get more
 rounds than ``--repeats`` (up to 40, see :func:`interleaved_ms`); ``--device cuda``
@@ -22,6 +25,7 @@ times on the GPU (baselines on cuDNN; the compiled core is CPU-only, so the engi
 is its Python loop).
 
     python benchmarks/recurrent.py [--repeats 7] [--threads 2] [--quick] [--device cuda]
+    python benchmarks/recurrent.py --threads 1 --head-to-head-only   # Table 5 alone
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from convrnn.layers.recurrent import QRNN, RNN, MinGRU, MinLSTM
+from convrnn.layers.recurrent.fused import disabled
 
 SIZES = [(32, 100, 64, 256), (64, 50, 128, 512), (16, 200, 32, 64)]
 PARALLEL_SIZE = (16, 1000, 64, 256)
@@ -70,6 +75,7 @@ VARIANTS: dict[str, tuple[Callable[[int, int], nn.Module], str, frozenset[str]]]
     "GRU reset=before layer norm": (lambda F, H: RNN("gru", F, H, reset="before", layer_norm=True), "torch.nn.LSTM",
                                     frozenset()),
     "MGU layer norm": (lambda F, H: RNN("mgu", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
+    "Gated layer norm": (lambda F, H: RNN("gated", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
     "Elman layer norm": (lambda F, H: RNN("elman", F, H, layer_norm=True), "torch.nn.LSTM", frozenset()),
     "Jordan": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM", frozenset()),
     "Jordan, states": (lambda F, H: RNN("jordan", F, H), "torch.nn.LSTM", frozenset({"states"})),
@@ -79,6 +85,12 @@ BASELINES: dict[str, Callable[[int, int], nn.Module]] = {
     "torch.nn.LSTM": lambda F, H: nn.LSTM(F, H, batch_first=True),
     "torch.nn.GRU": lambda F, H: nn.GRU(F, H, batch_first=True),
     "torch.nn.RNN": lambda F, H: nn.RNN(F, H, batch_first=True),
+}
+
+# Table 5: layer → what it is timed against, each (label, builder, on the Python engine?)
+HEAD_TO_HEAD: dict[str, list[tuple[str, Callable[[int, int], nn.Module], bool]]] = {
+    "Gated layer norm": [("MGU layer norm", VARIANTS["MGU layer norm"][0], False),
+                         ("its Python loop", VARIANTS["Gated layer norm"][0], True)],
 }
 
 PARALLEL: dict[str, Callable[[int, int], nn.Module]] = {
@@ -199,6 +211,38 @@ def compiled_table(size: tuple[int, int, int, int], repeats: int, device: torch.
                  "speed-up", "compile"], rows)
 
 
+def on_engine(call: Callable[[], None]) -> Callable[[], None]:
+    """``call`` with the compiled core switched off: the engine's Python loop."""
+    def run() -> None:
+        with disabled():
+            call()
+    return run
+
+
+def head_to_head_table(sizes: list[tuple[int, int, int, int]], repeats: int, device: torch.device,
+                       synchronize: Callable[[], None], only: str | None) -> None:
+    """Table 5: each layer of HEAD_TO_HEAD and its comparisons timed in one interleaved loop; the
+    layer's median and the ratio of it to each comparison's median (< 1: the layer is faster)."""
+    rows = []
+    for name, others in HEAD_TO_HEAD.items():
+        if only is not None and only.lower() not in name.lower():
+            continue
+        for training in (True, False):
+            cells = []
+            for N, T, F, H in sizes:
+                x = torch.randn(N, T, F, device=device)
+                calls = [make_call(VARIANTS[name][0](F, H).to(device), x, None, False, training)]
+                for _, build, python_loop in others:
+                    call = make_call(build(F, H).to(device), x, None, False, training)
+                    calls.append(on_engine(call) if python_loop else call)
+                ours, *theirs = interleaved_ms(calls, repeats, synchronize)
+                ratios = ", ".join(f"{ours / t:4.2f}× {label}" for t, (label, _, _) in zip(theirs, others, strict=True))
+                cells.append(f"{ours:8.1f} ms ({ratios})")
+            rows.append([f"{name}, {'training step' if training else 'inference'}", *cells])
+    print_table("Head to head (each row timed in one interleaved loop)",
+                ["layer", *(f"N,T,F,H={','.join(map(str, s))}" for s in sizes)], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -209,6 +253,8 @@ def main() -> None:
                         help="only the layers whose name contains TEXT (case-insensitive), e.g. 'peephole'")
     parser.add_argument("--no-parallel", action="store_true", help="skip the parallel-layer and memory tables")
     parser.add_argument("--no-compiled", action="store_true", help="skip the torch.compile table")
+    parser.add_argument("--head-to-head-only", action="store_true",
+                        help="only Table 5 (each layer against the layers it is compared with)")
     args = parser.parse_args()
     variants = {name: value for name, value in VARIANTS.items()
                 if args.only is None or args.only.lower() in name.lower()}
@@ -220,6 +266,9 @@ def main() -> None:
     where = torch.cuda.get_device_name() if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
     print(f"torch {torch.__version__}, {where}, float32, median of {repeats}, ours and baseline interleaved")
     torch.manual_seed(0)
+    if args.head_to_head_only:
+        head_to_head_table(sizes, repeats, device, synchronize, args.only)
+        return
 
     for training in (True, False):
         rows = []
@@ -252,6 +301,7 @@ def main() -> None:
         print_table("Training step (forward + backward)" if training else "Inference (forward, no_grad)",
                     header, rows)
 
+    head_to_head_table(sizes, repeats, device, synchronize, args.only)
     if not args.no_compiled:
         compiled_table(sizes[0], repeats, device, synchronize)
     if args.no_parallel:

@@ -21,6 +21,7 @@ RECURRENT = {
     "elman_leaky_relu": ("`Elman(nonlinearity=\"leaky_relu\", negative_slope=0.1)`",
                          lambda: RNN("elman", 3, 4, nonlinearity="leaky_relu", negative_slope=0.1)),
     "gated": ("`Gated` (seed 001's gated unit), bidirectional", lambda: RNN("gated", 3, 4, bidirectional=True)),
+    "gated_layer_norm": ("`Gated(layer_norm=True)`", lambda: RNN("gated", 3, 4, layer_norm=True)),
     "gru_candidate": ("`GRU(z_multiplies=\"candidate\")` (seed 004's z)",
                       lambda: RNN("gru", 3, 4, z_multiplies="candidate")),
     "jordan_softmax": ("`Jordan(decision=\"softmax\")`",

@@ -28,6 +28,7 @@ FUSED = {
     "lstm_peephole_layer_norm": lambda F, H: LSTMCell(F, H, peephole=True, layer_norm=True),
     "gru_before_layer_norm": lambda F, H: GRUCell(F, H, reset="before", layer_norm=True),
     "mgu_layer_norm": lambda F, H: MGUCell(F, H, layer_norm=True),
+    "gated_layer_norm": lambda F, H: GatedCell(F, H, layer_norm=True),
     "elman_tanh_layer_norm": lambda F, H: ElmanCell(F, H, layer_norm=True),
     "elman_relu_layer_norm": lambda F, H: ElmanCell(F, H, nonlinearity="relu", layer_norm=True),
     "elman_leaky_relu_layer_norm": lambda F, H: ElmanCell(F, H, nonlinearity="leaky_relu", negative_slope=0.3,
@@ -165,7 +166,7 @@ def test_float32_compiled_core_agrees_with_float64():
 
 
 @needs_core
-@pytest.mark.parametrize("cell", ["lstm", "gru", "mgu", "elman"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mgu", "elman", "gated"])
 def test_float32_layer_norm_is_accurate_when_the_mean_dwarfs_the_spread(cell):
     """The core's one-pass statistics are shifted by a value of the row: inputs around 1000 with
     unit spread (whose unshifted E[z²] − E[z]² loses every digit in float32) still give the
@@ -201,7 +202,7 @@ def test_float32_layer_norm_is_accurate_when_the_mean_dwarfs_the_spread(cell):
     (ElmanCell(3, 4, nonlinearity="leaky_relu"), "elman_leaky_relu"),
     (ElmanCell(3, 4, nonlinearity="identity", layer_norm=True), "layer_norm_elman_identity"),
     (GatedCell(3, 4), "gated_unit"),
-    (GatedCell(3, 4, layer_norm=True), None),
+    (GatedCell(3, 4, layer_norm=True), "layer_norm_gated_unit"),
     (GRUCell(3, 4, z_multiplies="candidate"), None),
     (GRUCell(3, 4, z_multiplies="candidate").previous_form(), "gru"),
     (GRUCell(3, 4, reset="after", z_multiplies="candidate").previous_form(), "gru_after"),
@@ -317,10 +318,10 @@ def test_one_step_of_one_sequence_leaves_the_parameters_untouched(name):
 @pytest.mark.parametrize(("cell", "options"), [("lstm", {"peephole": True}), ("lstm", {"layer_norm": True}),
                                                ("lstm", {"peephole": True, "layer_norm": True}),
                                                ("gru", {"reset": "before", "layer_norm": True}),
-                                               ("mgu", {"layer_norm": True})])
+                                               ("mgu", {"layer_norm": True}), ("gated", {"layer_norm": True})])
 @pytest.mark.parametrize("with_lengths", [False, True])
 def test_inference_in_place_equals_the_training_path(cell, options, with_lengths, split):
-    """Without gradients the LSTMs and the layer-normalised GRU and MGU compute in the
+    """Without gradients the LSTMs and the layer-normalised GRU, MGU and gated unit compute in the
     projection's own memory (run_fused consume=True): the autograd path's outputs and states,
     float32 and float64, and run_fused leaves a tensor it was not told to consume untouched."""
     torch.manual_seed(6)

@@ -62,6 +62,9 @@ def operator_cases():
             cases.append(("layer_norm_elman", (activation, 0.2, xw, h0, w, b, *gain_shift, *inputs, lengths(), 1e-5)))
         xw, h0, w, b = tensors((T, N, 2 * H), (N, H), (2 * H, H), (2 * H,))
         cases.append(("gated_unit", (xw, h0, w, b, lengths())))
+        for raw in (False, True):
+            gain_shift, inputs = layer_norm_inputs(2, raw)
+            cases.append(("layer_norm_gated_unit", (xw, h0, w, b, *gain_shift, *inputs, lengths(), 1e-5)))
         xw, h0, w, b = tensors((T, N, 3 * H), (N, H), (3 * H, H), (3 * H,))
         cases.append(("gru_after", (xw, h0, w, b, lengths())))
         for decision in range(4):
@@ -88,7 +91,8 @@ def test_every_operator_passes_opcheck(name, arguments):
 
 
 @needs_core
-@pytest.mark.parametrize(("name", "arguments"), [c for c in CASES if c[0] in ("lstm", "gated", "parallel_cells")][:6])
+@pytest.mark.parametrize(("name", "arguments"), [c for c in CASES if c[0] in ("lstm", "gated", "parallel_cells")][:6]
+                         + [c for c in CASES if c[0] == "layer_norm_gated_unit"])
 def test_operators_gradients_pass_gradcheck(name, arguments):
     op = getattr(torch.ops.convrnn, name)
     inputs = [a for a in arguments if isinstance(a, torch.Tensor) and a.requires_grad and a.numel()]
@@ -98,7 +102,7 @@ def test_operators_gradients_pass_gradcheck(name, arguments):
         full = [next(replaced) if isinstance(a, torch.Tensor) and a.requires_grad and a.numel() else a
                 for a in arguments]
         out = op(*full)
-        differentiable = {"lstm": 2, "gated": 1, "parallel_cells": 2}[name]
+        differentiable = {"lstm": 2, "gated": 1, "parallel_cells": 2, "layer_norm_gated_unit": 1}[name]
         return tuple(o for o in out[:differentiable] if o.numel())
 
     assert torch.autograd.gradcheck(run, inputs)
@@ -186,4 +190,5 @@ def test_compiled_core_and_python_engine_agree_under_compile():
 
 def test_operator_table_names_every_registered_operator():
     assert set(core_ops.OPERATORS) == {"lstm", "layer_norm_lstm", "gated", "layer_norm_elman", "layer_norm_gated",
-                                       "elman", "gated_unit", "gru_after", "jordan", "parallel_cells", "linear_scan"}
+                                       "elman", "gated_unit", "layer_norm_gated_unit", "gru_after", "jordan",
+                                       "parallel_cells", "linear_scan"}

@@ -144,7 +144,8 @@ def test_compiled_cells_equal_engine_at_every_input_scale(name, scale, dtype):
 
 @needs_core
 @pytest.mark.parametrize("scale", [100.0, 1e4])
-@pytest.mark.parametrize("name", ["lstm_peephole", "gru_before", "mgu", "lstm_layer_norm", "jordan_softmax"])
+@pytest.mark.parametrize("name", ["lstm_peephole", "gru_before", "mgu", "lstm_layer_norm", "gated_layer_norm",
+                                  "jordan_softmax"])
 def test_compiled_cells_equal_engine_with_lookahead_at_large_scales(name, scale):
     torch.manual_seed(1)
     rnn = RNN(random_cell(name, F=3, H=4), bidirectional=True, lookahead=2)

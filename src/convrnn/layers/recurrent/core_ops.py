@@ -25,6 +25,7 @@ with a clear error (:data:`DERIVATIVES_ONLY`).
     gated_unit          h                          g, ẑ (2H)   (seed 001's gated unit, GatedCell)
     layer_norm_elman    h                          r̂, r rstd, x mean, x rstd
     layer_norm_gated    h                          gate, candidate, gated state, normalised values, statistics
+    layer_norm_gated_unit h                        g, ẑ (2H), r̂ (2H), r rstd (2), x mean, x rstd (GatedCell)
     elman               h
     gru_after           h                          gates (3H), U_n h
     jordan              h, y
@@ -270,6 +271,34 @@ def _layer_norm_gated_gradient(ctx: Any, grad_h: Tensor | None, *_: Any) -> tupl
     return (None, *_one_state_gradients(grads, input_gain))
 
 
+# --- Seed 001's gated unit under layer norm: h_all (T, N, H); gates (T, N, 2H) holding g and ẑ;
+# r_hat (T, N, 2H), r_rstd (T, N, 2); x_mean, x_rstd (T, N, 2) where it normalises the raw input itself.
+
+
+def _layer_norm_gated_unit_fake(xw: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor, gain: Tensor,
+                                shift: Tensor, input_gain: Tensor, input_shift: Tensor, bias_ih: Tensor, mask: Tensor,
+                                eps: float) -> Tensors6:
+    T, N, H = xw.shape[0], xw.shape[1], h0.shape[1]
+    statistics = (h0.new_empty(T, N, 2), h0.new_empty(T, N, 2)) if input_gain.numel() else (_empty(h0), _empty(h0))
+    return (h0.new_empty(T, N, H), *_steps(xw, h0, 2 * H, 2), h0.new_empty(T, N, 2), *statistics)
+
+
+def _layer_norm_gated_unit_backward_fake(grad_h: Tensor, h0: Tensor, h_all: Tensor, gates: Tensor, r_hat: Tensor,
+                                         r_rstd: Tensor, raw: Tensor, x_mean: Tensor, x_rstd: Tensor,
+                                         weight_hh: Tensor, gain: Tensor, input_gain: Tensor,
+                                         mask: Tensor) -> Tensors9:
+    return _one_state_backward_fake(h0, h_all, gates.shape[2], weight_hh, gain, input_gain)
+
+
+def _layer_norm_gated_unit_gradient(ctx: Any, grad_h: Tensor | None, *_: Any) -> tuple[Tensor | None, ...]:
+    inputs, (h_all, gates, r_hat, r_rstd, x_mean, x_rstd) = _saved(ctx)
+    xw, h0, weight_hh, _, gain, _, input_gain, _, _, mask, _ = inputs
+    raw = xw if xw is not None else _empty(h0)   # the raw W x, kept where the core normalised it
+    grads = torch.ops.convrnn.layer_norm_gated_unit_backward(_given(grad_h, h_all), h0, h_all, gates, r_hat, r_rstd,
+                                                             raw, x_mean, x_rstd, weight_hh, gain, input_gain, mask)
+    return _one_state_gradients(grads, input_gain)
+
+
 # --- Elman (activation: the index of ElmanCell.nonlinearities; slope: the leaky ReLU's):
 # h_all (T, N, H). --------------------------------------------------------------------------------
 
@@ -424,6 +453,8 @@ OPERATORS: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[...,
                          _differentiable(1, _raw_kept((3, 4, 6, 8, 11), 2, 8))),
     "layer_norm_gated": (_layer_norm_gated_fake, _layer_norm_gated_backward_fake, _layer_norm_gated_gradient,
                          _differentiable(1, _raw_kept((2, 3, 5, 7, 10), 1, 7))),
+    "layer_norm_gated_unit": (_layer_norm_gated_unit_fake, _layer_norm_gated_unit_backward_fake,
+                              _layer_norm_gated_unit_gradient, _differentiable(1, _raw_kept((1, 2, 4, 6, 9), 0, 6))),
     "elman": (_elman_fake, _elman_backward_fake, _elman_gradient, _differentiable(1, _fixed(3, 4, 6))),
     "gated_unit": (_gated_unit_fake, _gated_unit_backward_fake, _gated_unit_gradient,
                    _differentiable(1, _fixed(1, 2, 4))),

@@ -23,8 +23,8 @@ Which cells (:func:`fused_kind`): ``LSTMCell`` (with or without peepholes), ``GR
 ``reset="before"`` (seed 002's GRU), ``MGUCell`` and ``ElmanCell``, each with or without layer
 norm, ``GRUCell`` with ``reset="after"`` (torch.nn.GRU's; ``_compiled/gru_after.cpp``) and
 ``JordanCell`` without it (every nonlinearity and decision function), ``ElmanCell`` with every
-nonlinearity (tanh, relu, sigmoid, leaky relu, identity) and seed 001's ``GatedCell`` (without layer
-norm); those classes or subclasses
+nonlinearity (tanh, relu, sigmoid, leaky relu, identity) and seed 001's ``GatedCell`` (with or without
+layer norm); those classes or subclasses
 that keep their equations, and no ``step`` set on the instance (``cells.equations``); no LSTM
 with ``proj_size``. The engine falls back
 to its Python loop — same results — for every other cell, for recurrent dropout in training and
@@ -131,9 +131,9 @@ def first_order(backward: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def fused_kind(cell: Cell) -> str | None:
-    """"lstm", "gru", "mgu", "elman_<nonlinearity>" (each with a "layer_norm_" prefix under layer
-    norm), "gru_after" (torch.nn.GRU's cell, without layer norm), "gated_unit" (seed 001's
-    ``GatedCell``, without layer norm) or "jordan" if the compiled core runs ``cell`` (whose
+    """"lstm", "gru", "mgu", "elman_<nonlinearity>", "gated_unit" (seed 001's ``GatedCell``) (each
+    with a "layer_norm_" prefix under layer norm), "gru_after" (torch.nn.GRU's cell, without layer
+    norm) or "jordan" if the compiled core runs ``cell`` (whose
     :func:`~convrnn.layers.recurrent.cells.equations` must be a library cell's; an LSTM with
     ``proj_size`` runs on the engine; a GRU with ``z_multiplies="candidate"`` runs here as its
     :meth:`~convrnn.layers.recurrent.cells.GRUCell.previous_form`, which the engine hands over)."""
@@ -141,8 +141,6 @@ def fused_kind(cell: Cell) -> str | None:
     kind = None
     if base is GRUCell and cell.z_multiplies != "previous":
         return None
-    if base is GatedCell and not cell.layer_norm:
-        return "gated_unit"
     if base is LSTMCell and not cell.proj_size:
         kind = "lstm"
     elif base is GRUCell and cell.reset == "before":
@@ -151,6 +149,8 @@ def fused_kind(cell: Cell) -> str | None:
         return "gru_after"
     elif base is MGUCell:
         kind = "mgu"
+    elif base is GatedCell:
+        kind = "gated_unit"
     elif base is ElmanCell:
         kind = "elman_" + cell.nonlinearity
     elif base is JordanCell and not cell.layer_norm:
@@ -228,8 +228,8 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
     False at padded steps, where the state stays frozen. Returns one (T, N, S_k) tensor per
     state component (padded steps hold the frozen state, not zeros). ``consume=True`` says xw is
     a temporary the caller never reads again: when no gradient is wanted the LSTMs and the
-    layer-normalised GRU and MGU then compute in its memory (inference without fresh (T, N, ·)
-    buffers). ``raw_input=True`` (see :func:`takes_raw_input`): xw is W x without its bias (and
+    layer-normalised GRU, MGU and gated unit then compute in its memory (inference without fresh
+    (T, N, ·) buffers). ``raw_input=True`` (see :func:`takes_raw_input`): xw is W x without its bias (and
     layer norm), which the core then applies itself.
     """
     kind = fused_kind(cell)
@@ -278,6 +278,12 @@ def run_fused(cell: Cell, xw: Tensor, state: State, mask: Tensor | None = None, 
         empty = _empty(xw)
         inputs = (cell.input_norm.weight.contiguous(), cell.input_norm.bias.contiguous(), cell.bias_ih) \
             if raw_input else (empty, empty, empty)
+        if kind == "layer_norm_gated_unit":
+            if _may_overwrite(consume, xw, state, cell):
+                return (load().layer_norm_gated_unit_forward(xw, state[0], weight_hh, bias_hh, gain, shift, *inputs,
+                                                             mask, norm.eps, True)[0],)
+            return (ops.layer_norm_gated_unit(xw, state[0], weight_hh, bias_hh, gain, shift, *inputs, mask,
+                                              norm.eps)[0],)
         if kind in ("layer_norm_gru", "layer_norm_mgu"):
             gru = kind == "layer_norm_gru"
             if _may_overwrite(consume, xw, state, cell):

@@ -65,9 +65,9 @@ class RNN(nn.Module):
     Every other stack runs on the engine, whose loop is compiled C++ (``fused.py``) for the
     LSTM (peepholes, layer norm), the GRU (``reset="before"`` with or without layer norm,
     ``reset="after"`` without; ``z_multiplies="candidate"`` as its ``previous_form()``), the MGU and
-    Elman cells (every nonlinearity; with or without layer norm), seed 001's gated unit (without
-    layer norm) and the Jordan cell, and Python for the rest (subclassed cells, recurrent dropout while training,
-    zoneout). On CUDA tensors with Triton installed every cell of ``cells.py`` with every option
+    Elman cells (every nonlinearity; with or without layer norm), seed 001's gated unit (with or
+    without layer norm) and the Jordan cell, and Python for the rest (subclassed cells, recurrent
+    dropout while training, zoneout). On CUDA tensors with Triton installed every cell of ``cells.py`` with every option
     runs as GPU kernels instead, one operator per layer and direction (``gpu/dispatch.py``;
     ``gpu.dispatch.backend`` says which backend a stack will use and why). With ``lengths`` on a
     CPU, plain LSTM, GRU and Elman stacks run on that core too, masking instead of packing (faster

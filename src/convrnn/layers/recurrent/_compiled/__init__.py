@@ -3,7 +3,7 @@
 Sources (one idea per file, compiled into one module): ``operators.cpp`` (the loops as
 dispatcher operators ``torch.ops.convrnn.*``, see ``../core_ops.py``), ``cells.cpp`` (LSTM, GRU with reset before,
 MGU, Elman, the linear scan), ``gru_after.cpp`` (torch.nn.GRU's cell), ``layer_norm_lstm.cpp``,
-``layer_norm_cells.cpp`` (GRU, MGU, Elman), ``jordan.cpp``, ``parallel_cells.cpp`` (the
+``layer_norm_cells.cpp`` (GRU, MGU, Elman, seed 001's gated unit), ``jordan.cpp``, ``parallel_cells.cpp`` (the
 parallel-in-time layers), and ``module.cpp`` binding them; ``common.h`` holds their shared
 helpers, ``panel_product.h`` the per-step product's own kernel, ``units.h`` the one-unit
 equations the plain and layer-normalised cells share, and ``core.h`` their declarations. The build, the

@@ -1,8 +1,8 @@
 // The entry points of the compiled recurrent core, one file per idea: cells.cpp (LSTM, GRU with
-// reset before, MGU, Elman, seed 001's gated unit, the linear scan), layer_norm_lstm.cpp, layer_norm_cells.cpp (GRU, MGU, Elman),
-// jordan.cpp, parallel_cells.cpp (the
-// parallel-in-time layers' gates and recurrence); module.cpp binds
-// them for Python (../fused.py calls them).
+// reset before, MGU, Elman, seed 001's gated unit, the linear scan), layer_norm_lstm.cpp,
+// layer_norm_cells.cpp (GRU, MGU, Elman, seed 001's gated unit), jordan.cpp, parallel_cells.cpp (the
+// parallel-in-time layers' gates and recurrence); module.cpp binds them for Python (../fused.py
+// calls them).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -100,5 +100,17 @@ std::vector<at::Tensor> layer_norm_gated_backward(
     const at::Tensor& cand_hat, const at::Tensor& cand_rstd, const at::Tensor& raw, const at::Tensor& x_mean,
     const at::Tensor& x_rstd,
     const at::Tensor& weight_hh, const at::Tensor& gain, const at::Tensor& input_gain, const at::Tensor& mask);
+
+std::vector<at::Tensor> layer_norm_gated_unit_forward(const at::Tensor& raw, const at::Tensor& h0,
+                                                      const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                                      const at::Tensor& gain, const at::Tensor& shift,
+                                                      const at::Tensor& input_gain, const at::Tensor& input_shift,
+                                                      const at::Tensor& bias_ih, const at::Tensor& mask, double eps,
+                                                      bool overwrite);
+std::vector<at::Tensor> layer_norm_gated_unit_backward(
+    const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gates,
+    const at::Tensor& r_hat, const at::Tensor& r_rstd, const at::Tensor& raw, const at::Tensor& x_mean,
+    const at::Tensor& x_rstd, const at::Tensor& weight_hh, const at::Tensor& gain, const at::Tensor& input_gain,
+    const at::Tensor& mask);
 
 }  // namespace convrnn

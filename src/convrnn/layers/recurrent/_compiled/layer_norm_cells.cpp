@@ -1,9 +1,11 @@
-// Layer-normalised GRU (reset before), MGU and Elman cells (../options.py): every recurrent
-// product is normalised per gate block before its gain, shift and bias are added,
+// Layer-normalised GRU (reset before), MGU, Elman cells and seed 001's gated unit (../options.py):
+// every recurrent product is normalised per gate block before its gain, shift and bias are added,
 //
 //   Elman:      h_t = g(xw_t + α ∘ LN(U h_{t−1}) + β + b_U), g any of units.h's activations
 //   GRU / MGU:  a = xw_g + α_g ∘ LN(U_g h_{t−1}) + β_g + b_g   for the S gate blocks (r, z or f),
 //               h̃ = tanh(xw_n + α_n ∘ LN(U_n (q ∘ h_{t−1})) + β_n + b_n),  then h_t as in cells.cpp
+//   gated unit: a = xw + α ∘ LN(U h_{t−1}) + β + b_U (2H: the g and ẑ blocks, each normalised on its
+//               own), g = σ(a_g), ẑ = tanh(a_ẑ), h_t = ẑ + g ∘ (h_{t−1} − ẑ)
 //
 // (xw = LN(W x) + b_W, computed outside). Saved beyond the plain cells: the normalised products
 // r̂ and their 1/sqrt(var + ε) per row and block. The backward pass of each normalisation is
@@ -345,6 +347,153 @@ std::vector<at::Tensor> layer_norm_gated_backward(
   if (input_gain.numel()) {
     const at::Tensor grad_input_gain = normalise_input_backward(grads[0], input_gain, raw, x_mean, x_rstd);
     grads.insert(grads.end(), {grad_input_gain, grad_bias.view({S + 1, H}).clone(), grad_bias.clone()});
+  }
+  return grads;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seed 001's gated unit (GatedCell) under layer norm: as cells.cpp's gated_unit, one product
+// U h_{t−1} (2H) per step, now normalised per block (g, ẑ) before α, β and b_U are added. Unlike the
+// GRU and MGU no gated state enters a second product, so a step is the Elman cell's shape with two
+// blocks. Saved: gates (T, N, 2H) holding g and ẑ, the normalised product r̂ (T, N, 2H) and its
+// 1/sqrt(var + ε) per row and block (T, N, 2). ``overwrite`` (inference, as layer_norm_gated_forward):
+// g and ẑ go into raw's own memory (its rows are 2H wide as well) and r̂ and its statistics into one
+// step's scratch, so no (T, N, ·) buffer but h is allocated.
+std::vector<at::Tensor> layer_norm_gated_unit_forward(const at::Tensor& raw, const at::Tensor& h0,
+                                                      const at::Tensor& weight_hh, const at::Tensor& bias_hh,
+                                                      const at::Tensor& gain, const at::Tensor& shift,
+                                                      const at::Tensor& input_gain, const at::Tensor& input_shift,
+                                                      const at::Tensor& bias_ih, const at::Tensor& mask, double eps,
+                                                      bool overwrite) {
+  const int64_t T = raw.size(0), N = raw.size(1), H = h0.size(1), G = 2 * H;
+  const auto options = h0.options();
+  at::Tensor xw = raw, x_mean = at::empty({0}, options), x_rstd = at::empty({0}, options);
+  if (input_gain.numel()) {
+    if (!overwrite) {
+      xw = at::empty_like(raw);
+      x_mean = at::empty({T, N, 2}, options);
+      x_rstd = at::empty({T, N, 2}, options);
+    }
+    normalise_input(raw, xw, overwrite ? at::Tensor() : x_mean, overwrite ? at::Tensor() : x_rstd, input_gain,
+                    bias_ih + input_shift.reshape({G}), eps);
+  }
+  const at::Tensor offset = (bias_hh + shift.reshape({G})).contiguous();
+  const int64_t kept = overwrite ? 1 : T, stride = overwrite ? 0 : 1;
+  at::Tensor gates = overwrite ? at::empty({0}, options) : fresh({T, N, G}, options);
+  at::Tensor h_all = fresh({T, N, H}, options);
+  at::Tensor r_hat = at::empty({kept, N, G}, options);
+  at::Tensor r_rstd = at::empty({kept, N, 2}, options);
+  at::Tensor r = at::empty({N, G}, options);
+  AT_DISPATCH_FLOATING_TYPES(xw.scalar_type(), "layer_norm_gated_unit_forward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const scalar_t* off = offset.data_ptr<scalar_t>();
+    const scalar_t epsilon = static_cast<scalar_t>(eps);
+    const StepWeight<scalar_t> U(weight_hh, true, N, T);
+    scalar_t* const rp = r.data_ptr<scalar_t>();
+    const scalar_t* const x_base = xw.data_ptr<scalar_t>();
+    scalar_t* const g_base = overwrite ? xw.data_ptr<scalar_t>() : gates.data_ptr<scalar_t>();
+    scalar_t* const h_base = h_all.data_ptr<scalar_t>();
+    over_sequences(N, weight_hh.nbytes(), [&](int64_t first, int64_t last) {
+      for (int64_t t = 0; t < T; ++t) {
+        const scalar_t* hp = t ? h_base + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+        const scalar_t* x = x_base + t * N * G;
+        scalar_t* g = g_base + t * N * G;
+        scalar_t* rh = r_hat.data_ptr<scalar_t>() + stride * t * N * G;
+        scalar_t* rs = r_rstd.data_ptr<scalar_t>() + stride * t * N * 2;
+        scalar_t* h = h_base + t * N * H;
+        U.multiply(hp + first * H, last - first, 0, rp + first * G);
+        for_rows(first, last, G, [&](int64_t n) {
+          const int64_t row = n * H;
+          const scalar_t* xn = x + n * G;
+          scalar_t* gn = g + n * G;
+          scalar_t* hat = rh + n * G;
+          if (!active(m, t, N, n)) {
+            std::copy(hp + row, hp + row + H, h + row);
+            std::fill(hat, hat + G, scalar_t(0));   // every saved result defined (the backward pass
+            rs[2 * n] = rs[2 * n + 1] = 0;         // reads none of this row)
+            if (!overwrite) std::fill(gn, gn + G, scalar_t(0));
+            return;
+          }
+          rs[2 * n] = normalise(rp + n * G, hat, H, epsilon);
+          rs[2 * n + 1] = normalise(rp + n * G + H, hat + H, H, epsilon);
+          // (with overwrite xn and gn are one row: unit k reads xn[k], xn[H + k], then writes gn[k], gn[H + k])
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) {
+            const scalar_t gate = sigmoid(xn[k] + off[k] + alpha[k] * hat[k]);
+            const scalar_t candidate = math::tanh(xn[H + k] + off[H + k] + alpha[H + k] * hat[H + k]);
+            gn[k] = gate;
+            gn[H + k] = candidate;
+            h[row + k] = candidate + gate * (hp[row + k] - candidate);
+          }
+        });
+      }
+    });
+  });
+  return {h_all, gates, r_hat, r_rstd, x_mean, x_rstd};
+}
+
+// Returns grad xw (T, N, 2H), grad h0, grad weight_hh, grad bias_hh, grad gain (2, H), grad shift
+// (2, H), and where the input norm was applied here those of its gain, its shift and b_W.
+std::vector<at::Tensor> layer_norm_gated_unit_backward(
+    const at::Tensor& grad_h, const at::Tensor& h0, const at::Tensor& h_all, const at::Tensor& gates,
+    const at::Tensor& r_hat, const at::Tensor& r_rstd, const at::Tensor& raw, const at::Tensor& x_mean,
+    const at::Tensor& x_rstd, const at::Tensor& weight_hh, const at::Tensor& gain, const at::Tensor& input_gain,
+    const at::Tensor& mask) {
+  const int64_t T = h_all.size(0), N = h_all.size(1), H = h_all.size(2), G = 2 * H;
+  at::Tensor d_pre = fresh(gates.sizes(), gates.options());          // ∂L/∂(g and ẑ pre-activations)
+  at::Tensor d_r = workspace(0, gates.sizes(), gates.options());     // ∂L/∂(U h_{t−1})
+  at::Tensor dh = at::zeros_like(h0);
+  at::Tensor passed = at::empty_like(h0);
+  AT_DISPATCH_FLOATING_TYPES(h_all.scalar_type(), "layer_norm_gated_unit_backward", [&] {
+    const bool* m = mask.numel() ? mask.data_ptr<bool>() : nullptr;
+    const scalar_t* alpha = gain.data_ptr<scalar_t>();
+    const StepWeight<scalar_t> U(weight_hh, false, N, T);
+    backward_through_time<scalar_t>(
+        T, N, weight_hh.nbytes(), dh, passed,
+        [&](int64_t t, int64_t first, int64_t last, const scalar_t* dhp, scalar_t* pass) {
+      const scalar_t* gh = grad_h.data_ptr<scalar_t>() + t * N * H;
+      const scalar_t* hp = t ? h_all.data_ptr<scalar_t>() + (t - 1) * N * H : h0.data_ptr<scalar_t>();
+      const scalar_t* s = gates.data_ptr<scalar_t>() + t * N * G;
+      const scalar_t* rh = r_hat.data_ptr<scalar_t>() + t * N * G;
+      const scalar_t* rs = r_rstd.data_ptr<scalar_t>() + t * N * 2;
+      scalar_t* d = d_pre.data_ptr<scalar_t>() + t * N * G;
+      scalar_t* dr = d_r.data_ptr<scalar_t>() + t * N * G;
+      for_rows(first, last, G, [&](int64_t n) {
+        const int64_t row = n * H;
+        scalar_t* dn = d + n * G;
+        scalar_t* drn = dr + n * G;
+        const scalar_t* sn = s + n * G;
+        if (!active(m, t, N, n)) {
+          std::fill(dn, dn + G, scalar_t(0));
+          std::fill(drn, drn + G, scalar_t(0));
+          _Pragma("omp simd")
+          for (int64_t k = 0; k < H; ++k) pass[row + k] = gh[row + k] + dhp[row + k];
+          return;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < H; ++k) {
+          const scalar_t gate = sn[k], candidate = sn[H + k];
+          const scalar_t d_h = gh[row + k] + dhp[row + k];
+          dn[k] = d_h * (hp[row + k] - candidate) * gate * (1 - gate);
+          dn[H + k] = d_h * (1 - gate) * (1 - candidate * candidate);
+          pass[row + k] = d_h * gate;
+        }
+        _Pragma("omp simd")
+        for (int64_t k = 0; k < G; ++k) drn[k] = alpha[k] * dn[k];
+        normalise_backward(drn, rh + n * G, rs[2 * n], H);
+        normalise_backward(drn + H, rh + n * G + H, rs[2 * n + 1], H);
+      });
+      U.multiply(dr + first * G, last - first, 1, pass + first * H);
+    });
+  });
+  at::Tensor grad_bias = d_pre.view({T * N, G}).sum(0);
+  std::vector<at::Tensor> grads = {d_pre, dh, weight_gradient(d_r, h0, h_all), grad_bias,
+                                   column_dot(d_pre, G, r_hat, G, T * N, G).view({2, H}),
+                                   grad_bias.view({2, H}).clone()};
+  if (input_gain.numel()) {
+    const at::Tensor grad_input_gain = normalise_input_backward(d_pre, input_gain, raw, x_mean, x_rstd);
+    grads.insert(grads.end(), {grad_input_gain, grad_bias.view({2, H}).clone(), grad_bias.clone()});
   }
   return grads;
 }

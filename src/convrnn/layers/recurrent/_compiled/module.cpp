@@ -24,6 +24,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, module) {
   module.def("layer_norm_elman_backward", &convrnn::layer_norm_elman_backward);
   module.def("layer_norm_gated_forward", &convrnn::layer_norm_gated_forward);
   module.def("layer_norm_gated_backward", &convrnn::layer_norm_gated_backward);
+  module.def("layer_norm_gated_unit_forward", &convrnn::layer_norm_gated_unit_forward);
+  module.def("layer_norm_gated_unit_backward", &convrnn::layer_norm_gated_unit_backward);
   module.def("jordan_forward", &convrnn::jordan_forward);
   module.def("jordan_backward", &convrnn::jordan_backward);
   module.def("parallel_forward", &convrnn::parallel_forward);

@@ -70,6 +70,12 @@ TORCH_LIBRARY(convrnn, m) {
         " Tensor gated, Tensor gate_hat, Tensor gate_rstd, Tensor cand_hat, Tensor cand_rstd, Tensor raw,"
         " Tensor x_mean, Tensor x_rstd, Tensor weight_hh, Tensor gain, Tensor input_gain, Tensor mask)"
         " -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("layer_norm_gated_unit(Tensor xw, Tensor h0, Tensor weight_hh, Tensor bias_hh, Tensor gain, Tensor shift,"
+        " Tensor input_gain, Tensor input_shift, Tensor bias_ih, Tensor mask, float eps)"
+        " -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
+  m.def("layer_norm_gated_unit_backward(Tensor grad_h, Tensor h0, Tensor h_all, Tensor gates, Tensor r_hat,"
+        " Tensor r_rstd, Tensor raw, Tensor x_mean, Tensor x_rstd, Tensor weight_hh, Tensor gain, Tensor input_gain,"
+        " Tensor mask) -> (Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)");
   m.def("elman(int activation, float slope, Tensor xw, Tensor h0, Tensor weight_hh, Tensor bias_hh, Tensor mask)"
         " -> Tensor");
   m.def("elman_backward(int activation, float slope, Tensor grad_h, Tensor h0, Tensor h_all, Tensor weight_hh,"
@@ -172,6 +178,23 @@ TORCH_LIBRARY_IMPL(convrnn, CPU, m) {
                                  gru, c(grad_h), c(h0), c(h_all), c(gate), c(cand), c(gated), c(gate_hat),
                                  c(gate_rstd), c(cand_hat), c(cand_rstd), c(raw), c(x_mean), c(x_rstd),
                                  c(weight_hh), c(gain), c(input_gain), c(mask)),
+                             h0);
+         });
+  m.impl("layer_norm_gated_unit", [](const Tensor& xw, const Tensor& h0, const Tensor& weight_hh,
+                                     const Tensor& bias_hh, const Tensor& gain, const Tensor& shift,
+                                     const Tensor& input_gain, const Tensor& input_shift, const Tensor& bias_ih,
+                                     const Tensor& mask, double eps) {
+    return results<6>(convrnn::layer_norm_gated_unit_forward(c(xw), c(h0), c(weight_hh), c(bias_hh), c(gain),
+                                                             c(shift), c(input_gain), c(input_shift), c(bias_ih),
+                                                             c(mask), eps, false), xw);
+  });
+  m.impl("layer_norm_gated_unit_backward",
+         [](const Tensor& grad_h, const Tensor& h0, const Tensor& h_all, const Tensor& gates, const Tensor& r_hat,
+            const Tensor& r_rstd, const Tensor& raw, const Tensor& x_mean, const Tensor& x_rstd,
+            const Tensor& weight_hh, const Tensor& gain, const Tensor& input_gain, const Tensor& mask) {
+           return results<9>(convrnn::layer_norm_gated_unit_backward(
+                                 c(grad_h), c(h0), c(h_all), c(gates), c(r_hat), c(r_rstd), c(raw), c(x_mean),
+                                 c(x_rstd), c(weight_hh), c(gain), c(input_gain), c(mask)),
                              h0);
          });
   m.impl("elman", [](int64_t activation, double slope, const Tensor& xw, const Tensor& h0, const Tensor& weight_hh,
