@@ -136,6 +136,8 @@ def test_tabulated_sigmoid_reads_the_table_as_word2vec_c_does():
     torch.testing.assert_close(tabulated_sigmoid(x), expected, rtol=0, atol=1e-6)
     # off centre: σ̃(0) is entry 498 = σ(−0.024), not σ(0) = 1/2
     assert float(tabulated_sigmoid(torch.zeros(1))) == pytest.approx(1 / (1 + math.exp(0.024)), abs=1e-7)
+    with pytest.raises(TypeError, match="tabulated_sigmoid: argument 'x' expected a floating-point tensor"):
+        tabulated_sigmoid(torch.zeros(3, dtype=torch.int64))
 
 
 def reference_hs_epoch(sentence: list[int], input_: np.ndarray, inner: np.ndarray, tree: HuffmanTree, cbow: bool,

@@ -78,6 +78,9 @@ def tabulated_sigmoid(x: Tensor) -> Tensor:
     where 83 is their integer quotient 1000 / 6 / 2 rather than 83.3: the table is read slightly off
     centre, σ̃(x) ≈ σ(0.996 x − 0.03), σ̃(0) = 0.494. Both engines use σ̃ in every update, so that
     an update is theirs to float rounding."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"tabulated_sigmoid: argument 'x' expected a floating-point tensor, got "
+                        f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
     index = ((x + SATURATION) * float(SIGMOID_TABLE_SCALE)).floor().clamp(0, SIGMOID_TABLE_SIZE - 1)
     return torch.sigmoid(index * (2 * SATURATION / SIGMOID_TABLE_SIZE) - SATURATION)
 
