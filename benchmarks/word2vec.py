@@ -54,7 +54,7 @@ def scores_of(words: list[str], vectors) -> dict[str, float]:
 
 
 def worker(tool: str, architecture: str, objective: str, seed: int, sources: list[str],
-           stream: bool) -> dict[str, float]:
+           stream: bool, gensim_decay: str = "words") -> dict[str, float]:
     import numpy as np
     import torch
 
@@ -67,7 +67,10 @@ def worker(tool: str, architecture: str, objective: str, seed: int, sources: lis
                                **{k: v for k, v in SETTINGS.items() if k != "epochs"})
         model.build_vocab(sentences)
         started = time.perf_counter()
-        model.train(sentences, total_examples=model.corpus_count, epochs=SETTINGS["epochs"])
+        # α's linear decay by words read, as word2vec.c and convrnn (total_words), or by sentences (total_examples)
+        decay = ({"total_words": model.corpus_total_words} if gensim_decay == "words" else
+                 {"total_examples": model.corpus_count})
+        model.train(sentences, epochs=SETTINGS["epochs"], **decay)
         seconds = time.perf_counter() - started
         words, vectors = list(model.wv.index_to_key), torch.from_numpy(np.ascontiguousarray(model.wv.vectors))
         own = model.wv.evaluate_word_analogies(str(_benchmark_file("questions-words.txt")))[0]
@@ -94,7 +97,8 @@ def _benchmark_file(name: str):
 
 def run_worker(tool: str, architecture: str, objective: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     command = [sys.executable, __file__, "--worker", tool, "--architectures", architecture, "--objectives", objective,
-               "--seed", str(seed), "--corpus", args.corpus] + (["--stream"] if args.stream else [])
+               "--seed", str(seed), "--corpus", args.corpus, "--gensim-decay", args.gensim_decay] + (
+                   ["--stream"] if args.stream else [])
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -107,12 +111,16 @@ def main() -> None:
     parser.add_argument("--objectives", default="negative,hs", help="comma-separated: negative (sampling), hs (hierarchical softmax), hs+negative")
     parser.add_argument("--repeats", type=int, default=2, help="seeds per tool and architecture")
     parser.add_argument("--stream", action="store_true", help="stream sentences from disk instead of memory")
+    parser.add_argument("--gensim-decay", choices=("words", "sentences"), default="words",
+                        help="gensim's α decay: by words read (total_words, as word2vec.c and convrnn; default) or "
+                             "by sentences (total_examples)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sources = args.corpus.split(",")
     if args.worker:
-        print(json.dumps(worker(args.worker, args.architectures, args.objectives, args.seed, sources, args.stream)))
+        print(json.dumps(worker(args.worker, args.architectures, args.objectives, args.seed, sources, args.stream,
+                                args.gensim_decay)))
         return
     objectives = args.objectives.split(",")
     if any(objective not in OBJECTIVES for objective in objectives):

@@ -91,6 +91,42 @@ def test_compiled_loop_subsamples_with_the_same_probability():
     assert abs((kept - 50_000) / 50_000 - 0.3) < 4 * math.sqrt(0.3 * 0.7 / 50_000)
 
 
+def kept_by_compiled_loop(offsets: list[int], keep: float, seed: int) -> int:
+    """Words the compiled loop keeps after subsampling, all of them word 0 with p_keep = ``keep``."""
+    model = Word2Vec(1, 4)
+    ids = torch.zeros(offsets[-1], dtype=torch.int32)
+    no_tree = torch.empty(0, 4), torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.int32)
+    kept, _ = compiled_kernel.load().train_chunk(
+        model.input.data, model.output.data, no_tree[0], ids, torch.tensor(offsets), torch.tensor([keep]),
+        cumulative_table([1]), no_tree[1], no_tree[2], torch.zeros(1, dtype=torch.int64), False, 1, 1, False, 0.0,
+        0.0, seed, 1)
+    return kept
+
+
+@needs_compiler
+def test_compiled_loop_draws_independently_for_each_sentence():
+    # Each sentence's random stream is seeded by a hash of (chunk seed, sentence). With the former linear
+    # seed, the first draws of sentences 0, 1, 2, … advanced by a constant step (a Weyl sequence), so the
+    # kept count of 2000 one-word sentences at p = 1/2 hardly varied from seed to seed (variance ≈ 0
+    # against the binomial 2000 · 1/4 = 500).
+    counts = np.array([kept_by_compiled_loop(list(range(2001)), 0.5, seed) for seed in range(40)], dtype=np.float64)
+    assert 250 < counts.var(ddof=1) < 1000
+    assert abs(counts.mean() - 1000) < 4 * math.sqrt(500 / 40)
+
+
+@needs_compiler
+def test_compiled_loop_draws_independently_in_successive_epochs():
+    # Successive epochs call the loop on the same chunk with seeds a constant apart (seed · 1000003 +
+    # chunk index). Sentence s's one word, kept with p = 1/2 in each of 5 epochs: kept in all or in none
+    # for 2/32 of the sentences if the epochs draw independently; with the former linear seeding, the
+    # same draw shifted by a constant each epoch and no sentence of these 400 was.
+    kept = np.array([[kept_by_compiled_loop([0] * (s + 1) + [1], 0.5, 3 + 20 * epoch) for epoch in range(5)]
+                     for s in range(400)])
+    assert set(np.unique(kept)) <= {0, 1}
+    all_or_none = int((kept.all(1) | ~kept.any(1)).sum())
+    assert 10 <= all_or_none <= 45  # binomial(400, 1/16): mean 25, sd 4.8
+
+
 def test_chunks_drop_unknown_words_and_keep_sentences_apart():
     vocabulary = WordVocabulary(["a", "b"], [2, 1])
     chunks = list(chunks_of([["a", "x", "b"], ["x"], ["b", "a"]], vocabulary, chunk_words=100))

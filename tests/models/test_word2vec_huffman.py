@@ -23,6 +23,7 @@ from convrnn.models.word2vec import (
     train_word2vec,
 )
 from convrnn.models.word2vec import compiled as compiled_kernel
+from convrnn.models.word2vec.training import tabulated_sigmoid
 
 needs_compiler = pytest.mark.skipif(compiled_kernel.load() is None, reason="no C++ toolchain for the kernel")
 
@@ -122,13 +123,21 @@ def test_bad_counts_and_shapes_are_named():
 
 
 def table_sigmoid(x: float) -> float:
-    """word2vec.c's tabulated σ (1000 entries on (−6, 6)), as the kernel reads it."""
-    index = min(int((x + 6.0) * (1000 / 6.0 / 2.0)), 999)
+    """word2vec.c's tabulated σ (1000 entries on (−6, 6)) read at entry ⌊(x + 6) · 83⌋, as word2vec.c
+    and gensim read it: their index scale EXP_TABLE_SIZE / MAX_EXP / 2 is C integer division. The
+    index is computed in float32, as the kernel computes it."""
+    index = min(int((np.float32(x) + np.float32(6.0)) * np.float32(1000 // 6 // 2)), 999)
     return 1.0 / (1.0 + math.exp(-(2.0 * index / 1000 - 1.0) * 6.0))
 
 
-def exact_sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+def test_tabulated_sigmoid_reads_the_table_as_word2vec_c_does():
+    x = torch.linspace(-5.999, 5.999, 20_001)
+    expected = torch.tensor([table_sigmoid(float(v)) for v in x])
+    torch.testing.assert_close(tabulated_sigmoid(x), expected, rtol=0, atol=1e-6)
+    # off centre: σ̃(0) is entry 498 = σ(−0.024), not σ(0) = 1/2
+    assert float(tabulated_sigmoid(torch.zeros(1))) == pytest.approx(1 / (1 + math.exp(0.024)), abs=1e-7)
+    with pytest.raises(TypeError, match="tabulated_sigmoid: argument 'x' expected a floating-point tensor"):
+        tabulated_sigmoid(torch.zeros(3, dtype=torch.int64))
 
 
 def reference_hs_epoch(sentence: list[int], input_: np.ndarray, inner: np.ndarray, tree: HuffmanTree, cbow: bool,
@@ -172,9 +181,9 @@ def test_one_hierarchical_softmax_pass_equals_a_float64_hand_computation(engine,
     run = Word2VecSettings(architecture=architecture, engine=engine, hs=True, negative=0, window=1, sample=0,
                            epochs=1, alpha=0.1, min_alpha=0.1, workers=1, batch_words=1, min_count=1, vector_size=8)
     train_word2vec(model, vocabulary, [sentence], run)
-    # (α constant; the torch engine steps one position at a time with batch_words=1, with the exact σ)
+    # (α constant; the torch engine steps one position at a time with batch_words=1)
     reference_hs_epoch(vocabulary.encode(sentence), input_, inner, HuffmanTree.build(vocabulary.counts),
-                       architecture == "cbow", 0.1, table_sigmoid if engine == "compiled" else exact_sigmoid)
+                       architecture == "cbow", 0.1, table_sigmoid)
     assert np.abs(inner - initial).max() > 0.05  # the pass did move the inner vectors
     np.testing.assert_allclose(model.inner.numpy(), inner, rtol=0, atol=2e-5)
     np.testing.assert_allclose(model.input.numpy(), input_, rtol=0, atol=2e-5)

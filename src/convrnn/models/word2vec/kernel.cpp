@@ -14,6 +14,15 @@ namespace {
 
 constexpr int64_t kDomain = 2147483647;  // the cumulative table's last entry (2^31 − 1)
 
+// splitmix64's finaliser (Steele, Lea & Flood, 2014): a bijection of 64-bit words whose outputs for
+// neighbouring inputs look independent.
+inline uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
 struct Random {  // word2vec.c's linear congruential generator
   uint64_t state;
   uint64_t next() { state = state * 25214903917ULL + 11ULL; return state; }
@@ -31,10 +40,16 @@ inline int32_t draw_negative(const int64_t* table, int64_t vocabulary, Random& r
   return static_cast<int32_t>(low);
 }
 
-// σ tabulated on (−6, 6) as in word2vec.c and gensim (EXP_TABLE_SIZE 1000, MAX_EXP 6).
+// σ tabulated on (−6, 6) as in word2vec.c and gensim (EXP_TABLE_SIZE 1000, MAX_EXP 6), and read as
+// they read it: entry ⌊(x + 6) · 83⌋, 83 being their integer quotient 1000 / 6 / 2 (not 83.3), which
+// reads the table slightly off centre, σ̃(x) ≈ σ(0.996 x − 0.03), σ̃(0) = 0.494. With the same index,
+// one pass over a corpus gives gensim's vectors to float rounding (with the centred one, 0.065 apart
+// after 0.37 M words of skip-gram). training.py's tabulated_sigmoid is the same function.
 struct SigmoidTable {
   static constexpr int kSize = 1000;
+  static constexpr int kMaxInt = 6;
   static constexpr float kMax = 6.0f;
+  static constexpr float kScale = static_cast<float>(kSize / kMaxInt / 2);  // 83
   float values[kSize];
   SigmoidTable() {
     for (int i = 0; i < kSize; ++i) {
@@ -42,9 +57,9 @@ struct SigmoidTable {
       values[i] = static_cast<float>(1.0 / (1.0 + std::exp(-x)));
     }
   }
-  // x in (−kMax, kMax); (x + kMax) · kSize / 2kMax may round up to kSize just below kMax.
+  // x in (−kMax, kMax): the index is at most ⌊12 · 83⌋ = 996; clamped all the same.
   float operator()(float x) const {
-    const int index = static_cast<int>((x + kMax) * (kSize / kMax / 2.0f));
+    const int index = static_cast<int>((x + kMax) * kScale);
     return values[index < kSize ? index : kSize - 1];
   }
 };
@@ -176,7 +191,11 @@ std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torc
     std::vector<int32_t> sentence;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t s = 0; s < sentences; ++s) {
-      Random random{static_cast<uint64_t>(seed) * 1000003ULL + static_cast<uint64_t>(s) * 7919ULL + 1ULL};
+      // Each sentence's stream starts from a hash of (chunk seed, sentence). A linear seed (seed·c + s·d)
+      // made the k-th draws of neighbouring sentences, and of one sentence in successive epochs, differ
+      // by a constant (an LCG maps x + d to ax + ad): the same positions were dropped by subsampling,
+      // or given the same window, epoch after epoch.
+      Random random{mix64(mix64(static_cast<uint64_t>(seed)) ^ static_cast<uint64_t>(s))};
       const float progress = total > 0 ? static_cast<float>(starts[s] - starts[0]) / static_cast<float>(total) : 0.0f;
       const float alpha = static_cast<float>(alpha_start + (alpha_end - alpha_start) * progress);
       sentence.clear();

@@ -24,9 +24,15 @@ drawn uniformly from 1 … W, of the same sentence, after subsampling):
   p(w_t | h) = Π_d σ((1 − 2 b_d) h·I[n_d]). Its SGD step on −log p(w_t | h), for d = 1 … L:
   g_d = α (1 − b_d − σ(h·I[n_d])), or 0 where |h·I[n_d]| ≥ 6; I[n_d] += g_d h, and the input
   rows receive e = Σ_d g_d I[n_d]. With both (``hs=True``, ``negative`` > 0) the two steps use
-  the same h and their e add up, as in word2vec.c and gensim; ``negative=0`` is hierarchical
+  the same h and their e add up, as in word2vec.c (gensim applies the hierarchical-softmax step to
+  the input rows before it computes h for negative sampling); ``negative=0`` is hierarchical
   softmax alone (gensim's ``hs=1, negative=0``).
+- σ in both steps is word2vec.c's and gensim's table lookup σ̃ (:func:`tabulated_sigmoid`), so that
+  an update is theirs to float rounding.
 - α falls linearly from ``alpha`` to ``min_alpha`` over all epochs' words.
+- Randomness (subsampling, window radii, negatives): the compiled loop draws from word2vec.c's
+  linear congruential generator, one stream per sentence, seeded by a hash of (seed, chunk,
+  sentence); the torch engine from a ``torch.Generator`` seeded with ``seed``.
 
 Two engines do the same arithmetic. ``"compiled"`` (``kernel.cpp``) runs word2vec.c's loop over a
 chunk of sentences in ``workers`` threads without locks (Hogwild). ``"torch"`` runs N positions at
@@ -60,6 +66,23 @@ ARCHITECTURES = ("cbow", "skipgram")
 ENGINES = ("auto", "compiled", "torch")
 MAX_SENTENCE_LENGTH = 10_000  # word2vec.c's MAX_SENTENCE_LENGTH, gensim's MAX_WORDS_IN_BATCH
 SATURATION = 6.0  # |h·O[y]| ≥ 6: σ is taken as saturated and the pair gives no update (gensim's MAX_EXP)
+SIGMOID_TABLE_SIZE = 1000  # word2vec.c's and gensim's EXP_TABLE_SIZE
+SIGMOID_TABLE_SCALE = SIGMOID_TABLE_SIZE // int(SATURATION) // 2  # 83: their index scale, an integer quotient
+
+
+def tabulated_sigmoid(x: Tensor) -> Tensor:
+    """σ as word2vec.c and gensim read it from their table of 1000 values, elementwise (x: any shape):
+
+        σ̃(x) = σ(12 k / 1000 − 6),  k = ⌊(x + 6) · 83⌋  (|x| < 6; beyond, no update is made),
+
+    where 83 is their integer quotient 1000 / 6 / 2 rather than 83.3: the table is read slightly off
+    centre, σ̃(x) ≈ σ(0.996 x − 0.03), σ̃(0) = 0.494. Both engines use σ̃ in every update, so that
+    an update is theirs to float rounding."""
+    if not isinstance(x, Tensor) or not x.is_floating_point():
+        raise TypeError(f"tabulated_sigmoid: argument 'x' expected a floating-point tensor, got "
+                        f"{x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+    index = ((x + SATURATION) * float(SIGMOID_TABLE_SCALE)).floor().clamp(0, SIGMOID_TABLE_SIZE - 1)
+    return torch.sigmoid(index * (2 * SATURATION / SIGMOID_TABLE_SIZE) - SATURATION)
 
 
 class Word2Vec(nn.Module):
@@ -408,7 +431,7 @@ def _negative_sampling(model: Word2Vec, hidden: Tensor, targets: Tensor, table: 
     labels[:, 0] = 1.0
     rows = model.output[words]  # (N, 1 + K, E)
     dots = torch.einsum("ne,nke->nk", hidden, rows)
-    g = (labels - torch.sigmoid(dots)) * alpha * (dots.abs() < SATURATION)
+    g = (labels - tabulated_sigmoid(dots)) * alpha * (dots.abs() < SATURATION)
     g[:, 1:] *= negatives != targets[:, None]  # word2vec skips a negative equal to the target
     error = torch.einsum("nk,nke->ne", g, rows)
     updates = (g[..., None] * hidden[:, None, :]).reshape(-1, hidden.shape[1])
@@ -423,7 +446,7 @@ def _hierarchical_softmax(model: Word2Vec, hidden: Tensor, targets: Tensor, path
     codes, points, mask = (part[targets] for part in paths)  # (N, L) each
     rows = model.inner[points]  # (N, L, E)
     dots = torch.einsum("ne,nle->nl", hidden, rows)
-    g = (1 - codes - torch.sigmoid(dots)) * alpha * ((dots.abs() < SATURATION) & mask)
+    g = (1 - codes - tabulated_sigmoid(dots)) * alpha * ((dots.abs() < SATURATION) & mask)
     error = torch.einsum("nl,nle->ne", g, rows)
     used = mask.nonzero(as_tuple=True)
     updates = g[used][:, None] * hidden[used[0]]
