@@ -6,9 +6,8 @@ Model: ``vgg-small`` — 3 × (2 × conv 3×3 + batch norm + ReLU, 2×2 max-pool
 multiply-adds per image). AdamW (weight decay 5e-4), one-cycle learning rate (max 3e-3), batch 128,
 shifts of ±2 pixels, label smoothing 0.1 — the settings of the ResNet recipe ``fashion-mnist``.
 
-Reached so far: only a reduced run, ``--epochs 2`` on the full data (seed 0): 89.22 % test accuracy
-(validation 89.47 %), 187 s of CPU on one thread (79 min wall on the shared, overloaded 2-core machine);
-the default 12 epochs are about 19 CPU-minutes and have not been run yet.
+Reached (the default 12 epochs, seed 0, one thread): 92.75 % test accuracy (best validation 93.22 %),
+beside the ResNet's 92.34 %; 15.7 CPU-minutes (36 min wall on the shared 2-core machine).
 """
 
 from dataclasses import replace
