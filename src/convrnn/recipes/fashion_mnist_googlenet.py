@@ -7,9 +7,9 @@ at 14×14 → max-pool → 2 Inception blocks (112, 136 channels) at 7×7 → gl
 learning rate (max 3e-3), batch 128, shifts of ±2 pixels, label smoothing 0.1 — the settings of the
 ResNet recipe ``fashion-mnist``.
 
-Reached so far: only a reduced run, ``--epochs 1 --limit 20000`` (seed 0): 81.5 % test accuracy
-(validation 82.3 %), 106 s of CPU on one thread (47 min wall on the shared, overloaded 2-core machine);
-the default 12 full epochs are about 43 CPU-minutes and have not been run yet.
+Reached (the default 12 epochs, seed 0, one thread): 91.92 % test accuracy (best validation 92.65 %),
+0.4 points under the ResNet's 92.34 % and 0.1 under the 92 % target;
+35 CPU-minutes (56 min wall on the shared 2-core machine).
 """
 
 from dataclasses import replace
