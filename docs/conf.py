@@ -41,7 +41,6 @@ source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 
 html_theme = "furo"
 html_title = f"convrnn {release}"
-html_static_path = ["_static"]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
