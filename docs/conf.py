@@ -34,9 +34,7 @@ extensions = [
     "convrnn_docs",
 ]
 
-# tutorials/sequence_tasks.md is written but was not yet run through a whole build (it took over 5 CPU-minutes on
-# the loaded machine it was written on): left out of the site until it is measured at ≤ 2 minutes
-exclude_patterns = ["_build", "jupyter_execute", ".venv*", "**.ipynb_checkpoints", "tutorials/sequence_tasks.md"]
+exclude_patterns = ["_build", "jupyter_execute", ".venv*", "**.ipynb_checkpoints"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 
 html_theme = "furo"

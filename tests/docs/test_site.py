@@ -21,7 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("CONVRNN_DOCS_SITE", ROOT / "docs" / "_build" / "html"))
-TUTORIALS = ["convolution", "mnist_cnn", "recurrence", "gated_cells", "word_embeddings",
+TUTORIALS = ["convolution", "mnist_cnn", "recurrence", "gated_cells", "sequence_tasks", "word_embeddings",
              "parallel_in_time"]
 GUIDES = ["export", "streaming", "gpu", "torchrun"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -195,7 +195,7 @@ def test_built_index_and_a_tutorial_render_math_and_figures_in_chromium(tmp_path
     assert len(written) >= 5 and len(shown) == len(written), (len(shown), len(written))
     untypeset = [re.sub(r"<[^>]+>", "", inner)[:60] for _, inner in shown if "<mjx-container" not in inner]
     assert not untypeset, f"formulas MathJax did not typeset: {untypeset}"
-    assert "<merror" not in dom and "mjx-merror" not in dom
+    assert "<merror" not in dom and "<mjx-merror" not in dom   # elements; MathJax's stylesheet names mjx-merror too
     images = re.findall(r'<img[^>]+src="([^"]+\.png)"', dom)
     assert len(images) >= 3, images
     for source in images:
