@@ -159,6 +159,10 @@ def test_built_site_has_every_page_and_fetches_nothing():
         assert page.exists(), page
         html = page.read_text()
         assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', html), page
+    for tutorial in TUTORIALS:   # every plt.show() of a tutorial put its figure on the page
+        shown = (ROOT / "docs" / "tutorials" / f"{tutorial}.md").read_text().count("plt.show()")
+        images = len(re.findall(r"<img ", (site / "tutorials" / f"{tutorial}.html").read_text()))
+        assert images >= shown, (tutorial, images, shown)
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
     assert list((site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
 
