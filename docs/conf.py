@@ -13,10 +13,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent / "src"))
-# the tutorials' kernels import convrnn from this tree too, and draw on 2 threads like the CI machine
+# the tutorials' kernels import convrnn from this tree too, and run on one thread: their models are small, and
+# with two OpenMP threads on a machine other jobs also load, one training step of the sequence tutorial's CRNN
+# took 2.6 s instead of 0.05 s (torch.lstm waiting on its second thread), which made the build take 24 minutes
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent / "src"), os.environ.get("PYTHONPATH")]))
-os.environ.setdefault("OMP_NUM_THREADS", "2")
-os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+# plt.show() in a tutorial must put its figure on the page: the kernels draw with the inline backend (an
+# inherited MPLBACKEND=Agg made every plt.show() figure vanish from the site without a warning)
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 import convrnn  # noqa: E402
 
@@ -34,14 +38,11 @@ extensions = [
     "convrnn_docs",
 ]
 
-# tutorials/sequence_tasks.md is written but was not yet run through a whole build (it took over 5 CPU-minutes on
-# the loaded machine it was written on): left out of the site until it is measured at ≤ 2 minutes
-exclude_patterns = ["_build", "jupyter_execute", ".venv*", "**.ipynb_checkpoints", "tutorials/sequence_tasks.md"]
+exclude_patterns = ["_build", "jupyter_execute", ".venv*", "**.ipynb_checkpoints"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 
 html_theme = "furo"
 html_title = f"convrnn {release}"
-html_static_path = ["_static"]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"

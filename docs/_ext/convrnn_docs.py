@@ -145,8 +145,15 @@ def _module_page(module: str, canonical: dict[str, str]) -> str:
 
 
 def _data_entry(target: str, obj: Any) -> list[str]:
-    """A constant: its type and, when short, its value (autodoc would show the docstring of its type)."""
-    lines = [f".. py:data:: {target}", f"   :type: {type(obj).__module__}.{type(obj).__qualname__}"
+    """A constant: its type and, when short, its value (autodoc would show the docstring of its type).
+
+    The directive names the constant without its module and gives the module as ``:module:`` — under the
+    page's ``currentmodule`` a dotted name would be prefixed twice (``convrnn.data.convrnn.data.CATALOG``
+    in ``objects.inv``).
+    """
+    module, _, name = target.rpartition(".")
+    lines = [f".. py:data:: {name}", f"   :module: {module}",
+             f"   :type: {type(obj).__module__}.{type(obj).__qualname__}"
              if type(obj).__module__ != "builtins" else f"   :type: {type(obj).__qualname__}"]
     value = repr(obj)
     if len(value) <= 100 and "\n" not in value:
