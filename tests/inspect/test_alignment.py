@@ -28,3 +28,21 @@ def test_bad_weights_name_the_argument():
         plot_alignment(np.ones((3, 2)) / 2, list("abc"), ["A", "B"])
     with pytest.raises(ValueError, match="'weights' expected attention weights in \\[0, 1\\]"):
         plot_alignment(np.full((2, 3), 2.0), list("abc"), ["A", "B"])
+
+
+def test_plotting_leaves_the_users_matplotlib_alone():
+    """A plot is drawn on a free-standing figure: the user's backend (a notebook's inline one) is not switched and no
+    figure is left in pyplot's list (it was switched to Agg for good, silencing every later plt.show())."""
+    import subprocess
+    import sys
+
+    script = (
+        "import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot as plt\n"
+        "from convrnn.inspect import plot_alignment\n"
+        "png = plot_alignment([[1.0, 0.0], [0.3, 0.7]], ['a', 'b'], ['x', 'y'])\n"
+        "assert png[:8] == b'\\x89PNG\\r\\n\\x1a\\n', png[:8]\n"
+        "print(matplotlib.get_backend(), plt.get_fignums())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["svg", "[]"]

@@ -20,17 +20,34 @@ from convrnn.data.cache import write_bytes_atomic
 VIZ_HINT = "pip install 'convrnn[viz]'"
 
 
+class _Figures:
+    """The three pyplot calls the plots use, made on free-standing ``Figure`` objects: no backend is chosen and no
+    global figure list kept, so a user's own pyplot (a notebook's inline backend, an open window) is untouched."""
+
+    def __init__(self, figure_class: Any, rectangle: Any) -> None:
+        self._figure_class, self.Rectangle = figure_class, rectangle
+
+    def subplots(self, nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+                 **options: Any) -> tuple[Any, Any]:
+        figure = self._figure_class(figsize=figsize)
+        return figure, figure.subplots(nrows, ncols, **options)
+
+    @staticmethod
+    def close(figure: Any) -> None:
+        figure.clear()
+
+
 def require_matplotlib() -> Any:
-    """``matplotlib.pyplot`` on the non-interactive Agg backend, or an ImportError that names the extra."""
+    """``subplots``/``close``/``Rectangle`` on free-standing matplotlib figures (see :class:`_Figures`), or an
+    ImportError that names the extra."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401 - first, so that a blocked or missing matplotlib fails here
+        from matplotlib.figure import Figure
+        from matplotlib.patches import Rectangle
     except ImportError:
         raise ImportError(f"convrnn.inspect: plots need matplotlib, which is not installed; "
                           f"install it with {VIZ_HINT}") from None
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return _Figures(Figure, Rectangle)
 
 
 def has_matplotlib() -> bool:
