@@ -156,8 +156,6 @@ def _idx(compressed: bool) -> Reader:
 
 
 def _archive(kind: str) -> Reader:
-    from convrnn.data.archives import extract_members
-
     def make(directory: Path) -> Path:
         files = {"pkg/data/train.txt": b"one two three\n" * 20, "pkg/data/sub/test.txt": b"four\n" * 10}
         if kind == "zip":
@@ -176,14 +174,22 @@ def _archive(kind: str) -> Reader:
             path.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
         return path
 
+    return Reader(f"{kind} archive", make, _extracting("pkg/data/"))
+
+
+def _extracting(root: str) -> Callable[[Path], Any]:
+    """Read an archive by extracting its ``root``'s text files beside it; nothing may land outside ``out/``."""
+
+    from convrnn.data.archives import extract_members
+
     def read(path: Path) -> Any:
         destination = path.parent / "out"
-        written = extract_members(path, destination, root="pkg/data/", members=("*.txt", "sub/*.txt"))
+        written = extract_members(path, destination, root=root, members=("*.txt", "sub/*.txt"))
         outside = [p for p in path.parent.rglob("*") if p.is_file() and destination not in p.parents and p != path]
         assert not outside, f"extraction wrote outside its destination: {outside}"
         return written
 
-    return Reader(f"{kind} archive", make, read)
+    return read
 
 
 def _ar(members: dict[str, bytes]) -> bytes:
@@ -213,22 +219,13 @@ def _deb_bytes(files: dict[str, bytes], links: tuple[tarfile.TarInfo, ...] = ())
 
 
 def _deb() -> Reader:
-    from convrnn.data.archives import extract_members
-
     def make(directory: Path) -> Path:
         path = directory / "pkg_1.0_all.deb"
         path.write_bytes(_deb_bytes({"./usr/share/pkg/train.txt": b"one two three\n" * 20,
                                      "./usr/share/pkg/sub/test.txt": b"four\n" * 10}))
         return path
 
-    def read(path: Path) -> Any:
-        destination = path.parent / "out"
-        written = extract_members(path, destination, root="usr/share/pkg/", members=("*.txt", "sub/*.txt"))
-        outside = [p for p in path.parent.rglob("*") if p.is_file() and destination not in p.parents and p != path]
-        assert not outside, f"extraction wrote outside its destination: {outside}"
-        return written
-
-    return Reader("deb archive (ar + data.tar.gz)", make, read)
+    return Reader("deb archive (ar + data.tar.gz)", make, _extracting("usr/share/pkg/"))
 
 
 def _image(kind: str) -> Reader:
