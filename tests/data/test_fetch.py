@@ -212,3 +212,23 @@ def test_catalog_entries_are_pinned_and_consistent():
         assert source.registry in ("pypi", "debian", "npm")
         assert archive_kind(source.archive) in ("zip", "tar", "deb")
         assert source.members and source.size > 0 and source.license and source.description
+
+
+def test_choosing_the_pip_client_leaves_the_extension_build_working():
+    """Looking for pip once went through importlib.util.find_spec('pip'), which (Python < 3.12) makes setuptools'
+    distutils shim switch itself off for the whole process: a fetch from PyPI followed by the first build of the
+    compiled core in the same process (a notebook, a fresh `convrnn train`) then failed inside setuptools."""
+    import subprocess
+    import sys
+
+    script = (
+        "from convrnn.data.catalog import CATALOG\n"
+        "from convrnn.data.fetch import client_command\n"
+        "source = next(s for s in CATALOG.values() if s.registry == 'pypi')\n"
+        "assert client_command(source)[1:] == ['-m', 'pip'], client_command(source)\n"
+        "from torch.utils import cpp_extension\n"
+        "print('built-ready')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["built-ready"]

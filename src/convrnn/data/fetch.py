@@ -230,9 +230,17 @@ def client_command(source: DataSource) -> list[str]:
 
 
 def _has_module(name: str) -> bool:
-    import importlib.util
+    """Whether distribution ``name`` is installed, read from its metadata. Not ``importlib.util.find_spec``: on
+    Python < 3.12 setuptools' distutils shim watches for a search for ``pip`` and then turns itself off for the
+    rest of the process, so a later build of the compiled extension (``torch.utils.cpp_extension`` imports
+    setuptools) failed on an assertion inside setuptools."""
+    import importlib.metadata
 
-    return importlib.util.find_spec(name) is not None
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def _client_arguments(source: DataSource, directory: Path) -> list[str]:
