@@ -440,13 +440,8 @@ std::vector<at::Tensor> gated_unit_backward(const at::Tensor& grad_h, const at::
           return;
         }
         _Pragma("omp simd")
-        for (int64_t k = 0; k < H; ++k) {
-          const scalar_t gate = sn[k], candidate = sn[H + k];
-          const scalar_t d_h = gh[row + k] + dhp[row + k];
-          dn[k] = d_h * (hp[row + k] - candidate) * gate * (1 - gate);
-          dn[H + k] = d_h * (1 - gate) * (1 - candidate * candidate);
-          pass[row + k] = d_h * gate;
-        }
+        for (int64_t k = 0; k < H; ++k)
+          pass[row + k] = gated_unit_grad(sn, dn, k, H, gh[row + k] + dhp[row + k], hp[row + k]);
       });
       U.multiply(d + first * 2 * H, last - first, 1, pass + first * H);
     });

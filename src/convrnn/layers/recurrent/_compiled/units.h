@@ -112,6 +112,17 @@ CONVRNN_ALWAYS_INLINE T activation_slope(T v, T slope) {
   }
 }
 
+// Seed 001's gated unit k of a row, backward through h = ẑ + g∘(h_{t−1} − ẑ): sn holds g and ẑ (blocks
+// of H), d_h = ∂L/∂h_t, previous = h_{t−1}. Writes ∂L/∂a_g and ∂L/∂a_ẑ into dn; returns d_h∘g, the part
+// of the gradient that reaches h_{t−1} directly (the plain and the layer-normalised unit share it).
+template <typename T>
+CONVRNN_ALWAYS_INLINE T gated_unit_grad(const T* sn, T* dn, int64_t k, int64_t H, T d_h, T previous) {
+  const T gate = sn[k], candidate = sn[H + k];
+  dn[k] = d_h * (previous - candidate) * gate * (1 - gate);
+  dn[H + k] = d_h * (1 - gate) * (1 - candidate * candidate);
+  return d_h * gate;
+}
+
 // Calls body(std::integral_constant<int, code>{}) for an activation code 0 … 4 (as with_flag), so
 // that each nonlinearity's loop is its own branch-free, vectorised copy.
 template <typename Body>
