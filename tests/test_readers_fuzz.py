@@ -165,13 +165,7 @@ def _archive(kind: str) -> Reader:
                     archive.writestr(name, data)
         else:
             path = directory / "pkg.tar.gz"
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w") as archive:
-                for name, data in files.items():
-                    info = tarfile.TarInfo(name)
-                    info.size = len(data)
-                    archive.addfile(info, io.BytesIO(data))
-            path.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
+            path.write_bytes(_tar_gz(files))
         return path
 
     return Reader(f"{kind} archive", make, _extracting("pkg/data/"))

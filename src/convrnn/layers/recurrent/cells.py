@@ -539,15 +539,9 @@ def backend_form(cell: Cell) -> Cell:
     return cell
 
 
-class MGUCell(Cell):
-    """Minimal gated unit (Zhou et al., 2016, eq. 8): one forget gate.
-
-        f_t = σ(W_f x_t + U_f h_{t−1} + b_f)
-        h̃_t = tanh(W_h x_t + U_h (f_t ∘ h_{t−1}) + b_h)
-        h_t = (1 − f_t) ∘ h_{t−1} + f_t ∘ h̃_t
-
-    Parameters: weight_ih (2H, F), weight_hh (2H, H) = [U_f; U_h], bias_ih, bias_hh (2H,).
-    """
+class _TwoBlockCell(Cell):
+    """A cell whose recurrent product has two blocks of H rows: weight_hh (2H, H), bias_hh (2H,), and with
+    ``layer_norm`` each block normalised on its own (the MGU and seed 001's gated unit)."""
 
     chunks = 2
 
@@ -559,6 +553,17 @@ class MGUCell(Cell):
         self.recurrent_norm = BlockLayerNorm(2, hidden_size) if layer_norm else None
         self.reset_parameters()
 
+
+class MGUCell(_TwoBlockCell):
+    """Minimal gated unit (Zhou et al., 2016, eq. 8): one forget gate.
+
+        f_t = σ(W_f x_t + U_f h_{t−1} + b_f)
+        h̃_t = tanh(W_h x_t + U_h (f_t ∘ h_{t−1}) + b_h)
+        h_t = (1 − f_t) ∘ h_{t−1} + f_t ∘ h̃_t
+
+    Parameters: weight_ih (2H, F), weight_hh (2H, H) = [U_f; U_h], bias_ih, bias_hh (2H,).
+    """
+
     def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
         x_f, x_h = xw.chunk(2, dim=-1)
         f = torch.sigmoid(x_f + self.recurrent(feedback, 0, 1))
@@ -566,7 +571,7 @@ class MGUCell(Cell):
         return (state[0] + f * (candidate - state[0]),)
 
 
-class GatedCell(Cell):
+class GatedCell(_TwoBlockCell):
     """Seed 001's gated unit (its "Memory" slide): a gate g and a candidate ẑ, both of the RNN's
     form f(V z_{t−1} + W x_t + b), and no reset gate — a GRU without r, or an Elman cell whose
     update is gated.
@@ -582,16 +587,6 @@ class GatedCell(Cell):
     Parameters: weight_ih (2H, F) = [W_g; W_h], weight_hh (2H, H) = [V_g; V_h], bias_ih, bias_hh
     (2H,) (both biases add: b = b_ih + b_hh, as in torch's cells).
     """
-
-    chunks = 2
-
-    def __init__(self, input_size: int, hidden_size: int, *, layer_norm: bool = False,
-                 bias: bool = True) -> None:
-        super().__init__(input_size, hidden_size, layer_norm=layer_norm, bias=bias)
-        self.weight_hh = nn.Parameter(torch.empty(2 * hidden_size, hidden_size))
-        self.add_bias("bias_hh", 2 * hidden_size)
-        self.recurrent_norm = BlockLayerNorm(2, hidden_size) if layer_norm else None
-        self.reset_parameters()
 
     def step(self, xw: Tensor, state: State, feedback: Tensor) -> State:
         a_g, a_h = (xw + self.recurrent(feedback)).chunk(2, dim=-1)
