@@ -129,7 +129,7 @@ for name, make in LAYERS:
             FLOAT_DTYPES_OTHER_THAN_FLOAT32, where=where),
         Row(f"{name}.forward", "x", "device", lambda v, make=make: make()(v), on_meta(x), where=where),
         Row(f"{name}.forward", "lengths", "out of range", lambda v, make=make: make()(x(), v),
-            st.lists(st.one_of(st.integers(max_value=0), st.integers(T + 1, 99)), min_size=N, max_size=N)
+            st.lists(st.one_of(st.integers(-(2**62), 0), st.integers(T + 1, 99)), min_size=N, max_size=N)
             .map(torch.tensor), where=where),
         Row(f"{name}.forward", "lengths", "count", lambda v, make=make: make()(x(), torch.full((v,), T)),
             st.integers(0, 7).filter(lambda n: n != N), where=where),
