@@ -234,7 +234,7 @@ ROWS.append(Row("CELLS", "cell", "unknown name", lambda v: R.RNN(v, F, H), bad_c
 ROWS.append(Row("Cell", "input_size", "count", lambda v: R.ElmanCell(v, H), BAD_COUNT, where="ElmanCell"))
 # seed 001's gated unit and seed 004's GRU convention
 ROWS += [
-    Row("Gated", "hidden_size", "count", lambda v: R.Gated(F, v), BAD_COUNT, where="GatedCell"),
+    Row("Gated", "hidden_size", "count", lambda v: R.Gated(F, v), BAD_COUNT, where="Gated"),  # None is refused by the layer (Gated:), the rest by its cell (GatedCell:)
     Row("GatedCell", "hidden_size", "count", lambda v: R.GatedCell(F, v), BAD_COUNT),
     Row("Gated.forward", "x", "features", lambda v: R.Gated(F, H)(torch.randn(2, 5, v)),
         st.integers(1, 9).filter(lambda f: f != F)),
