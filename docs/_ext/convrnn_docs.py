@@ -61,7 +61,13 @@ def public_modules() -> list[str]:
     names = [ROOT]
     for info in pkgutil.walk_packages(package.__path__, ROOT + "."):
         if not _private(info.name):
-            importlib.import_module(info.name)
+            try:
+                importlib.import_module(info.name)
+            except ModuleNotFoundError as error:
+                raise RuntimeError(
+                    f"convrnn_docs: the API reference imports {info.name}, which needs {error.name!r}: install the "
+                    "docs extra (pip install -e '.[docs]'), which brings the gpu extra's Triton too"
+                ) from error
             names.append(info.name)
     return sorted(names)
 
