@@ -315,8 +315,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_build_core(args: argparse.Namespace) -> int:
     from convrnn.layers.recurrent._compiled import load as load_core
     from convrnn.models.word2vec.compiled import load as load_word2vec
+    from convrnn.stream.native import load as load_stream
 
-    built = {"recurrent core": load_core() is not None, "word2vec kernel": load_word2vec() is not None}
+    built = {"recurrent core": load_core() is not None, "word2vec kernel": load_word2vec() is not None,
+             "stream kernel": load_stream() is not None}
     for what, ok in built.items():
         print(f"{what}: {'built' if ok else 'not built'}")
     if not all(built.values()):

@@ -1,7 +1,8 @@
 """backend="native" runs a causal stream's chunk step in one compiled call and gives the Python stream's
 outputs (the reference) for any chunking — chunks of one sample, shorter than a hop, of zero steps — and
-batch: float64 to 1e−10; float32 to 3e−5 (the largest difference measured on these models was 3e−6, from
-the FFT's, the sums' and the folded batch norm's rounding). Stages without a lowering refuse by name."""
+batch: float64 to 1e−10; float32 to 3e−5 (the largest difference measured on the full-size keyword spotter,
+outputs up to 4.4, over 4 seeds, signal scales 0.01–10 and chunkings 1–1000 samples, was 5.5e−6: the FFT's,
+the sums' and the folded batch norm's rounding). Stages without a lowering refuse by name."""
 
 import pytest
 import torch
@@ -73,9 +74,11 @@ def test_keyword_spotter_native_equals_python_stream_for_any_chunking(sizes, bat
 
 @pytest.mark.parametrize("sizes", [[1], [7, 0, 19], [45, 3]])
 def test_every_push_gives_what_the_python_streams_push_gives(sizes):
-    model = spotter()
-    wave = torch.randn(2, 1, 120, dtype=torch.float64)
-    reference, stream = convrnn.stream(model), convrnn.stream(model, backend="native")
+    # the frame scores: the pooled running max of a short signal is reached in its first frames, which running
+    # normalisation makes nearly independent of the signal (±1 after two frames)
+    layers = spotter().stream_layers(pooled=False)
+    wave = torch.randn(2, 1, 160, dtype=torch.float64)
+    reference, stream = convrnn.stream(layers), convrnn.stream(layers, backend="native")
     for start, size in cut(wave.shape[-1], sizes):
         expected, got = reference.push(wave[..., start:start + size]), stream.push(wave[..., start:start + size])
         assert got.shape == expected.shape
@@ -140,9 +143,9 @@ def test_log_mel_front_end_native_equals_python_stream_for_fft_and_dft_sizes(n_f
 # ------------------------------------------------------------------ stream semantics
 
 def test_flush_reset_and_a_second_signal_behave_as_the_python_stream():
-    model = spotter()
+    layers = spotter().stream_layers(pooled=False)
     wave = torch.randn(2, 1, 300, dtype=torch.float64)
-    reference, stream = convrnn.stream(model), convrnn.stream(model, backend="native")
+    reference, stream = convrnn.stream(layers), convrnn.stream(layers, backend="native")
     assert stream.flush() is None and reference.flush() is None      # nothing pushed
     stream.push(wave[..., :123])
     stream.reset()                                                    # forget it: the next chunk starts anew
@@ -150,8 +153,8 @@ def test_flush_reset_and_a_second_signal_behave_as_the_python_stream():
         s.push(wave[..., :200])
     torch.testing.assert_close(stream.flush(), reference.flush(), rtol=0, atol=1e-10)
     assert stream.flush() is None                                     # flush ended the signal
-    again = torch.cat([stream.push(wave[:1, :, :150]), stream.flush()], dim=1)   # new batch size after flush
-    torch.testing.assert_close(again, torch.cat([reference.push(wave[:1, :, :150]), reference.flush()], dim=1),
+    again = torch.cat([stream.push(wave[:1, :, :150]), stream.flush()], dim=-1)   # new batch size after flush
+    torch.testing.assert_close(again, torch.cat([reference.push(wave[:1, :, :150]), reference.flush()], dim=-1),
                                rtol=0, atol=1e-10)
 
 

@@ -538,7 +538,10 @@ struct Plan : PlanBase {
   torch::Tensor push(const torch::Tensor& given) override {
     TORCH_CHECK(given.scalar_type() == type && given.device().is_cpu(), "native stream: a chunk of another dtype");
     const torch::Tensor chunk = given.contiguous();
+    TORCH_CHECK(chunk.dim() == (input == 0 ? 2 : 3), "native stream: a chunk of another rank");
     const int64_t n = chunk.size(0), t = chunk.size(-1);
+    TORCH_CHECK(batch < 0 || n == batch, "native stream: a chunk of another batch size");
+    TORCH_CHECK(input != 2 || chunk.size(1) == ops.front()->in_channels, "native stream: a chunk of other channels");
     if (batch < 0) {
       for (auto& op : ops) op->start(n);
       batch = n;
