@@ -117,6 +117,17 @@ def test_conv_stack_native_equals_python_stream(kernel, dilation, stride, low, h
     assert stream.latency == convrnn.stream(model).latency
 
 
+@pytest.mark.parametrize("sizes", [[3], [1, 0, 70]])
+def test_a_long_signal_streams_equal_past_the_window_buffers_compaction(sizes):
+    # the buffers drop consumed cells only every ≥ 64 steps: a signal of hundreds of steps crosses that many times
+    model = trained_looking(nn.Sequential(Conv1d(3, 4, 3, padding=[(6, 0)], dilation=3), nn.BatchNorm1d(4), nn.ReLU(),
+                                          Conv1d(4, 2, 2, stride=2, padding=[(1, 0)])).double())
+    x = torch.randn(2, 3, 400, dtype=torch.float64)
+    expected, got, _ = both(model, x, sizes)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-10)
+    torch.testing.assert_close(got, model(x), rtol=0, atol=1e-10)
+
+
 @settings(max_examples=20)
 @given(kind=st.sampled_from(["max", "min", "sum", "avg"]), keepdim=st.booleans(),
        tau=st.sampled_from([None, 3.0, float("inf")]), sizes=st.lists(st.integers(0, 7), min_size=1, max_size=4)

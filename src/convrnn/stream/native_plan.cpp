@@ -29,20 +29,26 @@ std::vector<T> to_vector(const torch::Tensor& tensor) {
 
 // The padded signal [low × value | x | high × value] handed out window by window (stride s, span K):
 // a window is complete once its last cell is in; the cells from the next window's start are kept.
-// One buffer per batch row, (cells, C) row-major. convrnn/stream/windows.py's PaddedWindows for the
-// boundaries that need no signal (zeros, constant) and stride ≤ span.
+// One buffer per batch row, (cells, C) row-major, its live cells from `offset` on: consumed cells are
+// dropped from the front only once they outnumber the live ones and 64, so the copy is amortised over
+// many chunks. convrnn/stream/windows.py's PaddedWindows for the boundaries that need no signal (zeros,
+// constant) and stride ≤ span.
 template <typename T>
 struct Windows {
   int64_t span = 1, stride = 1, low = 0, high = 0, channels = 1;
   T value = 0;
-  int64_t cells = 0;                 // cells held per row
+  int64_t cells = 0;                 // live cells per row
+  int64_t offset = 0;                // consumed cells still at the front of each row
   std::vector<std::vector<T>> rows;  // per batch row
 
   void start(int64_t n) {
     rows.assign(n, std::vector<T>());
     cells = low;
+    offset = 0;
     for (auto& row : rows) row.assign(low * channels, value);
   }
+  // the live cells of row b
+  const T* row(int64_t b) const { return rows[b].data() + offset * channels; }
   // append t cells of each row (x: (n, t, C)); returns how many windows are complete
   int64_t append(const T* x, int64_t t) {
     for (size_t b = 0; b < rows.size(); ++b) {
@@ -50,7 +56,7 @@ struct Windows {
       rows[b].insert(rows[b].end(), from, from + t * channels);
     }
     cells += t;
-    return cells >= span ? (cells - span) / stride + 1 : 0;
+    return complete();
   }
   void append_padding(int64_t count) {
     for (auto& row : rows) row.insert(row.end(), count * channels, value);
@@ -60,9 +66,12 @@ struct Windows {
   // drop the cells before the window after the `count` handed out
   void consume(int64_t count) {
     const int64_t drop = std::min(count * stride, cells);
-    if (drop == 0) return;
-    for (auto& row : rows) row.erase(row.begin(), row.begin() + drop * channels);
+    offset += drop;
     cells -= drop;
+    if (offset > std::max<int64_t>(64, cells)) {
+      for (auto& row : rows) row.erase(row.begin(), row.begin() + offset * channels);
+      offset = 0;
+    }
   }
 };
 
@@ -221,7 +230,7 @@ struct Conv : Op<T> {
   void emit_rows(int64_t count, int64_t n) {
     const int64_t cin = this->in_channels, cout = this->out_channels;
     for (int64_t b = 0; b < n; ++b)
-      conv_windows(windows.rows[b].data(), count, windows.stride * cin, dilation * cin, packed,
+      conv_windows(windows.row(b), count, windows.stride * cin, dilation * cin, packed,
                    this->out.data() + b * count * cout, relu);
   }
   int64_t finish(int64_t n) override {
@@ -361,7 +370,7 @@ struct LogMel : Op<T> {
     this->out.resize(n * count * mels);
     for (int64_t b = 0; b < n; ++b)
       for (int64_t o = 0; o < count; ++o) {
-        const T* cells = windows.rows[b].data() + o * hop;
+        const T* cells = windows.row(b) + o * hop;
         for (int64_t i = 0; i < n_fft; ++i) windowed[i] = cells[i] * window[i];
         spectrum(windowed.data(), power.data());
         T* y = this->out.data() + (b * count + o) * mels;
