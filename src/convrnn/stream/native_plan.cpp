@@ -263,10 +263,11 @@ struct PowerSpectrum {
         for (int bit = 0; bit < bits; ++bit) r |= ((i >> bit) & 1) << (bits - 1 - bit);
         reverse[i] = r;
       }
-      for (int64_t m = 0; m < std::max<int64_t>(half / 2, 1); ++m) {
-        twiddle_re.push_back(static_cast<T>(std::cos(2 * kPi * m / half)));
-        twiddle_im.push_back(static_cast<T>(-std::sin(2 * kPi * m / half)));
-      }
+      for (int64_t length = 2; length <= half; length *= 2)  // each stage's e^{−2πij/length}, j < length/2
+        for (int64_t j = 0; j < length / 2; ++j) {
+          twiddle_re.push_back(static_cast<T>(std::cos(2 * kPi * j / length)));
+          twiddle_im.push_back(static_cast<T>(-std::sin(2 * kPi * j / length)));
+        }
       for (int64_t k = 0; k <= half; ++k) {
         split_re.push_back(static_cast<T>(std::cos(2 * kPi * k / n)));
         split_im.push_back(static_cast<T>(-std::sin(2 * kPi * k / n)));
@@ -303,18 +304,26 @@ struct PowerSpectrum {
       zr[reverse[i]] = x[2 * i];
       zi[reverse[i]] = x[2 * i + 1];
     }
-    for (int64_t length = 2; length <= half; length *= 2) {
-      const int64_t h = length / 2, step = half / length;
-      for (int64_t i = 0; i < half; i += length)
+    const T* stage_re = twiddle_re.data();
+    const T* stage_im = twiddle_im.data();
+    for (int64_t length = 2; length <= half; length *= 2) {  // butterflies, the twiddles of a stage contiguous
+      const int64_t h = length / 2;
+      for (int64_t i = 0; i < half; i += length) {
+        T* ar = zr.data() + i;
+        T* ai = zi.data() + i;
+        T* br = ar + h;
+        T* bi = ai + h;
+#pragma omp simd
         for (int64_t j = 0; j < h; ++j) {
-          const T wr = twiddle_re[j * step], wi = twiddle_im[j * step];
-          const int64_t a = i + j, b = a + h;
-          const T vr = zr[b] * wr - zi[b] * wi, vi = zr[b] * wi + zi[b] * wr;
-          zr[b] = zr[a] - vr;
-          zi[b] = zi[a] - vi;
-          zr[a] += vr;
-          zi[a] += vi;
+          const T vr = br[j] * stage_re[j] - bi[j] * stage_im[j], vi = br[j] * stage_im[j] + bi[j] * stage_re[j];
+          br[j] = ar[j] - vr;
+          bi[j] = ai[j] - vi;
+          ar[j] += vr;
+          ai[j] += vi;
         }
+      }
+      stage_re += h;
+      stage_im += h;
     }
     // X_k = E_k + e^{−2πik/n} O_k, E_k = (Z_k + conj Z_{h−k}) / 2, O_k = (Z_k − conj Z_{h−k}) / 2i
     for (int64_t k = 0; k <= half; ++k) {
