@@ -13,7 +13,7 @@ from torch import nn
 import convrnn
 from convrnn.data.audio import LogMelSpectrogram
 from convrnn.layers import RNN, Conv1d, GlobalPool, Pool1d, RunningNorm
-from convrnn.models.keyword_spotter import KeywordSpotter
+from convrnn.models.keyword_spotter import KeywordSpotter, first_channel
 from convrnn.stream import NativeStream, NoLoweringError
 from convrnn.stream import native as native_module
 
@@ -149,6 +149,18 @@ def test_log_mel_front_end_native_equals_python_stream_for_fft_and_dft_sizes(n_f
     wave = torch.randn(batch, 90, dtype=torch.float64)
     expected, got, _ = both([front, RunningNorm(None), nn.BatchNorm1d(3).double().eval(), nn.ReLU()], wave, sizes)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-10)
+
+
+def test_a_silent_signal_normalises_as_the_python_stream_without_fused_rounding():
+    # silence: every frame log(ε), variance 0, so RunningNorm divides its mean's rounding error by min_std = 1e-3;
+    # the native step rounds each product and sum as PyTorch's operators do (no fused multiply-add), so the
+    # normalised features agree (a fused m·(1 − w) + w·x differs by ≈ 1e-4 here)
+    model = KeywordSpotter(causal=True).eval()
+    layers = [first_channel, model.frontend, model.normalise]
+    silence = torch.zeros(2, 1, 4410)
+    expected, got, _ = both(layers, silence, [220])
+    assert expected.abs().max() > 1e-4      # the Python stream's own rounding, amplified: not all zeros
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
 
 
 # ------------------------------------------------------------------ stream semantics
