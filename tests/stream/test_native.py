@@ -215,6 +215,7 @@ def test_external_state_and_latency_table_are_the_python_stages():
     (nn.Sequential(Conv1d(2, 2, 3), Pool1d(2)), r"1 \(Pool1d"),
     (nn.Sequential(Conv1d(2, 4, 3, groups=2)), "groups=2"),
     (nn.Sequential(Conv1d(2, 2, 3, padding=[(2, 0)], boundary="reflect")), "boundary 'reflect'"),
+    (nn.Sequential(Conv1d(2, 2, 2, stride=3)), "stride 3 skips cells between its windows of 2"),
     (nn.Sequential(Conv1d(2, 2, 1), nn.Linear(5, 5)), "Linear acts on the last axis"),
     (nn.Sequential(Conv1d(2, 2, 1), nn.Tanh()), r"1 \(Tanh\)"),
     ([LogMelSpectrogram(8000, n_fft=64, framing="centred")], "centred framing"),

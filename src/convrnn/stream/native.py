@@ -190,8 +190,10 @@ def _conv(stage: ConvStage) -> _Conv:
     module, windows = stage.module, stage.windows
     if module.groups != 1:
         raise _refuse(stage, f"groups={module.groups} (only groups=1 lowers)")
-    if windows.boundary not in ("zeros", "constant") or windows.data_dependent:
+    if windows.boundary not in ("zeros", "constant") or windows.left_need or windows.right_need:
         raise _refuse(stage, f"boundary {windows.boundary!r} pads from the signal (zeros and constant lower)")
+    if windows.stride > windows.span:
+        raise _refuse(stage, f"stride {windows.stride} skips cells between its windows of {windows.span}")
     weight = module.weight.detach().double()
     if isinstance(module, Conv) and module.flip:
         weight = weight.flip(-1)
@@ -293,7 +295,8 @@ class NativeStream(Stream):
     keyword spotter), ``(N, T)`` into a log-mel front end, ``(N, C, T)`` into a convolution or ``RunningNorm``
     — float32 or float64 (the model's dtype), on the CPU; outputs ``(N, C', T')`` (a view of ``(N, T', C')``)
     or ``(N, T', C')`` after a global pool, as the Python stream's. The plan is packed on the first ``push``
-    of a signal, for its dtype and channels (kept for the next signal of the same).
+    of a signal, for its dtype and channels (kept for the next signal of the same), from the weights the
+    model had when the stream was made: make a new stream after changing them.
 
     :attr:`latency`, :meth:`latency_table` and the external-state methods (``initial_state``, ``step``,
     ``finish``, ``chunk_model``: export) are those of the Python stages; :attr:`state` is None (the native
