@@ -187,6 +187,7 @@ CASES = [
     (["listen", "kw", "clip.wav", "--hold-ms", "-1"], "'--hold-ms' expected a finite duration ≥ 0, got -1.0"),
     (["listen", "kw", "clip.wav", "--hold-ms", "nan"], "'--hold-ms' expected a finite duration ≥ 0, got nan"),
     (["listen", "kw", "clip.wav", "--hold-ms", "inf"], "'--hold-ms' expected a finite duration ≥ 0, got inf"),
+    (["listen", "kw", "clip.wav", "--backend", "gpu"], "'--backend' expected one of ['python', 'native'], got 'gpu'"),
     (["listen", "kw", "rate16k.wav"], "'rate16k.wav' is sampled at 16000 Hz, expected 8000 Hz"),
     (["listen", "kw", "adir"], "argument 'source' expected a WAV file, got 'adir', which is a directory"),
     (["listen", "kw", "truncated.wav"], "'truncated.wav'"),

@@ -102,6 +102,31 @@ def test_an_offline_detector_refuses_to_listen_unless_asked_to_approximate(audio
     assert "look-ahead 315.9 ms" in first and "approximated by running statistics" in first
 
 
+def test_the_native_backend_listens_like_the_python_backend(audio, capsys):
+    from convrnn.stream.native import load
+
+    if load() is None:
+        pytest.skip("no C++ compiler/ninja: the stream kernel cannot be built here")
+    folder, _, _ = audio
+    printed = []
+    for backend in ([], ["--backend", "native"]):
+        assert main(["listen", str(folder / "causal"), str(folder / "clip.wav"), "--threshold", "0.55",
+                     "--chunk-ms", "10", *backend]) == 0
+        printed.append(capsys.readouterr().out.splitlines())
+    assert printed[1] == printed[0] and len(printed[0]) > 2
+
+
+@pytest.mark.parametrize("run,arguments,message", [
+    ("offline", ["--approximate"], "stream: backend 'native' has no lowering for LogMelSpectrogram (LogMelSpectrogram centred"),
+    ("causal", ["--backend", "cuda"], "listen: argument '--backend' expected one of ['python', 'native'], got 'cuda'")])
+def test_a_backend_that_cannot_run_the_detector_says_why_in_one_line(audio, capsys, run, arguments, message):
+    folder, _, _ = audio
+    backend = [] if "--backend" in arguments else ["--backend", "native"]
+    assert main(["listen", str(folder / run), str(folder / "clip.wav"), *arguments, *backend]) == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.splitlines()) == 1
+
+
 def test_an_exported_stream_listens_like_its_run(audio, capsys, tmp_path):
     folder, _, _ = audio
     out = tmp_path / "stream.onnx"
@@ -116,6 +141,8 @@ def test_an_exported_stream_listens_like_its_run(audio, capsys, tmp_path):
     from_file = capsys.readouterr().out.splitlines()
     assert from_file[0] == "listening: 56 samples (7 ms) a chunk, look-ahead 0.0 ms"
     assert from_file[1:] == from_run[1:] and len(from_run) > 2
+    assert main(["listen", str(out), str(folder / "clip.wav"), "--backend", "native"]) == 2
+    assert "'--backend' is for a run" in capsys.readouterr().err
     assert main(["predict", str(out), str(folder / "clip.wav")]) == 2
     assert "is a stream's chunk model (`convrnn export --stream`)" in capsys.readouterr().err
 

@@ -59,18 +59,22 @@ def test_no_compile_switch_builds_nothing_and_stays_quiet(tmp_path, monkeypatch)
 @needs_toolchain
 def test_build_core_builds_every_kernel_ahead(capsys):
     assert main(["build-core"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["recurrent core: built", "word2vec kernel: built"]
+    assert capsys.readouterr().out.splitlines() == ["recurrent core: built", "word2vec kernel: built",
+                                                    "stream kernel: built"]
 
 
 def test_build_core_without_a_toolchain_is_one_line_and_status_2(monkeypatch, capsys):
     from convrnn.layers.recurrent import _compiled
     from convrnn.models.word2vec import compiled
+    from convrnn.stream import native
 
     monkeypatch.setattr(_compiled, "load", lambda: None)
     monkeypatch.setattr(compiled, "load", lambda: None)
+    monkeypatch.setattr(native, "load", lambda: None)
     assert main(["build-core"]) == 2
     captured = capsys.readouterr()
-    assert captured.out.splitlines() == ["recurrent core: not built", "word2vec kernel: not built"]
+    assert captured.out.splitlines() == ["recurrent core: not built", "word2vec kernel: not built",
+                                         "stream kernel: not built"]
     assert captured.err.startswith("convrnn: error: build-core: the compiled kernels need a C++ compiler and ninja")
     assert captured.err.count("\n") == 1
 

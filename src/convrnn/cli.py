@@ -132,6 +132,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="at most one detection per this many ms: one word (default 500)")
     p.add_argument("--approximate", action="store_true", default=None,
                    help="stream a detector that is not causal anyway, running statistics standing in for the clip's")
+    p.add_argument("--backend", default=None,
+                   help="python (default) or native: each chunk step in one compiled call (a causal detector)")
     p.set_defaults(func=_cmd_listen)
 
     p = sub.add_parser("sample", help="generate text from a trained language model, streamed as it is drawn")
@@ -315,8 +317,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _cmd_build_core(args: argparse.Namespace) -> int:
     from convrnn.layers.recurrent._compiled import load as load_core
     from convrnn.models.word2vec.compiled import load as load_word2vec
+    from convrnn.stream.native import load as load_stream
 
-    built = {"recurrent core": load_core() is not None, "word2vec kernel": load_word2vec() is not None}
+    built = {"recurrent core": load_core() is not None, "word2vec kernel": load_word2vec() is not None,
+             "stream kernel": load_stream() is not None}
     for what, ok in built.items():
         print(f"{what}: {'built' if ok else 'not built'}")
     if not all(built.values()):
@@ -343,7 +347,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     recipe = _recipe_of_run(args.checkpoint)
     recipe.require("stream", args.checkpoint)
     given = {"chunk_ms": args.chunk_ms, "threshold": args.threshold, "hold_ms": args.hold_ms,
-             "approximate": args.approximate}
+             "approximate": args.approximate, "backend": args.backend}
     options = {key: value for key, value in given.items() if value is not None}   # the kind checks what it takes
     for line in recipe.stream(args.checkpoint, args.source, **options):
         print(line, flush=True)

@@ -109,15 +109,17 @@ class KeywordRecipe(Task):
 
     def stream(self, run: str | os.PathLike[str], source: str | os.PathLike[str] | BinaryIO, *,
                chunk_ms: float = 20.0, threshold: float = 0.5, hold_ms: float = 500.0,
-               approximate: bool = False) -> Iterator[str]:
+               approximate: bool = False, backend: str = "python") -> Iterator[str]:
         """Listen to ``source`` (a WAV file, ``"-"``: raw 16-bit mono PCM on standard input at the model's
         rate) ``chunk_ms`` at a time; one line per detection as it happens (at most one per ``hold_ms``,
         see :func:`detections`), then one for the end.
 
         A detector trained offline (per-clip normalisation, centred frames) is not causal: it refuses,
         naming its causal variant (recipe ``keyword-causal``), unless ``approximate`` (running statistics
-        stand in for the clip's; detections then differ from offline)."""
+        stand in for the clip's; detections then differ from offline). ``backend="native"`` runs each chunk
+        step in one compiled call (:class:`~convrnn.stream.NativeStream`: the causal detector lowers whole)."""
         from convrnn.data.pcm import pcm_chunks
+        from convrnn.stream import BACKENDS
 
         if not 0 < chunk_ms < math.inf:
             raise ValueError(f"listen: argument '--chunk-ms' expected a finite duration > 0, got {chunk_ms!r}")
@@ -125,14 +127,19 @@ class KeywordRecipe(Task):
             raise ValueError(f"listen: argument '--threshold' expected a probability in (0, 1), got {threshold!r}")
         if not 0 <= hold_ms < math.inf:
             raise ValueError(f"listen: argument '--hold-ms' expected a finite duration ≥ 0, got {hold_ms!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"listen: argument '--backend' expected one of {list(BACKENDS)}, got {backend!r}")
         exported = _exported_stream(run)
+        if exported is not None and backend != "python":
+            raise ValueError(f"listen: argument '--backend' is for a run: {run} is an exported chunk model, which "
+                             f"runs in onnxruntime")
         model = exported.model if exported is not None else self.load(run)
         rate = model.sample_rate
         chunk = max(1, round(chunk_ms * rate / 1000))
         samples = pcm_chunks(source, chunk, sample_rate=rate, where="listen")
         found, end = 0, 0.0
         for event in detections(model, samples, threshold=threshold, hold=hold_ms / 1000, approximate=approximate,
-                                frames=exported):
+                                frames=exported, backend=backend):
             if event.kind == "start":
                 yield (f"listening: {chunk} samples ({1000 * chunk / rate:g} ms) a chunk, look-ahead "
                        f"{1000 * event.time:.1f} ms{' (approximate: ' + event.note + ')' if event.note else ''}")
@@ -256,7 +263,8 @@ def _exported_stream(run: str | os.PathLike[str]) -> Any:
 
 
 def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, threshold: float = 0.5,
-               hold: float = 0.5, approximate: bool = False, frames: Any = None) -> Iterator[Detection]:
+               hold: float = 0.5, approximate: bool = False, frames: Any = None,
+               backend: str = "python") -> Iterator[Detection]:
     """The keyword detections of ``model`` (a :class:`~convrnn.models.KeywordSpotter`) on a signal
     given chunk by chunk (samples ``(T_chunk,)``), as they become final.
 
@@ -267,12 +275,12 @@ def detections(model: nn.Module, chunks: Iterable[np.ndarray | Tensor], *, thres
     of the last sample its score reads (t·hop plus the stream's look-ahead: t·hop for the causal
     variant). The frames are those of offline :meth:`~KeywordSpotter.frame_scores`. ``frames``: the
     stream of frame scores to use instead of ``model``'s (an :class:`~convrnn.stream.ExportedStream`,
-    whose model then only needs ``sample_rate`` and ``hop_length``)."""
+    whose model then only needs ``sample_rate`` and ``hop_length``); ``backend`` that of :func:`convrnn.stream`."""
     from convrnn.stream import stream
 
     if frames is None:
         model = model.eval()
-        frames = stream(model.stream_layers(pooled=False), approximate=approximate)
+        frames = stream(model.stream_layers(pooled=False), approximate=approximate, backend=backend)
     rate, hop = model.sample_rate, model.hop_length
     note = "; ".join(frames.approximations)
     yield Detection("start", frames.latency / rate, note=note)

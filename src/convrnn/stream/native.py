@@ -1,0 +1,390 @@
+"""A causal stream's chunk step as one native call: ``convrnn.stream(model, backend="native")``.
+
+The Python stream (``compose.py``) runs a dozen small PyTorch operators per chunk, and for a chunk of
+one or two frames their fixed per-call price is the cost, not the arithmetic. This backend lowers the
+chain of stages once, at plan time, to a native plan (``native_plan.cpp``, a compiled extension built
+like the recurrent core, :mod:`convrnn._extensions`) that runs the whole chunk step in one call, its
+state inside the plan. Signals between the lowered ops are ``(N, T, C)``, step-major.
+
+What lowers (every other stage refuses by name, :class:`NoLoweringError`):
+
+- ``first_channel`` (the keyword spotter's ``(N, 1, T) → (N, T)``), as the first stage;
+- ``LogMelSpectrogram(framing="causal")``: frame t is samples t·hop − (n_fft − 1) … t·hop (zeros before
+  the start), ``log(Σ_f H[f, m] |rFFT(w · frame)_f|² + ε)`` — a radix-2 real FFT (n_fft a power of 2;
+  otherwise the DFT's sums), the Hann window w and the filters H of the Python stage, in its dtype;
+- ``RunningNorm``: w_t = max(1/(s + t + 1), 1/τ), m ← (1 − w) m + w x, v ← (1 − w) v + (1 − w) w d²,
+  y = (x − m) / max(√v, min_std), step by step as the Python stage's short chunks;
+- 1-d convolution over time (``Conv1d`` of convrnn or torch, groups 1, boundary zeros or constant,
+  any padding (low, high), dilation, stride ≤ its span): a window buffer of the padded cells,
+  y_o = b + Σ_j W_j x_{o·s + j·d}, weights packed once as ``(K, C_in, C_out)``; an evaluation-mode
+  ``BatchNorm1d`` right after it is folded in (W ← W·γ/√(σ² + ε), b ← (b − μ)·γ/√(σ² + ε) + β), a ReLU
+  after that fused;
+- ``BatchNorm1d`` elsewhere (a per-channel affine), ``ReLU``, ``Identity``, dropout in ``eval()``;
+- ``GlobalPool`` max, min, sum, avg (the running value, ``(N, T, C)``), and after it ``Linear``
+  (a 1×1 convolution), ``ReLU``, batch norm.
+
+Outputs equal the Python stream's (the reference) for any chunking: float64 to rounding (≈ 1e−14), float32
+to float32 rounding (≈ 5e−6 on the keyword spotter: the FFT, the sums' order and the folded batch norm
+round differently; ``RunningNorm`` rounds as PyTorch's operators do, no fused multiply-add, because on a
+near-constant signal its division by ``min_std`` would magnify any difference a thousandfold).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from convrnn._extensions import load_extension
+from convrnn.stream.compose import Stream
+from convrnn.stream.conv import ConvStage
+from convrnn.stream.features import LogMelStage, RunningNormStage
+from convrnn.stream.pointwise import FoldedStage, PointwiseStage
+from convrnn.stream.pool import GlobalPoolStage
+from convrnn.stream.stage import Stage
+
+SOURCE = Path(__file__).with_name("native_plan.cpp")
+POOL_KINDS = {"max": 0, "min": 1, "sum": 2, "avg": 3}
+LOWERED = ("first_channel, LogMelSpectrogram(framing='causal'), RunningNorm, Conv1d (groups 1, zeros or constant "
+           "padding, stride ≤ span), BatchNorm1d (eval), ReLU, Identity, Dropout (eval), GlobalPool max/min/sum/avg, "
+           "Linear after a global pool")
+
+
+class NoLoweringError(TypeError):
+    """A stage that the native backend cannot run; the message names it (use ``backend="python"``)."""
+
+
+@functools.cache
+def load() -> ModuleType | None:
+    """The compiled plan module (``native_plan.cpp``), built on first use; None if it cannot be had."""
+    return load_extension("convrnn_stream", SOURCE, what="C++ stream kernel",
+                          fallback="backend='native' is unavailable (backend='python' streams in PyTorch)")
+
+
+# ------------------------------------------------------------------ the lowered ops (float64 until planned)
+
+@dataclass
+class _Conv:
+    """y_o = b + Σ_j W[j] x_{o·s + j·d} (+ ReLU); ``weight (K, C_in, C_out)``, ``bias (C_out,)`` float64."""
+
+    name: str
+    weight: Tensor
+    bias: Tensor
+    dilation: int = 1
+    stride: int = 1
+    low: int = 0
+    high: int = 0
+    value: float = 0.0
+    relu: bool = False
+
+    def fold(self, norm: nn.BatchNorm1d) -> None:
+        scale, shift = _affine(norm)
+        self.weight = self.weight * scale
+        self.bias = self.bias * scale + shift
+
+    def add(self, plan: Any, dtype: torch.dtype, channels: int) -> int:
+        _check_channels(self.name, self.weight.shape[1], channels)
+        plan.add_conv(self.weight, self.bias, self.dilation, self.stride, self.low, self.high, self.value, self.relu)
+        return self.weight.shape[2]
+
+
+@dataclass
+class _Affine:
+    """y = x·scale + shift per channel (empty scale: identity), then ReLU if ``relu``."""
+
+    name: str
+    scale: Tensor
+    shift: Tensor
+    relu: bool = False
+
+    def add(self, plan: Any, dtype: torch.dtype, channels: int) -> int:
+        if self.scale.numel():
+            _check_channels(self.name, self.scale.numel(), channels)
+        plan.add_affine(channels, self.scale, self.shift, self.relu)
+        return channels
+
+
+@dataclass
+class _LogMel:
+    name: str
+    module: Any
+
+    def add(self, plan: Any, dtype: torch.dtype, channels: int) -> int:
+        from convrnn.data.audio import _filters, _hann
+
+        m = self.module
+        low, high = m.padding
+        window = _hann(m.n_fft, dtype, torch.device("cpu"))
+        filters = _filters(m.n_fft, m.n_mels, float(m.sample_rate), m.f_min, m.f_max, dtype, torch.device("cpu"))
+        plan.add_log_mel(window, filters, m.hop_length, low, high, float(m.epsilon))
+        return m.n_mels
+
+
+@dataclass
+class _RunningNorm:
+    name: str
+    time_constant: float | None
+    min_std: float
+
+    def add(self, plan: Any, dtype: torch.dtype, channels: int) -> int:
+        inverse = 0.0 if self.time_constant is None else 1.0 / self.time_constant
+        plan.add_running_norm(channels, inverse, self.min_std ** 2)
+        return channels
+
+
+@dataclass
+class _Pool:
+    name: str
+    kind: str
+
+    def add(self, plan: Any, dtype: torch.dtype, channels: int) -> int:
+        plan.add_running_pool(channels, POOL_KINDS[self.kind])
+        return channels
+
+
+def _check_channels(name: str, expected: int, got: int) -> None:
+    if expected != got:
+        raise ValueError(f"stream: {name}: argument 'x' expected {expected} channels, got {got}")
+
+
+def _affine(norm: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
+    """Batch norm in evaluation as ``(scale, shift)`` float64: γ/√(σ² + ε), β − μ·γ/√(σ² + ε)."""
+    mean, var = norm.running_mean.detach().double(), norm.running_var.detach().double()
+    scale = 1.0 / torch.sqrt(var + norm.eps)
+    if norm.weight is not None:
+        scale = scale * norm.weight.detach().double()
+    shift = -mean * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias.detach().double()
+    return scale, shift
+
+
+# ------------------------------------------------------------------ lowering
+
+@dataclass
+class Program:
+    """A stream's lowered stages: ``input`` 0 (samples ``(N, T)``), 1 (``(N, C, T)``, channel 0 taken) or
+    2 (``(N, C, T)``); ``ops`` in order; the outputs' layout ``"ct"`` (``(N, C, T)``) or ``"tc"``
+    (``(N, T, C)``, after a global pool; ``keepdim`` adds a trailing 1); ``dtype`` the model's."""
+
+    input: int
+    ops: list
+    layout: str
+    keepdim: bool
+    dtype: torch.dtype | None
+
+
+def _refuse(stage: Stage, why: str) -> NoLoweringError:
+    return NoLoweringError(f"stream: backend 'native' has no lowering for {stage.name} ({stage.describe()}): {why}. "
+                           f"What lowers: {LOWERED}; backend='python' streams every layer")
+
+
+def _conv(stage: ConvStage) -> _Conv:
+    from convrnn.layers.conv import Conv
+
+    module, windows = stage.module, stage.windows
+    if module.groups != 1:
+        raise _refuse(stage, f"groups={module.groups} (only groups=1 lowers)")
+    if windows.boundary not in ("zeros", "constant") or windows.left_need or windows.right_need:
+        raise _refuse(stage, f"boundary {windows.boundary!r} pads from the signal (zeros and constant lower)")
+    if windows.stride > windows.span:
+        raise _refuse(stage, f"stride {windows.stride} skips cells between its windows of {windows.span}")
+    weight = module.weight.detach().double()
+    if isinstance(module, Conv) and module.flip:
+        weight = weight.flip(-1)
+    bias = module.bias.detach().double() if module.bias is not None else weight.new_zeros(weight.shape[0])
+    return _Conv(stage.name, weight.permute(2, 1, 0).contiguous(), bias, module.dilation[0], module.stride[0],
+                 windows.low, windows.high, windows.value)
+
+
+def _per_step(stage: Stage, function: object, ops: list, layout: str) -> None:
+    """A per-step module: fused into the op before it where it can be, else an op of its own."""
+    last = ops[-1] if ops else None
+    if isinstance(function, (nn.Identity, nn.Dropout, nn.Dropout1d, nn.AlphaDropout)):
+        return   # identities in evaluation (checked when the stream was built)
+    if isinstance(function, nn.ReLU):
+        if isinstance(last, (_Conv, _Affine)) and not last.relu:
+            last.relu = True
+        else:
+            ops.append(_Affine(stage.name, torch.empty(0), torch.empty(0), relu=True))
+        return
+    if isinstance(function, nn.BatchNorm1d):
+        if isinstance(last, _Conv) and not last.relu:
+            last.fold(function)
+        else:
+            ops.append(_Affine(stage.name, *_affine(function)))
+        return
+    if isinstance(function, nn.Linear):
+        if layout != "tc":
+            raise _refuse(stage, "Linear acts on the last axis, which is time here (it lowers after a global pool)")
+        weight = function.weight.detach().double().t().unsqueeze(0).contiguous()
+        bias = function.bias.detach().double() if function.bias is not None else weight.new_zeros(weight.shape[2])
+        ops.append(_Conv(stage.name, weight, bias))
+        return
+    raise _refuse(stage, "a per-step function the native plan does not know")
+
+
+def lower(stages: list[Stage]) -> Program:
+    """The native :class:`Program` of a chain of stages, or a :class:`NoLoweringError` naming the first
+    stage that has no lowering (see the module docstring for what lowers)."""
+    from convrnn.models.keyword_spotter import first_channel
+
+    ops: list = []
+    layout: str | None = None      # None: the input's layout is not fixed yet
+    keepdim = False
+    input_kind = 2
+    dtypes = set()
+    for index, stage in enumerate(stages):
+        module = getattr(stage, "module", getattr(stage, "function", None))
+        if isinstance(module, nn.Module):
+            dtypes |= {p.dtype for p in module.parameters() if p.is_floating_point()}
+        if isinstance(stage, PointwiseStage) and stage.function is first_channel:
+            if index:
+                raise _refuse(stage, "first_channel lowers as the first stage only")
+            input_kind, layout = 1, "wave"
+        elif isinstance(stage, LogMelStage):
+            if layout not in (None, "wave"):
+                raise _refuse(stage, "its input is a waveform, which only the stream's input (or first_channel) is")
+            if stage.module.framing != "causal":
+                raise _refuse(stage, "centred framing reflects the signal's first samples (causal framing lowers)")
+            if stage.module.hop_length > stage.module.n_fft:
+                raise _refuse(stage, "a hop longer than n_fft skips samples")
+            input_kind = 0 if layout is None else input_kind
+            ops.append(_LogMel(stage.name, stage.module))
+            layout = "ct"
+        elif isinstance(stage, (RunningNormStage, ConvStage, GlobalPoolStage)):
+            if layout not in (None, "ct"):
+                raise _refuse(stage, f"its input is not (N, C, T) here (layout {layout!r})")
+            layout = "ct"
+            if isinstance(stage, RunningNormStage):
+                ops.append(_RunningNorm(stage.name, stage.module.time_constant, stage.module.min_std))
+            elif isinstance(stage, ConvStage):
+                ops.append(_conv(stage))
+            else:
+                if stage.kind not in POOL_KINDS:
+                    raise _refuse(stage, f"kind {stage.kind!r} (max, min, sum and avg lower)")
+                ops.append(_Pool(stage.name, stage.kind))
+                layout, keepdim = "tc", stage.module.keepdim
+        elif isinstance(stage, (PointwiseStage, FoldedStage)) and isinstance(stage.function, nn.Module):
+            if layout in (None, "wave"):
+                raise _refuse(stage, "per-step layers lower after a stage over time (a convolution, the front end)")
+            _per_step(stage, stage.function, ops, layout)
+        else:
+            raise _refuse(stage, "no native lowering")
+    if not any(isinstance(op, (_Conv, _LogMel, _RunningNorm, _Pool)) for op in ops):
+        raise NoLoweringError("stream: backend 'native' needs a stage over time (nothing of this model runs over "
+                              "time); backend='python' streams it")
+    if len(dtypes) > 1:
+        raise NoLoweringError(f"stream: backend 'native' expected one parameter dtype, got {sorted(map(str, dtypes))}")
+    return Program(input_kind, ops, layout or "ct", keepdim, dtypes.pop() if dtypes else None)
+
+
+# ------------------------------------------------------------------ the stream
+
+
+class NativeStream(Stream):
+    """A :class:`~convrnn.stream.Stream` whose ``push``/``flush``/``reset`` run the lowered chunk step in one
+    native call (:func:`lower`), its state inside the plan. Equal to the Python stream for any chunking.
+
+    Shapes: the input of the model's first stage — ``(N, 1, T)`` samples through ``first_channel`` (the
+    keyword spotter), ``(N, T)`` into a log-mel front end, ``(N, C, T)`` into a convolution or ``RunningNorm``
+    — float32 or float64 (the model's dtype), on the CPU; outputs ``(N, C', T')`` (a view of ``(N, T', C')``)
+    or ``(N, T', C')`` after a global pool, as the Python stream's. The plan is packed on the first ``push``
+    of a signal, for its dtype and channels (kept for the next signal of the same), from the weights the
+    model had when the stream was made: make a new stream after changing them.
+
+    :attr:`latency`, :meth:`latency_table` and the external-state methods (``initial_state``, ``step``,
+    ``finish``, ``chunk_model``: export) are those of the Python stages; :attr:`state` is None (the native
+    plan holds it).
+    """
+
+    backend = "native"
+
+    def __init__(self, model: object, stages: list[Stage]) -> None:
+        super().__init__(model, stages)
+        self.program = lower(self.stages)
+        self.time_axis = 1 if self.program.layout == "tc" else -1
+        self._module = load()
+        if self._module is None:
+            raise RuntimeError("stream: backend 'native' needs the C++ stream kernel, which could not be built or "
+                               "loaded (see the warning; CONVRNN_NO_COMPILE=1 turns it off); use backend='python'")
+        self._plans: dict[tuple[torch.dtype, int], Any] = {}
+        self._plan: Any = None
+        self._lead: tuple[int, ...] = ()
+        self._dtype: torch.dtype | None = None
+
+    @property
+    def state(self) -> None:
+        """None: the native plan holds the state (use the external-state methods for it as tensors)."""
+        return None
+
+    def _check(self, chunk: object) -> Tensor:
+        where = "NativeStream.push"
+        if not isinstance(chunk, Tensor):
+            raise TypeError(f"{where}: argument 'chunk' expected a torch.Tensor, got {type(chunk).__name__}")
+        dims = 2 if self.program.input == 0 else 3
+        shown = "(N, T)" if dims == 2 else "(N, C, T)"
+        if chunk.dim() != dims:
+            raise ValueError(f"{where}: argument 'chunk' expected shape {shown}, got shape {tuple(chunk.shape)}")
+        if chunk.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"{where}: argument 'chunk' expected dtype float32 or float64, got {chunk.dtype}")
+        if self.program.dtype is not None and chunk.dtype != self.program.dtype:
+            raise TypeError(f"{where}: argument 'chunk' expected the model's dtype {self.program.dtype}, "
+                            f"got {chunk.dtype}")
+        if chunk.device.type != "cpu":
+            raise ValueError(f"{where}: argument 'chunk' expected a CPU tensor, got device {chunk.device}")
+        if dims == 3 and chunk.shape[1] < 1:
+            raise ValueError(f"{where}: argument 'chunk' expected at least one channel, got shape {tuple(chunk.shape)}")
+        return chunk
+
+    def _start(self, chunk: Tensor) -> Any:
+        channels = chunk.shape[1] if self.program.input == 2 else 1
+        key = (chunk.dtype, channels)
+        plan = self._plans.get(key)
+        if plan is None:
+            output = {"ct": 1, "tc": 2 if self.program.keepdim else 0}[self.program.layout]
+            plan = self._module.NativePlan(chunk.dtype == torch.float64, self.program.input, output)
+            for op in self.program.ops:
+                channels = op.add(plan, chunk.dtype, channels)
+            self._plans[key] = plan
+        plan.reset()
+        self._lead, self._dtype = chunk.shape[:-1], chunk.dtype
+        return plan
+
+    def push(self, chunk: Any) -> Tensor:
+        """Consume ``chunk``; return the outputs now final (possibly zero steps), as the Python stream."""
+        plan = self._plan
+        if plan is not None and type(chunk) is Tensor and chunk.shape[:-1] == self._lead and \
+                chunk.dtype is self._dtype and chunk.is_cpu:
+            return plan.push(chunk)     # a chunk like the first: straight to the plan (one call)
+        chunk = self._check(chunk)
+        self._check_chunk(chunk)
+        if plan is None:
+            plan = self._plan = self._start(chunk)
+        return plan.push(chunk)
+
+    def flush(self) -> Tensor | None:
+        """The outputs that only the end of the signal makes final; then :meth:`reset`. None if nothing was
+        pushed."""
+        if self._plan is None:
+            return None
+        y = self._plan.finish()
+        self.reset()
+        return y
+
+    def reset(self) -> None:
+        """Forget the signal: the next chunk starts a new one."""
+        super().reset()
+        self._plan = None
+
+    def __repr__(self) -> str:
+        return (f"NativeStream({len(self.program.ops)} native ops from {len(self.stages)} stages, "
+                f"latency {self.latency} input steps)")
+
+
+__all__ = ["LOWERED", "NativeStream", "NoLoweringError", "Program", "load", "lower"]

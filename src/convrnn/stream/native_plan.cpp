@@ -1,0 +1,678 @@
+// A causal stream's chunk step as one native call: the lowered stages of convrnn/stream/native.py
+// (log-mel framing, running normalisation, convolution over time with its window buffer, per-channel
+// affine, ReLU, running global pooling) run here in order, each on the whole chunk, their states kept
+// inside the plan. Signals between ops are (N, T, C) row-major: step-major, channels contiguous, so a
+// convolution's output step is one pass over its packed weights (K, C_in, C_out). Templated on the
+// scalar (float, double); the Python side documents the math and packs the weights.
+#include <torch/extension.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846264338327950288;
+
+template <typename T>
+std::vector<T> to_vector(const torch::Tensor& tensor) {
+  auto flat = tensor.to(torch::kFloat64).contiguous();
+  const double* data = flat.data_ptr<double>();
+  return std::vector<T>(data, data + flat.numel());
+}
+
+// ------------------------------------------------------------------ sliding windows
+
+// The padded signal [low × value | x | high × value] handed out window by window (stride s, span K):
+// a window is complete once its last cell is in; the cells from the next window's start are kept.
+// One buffer per batch row, (cells, C) row-major, its live cells from `offset` on: consumed cells are
+// dropped from the front only once they outnumber the live ones and 64, so the copy is amortised over
+// many chunks. convrnn/stream/windows.py's PaddedWindows for the boundaries that need no signal (zeros,
+// constant) and stride ≤ span.
+template <typename T>
+struct Windows {
+  int64_t span = 1, stride = 1, low = 0, high = 0, channels = 1;
+  T value = 0;
+  int64_t cells = 0;                 // live cells per row
+  int64_t offset = 0;                // consumed cells still at the front of each row
+  std::vector<std::vector<T>> rows;  // per batch row
+
+  void start(int64_t n) {
+    rows.assign(n, std::vector<T>());
+    cells = low;
+    offset = 0;
+    for (auto& row : rows) row.assign(low * channels, value);
+  }
+  // the live cells of row b
+  const T* row(int64_t b) const { return rows[b].data() + offset * channels; }
+  // append t cells of each row (x: (n, t, C)); returns how many windows are complete
+  int64_t append(const T* x, int64_t t) {
+    for (size_t b = 0; b < rows.size(); ++b) {
+      const T* from = x + static_cast<int64_t>(b) * t * channels;
+      rows[b].insert(rows[b].end(), from, from + t * channels);
+    }
+    cells += t;
+    return complete();
+  }
+  void append_padding(int64_t count) {
+    for (auto& row : rows) row.insert(row.end(), count * channels, value);
+    cells += count;
+  }
+  int64_t complete() const { return cells >= span ? (cells - span) / stride + 1 : 0; }
+  // drop the cells before the window after the `count` handed out
+  void consume(int64_t count) {
+    const int64_t drop = std::min(count * stride, cells);
+    offset += drop;
+    cells -= drop;
+    if (offset > std::max<int64_t>(64, cells)) {
+      for (auto& row : rows) row.erase(row.begin(), row.begin() + offset * channels);
+      offset = 0;
+    }
+  }
+};
+
+// ------------------------------------------------------------------ ops
+
+template <typename T>
+struct Op {
+  int64_t in_channels = 0, out_channels = 0;
+  std::vector<T> out;  // (n, steps, out_channels) of the last call
+  virtual ~Op() = default;
+  virtual void start(int64_t n) = 0;
+  // consume x (n, t, in_channels); write out; return the output steps
+  virtual int64_t step(const T* x, int64_t t, int64_t n) = 0;
+  // the outputs that the end of the signal makes final, into out; their steps
+  virtual int64_t finish(int64_t n) { return 0; }
+};
+
+// A convolution's weights packed once for its output step: the C_out outputs in blocks of up to kBlock
+// vectors of L lanes (the last vector zero-padded), each block (K·C_in, V·L) contiguous, so one output
+// step reads every weight once, in order. Vectors are GCC's (32 bytes: AVX2 where compiled for it).
+template <typename T>
+struct Lanes {
+  typedef T vec __attribute__((vector_size(32)));
+  static constexpr int L = 32 / sizeof(T);
+};
+constexpr int kBlock = 4;
+
+template <typename T>
+inline typename Lanes<T>::vec load(const T* p) {
+  typename Lanes<T>::vec v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <typename T>
+struct Packed {
+  int64_t k = 0, cin = 0, cout = 0, vectors = 0;  // vectors = ⌈C_out / L⌉
+  std::vector<T> weight, bias;                    // blocks of (K·C_in, V·L); (vectors·L)
+  Packed() = default;
+  Packed(const std::vector<T>& w, const std::vector<T>& b, int64_t k_, int64_t cin_, int64_t cout_)
+      : k(k_), cin(cin_), cout(cout_) {
+    constexpr int L = Lanes<T>::L;
+    vectors = (cout + L - 1) / L;
+    weight.assign(k * cin * vectors * L, T(0));
+    bias.assign(vectors * L, T(0));
+    std::copy(b.begin(), b.end(), bias.begin());
+    for (int64_t first = 0; first < vectors; first += kBlock) {
+      const int64_t width = std::min<int64_t>(kBlock, vectors - first) * L;
+      T* block = weight.data() + k * cin * first * L;
+      for (int64_t r = 0; r < k * cin; ++r)
+        for (int64_t i = 0; i < width && first * L + i < cout; ++i) block[r * width + i] = w[r * cout + first * L + i];
+    }
+  }
+};
+
+// F windows (window_step cells apart) × V vectors of outputs from vector `first` of a block of `width` lanes:
+// y_f = b + Σ_j Σ_c W[j, c] x_f[j·d, c] (+ ReLU), the F·V accumulators in registers, each weight loaded once
+template <typename T, int F, int V>
+inline void conv_tile(const T* x, int64_t window_step, int64_t jump, const Packed<T>& p, const T* block,
+                      int64_t width, int64_t first, T* y, bool relu) {
+  using vec = typename Lanes<T>::vec;
+  constexpr int L = Lanes<T>::L;
+  vec acc[F][V];
+  for (int v = 0; v < V; ++v) {
+    const vec b = load(p.bias.data() + (first + v) * L);
+    for (int f = 0; f < F; ++f) acc[f][v] = b;
+  }
+  const int64_t offset = (first * L) % (kBlock * L);  // lanes into the block
+  for (int64_t j = 0; j < p.k; ++j) {
+    const T* xr = x + j * jump;
+    const T* wr = block + j * p.cin * width + offset;
+    for (int64_t c = 0; c < p.cin; ++c) {
+      vec w[V];
+      for (int v = 0; v < V; ++v) w[v] = load(wr + c * width + v * L);
+      for (int f = 0; f < F; ++f) {
+        const T value = xr[f * window_step + c];
+        for (int v = 0; v < V; ++v) acc[f][v] += w[v] * value;
+      }
+    }
+  }
+  for (int f = 0; f < F; ++f)
+    for (int v = 0; v < V; ++v) {
+      T lanes[L];
+      std::memcpy(lanes, &acc[f][v], sizeof(lanes));
+      const int64_t at = (first + v) * L;
+      for (int i = 0; i < L && at + i < p.cout; ++i) y[f * p.cout + at + i] = (relu && lanes[i] < T(0)) ? T(0) : lanes[i];
+    }
+}
+
+// F windows: every block of outputs, in tiles of V vectors (at most 4·… accumulators: 12 of 16 registers)
+template <typename T, int F>
+void conv_frames(const T* x, int64_t window_step, int64_t jump, const Packed<T>& p, T* y, bool relu) {
+  constexpr int most = F == 1 ? 4 : F == 2 ? 4 : 2;
+  for (int64_t first = 0; first < p.vectors; first += kBlock) {
+    const int64_t count = std::min<int64_t>(kBlock, p.vectors - first), width = count * Lanes<T>::L;
+    const T* block = p.weight.data() + p.k * p.cin * first * Lanes<T>::L;
+    int64_t v = 0;
+    for (; v + most <= count; v += most) conv_tile<T, F, most>(x, window_step, jump, p, block, width, first + v, y, relu);
+    for (; v + 2 <= count; v += 2) conv_tile<T, F, 2>(x, window_step, jump, p, block, width, first + v, y, relu);
+    for (; v < count; ++v) conv_tile<T, F, 1>(x, window_step, jump, p, block, width, first + v, y, relu);
+  }
+}
+
+// `count` windows starting `window_step` cells apart from x, into y (count, C_out)
+template <typename T>
+void conv_windows(const T* x, int64_t count, int64_t window_step, int64_t jump, const Packed<T>& p, T* y, bool relu) {
+  int64_t o = 0;
+  for (; o + 4 <= count; o += 4) conv_frames<T, 4>(x + o * window_step, window_step, jump, p, y + o * p.cout, relu);
+  for (; o + 2 <= count; o += 2) conv_frames<T, 2>(x + o * window_step, window_step, jump, p, y + o * p.cout, relu);
+  for (; o < count; ++o) conv_frames<T, 1>(x + o * window_step, window_step, jump, p, y + o * p.cout, relu);
+}
+
+template <typename T>
+struct Conv : Op<T> {
+  int64_t kernel, dilation;
+  bool relu, direct;
+  Packed<T> packed;  // W (K, C_in, C_out), b (C_out)
+  Windows<T> windows;
+
+  Conv(const torch::Tensor& w, const torch::Tensor& b, int64_t dilation_, int64_t stride, int64_t low, int64_t high,
+       double value, bool relu_)
+      : kernel(w.size(0)), dilation(dilation_), relu(relu_),
+        packed(to_vector<T>(w), to_vector<T>(b), w.size(0), w.size(1), w.size(2)) {
+    this->in_channels = w.size(1);
+    this->out_channels = w.size(2);
+    windows.span = dilation * (kernel - 1) + 1;
+    windows.stride = stride;
+    windows.low = low;
+    windows.high = high;
+    windows.value = static_cast<T>(value);
+    windows.channels = this->in_channels;
+    direct = windows.span == 1 && stride == 1 && low == 0 && high == 0;  // per step: no buffer
+  }
+  void start(int64_t n) override {
+    if (!direct) windows.start(n);
+  }
+  void emit(const T* base, int64_t count, int64_t n, int64_t row_stride) {
+    const int64_t cin = this->in_channels, cout = this->out_channels;
+    for (int64_t b = 0; b < n; ++b)
+      conv_windows(base + b * row_stride, count, windows.stride * cin, dilation * cin, packed,
+                   this->out.data() + b * count * cout, relu);
+  }
+  int64_t step(const T* x, int64_t t, int64_t n) override {
+    const int64_t cout = this->out_channels;
+    if (direct) {
+      this->out.resize(n * t * cout);
+      emit(x, t, n, t * this->in_channels);
+      return t;
+    }
+    const int64_t count = windows.append(x, t);
+    this->out.resize(n * count * cout);
+    emit_rows(count, n);
+    windows.consume(count);
+    return count;
+  }
+  void emit_rows(int64_t count, int64_t n) {
+    const int64_t cin = this->in_channels, cout = this->out_channels;
+    for (int64_t b = 0; b < n; ++b)
+      conv_windows(windows.row(b), count, windows.stride * cin, dilation * cin, packed,
+                   this->out.data() + b * count * cout, relu);
+  }
+  int64_t finish(int64_t n) override {
+    if (direct || windows.high == 0) return 0;
+    windows.append_padding(windows.high);
+    const int64_t count = windows.complete();
+    this->out.resize(n * count * this->out_channels);
+    emit_rows(count, n);
+    windows.consume(count);
+    return count;
+  }
+};
+
+// |rFFT(w · frame)|² by a complex FFT of half the size (n a power of 2), else by the DFT's sums
+template <typename T>
+struct PowerSpectrum {
+  int64_t n, half, bins;
+  bool fast;
+  std::vector<int64_t> reverse;
+  std::vector<T> twiddle_re, twiddle_im, split_re, split_im, cos_table, sin_table, zr, zi;
+
+  explicit PowerSpectrum(int64_t n_) : n(n_), half(n_ / 2), bins(n_ / 2 + 1) {
+    fast = n >= 2 && (n & (n - 1)) == 0;
+    if (fast) {
+      reverse.resize(half);
+      int bits = 0;
+      while ((int64_t{1} << bits) < half) ++bits;
+      for (int64_t i = 0; i < half; ++i) {
+        int64_t r = 0;
+        for (int bit = 0; bit < bits; ++bit) r |= ((i >> bit) & 1) << (bits - 1 - bit);
+        reverse[i] = r;
+      }
+      for (int64_t length = 2; length <= half; length *= 2)  // each stage's e^{−2πij/length}, j < length/2
+        for (int64_t j = 0; j < length / 2; ++j) {
+          twiddle_re.push_back(static_cast<T>(std::cos(2 * kPi * j / length)));
+          twiddle_im.push_back(static_cast<T>(-std::sin(2 * kPi * j / length)));
+        }
+      for (int64_t k = 0; k <= half; ++k) {
+        split_re.push_back(static_cast<T>(std::cos(2 * kPi * k / n)));
+        split_im.push_back(static_cast<T>(-std::sin(2 * kPi * k / n)));
+      }
+      zr.resize(half);
+      zi.resize(half);
+    } else {
+      for (int64_t k = 0; k < bins; ++k)
+        for (int64_t j = 0; j < n; ++j) {
+          const double angle = 2 * kPi * static_cast<double>((k * j) % n) / n;
+          cos_table.push_back(static_cast<T>(std::cos(angle)));
+          sin_table.push_back(static_cast<T>(std::sin(angle)));
+        }
+    }
+  }
+
+  // x: n windowed samples → power: bins values
+  void operator()(const T* x, T* power) {
+    if (!fast) {
+      for (int64_t k = 0; k < bins; ++k) {
+        T re = 0, im = 0;
+        const T* c = cos_table.data() + k * n;
+        const T* s = sin_table.data() + k * n;
+#pragma omp simd reduction(+ : re, im)
+        for (int64_t j = 0; j < n; ++j) {
+          re += c[j] * x[j];
+          im += s[j] * x[j];
+        }
+        power[k] = re * re + im * im;
+      }
+      return;
+    }
+    for (int64_t i = 0; i < half; ++i) {  // z_i = x_2i + i·x_2i+1, in bit-reversed order
+      zr[reverse[i]] = x[2 * i];
+      zi[reverse[i]] = x[2 * i + 1];
+    }
+    const T* stage_re = twiddle_re.data();
+    const T* stage_im = twiddle_im.data();
+    for (int64_t length = 2; length <= half; length *= 2) {  // butterflies, the twiddles of a stage contiguous
+      const int64_t h = length / 2;
+      for (int64_t i = 0; i < half; i += length) {
+        T* ar = zr.data() + i;
+        T* ai = zi.data() + i;
+        T* br = ar + h;
+        T* bi = ai + h;
+#pragma omp simd
+        for (int64_t j = 0; j < h; ++j) {
+          const T vr = br[j] * stage_re[j] - bi[j] * stage_im[j], vi = br[j] * stage_im[j] + bi[j] * stage_re[j];
+          br[j] = ar[j] - vr;
+          bi[j] = ai[j] - vi;
+          ar[j] += vr;
+          ai[j] += vi;
+        }
+      }
+      stage_re += h;
+      stage_im += h;
+    }
+    // X_k = E_k + e^{−2πik/n} O_k, E_k = (Z_k + conj Z_{h−k}) / 2, O_k = (Z_k − conj Z_{h−k}) / 2i
+    for (int64_t k = 0; k <= half; ++k) {
+      const int64_t p = k % half, q = (half - k) % half;
+      const T ar = zr[p], ai = zi[p], br = zr[q], bi = -zi[q];
+      const T er = (ar + br) / 2, ei = (ai + bi) / 2;
+      const T orr = (ai - bi) / 2, oi = -(ar - br) / 2;
+      const T xr = er + split_re[k] * orr - split_im[k] * oi;
+      const T xi = ei + split_re[k] * oi + split_im[k] * orr;
+      power[k] = xr * xr + xi * xi;
+    }
+  }
+};
+
+// log(Σ_f H[f, m] |X_f|² + ε) of each frame of n_fft samples, one per hop (window w, filters H)
+template <typename T>
+struct LogMel : Op<T> {
+  int64_t n_fft, hop;
+  T epsilon;
+  std::vector<T> window, filters;     // (n_fft), (bins, n_mels)
+  std::vector<int64_t> first, last;   // each filter's nonzero bins [first, last)
+  PowerSpectrum<T> spectrum;
+  std::vector<T> windowed, power;
+  Windows<T> windows;
+
+  LogMel(const torch::Tensor& w, const torch::Tensor& h, int64_t hop_, int64_t low, int64_t high, double epsilon_)
+      : n_fft(w.size(0)), hop(hop_), epsilon(static_cast<T>(epsilon_)), window(to_vector<T>(w)),
+        filters(to_vector<T>(h)), spectrum(w.size(0)) {
+    this->in_channels = 1;
+    this->out_channels = h.size(1);
+    const int64_t bins = h.size(0), mels = h.size(1);
+    for (int64_t m = 0; m < mels; ++m) {
+      int64_t a = bins, z = 0;
+      for (int64_t f = 0; f < bins; ++f)
+        if (filters[f * mels + m] != T(0)) {
+          a = std::min(a, f);
+          z = f + 1;
+        }
+      first.push_back(std::min(a, z));
+      last.push_back(z);
+    }
+    windowed.resize(n_fft);
+    power.resize(bins);
+    windows.span = n_fft;
+    windows.stride = hop;
+    windows.low = low;
+    windows.high = high;
+    windows.channels = 1;
+  }
+  void start(int64_t n) override { windows.start(n); }
+  void frames(int64_t count, int64_t n) {
+    const int64_t mels = this->out_channels;
+    this->out.resize(n * count * mels);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t o = 0; o < count; ++o) {
+        const T* cells = windows.row(b) + o * hop;
+        for (int64_t i = 0; i < n_fft; ++i) windowed[i] = cells[i] * window[i];
+        spectrum(windowed.data(), power.data());
+        T* y = this->out.data() + (b * count + o) * mels;
+        for (int64_t m = 0; m < mels; ++m) {
+          T sum = 0;
+          for (int64_t f = first[m]; f < last[m]; ++f) sum += power[f] * filters[f * mels + m];
+          y[m] = std::log(sum + epsilon);
+        }
+      }
+  }
+  int64_t step(const T* x, int64_t t, int64_t n) override {
+    const int64_t count = windows.append(x, t);
+    frames(count, n);
+    windows.consume(count);
+    return count;
+  }
+  int64_t finish(int64_t n) override {
+    if (windows.high == 0) return 0;
+    windows.append_padding(windows.high);
+    const int64_t count = windows.complete();
+    frames(count, n);
+    windows.consume(count);
+    return count;
+  }
+};
+
+// No fused multiply-adds here: each product and sum rounds on its own, as PyTorch's separate operators
+// round them in the Python stage's step-by-step path, so the two agree to the last bit there. A constant
+// signal (variance ≈ 0) divides rounding errors by min_std (10⁻³): a fused m·(1 − w) + w·x would differ
+// from PyTorch's by ≈ 10⁻⁴ after the division.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+// RunningNorm, step by step: w = max(1/(s+t+1), 1/τ), m ← (1−w) m + w x, v ← (1−w) v + (1−w) w d², d = x − m_old
+template <typename T>
+struct RunningNorm : Op<T> {
+  bool forgets;
+  T inverse_tau, floor;  // 1/τ, min_std²
+  std::vector<T> mean, var;
+  int64_t seen = 0;
+
+  RunningNorm(int64_t channels, double inverse_tau_, double min_std_squared)
+      : forgets(inverse_tau_ > 0), inverse_tau(static_cast<T>(inverse_tau_)), floor(static_cast<T>(min_std_squared)) {
+    this->in_channels = this->out_channels = channels;
+  }
+  void start(int64_t n) override {
+    mean.assign(n * this->in_channels, T(0));
+    var.assign(n * this->in_channels, T(0));
+    seen = 0;
+  }
+  int64_t step(const T* x, int64_t t, int64_t n) override {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+    const int64_t c = this->in_channels;
+    this->out.resize(n * t * c);
+    for (int64_t i = 0; i < t; ++i) {
+      T w = T(1) / (static_cast<T>(seen) + static_cast<T>(i + 1));
+      if (forgets && w < inverse_tau) w = inverse_tau;
+      const T keep = T(1) - w, kw = keep * w;
+      for (int64_t b = 0; b < n; ++b) {
+        const T* xs = x + (b * t + i) * c;
+        T* ys = this->out.data() + (b * t + i) * c;
+        T* m = mean.data() + b * c;
+        T* v = var.data() + b * c;
+#pragma omp simd
+        for (int64_t j = 0; j < c; ++j) {
+          const T d = xs[j] - m[j];
+          m[j] = keep * m[j] + w * xs[j];
+          v[j] = keep * v[j] + kw * d * d;
+          ys[j] = (xs[j] - m[j]) / std::sqrt(v[j] < floor ? floor : v[j]);
+        }
+      }
+    }
+    seen += t;
+    return t;
+  }
+};
+
+#pragma GCC pop_options
+
+// y = x · scale + shift per channel (batch norm in evaluation), then ReLU if asked; or ReLU alone
+template <typename T>
+struct Affine : Op<T> {
+  bool scaled, relu;
+  std::vector<T> scale, shift;
+  Affine(int64_t channels, const torch::Tensor& scale_, const torch::Tensor& shift_, bool relu_)
+      : scaled(scale_.numel() > 0), relu(relu_) {
+    this->in_channels = this->out_channels = channels;
+    if (scaled) {
+      scale = to_vector<T>(scale_);
+      shift = to_vector<T>(shift_);
+    }
+  }
+  void start(int64_t) override {}
+  int64_t step(const T* x, int64_t t, int64_t n) override {
+    const int64_t c = this->in_channels;
+    this->out.resize(n * t * c);
+    for (int64_t r = 0; r < n * t; ++r)
+      for (int64_t j = 0; j < c; ++j) {
+        T value = scaled ? x[r * c + j] * scale[j] + shift[j] : x[r * c + j];
+        this->out[r * c + j] = (relu && value < T(0)) ? T(0) : value;
+      }
+    return t;
+  }
+};
+
+// the running value of a global pool at every step: max, min, sum or average of steps 0 … t
+template <typename T>
+struct RunningPool : Op<T> {
+  int kind;  // 0 max, 1 min, 2 sum, 3 avg
+  std::vector<T> value;
+  std::vector<T> partial;
+  int64_t seen = 0;
+  RunningPool(int64_t channels, int kind_) : kind(kind_) { this->in_channels = this->out_channels = channels; }
+  void start(int64_t n) override {
+    const T first = kind == 0 ? -INFINITY : kind == 1 ? INFINITY : T(0);
+    value.assign(n * this->in_channels, first);
+    seen = 0;
+  }
+  int64_t step(const T* x, int64_t t, int64_t n) override {
+    const int64_t c = this->in_channels;
+    this->out.resize(n * t * c);
+    partial.assign(c, T(0));
+    for (int64_t b = 0; b < n; ++b) {
+      T* v = value.data() + b * c;
+      if (kind >= 2) std::fill(partial.begin(), partial.end(), T(0));
+      for (int64_t i = 0; i < t; ++i) {
+        const T* xs = x + (b * t + i) * c;
+        T* ys = this->out.data() + (b * t + i) * c;
+        if (kind == 0) {
+          for (int64_t j = 0; j < c; ++j) ys[j] = v[j] = (std::isnan(xs[j]) || xs[j] > v[j]) ? xs[j] : v[j];
+        } else if (kind == 1) {
+          for (int64_t j = 0; j < c; ++j) ys[j] = v[j] = (std::isnan(xs[j]) || xs[j] < v[j]) ? xs[j] : v[j];
+        } else {  // the running sum as offline: start + (x_0 + … + x_i)
+          const T count = static_cast<T>(seen) + static_cast<T>(i + 1);
+          for (int64_t j = 0; j < c; ++j) {
+            partial[j] += xs[j];
+            ys[j] = kind == 2 ? v[j] + partial[j] : (v[j] + partial[j]) / count;
+          }
+        }
+      }
+      if (kind >= 2)
+        for (int64_t j = 0; j < c; ++j) v[j] += partial[j];
+    }
+    seen += t;
+    return t;
+  }
+};
+
+// ------------------------------------------------------------------ the plan
+
+struct PlanBase {
+  virtual ~PlanBase() = default;
+  virtual torch::Tensor push(const torch::Tensor& chunk) = 0;
+  virtual torch::Tensor finish() = 0;
+  virtual void reset() = 0;
+};
+
+template <typename T>
+struct Plan : PlanBase {
+  int input;   // 0: (N, T) samples; 1: (N, C, T), channel 0 taken; 2: (N, C, T)
+  int output;  // 0: (N, T, C); 1: (N, C, T); 2: (N, T, C, 1)
+  std::vector<std::unique_ptr<Op<T>>> ops;
+  std::vector<T> first;
+  int64_t batch = -1;
+  torch::ScalarType type = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
+
+  Plan(int input_, int output_) : input(input_), output(output_) {}
+
+  torch::Tensor result(const T* data, int64_t n, int64_t t, int64_t c) {
+    const auto options = torch::TensorOptions().dtype(type);
+    if (output == 1) {  // (N, T, C) → (N, C, T)
+      auto y = torch::empty({n, c, t}, options);
+      T* to = y.data_ptr<T>();
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t i = 0; i < t; ++i)
+          for (int64_t j = 0; j < c; ++j) to[(b * c + j) * t + i] = data[(b * t + i) * c + j];
+      return y;
+    }
+    auto y = output == 2 ? torch::empty({n, t, c, 1}, options) : torch::empty({n, t, c}, options);
+    if (n * t * c) std::memcpy(y.data_ptr<T>(), data, sizeof(T) * n * t * c);
+    return y;
+  }
+
+  torch::Tensor push(const torch::Tensor& given) override {
+    TORCH_CHECK(given.scalar_type() == type && given.device().is_cpu(), "native stream: a chunk of another dtype");
+    const torch::Tensor chunk = given.contiguous();
+    TORCH_CHECK(chunk.dim() == (input == 0 ? 2 : 3), "native stream: a chunk of another rank");
+    const int64_t n = chunk.size(0), t = chunk.size(-1);
+    TORCH_CHECK(batch < 0 || n == batch, "native stream: a chunk of another batch size");
+    TORCH_CHECK(input != 2 || chunk.size(1) == ops.front()->in_channels, "native stream: a chunk of other channels");
+    if (batch < 0) {
+      for (auto& op : ops) op->start(n);
+      batch = n;
+    }
+    const T* data = chunk.data_ptr<T>();
+    const T* x = data;
+    if (input != 0) {  // (N, C, T) → (N, T, C'), C' = 1 when channel 0 is taken
+      const int64_t c = chunk.size(1), kept = input == 1 ? 1 : c;
+      first.resize(n * t * kept);
+      for (int64_t b = 0; b < n; ++b)
+        for (int64_t i = 0; i < t; ++i)
+          for (int64_t j = 0; j < kept; ++j) first[(b * t + i) * kept + j] = data[(b * c + j) * t + i];
+      x = first.data();
+    }
+    int64_t steps = t;
+    for (auto& op : ops) {
+      steps = op->step(x, steps, n);
+      x = op->out.data();
+    }
+    return result(x, n, steps, ops.back()->out_channels);
+  }
+
+  torch::Tensor finish() override {
+    const int64_t n = batch;
+    std::vector<T> carried;
+    int64_t steps = 0;
+    for (auto& op : ops) {  // each op takes the tail of the one before, then adds its own
+      const int64_t c = op->out_channels;
+      std::vector<T> joined;
+      int64_t joined_steps = 0;
+      std::vector<T> part;
+      int64_t part_steps = 0;
+      if (steps > 0) {
+        part_steps = op->step(carried.data(), steps, n);
+        part = op->out;
+      }
+      const int64_t tail_steps = op->finish(n);
+      joined_steps = part_steps + tail_steps;
+      joined.resize(n * joined_steps * c);
+      for (int64_t b = 0; b < n; ++b) {
+        std::copy_n(part.data() + b * part_steps * c, part_steps * c, joined.data() + b * joined_steps * c);
+        std::copy_n(op->out.data() + b * tail_steps * c, tail_steps * c,
+                    joined.data() + (b * joined_steps + part_steps) * c);
+      }
+      carried.swap(joined);
+      steps = joined_steps;
+    }
+    return result(carried.data(), n, steps, ops.back()->out_channels);
+  }
+
+  void reset() override { batch = -1; }
+};
+
+class NativePlan {
+ public:
+  NativePlan(bool double_precision, int input, int output) {
+    if (double_precision)
+      plan_ = std::make_unique<Plan<double>>(input, output), f64_ = static_cast<Plan<double>*>(plan_.get());
+    else
+      plan_ = std::make_unique<Plan<float>>(input, output), f32_ = static_cast<Plan<float>*>(plan_.get());
+  }
+  template <template <typename> class O, typename... A>
+  void add(A&&... args) {
+    if (f64_) f64_->ops.push_back(std::make_unique<O<double>>(args...));
+    else f32_->ops.push_back(std::make_unique<O<float>>(args...));
+  }
+  void add_conv(const torch::Tensor& w, const torch::Tensor& b, int64_t dilation, int64_t stride, int64_t low,
+                int64_t high, double value, bool relu) {
+    add<Conv>(w, b, dilation, stride, low, high, value, relu);
+  }
+  void add_log_mel(const torch::Tensor& window, const torch::Tensor& filters, int64_t hop, int64_t low, int64_t high,
+                   double epsilon) {
+    add<LogMel>(window, filters, hop, low, high, epsilon);
+  }
+  void add_running_norm(int64_t channels, double inverse_tau, double floor) {
+    add<RunningNorm>(channels, inverse_tau, floor);
+  }
+  void add_affine(int64_t channels, const torch::Tensor& scale, const torch::Tensor& shift, bool relu) {
+    add<Affine>(channels, scale, shift, relu);
+  }
+  void add_running_pool(int64_t channels, int64_t kind) { add<RunningPool>(channels, static_cast<int>(kind)); }
+  torch::Tensor push(const torch::Tensor& chunk) { return plan_->push(chunk); }
+  torch::Tensor finish() { return plan_->finish(); }
+  void reset() { plan_->reset(); }
+
+ private:
+  std::unique_ptr<PlanBase> plan_;
+  Plan<float>* f32_ = nullptr;
+  Plan<double>* f64_ = nullptr;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  py::class_<NativePlan>(m, "NativePlan")
+      .def(py::init<bool, int, int>())
+      .def("add_conv", &NativePlan::add_conv)
+      .def("add_log_mel", &NativePlan::add_log_mel)
+      .def("add_running_norm", &NativePlan::add_running_norm)
+      .def("add_affine", &NativePlan::add_affine)
+      .def("add_running_pool", &NativePlan::add_running_pool)
+      .def("push", &NativePlan::push, py::call_guard<py::gil_scoped_release>())
+      .def("finish", &NativePlan::finish, py::call_guard<py::gil_scoped_release>())
+      .def("reset", &NativePlan::reset);
+}
