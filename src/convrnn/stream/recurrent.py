@@ -4,7 +4,8 @@
   stack runs on each chunk from the state the previous chunk left (``state`` in, ``final_state`` out:
   the engine's own path, so the outputs are offline's). Look-ahead 0.
 - ``RNN(bidirectional=True, lookahead=L)``: layer by layer. The forward direction carries its state;
-  the backward output at step t is the backward cell run over x_{t+L} … x_t (``lookahead.py``), so it
+  the backward output at step t is the backward cell run over x_{t+L} … x_t (``lookahead.py``; each input
+  projected once, kept with it, and only the windows of the outputs now final run), so it
   is final once x_{t+L} is in, or at the end of the stream, where the window stops at the last step as
   offline. Each layer holds its last L inputs and the forward outputs that wait for them: L steps of
   look-ahead per layer, num_layers · L for the stack (NeMo's arithmetic: layers × right context).
@@ -23,10 +24,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from convrnn.layers.recurrent.lookahead import run_lookahead
+from convrnn.layers.recurrent.cells import Cell
+from convrnn.layers.recurrent.options import zoneout_weights
 from convrnn.layers.recurrent.parallel import ParallelRNN
 from convrnn.layers.recurrent.rnn import RNN
-from convrnn.layers.recurrent.scan import run_direction
+from convrnn.layers.recurrent.scan import run_direction, runner, scan
 from convrnn.stream.stage import NotCausalError, Stage, State
 
 
@@ -96,7 +98,7 @@ class LookaheadStage(_TimeMajor):
         self.lookahead = module.num_layers * self.L
         components = module.cells[0].state_names
         self.state_names = tuple(f"layer{layer}_{part}" for layer in range(module.num_layers)
-                                 for part in (*components, "inputs", "forward"))
+                                 for part in (*components, "inputs", "forward", "projected"))
         self.not_exportable = (f"{name}: its buffers grow to L = {self.L} steps while the stream starts "
                                f"(shapes change from chunk to chunk)")
 
@@ -115,35 +117,60 @@ class LookaheadStage(_TimeMajor):
                 state[f"layer{layer}_{part}"] = x.new_zeros(batch, size)
             state[f"layer{layer}_inputs"] = x.new_zeros(0, batch, width)
             state[f"layer{layer}_forward"] = x.new_zeros(0, batch, cell.output_size)
+            state[f"layer{layer}_projected"] = x.new_zeros(0, batch, m.cells[2 * layer + 1].weight_ih.shape[0])
             width = m.output_size
         return state
 
-    def _options(self) -> dict[str, object]:
-        m = self.module
-        return {"recurrent_dropout": m.recurrent_dropout, "zoneout": m.zoneout, "training": False}
-
     def _layer(self, layer: int, u: Tensor, state: State, final: bool) -> tuple[Tensor, State]:
-        """Layer ``layer`` on the time-major chunk u (c, N, F): its outputs now final (all at the end)."""
+        """Layer ``layer`` on the time-major chunk u (c, N, F): its outputs now final (all at the end).
+
+        The backward cell's projections W x_t + b of the waiting inputs are kept with them (``projected``),
+        so each input is projected once, and only the windows of the outputs now final run: window t
+        (t < count) steps over x_{t+L}, …, x_t from the zero state (:func:`run_lookahead`'s definition),
+        a position past the last input leaving the state as it is (only at the end of the stream)."""
         m, key = self.module, f"layer{layer}_"
         forward_cell, backward_cell = m.cells[2 * layer], m.cells[2 * layer + 1]
         carried = tuple(state[key + part] for part in forward_cell.state_names)
-        inputs, waiting = state[key + "inputs"], state[key + "forward"]
+        inputs, waiting, projected = state[key + "inputs"], state[key + "forward"], state[key + "projected"]
+        backward_cell = runner(backward_cell, inputs, python_loop=m.zoneout > 0)
         if u.shape[0]:
-            out, carried, _ = run_direction(forward_cell, u, carried, **self._options())
+            out, carried, _ = run_direction(forward_cell, u, carried, zoneout=m.zoneout)
+            u = u.contiguous()
             inputs, waiting = torch.cat([inputs, u]), torch.cat([waiting, out])
+            projected = torch.cat([projected, backward_cell.project(u)])
         count = inputs.shape[0] if final else max(inputs.shape[0] - self.L, 0)
         batch = inputs.shape[1]
         if count:
-            start = tuple(inputs.new_zeros(batch, size) for size in backward_cell.state_sizes)
-            backward, _, _ = run_lookahead(backward_cell, inputs, start, lookahead=self.L, **self._options())
-            output = torch.cat([waiting[:count], backward[:count]], dim=-1)
+            backward = self._windows(backward_cell, projected, count, batch)
+            output = torch.cat([waiting[:count], backward], dim=-1)
             if m.residual and layer > 0:
                 output = output + inputs[:count]
         else:
             output = inputs.new_zeros(0, batch, m.output_size)
         state = {**state, **dict(zip((key + part for part in forward_cell.state_names), carried, strict=True)),
-                 key + "inputs": inputs[count:], key + "forward": waiting[count:]}
+                 key + "inputs": inputs[count:], key + "forward": waiting[count:],
+                 key + "projected": projected[count:]}
         return output, state
+
+    def _windows(self, cell: Cell, projected: Tensor, count: int, batch: int) -> Tensor:
+        """Backward outputs (count, N, O) of windows t = 0 … count − 1 over ``projected`` (P, N, G)."""
+        available, L = projected.shape[0], self.L
+        steps = min(L, available - 1)           # window steps past the first: L, fewer at the end of a short stream
+        padded = projected[:count + steps]
+        if padded.shape[0] < count + steps:     # the end of the stream: positions past the last input
+            padded = torch.cat([padded, padded.new_zeros(count + steps - padded.shape[0], *padded.shape[1:])])
+        windows = torch.stack([padded[steps - k:steps - k + count] for k in range(steps + 1)]).flatten(1, 2)
+        mask = None
+        if count + steps > available:
+            t = torch.arange(count, device=projected.device)
+            k = torch.arange(steps + 1, device=projected.device)
+            position = t.unsqueeze(0) + steps - k.unsqueeze(1)                     # (steps+1, count)
+            mask = (position < available).repeat_interleave(batch, dim=1)         # (steps+1, count·N)
+        start = tuple(projected.new_zeros(count * batch, size) for size in cell.state_sizes)
+        keeps = zoneout_weights(self.module.zoneout, False, steps + 1, count * batch, cell.state_sizes, projected) \
+            if self.module.zoneout > 0 else None
+        _, last, _ = scan(cell, windows, start, mask=mask, zoneout=keeps)
+        return last[cell.output_index].view(count, batch, -1)
 
     def _run(self, x: Tensor | None, state: State, final: bool) -> tuple[Tensor | None, State]:
         if x is None:
