@@ -49,7 +49,7 @@ class CharacterEncoder(nn.Module):
         pooled = masked_max(responses, windows)
         # a padding word (no characters) has no window: the zero vector, not −∞
         pooled = pooled.masked_fill((word_lengths == 0).unsqueeze(1), 0.0)
-        return pooled.reshape(batch, steps, -1)
+        return pooled.reshape(batch, steps, self.output_size)   # (not -1: a chunk may hold no word)
 
 
 class Tagger(nn.Module):

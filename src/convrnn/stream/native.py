@@ -21,7 +21,16 @@ What lowers (every other stage refuses by name, :class:`NoLoweringError`):
   after that fused;
 - ``BatchNorm1d`` elsewhere (a per-channel affine), ``ReLU``, ``Identity``, dropout in ``eval()``;
 - ``GlobalPool`` max, min, sum, avg (the running value, ``(N, T, C)``), and after it ``Linear``
-  (a 1×1 convolution), ``ReLU``, batch norm.
+  (a 1×1 convolution), ``ReLU``, batch norm;
+- convrnn's ``RNN`` of plain LSTM cells (no layer norm, peepholes or zoneout; ``batch_first``, residual or
+  not), one op per layer, ``(N, T, C)`` in and out: one direction, (h, c) carried; or ``lookahead=L``, the
+  backward output at step t the backward cell run from zero over x_{min(t+L, last)}, …, x_t (``lookahead.py``),
+  out once x_{t+L} is in (all at the end). Each input is projected once per direction (W x + b), U h + b per
+  step; a window's first step, from h = 0, takes the bias alone (U·0 skipped: the same sum). ``Linear`` after it.
+
+A hybrid plan: per-step stages before a recurrent layer that lowers (a tagger's word features — embedding and
+character CNN, each word on its own — and dropout) run in PyTorch on each chunk, the rest in the plan; their
+output ``(N, T, C)`` is the plan's input.
 
 Outputs equal the Python stream's (the reference) for any chunking: float64 to rounding (≈ 1e−14), float32
 to float32 rounding (≈ 5e−6 on the keyword spotter: the FFT, the sums' order and the folded batch norm
@@ -46,13 +55,15 @@ from convrnn.stream.conv import ConvStage
 from convrnn.stream.features import LogMelStage, RunningNormStage
 from convrnn.stream.pointwise import FoldedStage, PointwiseStage
 from convrnn.stream.pool import GlobalPoolStage
+from convrnn.stream.recurrent import LookaheadStage, RecurrentStage
 from convrnn.stream.stage import Stage
 
 SOURCE = Path(__file__).with_name("native_plan.cpp")
 POOL_KINDS = {"max": 0, "min": 1, "sum": 2, "avg": 3}
 LOWERED = ("first_channel, LogMelSpectrogram(framing='causal'), RunningNorm, Conv1d (groups 1, zeros or constant "
            "padding, stride ≤ span), BatchNorm1d (eval), ReLU, Identity, Dropout (eval), GlobalPool max/min/sum/avg, "
-           "Linear after a global pool")
+           "Linear after a global pool or a recurrent layer, RNN of plain LSTM cells (batch_first, one direction or "
+           "lookahead=L; per-step stages before it run in PyTorch)")
 
 
 class NoLoweringError(TypeError):
@@ -147,6 +158,23 @@ class _Pool:
         return channels
 
 
+@dataclass
+class _LSTM:
+    """One layer of a convrnn ``RNN`` with the LSTM cell: ``weights`` W_ih, b_ih, U, b_hh of the forward cell
+    (and of the backward cell with ``lookahead`` ≥ 0; −1: one direction), float64."""
+
+    name: str
+    weights: list
+    lookahead: int
+    residual: bool
+
+    def add(self, plan: Any, dtype: torch.dtype, channels: int) -> int:
+        _check_channels(self.name, self.weights[0].shape[1], channels)
+        plan.add_lstm(self.weights, self.lookahead, self.residual)
+        size = self.weights[2].shape[1]
+        return 2 * size if self.lookahead >= 0 else size
+
+
 def _check_channels(name: str, expected: int, got: int) -> None:
     if expected != got:
         raise ValueError(f"stream: {name}: argument 'x' expected {expected} channels, got {got}")
@@ -168,15 +196,18 @@ def _affine(norm: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
 
 @dataclass
 class Program:
-    """A stream's lowered stages: ``input`` 0 (samples ``(N, T)``), 1 (``(N, C, T)``, channel 0 taken) or
-    2 (``(N, C, T)``); ``ops`` in order; the outputs' layout ``"ct"`` (``(N, C, T)``) or ``"tc"``
-    (``(N, T, C)``, after a global pool; ``keepdim`` adds a trailing 1); ``dtype`` the model's."""
+    """A stream's lowered stages: ``input`` 0 (samples ``(N, T)``), 1 (``(N, C, T)``, channel 0 taken),
+    2 (``(N, C, T)``) or 3 (``(N, T, C)``, into a recurrent layer); ``ops`` in order; the outputs' layout
+    ``"ct"`` (``(N, C, T)``) or ``"tc"`` (``(N, T, C)``, after a global pool or a recurrent layer; ``keepdim``
+    adds a trailing 1); ``dtype`` the model's; ``prefix``: how many leading per-step stages run in PyTorch on
+    each chunk before the plan (a hybrid plan)."""
 
     input: int
     ops: list
     layout: str
     keepdim: bool
     dtype: torch.dtype | None
+    prefix: int = 0
 
 
 def _refuse(stage: Stage, why: str) -> NoLoweringError:
@@ -200,6 +231,30 @@ def _conv(stage: ConvStage) -> _Conv:
     bias = module.bias.detach().double() if module.bias is not None else weight.new_zeros(weight.shape[0])
     return _Conv(stage.name, weight.permute(2, 1, 0).contiguous(), bias, module.dilation[0], module.stride[0],
                  windows.low, windows.high, windows.value)
+
+
+def _recurrent(stage: RecurrentStage | LookaheadStage) -> list[_LSTM]:
+    """A convrnn ``RNN`` of LSTM cells, batch first, one direction or ``lookahead=L``: one op per layer."""
+    from convrnn.layers.recurrent.cells import LSTMCell
+
+    m = stage.module
+    cell = m.cells[0]
+    peephole = getattr(cell, "weight_peephole", None)
+    if type(cell) is not LSTMCell or cell.layer_norm or peephole is not None:
+        raise _refuse(stage, f"cell {type(cell).__name__}{' with layer norm' if cell.layer_norm else ''}"
+                             f"{' with peepholes' if peephole is not None else ''} (the plain LSTM lowers)")
+    if m.zoneout:
+        raise _refuse(stage, f"zoneout={m.zoneout} (zoneout 0 lowers)")
+    if not m.batch_first:
+        raise _refuse(stage, "batch_first=False (time-major chunks; batch_first=True lowers)")
+    step = 2 if m.bidirectional else 1
+    ops = []
+    for layer in range(m.num_layers):
+        cells = m.cells[step * layer:step * layer + step]
+        weights = [w.detach().double() for c in cells for w in (c.weight_ih, c.bias_ih, c.weight_hh, c.bias_hh)]
+        ops.append(_LSTM(f"{stage.name} layer {layer}", weights, m.lookahead if m.bidirectional else -1,
+                         bool(m.residual and layer > 0)))
+    return ops
 
 
 def _per_step(stage: Stage, function: object, ops: list, layout: str) -> None:
@@ -239,7 +294,10 @@ def lower(stages: list[Stage]) -> Program:
     keepdim = False
     input_kind = 2
     dtypes = set()
-    for index, stage in enumerate(stages):
+    prefix = _prefix(stages)
+    if prefix:
+        input_kind, layout = 3, "tc"
+    for index, stage in enumerate(stages[prefix:], prefix):
         module = getattr(stage, "module", getattr(stage, "function", None))
         if isinstance(module, nn.Module):
             dtypes |= {p.dtype for p in module.parameters() if p.is_floating_point()}
@@ -270,18 +328,35 @@ def lower(stages: list[Stage]) -> Program:
                     raise _refuse(stage, f"kind {stage.kind!r} (max, min, sum and avg lower)")
                 ops.append(_Pool(stage.name, stage.kind))
                 layout, keepdim = "tc", stage.module.keepdim
+        elif isinstance(stage, (RecurrentStage, LookaheadStage)):
+            if layout not in (None, "tc"):
+                raise _refuse(stage, f"its input is not (N, T, C) here (layout {layout!r})")
+            if layout is None:
+                input_kind, layout = 3, "tc"
+            ops.extend(_recurrent(stage))
         elif isinstance(stage, (PointwiseStage, FoldedStage)) and isinstance(stage.function, nn.Module):
             if layout in (None, "wave"):
                 raise _refuse(stage, "per-step layers lower after a stage over time (a convolution, the front end)")
             _per_step(stage, stage.function, ops, layout)
         else:
             raise _refuse(stage, "no native lowering")
-    if not any(isinstance(op, (_Conv, _LogMel, _RunningNorm, _Pool)) for op in ops):
+    if not any(isinstance(op, (_Conv, _LogMel, _RunningNorm, _Pool, _LSTM)) for op in ops):
         raise NoLoweringError("stream: backend 'native' needs a stage over time (nothing of this model runs over "
                               "time); backend='python' streams it")
     if len(dtypes) > 1:
         raise NoLoweringError(f"stream: backend 'native' expected one parameter dtype, got {sorted(map(str, dtypes))}")
-    return Program(input_kind, ops, layout or "ct", keepdim, dtypes.pop() if dtypes else None)
+    return Program(input_kind, ops, layout or "ct", keepdim, dtypes.pop() if dtypes else None, prefix)
+
+
+def _prefix(stages: list[Stage]) -> int:
+    """How many leading per-step stages run in PyTorch before the native plan (a hybrid plan): those before
+    a recurrent stage that lowers, up to the first one with a lowering of its own; 0 if none."""
+    for index, stage in enumerate(stages):
+        if isinstance(stage, (RecurrentStage, LookaheadStage)):
+            return index
+        if not isinstance(stage, PointwiseStage):
+            return 0
+    return 0
 
 
 # ------------------------------------------------------------------ the stream
@@ -328,7 +403,7 @@ class NativeStream(Stream):
         if not isinstance(chunk, Tensor):
             raise TypeError(f"{where}: argument 'chunk' expected a torch.Tensor, got {type(chunk).__name__}")
         dims = 2 if self.program.input == 0 else 3
-        shown = "(N, T)" if dims == 2 else "(N, C, T)"
+        shown = {0: "(N, T)", 3: "(N, T, C)"}.get(self.program.input, "(N, C, T)")
         if chunk.dim() != dims:
             raise ValueError(f"{where}: argument 'chunk' expected shape {shown}, got shape {tuple(chunk.shape)}")
         if chunk.dtype not in (torch.float32, torch.float64):
@@ -338,12 +413,13 @@ class NativeStream(Stream):
                             f"got {chunk.dtype}")
         if chunk.device.type != "cpu":
             raise ValueError(f"{where}: argument 'chunk' expected a CPU tensor, got device {chunk.device}")
-        if dims == 3 and chunk.shape[1] < 1:
+        channels = chunk.shape[2] if self.program.input == 3 else chunk.shape[1]
+        if dims == 3 and channels < 1:
             raise ValueError(f"{where}: argument 'chunk' expected at least one channel, got shape {tuple(chunk.shape)}")
         return chunk
 
     def _start(self, chunk: Tensor) -> Any:
-        channels = chunk.shape[1] if self.program.input == 2 else 1
+        channels = {2: chunk.shape[1], 3: chunk.shape[-1]}.get(self.program.input, 1)
         key = (chunk.dtype, channels)
         plan = self._plans.get(key)
         if plan is None:
@@ -353,17 +429,26 @@ class NativeStream(Stream):
                 channels = op.add(plan, chunk.dtype, channels)
             self._plans[key] = plan
         plan.reset()
-        self._lead, self._dtype = chunk.shape[:-1], chunk.dtype
+        self._lead, self._dtype = self._fixed(chunk), chunk.dtype
         return plan
 
+    def _fixed(self, chunk: Tensor) -> tuple[int, ...]:
+        """The sizes every chunk of a signal shares with its first: all but time."""
+        return (chunk.shape[0], chunk.shape[2]) if self.program.input == 3 else chunk.shape[:-1]
+
     def push(self, chunk: Any) -> Tensor:
-        """Consume ``chunk``; return the outputs now final (possibly zero steps), as the Python stream."""
+        """Consume ``chunk``; return the outputs now final (possibly zero steps), as the Python stream. A hybrid
+        plan first runs its leading per-step stages (``program.prefix``) on the chunk in PyTorch."""
+        if self.program.prefix:
+            self._check_chunk(chunk)
+            for stage in self.stages[:self.program.prefix]:
+                chunk, _ = stage.step(chunk, {})
         plan = self._plan
-        if plan is not None and type(chunk) is Tensor and chunk.shape[:-1] == self._lead and \
+        if plan is not None and type(chunk) is Tensor and self._fixed(chunk) == self._lead and \
                 chunk.dtype is self._dtype and chunk.is_cpu:
             return plan.push(chunk)     # a chunk like the first: straight to the plan (one call)
         chunk = self._check(chunk)
-        self._check_chunk(chunk)
+        self._check_chunk(chunk)        # (after a prefix: its output, whose shape but time is the first's)
         if plan is None:
             plan = self._plan = self._start(chunk)
         return plan.push(chunk)

@@ -529,6 +529,142 @@ struct RunningPool : Op<T> {
   }
 };
 
+// ------------------------------------------------------------------ LSTM layers
+
+template <typename T>
+inline T sigmoid(T x) {
+  const T e = std::exp(-std::abs(x));
+  const T r = T(1) / (T(1) + e);
+  return x >= T(0) ? r : e * r;
+}
+
+// One LSTM step of a row: a (4H) = W x + b_ih + U h + b_hh, pre-activations i, f, g, o on entry;
+// c ← σ(f)·c + σ(i)·tanh(g), h ← σ(o)·tanh(c).
+template <typename T>
+inline void lstm_unit(const T* a, int64_t H, T* c, T* h) {
+  for (int64_t k = 0; k < H; ++k) {
+    const T cell = sigmoid(a[H + k]) * c[k] + sigmoid(a[k]) * std::tanh(a[2 * H + k]);
+    c[k] = cell;
+    h[k] = sigmoid(a[3 * H + k]) * std::tanh(cell);
+  }
+}
+
+// One layer of a convrnn RNN with the LSTM cell (convrnn/stream/recurrent.py's stages): the forward
+// direction carries (h, c); with `lookahead` L ≥ 0 (bidirectional) the backward output at step t is the
+// backward cell run from zero over x_{min(t+L, last)}, …, x_t, so step t is out once x_{t+L} is in (all at
+// the end). Each input is projected once per direction (W x + b_ih, packed (1, F, 4H)); U h + b_hh per step
+// (packed (1, H, 4H)); a window's first step, from h = 0, takes b_hh alone. `residual`: the layer's input is
+// added to its output.
+template <typename T>
+struct LSTMLayer : Op<T> {
+  int64_t H, lookahead;  // lookahead < 0: one direction
+  bool residual;
+  Packed<T> wf, uf, wb, ub;
+  std::vector<T> bias_b;                         // b_hh of the backward cell
+  std::vector<T> h, c;                           // (n, H) forward state
+  std::vector<std::vector<T>> inputs, waiting, projected;  // per row: held steps (·F), (·H), (·4H)
+  int64_t held = 0;
+  std::vector<T> xw, gates, hb, cb;
+
+  static Packed<T> pack(const torch::Tensor& w, const torch::Tensor& b) {  // w (rows, inner) → (1, inner, rows)
+    return Packed<T>(to_vector<T>(w.t().contiguous()), to_vector<T>(b), 1, w.size(1), w.size(0));
+  }
+  LSTMLayer(const std::vector<torch::Tensor>& weights, int64_t lookahead_, bool residual_)
+      : lookahead(lookahead_), residual(residual_) {
+    H = weights[2].size(1);
+    this->in_channels = weights[0].size(1);
+    wf = pack(weights[0], weights[1]);
+    uf = pack(weights[2], weights[3]);
+    if (lookahead >= 0) {
+      wb = pack(weights[4], weights[5]);
+      ub = pack(weights[6], weights[7]);
+      bias_b = to_vector<T>(weights[7]);
+    }
+    this->out_channels = lookahead >= 0 ? 2 * H : H;
+    TORCH_CHECK(!residual || this->in_channels == this->out_channels, "native stream: a residual layer's widths");
+  }
+  void start(int64_t n) override {
+    h.assign(n * H, T(0));
+    c.assign(n * H, T(0));
+    inputs.assign(n, {});
+    waiting.assign(n, {});
+    projected.assign(n, {});
+    held = 0;
+  }
+  // the backward window of held step e, its first position `from` (≥ e): h into hb
+  void window(int64_t b, int64_t e, int64_t from) {
+    const T* proj = projected[b].data();
+    hb.assign(H, T(0));
+    cb.assign(H, T(0));
+    gates.resize(4 * H);
+    for (int64_t k = 0; k < 4 * H; ++k) gates[k] = proj[from * 4 * H + k] + bias_b[k];
+    lstm_unit(gates.data(), H, cb.data(), hb.data());
+    for (int64_t at = from - 1; at >= e; --at) {
+      conv_windows(hb.data(), 1, H, 0, ub, gates.data(), false);
+      for (int64_t k = 0; k < 4 * H; ++k) gates[k] += proj[at * 4 * H + k];
+      lstm_unit(gates.data(), H, cb.data(), hb.data());
+    }
+  }
+  int64_t emit(int64_t n, bool final) {
+    const int64_t count = final ? held : std::max<int64_t>(held - lookahead, 0);
+    const int64_t width = 2 * H, F = this->in_channels;
+    this->out.resize(n * count * width);
+    for (int64_t b = 0; b < n; ++b) {
+      for (int64_t e = 0; e < count; ++e) {
+        T* y = this->out.data() + (b * count + e) * width;
+        window(b, e, std::min(e + lookahead, held - 1));
+        std::copy_n(waiting[b].data() + e * H, H, y);
+        std::copy_n(hb.data(), H, y + H);
+        if (residual)
+          for (int64_t k = 0; k < width; ++k) y[k] += inputs[b][e * F + k];
+      }
+      if (count) {
+        waiting[b].erase(waiting[b].begin(), waiting[b].begin() + count * H);
+        projected[b].erase(projected[b].begin(), projected[b].begin() + count * 4 * H);
+        if (residual) inputs[b].erase(inputs[b].begin(), inputs[b].begin() + count * F);
+      }
+    }
+    held -= count;
+    return count;
+  }
+  int64_t step(const T* x, int64_t t, int64_t n) override {
+    const int64_t F = this->in_channels;
+    const bool both = lookahead >= 0;
+    if (!both) this->out.resize(n * t * H);
+    xw.resize(t * 4 * H);
+    gates.resize(4 * H);
+    for (int64_t b = 0; b < n; ++b) {
+      const T* xb = x + b * t * F;
+      if (t) conv_windows(xb, t, F, 0, wf, xw.data(), false);
+      T* hr = h.data() + b * H;
+      T* cr = c.data() + b * H;
+      for (int64_t i = 0; i < t; ++i) {
+        conv_windows(hr, 1, H, 0, uf, gates.data(), false);
+        for (int64_t k = 0; k < 4 * H; ++k) gates[k] += xw[i * 4 * H + k];
+        lstm_unit(gates.data(), H, cr, hr);
+        if (both) {
+          waiting[b].insert(waiting[b].end(), hr, hr + H);
+        } else {
+          T* y = this->out.data() + (b * t + i) * H;
+          std::copy_n(hr, H, y);
+          if (residual)
+            for (int64_t k = 0; k < H; ++k) y[k] += xb[i * F + k];
+        }
+      }
+      if (both && t) {
+        const size_t at = projected[b].size();
+        projected[b].resize(at + t * 4 * H);
+        conv_windows(xb, t, F, 0, wb, projected[b].data() + at, false);
+        if (residual) inputs[b].insert(inputs[b].end(), xb, xb + t * F);
+      }
+    }
+    if (!both) return t;
+    held += t;
+    return emit(n, false);
+  }
+  int64_t finish(int64_t n) override { return lookahead >= 0 ? emit(n, true) : 0; }
+};
+
 // ------------------------------------------------------------------ the plan
 
 struct PlanBase {
@@ -540,7 +676,7 @@ struct PlanBase {
 
 template <typename T>
 struct Plan : PlanBase {
-  int input;   // 0: (N, T) samples; 1: (N, C, T), channel 0 taken; 2: (N, C, T)
+  int input;   // 0: (N, T) samples; 1: (N, C, T), channel 0 taken; 2: (N, C, T); 3: (N, T, C)
   int output;  // 0: (N, T, C); 1: (N, C, T); 2: (N, T, C, 1)
   std::vector<std::unique_ptr<Op<T>>> ops;
   std::vector<T> first;
@@ -571,13 +707,15 @@ struct Plan : PlanBase {
     const int64_t n = chunk.size(0), t = chunk.size(-1);
     TORCH_CHECK(batch < 0 || n == batch, "native stream: a chunk of another batch size");
     TORCH_CHECK(input != 2 || chunk.size(1) == ops.front()->in_channels, "native stream: a chunk of other channels");
+    TORCH_CHECK(input != 3 || chunk.size(2) == ops.front()->in_channels, "native stream: a chunk of other channels");
+    const int64_t steps_in = input == 3 ? chunk.size(1) : t;
     if (batch < 0) {
       for (auto& op : ops) op->start(n);
       batch = n;
     }
     const T* data = chunk.data_ptr<T>();
     const T* x = data;
-    if (input != 0) {  // (N, C, T) → (N, T, C'), C' = 1 when channel 0 is taken
+    if (input == 1 || input == 2) {  // (N, C, T) → (N, T, C'), C' = 1 when channel 0 is taken
       const int64_t c = chunk.size(1), kept = input == 1 ? 1 : c;
       first.resize(n * t * kept);
       for (int64_t b = 0; b < n; ++b)
@@ -585,7 +723,7 @@ struct Plan : PlanBase {
           for (int64_t j = 0; j < kept; ++j) first[(b * t + i) * kept + j] = data[(b * c + j) * t + i];
       x = first.data();
     }
-    int64_t steps = t;
+    int64_t steps = steps_in;
     for (auto& op : ops) {
       steps = op->step(x, steps, n);
       x = op->out.data();
@@ -652,6 +790,9 @@ class NativePlan {
     add<Affine>(channels, scale, shift, relu);
   }
   void add_running_pool(int64_t channels, int64_t kind) { add<RunningPool>(channels, static_cast<int>(kind)); }
+  void add_lstm(const std::vector<torch::Tensor>& weights, int64_t lookahead, bool residual) {
+    add<LSTMLayer>(weights, lookahead, residual);
+  }
   torch::Tensor push(const torch::Tensor& chunk) { return plan_->push(chunk); }
   torch::Tensor finish() { return plan_->finish(); }
   void reset() { plan_->reset(); }
@@ -672,6 +813,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def("add_running_norm", &NativePlan::add_running_norm)
       .def("add_affine", &NativePlan::add_affine)
       .def("add_running_pool", &NativePlan::add_running_pool)
+      .def("add_lstm", &NativePlan::add_lstm)
       .def("push", &NativePlan::push, py::call_guard<py::gil_scoped_release>())
       .def("finish", &NativePlan::finish, py::call_guard<py::gil_scoped_release>())
       .def("reset", &NativePlan::reset);
