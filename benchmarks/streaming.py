@@ -10,10 +10,11 @@ For the keyword spotter's causal variant (22,050 Hz, 10 ms hop; ``KeywordSpotter
   its outputs are out);
 - overhead: streaming compute per second of signal / offline compute on the whole signal (one call);
 - the same keyword chunks through the native backend (``convrnn.stream(model, backend="native")``: the
-  chunk step in one compiled call) and through the stream's chunk step exported to ONNX (``export_stream``,
+  chunk step in one compiled call), and the tagger's words through its hybrid plan (word features in PyTorch,
+  the LSTM layers and the classifier in one compiled call) and through the stream's chunk step exported to ONNX (``export_stream``,
   what ``convrnn export RUN --stream`` writes) run by ``ExportedStream`` in onnxruntime, if installed;
 - the keyword cases run interleaved (a pass of each in turn, beside an offline pass, ``--repeats`` times),
-  so they share the machine's load, and so does the tagger (a stream pass beside an offline pass); RTF and overhead are medians over the passes (overhead: of each pass
+  so they share the machine's load, and so do the tagger's (its two streams beside an offline pass); RTF and overhead are medians over the passes (overhead: of each pass
   over the offline pass beside it), p50/p99 over every chunk of every pass; the load average is printed;
 - the declared look-ahead of each model (``Stream.latency_table``), to which a live system adds one
   chunk of buffering and the compute.
@@ -135,19 +136,26 @@ def main() -> None:
     words = torch.randint(2, 20_000, (1, count))
     characters = torch.randint(1, 100, (1, count, 8))
     chunks = [(words[:, t:t + 1], characters[:, t:t + 1]) for t in range(count)]
-    stream = convrnn.stream(tagger)
-    stream_times(stream, chunks[:10])
-    # a stream pass beside an offline pass, in turn, as the keyword cases
-    totals, ratios, every, offline = [], [], [], []
+    tagger_cases = [("2×256 LSTM tagger, PyTorch, 1 word chunks", convrnn.stream(tagger)),
+                    ("  same, native (hybrid plan)", convrnn.stream(tagger, backend="native"))]
+    for _, stream in tagger_cases:
+        stream_times(stream, chunks[:10])
+    # a pass of each beside an offline pass, in turn, as the keyword cases
+    totals = {name: [] for name, _ in tagger_cases}
+    ratios = {name: [] for name, _ in tagger_cases}
+    every = {name: [] for name, _ in tagger_cases}
+    offline = []
     for _ in range(args.repeats):
         offline.append(offline_time(lambda: tagger(words, characters), repeats=3))
-        times = stream_times(stream, chunks)
-        totals.append(sum(times))
-        ratios.append(sum(times) / offline[-1])
-        every += times
-    total = statistics.median(totals)
-    print(f"{'2×256 LSTM tagger, 1 word chunks':38s} {args.seconds / total:8.1f}× {1e3 * percentile(every, 0.5):8.2f} "
-          f"{1e3 * percentile(every, 0.99):8.2f} {statistics.median(ratios):9.2f}×")
+        for name, stream in tagger_cases:
+            times = stream_times(stream, chunks)
+            totals[name].append(sum(times))
+            ratios[name].append(sum(times) / offline[-1])
+            every[name] += times
+    for name, _ in tagger_cases:
+        total = statistics.median(totals[name])
+        print(f"{name:38s} {args.seconds / total:8.1f}× {1e3 * percentile(every[name], 0.5):8.2f} "
+              f"{1e3 * percentile(every[name], 0.99):8.2f} {statistics.median(ratios[name]):9.2f}×")
     print(f"  (offline: {1e3 * statistics.median(offline):.1f} ms for {count} words, median)")
 
     print("\ndeclared look-ahead, keyword spotter (causal):")
