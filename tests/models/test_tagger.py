@@ -133,3 +133,13 @@ def test_bad_input_names_the_argument():
         model(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 4, 2, dtype=torch.long))
     with pytest.raises(ValueError, match="argument 'words' expected a 2-d tensor"):
         model(torch.ones(3, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"argument 'words' expected int64 \(or int32\) ids, got torch\.float32"):
+        model(torch.ones(2, 3), torch.ones(2, 3, 2, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"argument 'characters' expected int64 \(or int32\) ids, got torch\.float32"):
+        model(torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3, 2))
+
+
+def test_a_chunk_of_no_words_gives_no_rows():
+    model = Tagger(3, vocab_size=10, alphabet_size=5, lookahead=1).eval()
+    assert model.word_features(torch.ones(2, 0, dtype=torch.long), torch.ones(2, 0, 4, dtype=torch.long)).shape \
+        == (2, 0, model.rnn.input_size)

@@ -52,6 +52,11 @@ class CharacterEncoder(nn.Module):
         return pooled.reshape(batch, steps, self.output_size)   # (not -1: a chunk may hold no word)
 
 
+def _check_ids(name: str, ids: Tensor, where: str) -> None:
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{where}: argument '{name}' expected int64 (or int32) ids, got {ids.dtype}")
+
+
 class Tagger(nn.Module):
     r"""Word ids + characters → tag scores for every word.
 
@@ -93,9 +98,11 @@ class Tagger(nn.Module):
         """x_t of every word: words (N, T), characters (N, T, W) → (N, T, F); each word on its own."""
         where = "Tagger.forward"
         check_tensor("words", words, dims=2, where=where)
+        _check_ids("words", words, where)
         x = self.words(words)
         if self.characters is not None:
             check_tensor("characters", characters, dims=3, where=where)
+            _check_ids("characters", characters, where)
             if characters.shape[:2] != words.shape:
                 raise ValueError(f"{where}: argument 'characters' expected shape (N, T, W) with "
                                  f"(N, T) = {tuple(words.shape)}, got {tuple(characters.shape)}")
