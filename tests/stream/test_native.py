@@ -3,8 +3,8 @@ outputs (the reference) for any chunking — chunks of one sample, shorter than 
 batch: float64 to 1e−10; float32 to 3e−5 (the largest difference measured on the full-size keyword spotter,
 outputs up to 4.4, over 4 seeds, signal scales 0.01–10 and chunkings 1–1000 samples, was 5.5e−6: the FFT's,
 the sums' and the folded batch norm's rounding; LSTM layers with drawn weights: 5.7e−6 over 6 seeds, 3e−7 on the
-full-size 2×256 tagger). Stages without a lowering refuse by name; a tagger's word features run in PyTorch before
-the plan (a hybrid plan)."""
+full-size 2×256 tagger). Stages without a lowering refuse by name; per-step stages before a recurrent layer run in
+PyTorch before the plan (a hybrid plan) unless they lower: a tagger's word features do."""
 
 import pytest
 import torch
@@ -252,14 +252,37 @@ def tagged(model, words, characters, sizes, backend):
 
 @settings(max_examples=10, deadline=None)
 @given(sizes=st.lists(st.integers(0, 4), min_size=1, max_size=4).filter(any), batch=st.integers(1, 2))
-def test_tagger_hybrid_plan_runs_word_features_in_pytorch_and_the_rest_natively(sizes, batch):
+def test_tagger_lowers_whole_word_features_included(sizes, batch):
     model = tagger()
-    words, characters = torch.randint(1, 30, (batch, 11)), torch.randint(0, 12, (batch, 11, 5))
+    words, characters = torch.randint(1, 30, (batch, 11)), torch.randint(0, 12, (batch, 11, 5))  # 0: padding
+    characters[0, 3] = 0                                                                           # a word without any
     native, stream = tagged(model, words, characters, sizes, "native")
     python, _ = tagged(model, words, characters, sizes, "python")
-    assert stream.program.prefix == 2 and stream.program.input == 3     # word features, dropout; then (N, T, C)
+    assert stream.program.front is not None and stream.program.input == 4 and stream.program.prefix == 0
     torch.testing.assert_close(native, python, rtol=0, atol=1e-10)
     torch.testing.assert_close(native, model(words, characters), rtol=0, atol=1e-10)
+
+
+def test_tagger_without_characters_streams_words_alone():
+    from convrnn.models.tagger import Tagger
+
+    model = drawn(Tagger(num_tags=4, vocab_size=20, alphabet_size=5, word_dim=5, char_channels=0, hidden_size=6,
+                         lookahead=2).double())
+    words = torch.randint(1, 20, (2, 9))
+    stream = convrnn.stream(model, backend="native")
+    native = torch.cat([*(stream.push(words[:, i:i + 2]) for i in range(0, 9, 2)), stream.flush()], 1)
+    torch.testing.assert_close(native, model(words), rtol=0, atol=1e-10)
+
+
+@settings(max_examples=8, deadline=None)
+@given(sizes=st.lists(st.integers(0, 4), min_size=1, max_size=4).filter(any))
+def test_hybrid_plan_runs_leading_per_step_stages_in_pytorch(sizes):
+    model = drawn(nn.Sequential(nn.Tanh(), nn.Linear(6, 5), RNN("lstm", 5, 4, num_layers=2, bidirectional=True,
+                                                                 lookahead=1, batch_first=True), nn.Linear(8, 3)).double())
+    x = torch.randn(2, 10, 6, dtype=torch.float64)
+    python, native, stream = both(model, x, sizes, axis=1)
+    assert stream.program.prefix == 2 and stream.program.input == 3     # Tanh, Linear; then (N, T, C)
+    torch.testing.assert_close(native, python, rtol=0, atol=1e-10)
 
 
 def test_tagger_in_float32_equals_python_stream_to_tolerance():
@@ -271,13 +294,19 @@ def test_tagger_in_float32_equals_python_stream_to_tolerance():
     torch.testing.assert_close(native, python, rtol=0, atol=FLOAT32_TOLERANCE)   # measured 5.7e-6 over 6 seeds
 
 
-def test_tagger_bad_chunks_refuse_in_the_prefix_and_the_plan():
+def test_tagger_bad_chunks_refuse_in_one_line():
     stream = convrnn.stream(tagger(), backend="native")
     with pytest.raises(ValueError, match=r"Tagger\.forward: argument 'characters'"):
         stream.push((torch.ones(1, 2, dtype=torch.long), torch.ones(1, 3, 5, dtype=torch.long)))
+    with pytest.raises(TypeError, match=r"argument 'words' expected int64"):
+        stream.push((torch.ones(1, 2), torch.ones(1, 2, 5, dtype=torch.long)))
     stream.push((torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2, 5, dtype=torch.long)))
-    with pytest.raises(ValueError, match="expected the shape of the first chunk"):
+    with pytest.raises(ValueError, match="expected 2 sequences"):
         stream.push((torch.ones(1, 2, dtype=torch.long), torch.ones(1, 2, 5, dtype=torch.long)))
+    with pytest.raises(RuntimeError, match=r"word id 30 outside the vocabulary \(0 … 29\)"):
+        stream.push((torch.full((2, 1), 30), torch.ones(2, 1, 5, dtype=torch.long)))
+    with pytest.raises(RuntimeError, match=r"character id 12 outside the alphabet \(0 … 11\)"):
+        stream.push((torch.ones(2, 1, dtype=torch.long), torch.full((2, 1, 5), 12)))
 
 
 @pytest.mark.parametrize(("model", "named"), [

@@ -175,6 +175,49 @@ class _LSTM:
         return 2 * size if self.lookahead >= 0 else size
 
 
+@dataclass
+class _WordFeatures:
+    """A tagger's ``word_features`` (``Tagger.word_features``): the word embedding ``words (V, Dw)`` and, with a
+    character model, ``letters (A, Dc)``, the convolution's ``taps (k, Dc, C)`` (cross-correlation, "full"
+    padding) and ``bias (C,)``, float64; the plan's front (input 4: ids)."""
+
+    name: str
+    words: Tensor
+    letters: Tensor
+    taps: Tensor
+    bias: Tensor
+
+    @property
+    def width(self) -> int:
+        return self.words.shape[1] + (self.taps.shape[2] if self.taps.numel() else 0)
+
+
+def _word_features(stage: Stage) -> _WordFeatures | None:
+    """The front of a stage that is a :class:`~convrnn.models.tagger.Tagger`'s ``word_features``, else None."""
+    from convrnn.layers.conv import Conv
+    from convrnn.models.tagger import Tagger
+
+    function = getattr(stage, "function", None)
+    tagger = getattr(function, "__self__", None)
+    if not isinstance(tagger, Tagger) or getattr(function, "__func__", None) is not Tagger.word_features:
+        return None
+    words = tagger.words.weight.detach().double()
+    empty = words.new_zeros(0)
+    encoder = tagger.characters
+    if encoder is None:
+        return _WordFeatures(stage.name, words, empty, empty, empty)
+    conv = encoder.convolution
+    if not isinstance(conv, Conv) or conv.padding != "full" or conv.dilation != (1,) or \
+            conv.stride != (1,) or conv.groups != 1 or conv.boundary != "zeros":
+        raise _refuse(stage, "a character convolution other than the tagger's own (full padding, stride 1)")
+    taps = conv.weight.detach().double()
+    if conv.flip:
+        taps = taps.flip(-1)
+    bias = conv.bias.detach().double() if conv.bias is not None else taps.new_zeros(taps.shape[0])
+    return _WordFeatures(stage.name, words, encoder.embedding.weight.detach().double(),
+                         taps.permute(2, 1, 0).contiguous(), bias)
+
+
 def _check_channels(name: str, expected: int, got: int) -> None:
     if expected != got:
         raise ValueError(f"stream: {name}: argument 'x' expected {expected} channels, got {got}")
@@ -208,6 +251,7 @@ class Program:
     keepdim: bool
     dtype: torch.dtype | None
     prefix: int = 0
+    front: _WordFeatures | None = None
 
 
 def _refuse(stage: Stage, why: str) -> NoLoweringError:
@@ -294,8 +338,12 @@ def lower(stages: list[Stage]) -> Program:
     keepdim = False
     input_kind = 2
     dtypes = set()
-    prefix = _prefix(stages)
-    if prefix:
+    front = _word_features(stages[0]) if stages else None
+    prefix = 0 if front is not None else _prefix(stages)
+    if front is not None:
+        input_kind, layout, prefix = 4, "tc", 1
+        dtypes.add(stages[0].function.__self__.words.weight.dtype)
+    elif prefix:
         input_kind, layout = 3, "tc"
     for index, stage in enumerate(stages[prefix:], prefix):
         module = getattr(stage, "module", getattr(stage, "function", None))
@@ -345,6 +393,8 @@ def lower(stages: list[Stage]) -> Program:
                               "time); backend='python' streams it")
     if len(dtypes) > 1:
         raise NoLoweringError(f"stream: backend 'native' expected one parameter dtype, got {sorted(map(str, dtypes))}")
+    if front is not None:
+        return Program(input_kind, ops, layout, keepdim, dtypes.pop() if dtypes else None, 0, front)
     return Program(input_kind, ops, layout or "ct", keepdim, dtypes.pop() if dtypes else None, prefix)
 
 
@@ -436,11 +486,46 @@ class NativeStream(Stream):
         """The sizes every chunk of a signal shares with its first: all but time."""
         return (chunk.shape[0], chunk.shape[2]) if self.program.input == 3 else chunk.shape[:-1]
 
+    def _push_ids(self, chunk: Any) -> Tensor:
+        """A tagger's chunk ``(words (N, T), characters (N, T, W))`` (``words`` alone without a character model)
+        into the plan's word-feature front."""
+        words, characters = chunk if isinstance(chunk, tuple) and len(chunk) == 2 else (chunk, None)
+        plan = self._plan
+        if plan is not None and type(words) is Tensor and words.dtype is torch.int64 and words.dim() == 2 and \
+                words.shape[0] == self._lead[0] and (characters is None or (
+                    type(characters) is Tensor and characters.dtype is torch.int64 and characters.dim() == 3 and
+                    characters.shape[:2] == words.shape)):
+            return plan.push_ids(words, characters if characters is not None else words.new_zeros(0))
+        self._check_chunk(chunk)
+        self.stages[0].step(chunk, {})      # the tagger's own checks: one line naming the argument
+        if plan is not None and words.shape[0] != self._lead[0]:
+            raise ValueError(f"Stream.push: argument 'chunk' expected {self._lead[0]} sequences (those of the first "
+                             f"chunk), got {words.shape[0]}")
+        words = words.long()
+        characters = characters.long() if isinstance(characters, Tensor) else words.new_zeros(0)
+        if plan is None:
+            dtype = self.program.dtype or torch.float32
+            plan = self._plans.get((dtype, 0))
+            if plan is None:
+                plan = self._module.NativePlan(dtype == torch.float64, 4, 0)
+                front = self.program.front
+                plan.set_word_features(front.words, front.letters, front.taps, front.bias)
+                channels = front.width
+                for op in self.program.ops:
+                    channels = op.add(plan, dtype, channels)
+                self._plans[(dtype, 0)] = plan
+            plan.reset()
+            self._plan, self._lead = plan, (words.shape[0],)
+        return plan.push_ids(words, characters)
+
     def push(self, chunk: Any) -> Tensor:
         """Consume ``chunk``; return the outputs now final (possibly zero steps), as the Python stream. A hybrid
         plan first runs its leading per-step stages (``program.prefix``) on the chunk in PyTorch."""
+        if self.program.front is not None:
+            return self._push_ids(chunk)
         if self.program.prefix:
-            self._check_chunk(chunk)
+            if not isinstance(chunk, Tensor | tuple):
+                self._check_chunk(chunk)    # the one-line refusal (shapes are checked on the prefix's output)
             for stage in self.stages[:self.program.prefix]:
                 chunk, _ = stage.step(chunk, {})
         plan = self._plan

@@ -665,11 +665,75 @@ struct LSTMLayer : Op<T> {
   int64_t finish(int64_t n) override { return lookahead >= 0 ? emit(n, true) : 0; }
 };
 
+// ------------------------------------------------------------------ word features (a tagger's first stage)
+
+// x_t = [E_w[w_t] ; v_t], v_t the character CNN of word t alone (convrnn/models/tagger.py's CharacterEncoder):
+// c_j = E_c[char_j] (0 where char_j = 0), r_i = ReLU(b + Σ_j K_j c_{i+j−(k−1)}) for i < W + k − 1 (zeros past
+// both ends: "full" padding), v = max over i < (number of non-zero characters) + k − 1, 0 for a word without any.
+template <typename T>
+struct WordFeatures {
+  int64_t vocab = 0, dw = 0, alphabet = 0, dc = 0, channels = 0, kernel = 0;
+  std::vector<T> words, letters, bias;  // (V, Dw), (A, Dc), (C)
+  std::vector<T> taps;                  // (k, Dc, C)
+  std::vector<T> padded, response;
+  WordFeatures(const torch::Tensor& w, const torch::Tensor& l, const torch::Tensor& taps_, const torch::Tensor& b)
+      : vocab(w.size(0)), dw(w.size(1)) {
+    words = to_vector<T>(w);
+    if (l.numel()) {
+      alphabet = l.size(0), dc = l.size(1), kernel = taps_.size(0), channels = taps_.size(2);
+      letters = to_vector<T>(l), taps = to_vector<T>(taps_), bias = to_vector<T>(b);
+    }
+  }
+  int64_t width() const { return dw + channels; }
+  // ids (n, t) and chars (n, t, W) int64 → out (n, t, Dw + C)
+  void run(const torch::Tensor& ids, const torch::Tensor& chars, std::vector<T>& out) {
+    const int64_t n = ids.size(0), t = ids.size(1), F = width();
+    const int64_t* id = ids.data_ptr<int64_t>();
+    out.resize(n * t * F);
+    for (int64_t r = 0; r < n * t; ++r) {
+      TORCH_CHECK(id[r] >= 0 && id[r] < vocab, "native stream: word id ", id[r], " outside the vocabulary (0 … ",
+                  vocab - 1, ")");
+      std::copy_n(words.data() + id[r] * dw, dw, out.data() + r * F);
+    }
+    if (!channels) return;
+    const int64_t W = chars.size(2), cells = W + 2 * (kernel - 1);
+    const int64_t* ch = chars.data_ptr<int64_t>();
+    padded.resize(cells * dc);
+    response.resize(channels);
+    for (int64_t r = 0; r < n * t; ++r) {
+      std::fill(padded.begin(), padded.end(), T(0));
+      int64_t real = 0;
+      for (int64_t j = 0; j < W; ++j) {
+        const int64_t a = ch[r * W + j];
+        TORCH_CHECK(a >= 0 && a < alphabet, "native stream: character id ", a, " outside the alphabet (0 … ",
+                    alphabet - 1, ")");
+        if (a == 0) continue;
+        ++real;
+        std::copy_n(letters.data() + a * dc, dc, padded.data() + (j + kernel - 1) * dc);
+      }
+      T* v = out.data() + r * F + dw;
+      std::fill(v, v + channels, T(0));   // ReLU ≥ 0: the max starts at 0 (and stays 0 without characters)
+      if (!real) continue;
+      for (int64_t i = 0; i < real + kernel - 1; ++i) {
+        std::copy_n(bias.data(), channels, response.data());
+        for (int64_t j = 0; j < kernel; ++j)
+          for (int64_t e = 0; e < dc; ++e) {
+            const T value = padded[(i + j) * dc + e];
+            const T* k = taps.data() + (j * dc + e) * channels;
+            for (int64_t o = 0; o < channels; ++o) response[o] += k[o] * value;
+          }
+        for (int64_t o = 0; o < channels; ++o) v[o] = std::max(v[o], response[o]);
+      }
+    }
+  }
+};
+
 // ------------------------------------------------------------------ the plan
 
 struct PlanBase {
   virtual ~PlanBase() = default;
   virtual torch::Tensor push(const torch::Tensor& chunk) = 0;
+  virtual torch::Tensor push_ids(const torch::Tensor& ids, const torch::Tensor& chars) = 0;
   virtual torch::Tensor finish() = 0;
   virtual void reset() = 0;
 };
@@ -679,6 +743,7 @@ struct Plan : PlanBase {
   int input;   // 0: (N, T) samples; 1: (N, C, T), channel 0 taken; 2: (N, C, T); 3: (N, T, C)
   int output;  // 0: (N, T, C); 1: (N, C, T); 2: (N, T, C, 1)
   std::vector<std::unique_ptr<Op<T>>> ops;
+  std::unique_ptr<WordFeatures<T>> front;  // input 4: word and character ids
   std::vector<T> first;
   int64_t batch = -1;
   torch::ScalarType type = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
@@ -723,12 +788,32 @@ struct Plan : PlanBase {
           for (int64_t j = 0; j < kept; ++j) first[(b * t + i) * kept + j] = data[(b * c + j) * t + i];
       x = first.data();
     }
-    int64_t steps = steps_in;
+    return run(x, n, steps_in);
+  }
+
+  torch::Tensor run(const T* x, int64_t n, int64_t steps) {
     for (auto& op : ops) {
       steps = op->step(x, steps, n);
       x = op->out.data();
     }
     return result(x, n, steps, ops.back()->out_channels);
+  }
+
+  torch::Tensor push_ids(const torch::Tensor& given_ids, const torch::Tensor& given_chars) override {
+    TORCH_CHECK(front, "native stream: this plan takes no ids");
+    const torch::Tensor ids = given_ids.contiguous(), chars = given_chars.contiguous();
+    TORCH_CHECK(ids.scalar_type() == torch::kInt64 && ids.dim() == 2, "native stream: word ids (N, T) int64");
+    const int64_t n = ids.size(0), t = ids.size(1);
+    if (front->channels)
+      TORCH_CHECK(chars.scalar_type() == torch::kInt64 && chars.dim() == 3 && chars.size(0) == n && chars.size(1) == t,
+                  "native stream: character ids (N, T, W) int64");
+    TORCH_CHECK(batch < 0 || n == batch, "native stream: a chunk of another batch size");
+    if (batch < 0) {
+      for (auto& op : ops) op->start(n);
+      batch = n;
+    }
+    front->run(ids, chars, first);
+    return run(first.data(), n, t);
   }
 
   torch::Tensor finish() override {
@@ -790,6 +875,12 @@ class NativePlan {
     add<Affine>(channels, scale, shift, relu);
   }
   void add_running_pool(int64_t channels, int64_t kind) { add<RunningPool>(channels, static_cast<int>(kind)); }
+  void set_word_features(const torch::Tensor& words, const torch::Tensor& letters, const torch::Tensor& taps,
+                         const torch::Tensor& bias) {
+    if (f64_) f64_->front = std::make_unique<WordFeatures<double>>(words, letters, taps, bias);
+    else f32_->front = std::make_unique<WordFeatures<float>>(words, letters, taps, bias);
+  }
+  torch::Tensor push_ids(const torch::Tensor& ids, const torch::Tensor& chars) { return plan_->push_ids(ids, chars); }
   void add_lstm(const std::vector<torch::Tensor>& weights, int64_t lookahead, bool residual) {
     add<LSTMLayer>(weights, lookahead, residual);
   }
@@ -814,6 +905,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def("add_affine", &NativePlan::add_affine)
       .def("add_running_pool", &NativePlan::add_running_pool)
       .def("add_lstm", &NativePlan::add_lstm)
+      .def("set_word_features", &NativePlan::set_word_features)
+      .def("push_ids", &NativePlan::push_ids, py::call_guard<py::gil_scoped_release>())
       .def("push", &NativePlan::push, py::call_guard<py::gil_scoped_release>())
       .def("finish", &NativePlan::finish, py::call_guard<py::gil_scoped_release>())
       .def("reset", &NativePlan::reset);
