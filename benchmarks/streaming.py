@@ -10,8 +10,8 @@ For the keyword spotter's causal variant (22,050 Hz, 10 ms hop; ``KeywordSpotter
   its outputs are out);
 - overhead: streaming compute per second of signal / offline compute on the whole signal (one call);
 - the same keyword chunks through the native backend (``convrnn.stream(model, backend="native")``: the
-  chunk step in one compiled call), and the tagger's words through its hybrid plan (word features in PyTorch,
-  the LSTM layers and the classifier in one compiled call) and through the stream's chunk step exported to ONNX (``export_stream``,
+  chunk step in one compiled call), and the tagger's words the same way (word features, both LSTM layers and
+  the classifier in one compiled call, from the word and character ids) and through the stream's chunk step exported to ONNX (``export_stream``,
   what ``convrnn export RUN --stream`` writes) run by ``ExportedStream`` in onnxruntime, if installed;
 - the keyword cases run interleaved (a pass of each in turn, beside an offline pass, ``--repeats`` times),
   so they share the machine's load, and so do the tagger's (its two streams beside an offline pass); RTF and overhead are medians over the passes (overhead: of each pass
@@ -137,7 +137,7 @@ def main() -> None:
     characters = torch.randint(1, 100, (1, count, 8))
     chunks = [(words[:, t:t + 1], characters[:, t:t + 1]) for t in range(count)]
     tagger_cases = [("2×256 LSTM tagger, PyTorch, 1 word chunks", convrnn.stream(tagger)),
-                    ("  same, native (hybrid plan)", convrnn.stream(tagger, backend="native"))]
+                    ("  same, native", convrnn.stream(tagger, backend="native"))]
     for _, stream in tagger_cases:
         stream_times(stream, chunks[:10])
     # a pass of each beside an offline pass, in turn, as the keyword cases
