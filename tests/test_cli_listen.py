@@ -230,6 +230,18 @@ def test_listen_reads_text_from_standard_input_for_a_tagger(tagger_runs, capsys,
     assert "--chunk-ms apply to audio" in capsys.readouterr().err
 
 
+def test_a_tagger_listens_through_the_native_backend_with_the_same_tags(tagger_runs, capsys, monkeypatch):
+    text = "The dog barked .\nThe dog .\n"
+    outputs = []
+    for backend in ("python", "native"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(text))
+        assert main(["listen", str(tagger_runs / "1"), "-", "--backend", backend]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and len(outputs[1].splitlines()) == 1 + 4 + 3
+    assert main(["listen", str(tagger_runs / "1"), "-", "--backend", "cuda"]) == 2
+    assert "argument 'backend' expected one of ['python', 'native'], got 'cuda'" in capsys.readouterr().err
+
+
 def test_a_full_sentence_tagger_refuses_to_stream(tagger_runs, capsys):
     assert main(["predict", str(tagger_runs / "None"), "The dog .", "--stream"]) == 2
     assert "bidirectional" in capsys.readouterr().err

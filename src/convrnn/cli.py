@@ -133,7 +133,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--approximate", action="store_true", default=None,
                    help="stream a detector that is not causal anyway, running statistics standing in for the clip's")
     p.add_argument("--backend", default=None,
-                   help="python (default) or native: each chunk step in one compiled call (a causal detector)")
+                   help="python (default) or native: each chunk step in one compiled call (a causal detector, "
+                        "a look-ahead tagger)")
     p.set_defaults(func=_cmd_listen)
 
     p = sub.add_parser("sample", help="generate text from a trained language model, streamed as it is drawn")

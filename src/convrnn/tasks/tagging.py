@@ -191,18 +191,20 @@ class TaggingRecipe(SequenceTask):
         (standard input) or a text file object, one sentence a line. Yields a line stating the delay, then
         ``word/TAG`` for each word once its tag is final, i.e. once ``num_layers · lookahead`` more words
         (or the end of the sentence) are in, ``(after 'w')`` naming the word that made it final.
-        A tagger trained with the whole sentence (``lookahead=None``) is not causal and refuses."""
+        A tagger trained with the whole sentence (``lookahead=None``) is not causal and refuses. ``backend``:
+        ``"python"`` (default) or ``"native"`` (each word in one compiled call, the same tags)."""
         import sys
 
         from convrnn.stream import stream
 
+        backend = options.pop("backend", "python")
         if options:
             shown = ", ".join("--" + key.replace("_", "-") for key in sorted(options))
             raise ValueError(f"listen: {shown} apply to audio; the {self.kind} task kind takes no options")
         model, config = load_sequence_model(run)
         words, alphabet = Vocabulary.from_json(config["vocabulary"]), Vocabulary.from_json(config["alphabet"])
         tags, tokenizer = config["tags"], WordTokenizer(lowercase=False)
-        tagged = stream(model)
+        tagged = stream(model, backend=backend)
         delay = tagged.latency
         yield (f"tagging word by word: each tag is final {delay} word{'s' if delay != 1 else ''} later "
                f"(look-ahead {model.rnn.lookahead} × {model.rnn.num_layers} layer{'s' * (model.rnn.num_layers > 1)})")
