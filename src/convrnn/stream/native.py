@@ -417,9 +417,11 @@ class NativeStream(Stream):
     native call (:func:`lower`), its state inside the plan. Equal to the Python stream for any chunking.
 
     Shapes: the input of the model's first stage — ``(N, 1, T)`` samples through ``first_channel`` (the
-    keyword spotter), ``(N, T)`` into a log-mel front end, ``(N, C, T)`` into a convolution or ``RunningNorm``
-    — float32 or float64 (the model's dtype), on the CPU; outputs ``(N, C', T')`` (a view of ``(N, T', C')``)
-    or ``(N, T', C')`` after a global pool, as the Python stream's. The plan is packed on the first ``push``
+    keyword spotter), ``(N, T)`` into a log-mel front end, ``(N, C, T)`` into a convolution or
+    ``RunningNorm``, ``(N, T, C)`` into a recurrent layer (or into the per-step stages a hybrid plan runs
+    before it) — float32 or float64 (the model's dtype), on the CPU; a tagger's ``(words (N, T),
+    characters (N, T, W))`` int64 ids. Outputs ``(N, C', T')`` (a view of ``(N, T', C')``), or ``(N, T', C')``
+    after a global pool or a recurrent layer, as the Python stream's. The plan is packed on the first ``push``
     of a signal, for its dtype and channels (kept for the next signal of the same), from the weights the
     model had when the stream was made: make a new stream after changing them.
 
