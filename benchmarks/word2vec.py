@@ -54,9 +54,11 @@ def scores_of(words: list[str], vectors) -> dict[str, float]:
 
 
 def worker(tool: str, architecture: str, objective: str, seed: int, sources: list[str],
-           stream: bool, gensim_decay: str = "words") -> dict[str, float]:
+           stream: bool, gensim_decay: str = "words", workers: int = SETTINGS["workers"]) -> dict[str, float]:
     import numpy as np
     import torch
+
+    settings_here = {**SETTINGS, "workers": workers}
 
     sentences = corpus(sources, stream)
     total = sum(map(len, sentences))  # every token, in vocabulary or not, as gensim's corpus_total_words
@@ -64,7 +66,7 @@ def worker(tool: str, architecture: str, objective: str, seed: int, sources: lis
         from gensim.models import Word2Vec as GensimWord2Vec
 
         model = GensimWord2Vec(sg=int(architecture == "skipgram"), seed=seed, **OBJECTIVES[objective],
-                               **{k: v for k, v in SETTINGS.items() if k != "epochs"})
+                               **{k: v for k, v in settings_here.items() if k != "epochs"})
         model.build_vocab(sentences)
         started = time.perf_counter()
         # α's linear decay by words read, as word2vec.c and convrnn (total_words), or by sentences (total_examples)
@@ -78,7 +80,7 @@ def worker(tool: str, architecture: str, objective: str, seed: int, sources: lis
     else:
         from convrnn.models.word2vec import Word2Vec, Word2VecSettings, WordVocabulary, train_word2vec
 
-        settings = Word2VecSettings(architecture=architecture, seed=seed, **OBJECTIVES[objective], **SETTINGS)
+        settings = Word2VecSettings(architecture=architecture, seed=seed, **OBJECTIVES[objective], **settings_here)
         vocabulary = WordVocabulary.build(sentences, min_count=settings.min_count)
         model = Word2Vec(len(vocabulary), settings.vector_size, seed=seed, hierarchical=settings.hs)
         report = train_word2vec(model, vocabulary, sentences, settings)
@@ -97,7 +99,8 @@ def _benchmark_file(name: str):
 
 def run_worker(tool: str, architecture: str, objective: str, seed: int, args: argparse.Namespace) -> dict[str, float]:
     command = [sys.executable, __file__, "--worker", tool, "--architectures", architecture, "--objectives", objective,
-               "--seed", str(seed), "--corpus", args.corpus, "--gensim-decay", args.gensim_decay] + (
+               "--seed", str(seed), "--corpus", args.corpus, "--gensim-decay", args.gensim_decay,
+               "--workers", str(args.workers)] + (
                    ["--stream"] if args.stream else [])
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=environment).stdout
@@ -114,18 +117,21 @@ def main() -> None:
     parser.add_argument("--gensim-decay", choices=("words", "sentences"), default="words",
                         help="gensim's α decay: by words read (total_words, as word2vec.c and convrnn; default) or "
                              "by sentences (total_examples)")
+    parser.add_argument("--workers", type=int, default=SETTINGS["workers"],
+                        help="Hogwild workers (threads) per tool (default 2; 1 makes each run deterministic in its seed)")
+    parser.add_argument("--first-seed", type=int, default=1, help="the seed of the first repeat (default 1)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sources = args.corpus.split(",")
     if args.worker:
         print(json.dumps(worker(args.worker, args.architectures, args.objectives, args.seed, sources, args.stream,
-                                args.gensim_decay)))
+                                args.gensim_decay, args.workers)))
         return
     objectives = args.objectives.split(",")
     if any(objective not in OBJECTIVES for objective in objectives):
         parser.error(f"--objectives: expected names in {list(OBJECTIVES)}, got {args.objectives!r}")
-    print(f"corpus {args.corpus} ({'streamed' if args.stream else 'in memory'}), settings {SETTINGS}, "
+    print(f"corpus {args.corpus} ({'streamed' if args.stream else 'in memory'}), settings {({**SETTINGS, 'workers': args.workers})}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start", flush=True)
     for architecture, objective in itertools.product(args.architectures.split(","), objectives):
         results: dict[str, list[dict[str, float]]] = {"convrnn": [], "gensim": []}
@@ -133,9 +139,9 @@ def main() -> None:
         for repeat in range(args.repeats):
             order = ("convrnn", "gensim") if repeat % 2 == 0 else ("gensim", "convrnn")
             for tool in order:
-                result = run_worker(tool, architecture, objective, 1 + repeat, args)
+                result = run_worker(tool, architecture, objective, args.first_seed + repeat, args)
                 results[tool].append(result)
-                print(f"  {label} {tool} seed {1 + repeat}: {json.dumps(result)}", flush=True)
+                print(f"  {label} {tool} seed {args.first_seed + repeat}: {json.dumps(result)}", flush=True)
         print(f"\n{label}: median of {args.repeats} seeds (load average now {os.getloadavg()[0]:.1f})")
         keys = ("words_per_second", "seconds", "analogy_accuracy", "analogy_3cosmul", "wordsim353_spearman",
                 "simlex999_spearman", "peak_rss_mb")

@@ -91,7 +91,7 @@ def test_compiled_loop_subsamples_with_the_same_probability():
     assert abs((kept - 50_000) / 50_000 - 0.3) < 4 * math.sqrt(0.3 * 0.7 / 50_000)
 
 
-def kept_by_compiled_loop(offsets: list[int], keep: float, seed: int) -> int:
+def kept_by_compiled_loop(offsets: list[int], keep: float, seed: int, workers: int = 1) -> int:
     """Words the compiled loop keeps after subsampling, all of them word 0 with p_keep = ``keep``."""
     model = Word2Vec(1, 4)
     ids = torch.zeros(offsets[-1], dtype=torch.int32)
@@ -99,8 +99,23 @@ def kept_by_compiled_loop(offsets: list[int], keep: float, seed: int) -> int:
     kept, _ = compiled_kernel.load().train_chunk(
         model.input.data, model.output.data, no_tree[0], ids, torch.tensor(offsets), torch.tensor([keep]),
         cumulative_table([1]), no_tree[1], no_tree[2], torch.zeros(1, dtype=torch.int64), False, 1, 1, False, 0.0,
-        0.0, seed, 1)
+        0.0, seed, workers)
     return kept
+
+
+@needs_compiler
+@pytest.mark.parametrize("workers", [2, 3, 7])
+def test_compiled_loop_workers_train_every_sentence_once(workers):
+    # Each worker trains one contiguous stretch of the chunk (split by words). Every sentence must fall in
+    # exactly one stretch — empty sentences, one sentence longer than a share, more workers than
+    # sentences included: the kept count (each sentence's draws depend only on the seed and its index)
+    # equals one worker's.
+    lengths = [0, 5, 1, 0, 0, 40, 3, 1, 0, 2, 9, 0, 1, 1, 300, 0, 4]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+    assert kept_by_compiled_loop(offsets, 1.0, 5, workers) == sum(lengths)
+    for seed in range(5):
+        assert kept_by_compiled_loop(offsets, 0.5, seed, workers) == kept_by_compiled_loop(offsets, 0.5, seed, 1)
+    assert kept_by_compiled_loop([0, 1, 2], 1.0, 0, workers) == 2
 
 
 @needs_compiler

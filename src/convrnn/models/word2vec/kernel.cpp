@@ -1,11 +1,12 @@
 // word2vec's training loop (CBOW or skip-gram; negative sampling, hierarchical softmax or both) over
 // a chunk of sentences, in
-// the Hogwild style of the original word2vec.c: `workers` OpenMP threads take sentences from the
-// chunk and update the shared matrices without locks. Called from Python once per chunk
+// the Hogwild style of the original word2vec.c: `workers` OpenMP threads each train one contiguous
+// stretch of the chunk and update the shared matrices without locks. Called from Python once per chunk
 // (convrnn/models/word2vec/training.py documents the math); the GIL is released meanwhile.
 #include <torch/extension.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -189,8 +190,17 @@ std::vector<int64_t> train_chunk(torch::Tensor input, torch::Tensor output, torc
   {
     std::vector<float> hidden(dim), error(dim);
     std::vector<int32_t> sentence;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t s = 0; s < sentences; ++s) {
+    // Each thread trains one contiguous stretch of the chunk, of about total/team words (word2vec.c
+    // splits its file alike). Threads that took neighbouring sentences in turn trained one paragraph's
+    // rows at once, racing on them (Hogwild): skip-gram with hierarchical softmax scored 0.6 points of
+    // SimLex rho lower that way (benchmarks/word2vec.py, 4 seeds, paired).
+    const int64_t team = omp_get_num_threads(), me = omp_get_thread_num();
+    const auto first_of = [&](int64_t part) {  // the first sentence starting at or past part/team of the words
+      return static_cast<int64_t>(
+          std::lower_bound(starts, starts + sentences, starts[0] + (total * part + team - 1) / team) - starts);
+    };
+    const int64_t begin = first_of(me), end = me + 1 == team ? sentences : first_of(me + 1);
+    for (int64_t s = begin; s < end; ++s) {
       // Each sentence's stream starts from a hash of (chunk seed, sentence). A linear seed (seed·c + s·d)
       // made the k-th draws of neighbouring sentences, and of one sentence in successive epochs, differ
       // by a constant (an LCG maps x + d to ax + ad): the same positions were dropped by subsampling,

@@ -35,7 +35,10 @@ drawn uniformly from 1 … W, of the same sentence, after subsampling):
   sentence); the torch engine from a ``torch.Generator`` seeded with ``seed``.
 
 Two engines do the same arithmetic. ``"compiled"`` (``kernel.cpp``) runs word2vec.c's loop over a
-chunk of sentences in ``workers`` threads without locks (Hogwild). ``"torch"`` runs N positions at
+chunk of sentences in ``workers`` threads without locks (Hogwild), each thread one contiguous stretch
+of about 1/``workers`` of the chunk's words, as word2vec.c splits its file (with threads taking
+neighbouring sentences in turn, so training one paragraph's rows at once, skip-gram with hierarchical
+softmax scored 0.6 points of SimLex ρ lower: 4 seeds, paired). ``"torch"`` runs N positions at
 once with gathers and ``index_add_``; since one batch sums the updates of a word that occurs many
 times in it (frequent words, negatives) where sequential SGD would apply them one after another to
 a changing vector, each row's summed update is divided by max(1, n_row / ``duplicate_scale``) with
