@@ -200,6 +200,19 @@ def test_outputs_have_the_python_streams_shapes_for_empty_chunks():
         assert got.shape == expected.shape and got.dtype == expected.dtype
 
 
+def test_a_batch_of_none_streams_to_empty_outputs_in_both_backends():
+    # The Python stream's log-mel stage failed inside MKL's FFT on a batch of 0 while the native stream
+    # returned an empty result: both now give (0, steps, classes), as the offline model gives (0, classes).
+    model = spotter()
+    x = torch.zeros(0, 1, 400, dtype=torch.float64)
+    assert model(x).shape == (0, 2)
+    for layers in (model, model.stream_layers(pooled=False)):
+        python, native = convrnn.stream(layers), convrnn.stream(layers, backend="native")
+        expected, got = python.push(x), native.push(x)
+        assert expected.shape == got.shape and expected.shape[0] == 0 and expected.shape[1] > 0
+        assert python.flush().shape[0] == native.flush().shape[0] == 0
+
+
 def test_external_state_and_latency_table_are_the_python_stages():
     model = spotter()
     stream = convrnn.stream(model, backend="native")

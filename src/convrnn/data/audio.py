@@ -109,6 +109,8 @@ def log_mel_frames(padded: Tensor, sample_rate: float, *, n_fft: int = 512, hop_
     # they are fake tensors of the trace
     traced = is_tracing() or torch.compiler.is_exporting() or is_fake(padded)
     hann = _hann.__wrapped__ if traced else _hann
+    if not traced and padded.shape[0] == 0 and padded.shape[-1] >= n_fft:  # a batch of none: MKL's FFT refuses it
+        return padded.new_empty(0, n_mels, 1 + (padded.shape[-1] - n_fft) // hop_length)
     window = hann(n_fft, padded.dtype, padded.device)
     spectrum = torch.stft(padded, n_fft, hop_length=hop_length, window=window, center=False,
                           return_complex=True)
