@@ -73,7 +73,9 @@ class NoLoweringError(TypeError):
 @functools.cache
 def load() -> ModuleType | None:
     """The compiled plan module (``native_plan.cpp``), built on first use; None if it cannot be had."""
-    return load_extension("convrnn_stream", SOURCE, what="C++ stream kernel",
+    from convrnn.layers.recurrent._compiled import HEADERS  # its LSTM unit is the core's (units.h)
+
+    return load_extension("convrnn_stream", SOURCE, headers=HEADERS, what="C++ stream kernel",
                           fallback="backend='native' is unavailable (backend='python' streams in PyTorch)")
 
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "../layers/recurrent/_compiled/units.h"
+
 namespace {
 
 constexpr double kPi = 3.14159265358979323846264338327950288;
@@ -531,21 +533,14 @@ struct RunningPool : Op<T> {
 
 // ------------------------------------------------------------------ LSTM layers
 
+// One LSTM step of a row: a (4H) = W x + b_ih + U h + b_hh, pre-activations i, f, g, o on entry
+// (overwritten by the activations); c ← σ(f)·c + σ(i)·tanh(g), h ← σ(o)·tanh(c) — the compiled
+// core's unit (units.h) and its σ and tanh, so both compiled paths round alike.
 template <typename T>
-inline T sigmoid(T x) {
-  const T e = std::exp(-std::abs(x));
-  const T r = T(1) / (T(1) + e);
-  return x >= T(0) ? r : e * r;
-}
-
-// One LSTM step of a row: a (4H) = W x + b_ih + U h + b_hh, pre-activations i, f, g, o on entry;
-// c ← σ(f)·c + σ(i)·tanh(g), h ← σ(o)·tanh(c).
-template <typename T>
-inline void lstm_unit(const T* a, int64_t H, T* c, T* h) {
+inline void lstm_unit(T* a, int64_t H, T* c, T* h) {
   for (int64_t k = 0; k < H; ++k) {
-    const T cell = sigmoid(a[H + k]) * c[k] + sigmoid(a[k]) * std::tanh(a[2 * H + k]);
-    c[k] = cell;
-    h[k] = sigmoid(a[3 * H + k]) * std::tanh(cell);
+    c[k] = convrnn::lstm_unit<false>(a, k, H, c[k], static_cast<const T*>(nullptr));
+    h[k] = a[3 * H + k] * convrnn::math::tanh(c[k]);
   }
 }
 
