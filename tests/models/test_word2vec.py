@@ -379,6 +379,37 @@ def test_malformed_files_name_the_line(tmp_path):
         save_word2vec_format(tmp_path / "x", ["new york"], torch.zeros(1, 2))
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e39"])
+def test_a_value_that_is_not_a_finite_float32_is_refused_naming_the_line(tmp_path, value):
+    path = tmp_path / "bad.txt"
+    path.write_text(f"2 3\nking 0.1 0.2 0.3\nqueen 0.1 {value} 0.3\n")   # 1e39 would become inf in float32
+    with pytest.raises(ValueError, match=r"bad\.txt, line 3: expected finite float32 numbers after 'queen'"):
+        load_word2vec_format(path)
+    binary = tmp_path / "bad.bin"
+    row = np.array([0.1, float(value), 0.3], dtype=np.float64).astype("<f4") if value != "1e39" else None
+    if row is not None:
+        binary.write_bytes(b"1 3\nking " + row.tobytes() + b"\n")
+        with pytest.raises(ValueError, match=r"bad\.bin, entry 1 \(byte 4\): expected finite float32 numbers"):
+            load_word2vec_format(binary, binary=True)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_a_header_announcing_more_than_the_file_can_hold_is_refused_before_allocating(tmp_path, binary):
+    import tracemalloc
+
+    path = tmp_path / "big"
+    path.write_bytes(b"100000000 300\nking " + (np.zeros(300, "<f4").tobytes() if binary else b"0 " * 300) + b"\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"big(, entry 2 \(byte \d+\))?: (the header announces 100000000 words, "
+                                             r"the file holds 1|expected a word, a space and 300 float32 values)"):
+            load_word2vec_format(path, binary=binary)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20   # it once allocated the (count, size) matrix first: 120 GB here
+
+
 def test_embedding_from_vectors_copies_known_rows():
     vectors = royal_vectors()
     embedding, found = embedding_from_vectors(vectors, ["<pad>", "<unk>", "King", "apple", "dragon"])

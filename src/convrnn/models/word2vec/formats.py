@@ -72,7 +72,7 @@ def load_word2vec_format(path: str | os.PathLike[str], *, binary: bool = False,
 def _read_text(name: str, data: bytes, position: int, count: int, size: int) -> tuple[list[str], np.ndarray]:
     lines = data[position:].decode("utf-8", errors="replace").split("\n")
     words: list[str] = []
-    vectors = np.empty((count, size), dtype=np.float32)
+    rows: list[np.ndarray] = []   # not a (count, size) matrix up front: the header's count is not trusted
     for number, line in enumerate(lines, start=2):
         if len(words) == count:
             break
@@ -83,19 +83,21 @@ def _read_text(name: str, data: bytes, position: int, count: int, size: int) -> 
             raise ValueError(f"{name}, line {number}: expected a word and {size} numbers, got {len(fields) - 1} "
                              f"numbers after {fields[0]!r}")
         try:
-            vectors[len(words)] = [float(x) for x in fields[1:]]
+            values = np.array([float(x) for x in fields[1:]], dtype=np.float64)
         except ValueError:
             raise ValueError(f"{name}, line {number}: expected {size} numbers after {fields[0]!r}, got a value "
                              f"that is not a number") from None
+        _check_finite(name, f"line {number}", fields[0], values)
+        rows.append(values.astype(np.float32))
         words.append(fields[0])
     if len(words) < count:
         raise ValueError(f"{name}: the header announces {count} words, the file holds {len(words)}")
-    return words, vectors
+    return words, np.stack(rows) if rows else np.empty((0, size), dtype=np.float32)
 
 
 def _read_binary(name: str, data: bytes, position: int, count: int, size: int) -> tuple[list[str], np.ndarray]:
     words: list[str] = []
-    vectors = np.empty((count, size), dtype=np.float32)
+    rows: list[np.ndarray] = []   # not a (count, size) matrix up front: the header's count is not trusted
     width = 4 * size
     for entry in range(1, count + 1):
         while position < len(data) and data[position:position + 1] == b"\n":
@@ -105,9 +107,17 @@ def _read_binary(name: str, data: bytes, position: int, count: int, size: int) -
             raise ValueError(f"{name}, entry {entry} (byte {position}): expected a word, a space and {size} "
                              f"float32 values, found {'the end of the file' if space < 0 else 'a truncated entry'}")
         words.append(data[position:space].decode("utf-8", errors="replace"))
-        vectors[entry - 1] = np.frombuffer(data, dtype="<f4", count=size, offset=space + 1)
+        rows.append(np.frombuffer(data, dtype="<f4", count=size, offset=space + 1).astype(np.float32))
+        _check_finite(name, f"entry {entry} (byte {position})", words[-1], rows[-1])
         position = space + 1 + width
-    return words, vectors
+    return words, np.stack(rows) if rows else np.empty((0, size), dtype=np.float32)
+
+
+def _check_finite(name: str, where: str, word: str, values: np.ndarray) -> None:
+    # NaN, ±inf, or (text) a number beyond float32's range, which would become inf: refused, not loaded.
+    bad = values[~(np.abs(values) <= np.finfo(np.float32).max)]   # NaN compares False
+    if bad.size:
+        raise ValueError(f"{name}, {where}: expected finite float32 numbers after {word!r}, got {float(bad[0])!r}")
 
 
 __all__ = ["load_word2vec_format", "save_word2vec_format"]
