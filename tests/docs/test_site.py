@@ -154,7 +154,7 @@ def test_built_site_has_a_reference_entry_for_every_public_name():
 def test_built_site_has_every_page_and_fetches_nothing():
     site = _site()
     pages = [site / "index.html", *(site / "tutorials" / f"{t}.html" for t in TUTORIALS),
-             *(site / "guides" / f"{g}.html" for g in GUIDES), site / "_generated" / "cli.html"]
+             *(site / "guides" / f"{g}.html" for g in GUIDES), site / "_generated" / "cli.html", site / "run_times.html"]
     for page in pages:
         assert page.exists(), page
         html = page.read_text()
@@ -165,6 +165,14 @@ def test_built_site_has_every_page_and_fetches_nothing():
         assert images >= shown, (tutorial, images, shown)
     assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
     assert list((site / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+
+
+def test_built_site_states_every_tutorials_run_time_from_this_build():
+    # docs/run_times.md holds myst-nb's execution table: a row per tutorial with its wall time and status
+    text = re.sub(r"<[^>]+>", " ", (_site() / "run_times.html").read_text())
+    rows = dict(re.findall(r"tutorials/(\w+)\s+\S+ \S+\s+\w+\s+([0-9.]+)\s+✅", text))
+    assert sorted(rows) == sorted(TUTORIALS), rows
+    assert all(float(seconds) > 0 for seconds in rows.values()), rows
 
 
 def _chromium():
