@@ -22,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("CONVRNN_DOCS_SITE", ROOT / "docs" / "_build" / "html"))
 TUTORIALS = ["convolution", "mnist_cnn", "recurrence", "gated_cells", "sequence_tasks", "word_embeddings",
-             "parallel_in_time"]
+             "parallel_in_time", "cnn_zoo"]
 GUIDES = ["export", "streaming", "gpu", "torchrun"]
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
