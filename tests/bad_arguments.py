@@ -112,6 +112,7 @@ NOT_A_TENSOR = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size
                          st.lists(st.floats(-1, 1), min_size=1, max_size=3))
 NON_POSITIVE = st.integers(max_value=0)
 NEGATIVE = st.integers(max_value=-1)
+NEGATIVE_INT64 = st.integers(-(2**62), -1)   # for torch.tensor(...): an unbounded draw overflows int64
 INTEGER_DTYPES = st.sampled_from([torch.int64, torch.int32, torch.uint8, torch.bool])
 FLOAT_DTYPES_OTHER_THAN_FLOAT32 = st.sampled_from([torch.float64, torch.float16, torch.bfloat16])
 NOT_INTEGER_DTYPES = st.sampled_from([torch.float32, torch.float64, torch.bool])

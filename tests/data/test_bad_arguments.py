@@ -10,7 +10,17 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-from bad_arguments import CI_EXAMPLES, FUZZ_EXAMPLES, NAN_INF, NEGATIVE, NON_POSITIVE, NOT_AN_INT, Row, run_rows
+from bad_arguments import (
+    CI_EXAMPLES,
+    FUZZ_EXAMPLES,
+    NAN_INF,
+    NEGATIVE,
+    NEGATIVE_INT64,
+    NON_POSITIVE,
+    NOT_AN_INT,
+    Row,
+    run_rows,
+)
 from convrnn.data import (
     MNIST,
     DigitCanvases,
@@ -59,7 +69,7 @@ ROWS = [
     Row("ImageDataset", "labels", "dtype", image_dataset(labels=...),
         st.sampled_from([torch.float32, torch.bool, torch.float64]).map(lambda d: torch.zeros(2, dtype=d))),
     Row("ImageDataset", "labels", "outside the classes", image_dataset(labels=...),
-        st.lists(st.one_of(NEGATIVE, st.integers(2, 99)), min_size=2, max_size=2).map(torch.tensor)),
+        st.lists(st.one_of(NEGATIVE_INT64, st.integers(2, 99)), min_size=2, max_size=2).map(torch.tensor)),
     Row("ImageDataset", "classes", "not names", image_dataset(classes=...),
         st.sampled_from([[], "ab", [1, 2], None, 3])),
     Row("ImageDataset", "std", "not > 0", image_dataset(mean=0.5, std=...),
