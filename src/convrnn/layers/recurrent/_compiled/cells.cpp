@@ -122,11 +122,9 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad_h, const at::Tensor
         const scalar_t* sn = s + n * 4 * H;
         if (!active(m, t, N, n)) {
           std::fill(dn, dn + 4 * H, scalar_t(0));
+          carry_through(pass + row, gh + row, dhp + row, H);
           _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            pass[row + k] = gh[row + k] + dhp[row + k];
-            dcp[row + k] += gc[row + k];
-          }
+          for (int64_t k = 0; k < H; ++k) dcp[row + k] += gc[row + k];
           return;
         }
         with_flag(V != nullptr, [&](auto peephole) {
@@ -252,11 +250,8 @@ std::vector<at::Tensor> gated_backward(bool gru, const at::Tensor& grad_h, const
         const scalar_t* gn = g + n * S * H;
         if (!active(m, t, N, n)) {
           std::fill(dgn, dgn + S * H, scalar_t(0));
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            dc[row + k] = 0;
-            dd[row + k] = gh[row + k] + dhp[row + k];
-          }
+          std::fill(dc + row, dc + row + H, scalar_t(0));
+          carry_through(dd + row, gh + row, dhp + row, H);
           return;
         }
         with_flag(gru, [&](auto is_gru) {
@@ -435,8 +430,7 @@ std::vector<at::Tensor> gated_unit_backward(const at::Tensor& grad_h, const at::
         const scalar_t* sn = s + n * 2 * H;
         if (!active(m, t, N, n)) {
           std::fill(dn, dn + 2 * H, scalar_t(0));
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) pass[row + k] = gh[row + k] + dhp[row + k];
+          carry_through(pass + row, gh + row, dhp + row, H);
           return;
         }
         _Pragma("omp simd")

@@ -276,6 +276,15 @@ inline bool active(const bool* mask, int64_t t, int64_t N, int64_t n) {
   return mask == nullptr || mask[t * N + n];
 }
 
+// A padded (inactive) step of a sequence passes ∂L/∂h straight to the step before: the gradient from this
+// step's output, gh, plus the one carried from the step after, dhp (H values of one row). Every cell's
+// backward does this for its inactive rows (and zeroes that row's gate gradients itself).
+template <typename T>
+inline void carry_through(T* __restrict pass, const T* __restrict gh, const T* __restrict dhp, int64_t H) {
+  _Pragma("omp simd")
+  for (int64_t k = 0; k < H; ++k) pass[k] = gh[k] + dhp[k];
+}
+
 // The state before every step: (h0, h_0, …, h_{T−2}) as one (T·N, H) matrix.
 inline at::Tensor previous_states(const at::Tensor& first, const at::Tensor& all) {
   const int64_t T = all.size(0);

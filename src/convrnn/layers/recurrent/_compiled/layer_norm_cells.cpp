@@ -105,12 +105,9 @@ std::vector<at::Tensor> layer_norm_elman_backward(int64_t activation, double slo
       for_rows(first, last, H, [&](int64_t n) {
         const int64_t row = n * H;
         if (!active(m, t, N, n)) {
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            pass[row + k] = gh[row + k] + dhp[row + k];
-            d[row + k] = 0;
-            dr[row + k] = 0;
-          }
+          carry_through(pass + row, gh + row, dhp + row, H);
+          std::fill(d + row, d + row + H, scalar_t(0));
+          std::fill(dr + row, dr + row + H, scalar_t(0));
           return;
         }
         with_activation(activation, [&](auto act) {
@@ -288,12 +285,9 @@ std::vector<at::Tensor> layer_norm_gated_backward(
         const scalar_t* gn = g + n * S * H;
         if (!active(m, t, N, n)) {
           std::fill(dgn, dgn + S * H, scalar_t(0));
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            dc[row + k] = 0;
-            drc[row + k] = 0;
-            dd[row + k] = gh[row + k] + dhp[row + k];
-          }
+          std::fill(dc + row, dc + row + H, scalar_t(0));
+          std::fill(drc + row, drc + row + H, scalar_t(0));
+          carry_through(dd + row, gh + row, dhp + row, H);
           return;
         }
         with_flag(gru, [&](auto is_gru) {
@@ -467,8 +461,7 @@ std::vector<at::Tensor> layer_norm_gated_unit_backward(
         if (!active(m, t, N, n)) {
           std::fill(dn, dn + G, scalar_t(0));
           std::fill(drn, drn + G, scalar_t(0));
-          _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) pass[row + k] = gh[row + k] + dhp[row + k];
+          carry_through(pass + row, gh + row, dhp + row, H);
           return;
         }
         _Pragma("omp simd")

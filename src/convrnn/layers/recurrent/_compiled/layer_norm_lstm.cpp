@@ -206,11 +206,9 @@ std::vector<at::Tensor> layer_norm_lstm_backward(
           std::fill(dn, dn + 4 * H, scalar_t(0));
           std::fill(drn, drn + 4 * H, scalar_t(0));
           std::fill(ds + row, ds + row + H, scalar_t(0));
+          carry_through(pass + row, gh + row, dhp + row, H);
           _Pragma("omp simd")
-          for (int64_t k = 0; k < H; ++k) {
-            pass[row + k] = gh[row + k] + dhp[row + k];
-            dcp[row + k] += gc[row + k];
-          }
+          for (int64_t k = 0; k < H; ++k) dcp[row + k] += gc[row + k];
           return;
         }
         // ∂L/∂o and ∂L/∂(shown); the cell norm's input gradient goes through drn's first H
