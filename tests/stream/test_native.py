@@ -119,6 +119,27 @@ def test_conv_stack_native_equals_python_stream(kernel, dilation, stride, low, h
     assert stream.latency == convrnn.stream(model).latency
 
 
+@settings(max_examples=30)
+@given(dilation=st.sampled_from([2, 3, 4, 8]), kernel=st.integers(2, 5), width=st.integers(1, 20),
+       low=st.integers(0, 40), high=st.integers(0, 3), sizes=st.lists(st.integers(0, 12), min_size=1, max_size=5)
+       .filter(any), batch=st.integers(1, 3), length=st.integers(1, 70), double=st.booleans())
+def test_dilated_convolutions_summing_their_past_taps_ahead_equal_python_stream(dilation, kernel, width, low, high,
+                                                                                 sizes, batch, length, double):
+    # dilation ≥ 2: each output's sum over its taps before the last is made d windows at a time, ahead of the
+    # output (native_plan.cpp's Conv): chunks of one step use those sums, longer chunks use some and sum the rest
+    # whole, a partly used batch moves forward, the tail after flush (high padding) uses them too; up to 20
+    # outputs make several tiles a block in float64 (4 lanes), which sum tap by tap
+    low = min(low, dilation * (kernel - 1))
+    model = trained_looking(nn.Sequential(
+        Conv1d(3, width, kernel, padding=[(low, high)], dilation=dilation), nn.BatchNorm1d(width), nn.ReLU(),
+        Conv1d(width, 6, 2, padding=[(2 * dilation, 0)], dilation=2 * dilation)))
+    model = model.double() if double else model
+    x = torch.randn(batch, 3, length, dtype=torch.float64 if double else torch.float32)
+    expected, got, _ = both(model, x, sizes)
+    assert got.shape == expected.shape
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-10 if double else FLOAT32_TOLERANCE)
+
+
 @pytest.mark.parametrize("sizes", [[3], [1, 0, 70]])
 def test_a_long_signal_streams_equal_past_the_window_buffers_compaction(sizes):
     # the buffers drop consumed cells only every ≥ 64 steps: a signal of hundreds of steps crosses that many times
@@ -144,7 +165,7 @@ def test_norm_pool_and_linear_native_equal_python_stream(kind, keepdim, tau, siz
 
 
 @settings(max_examples=15)
-@given(n_fft=st.sampled_from([2, 8, 16, 12, 10]), hop=st.integers(1, 8), sizes=sizes_in_samples,
+@given(n_fft=st.sampled_from([2, 4, 8, 16, 32, 12, 10]), hop=st.integers(1, 8), sizes=sizes_in_samples,
        batch=st.integers(1, 2))
 def test_log_mel_front_end_native_equals_python_stream_for_fft_and_dft_sizes(n_fft, hop, sizes, batch):
     front = LogMelSpectrogram(1000, n_fft=n_fft, hop_length=min(hop, n_fft), n_mels=3, f_min=0.0, framing="causal")
@@ -376,9 +397,28 @@ def test_bad_backend_and_bad_chunks_raise_one_line_errors():
         stream.push(torch.zeros(1, 1, 5, dtype=torch.float64))
     with pytest.raises(TypeError, match=r"model's dtype torch\.float64, got torch\.float32"):   # after the first chunk
         stream.push(torch.zeros(2, 1, 5))
+    with pytest.raises(ValueError, match=r"expected the shape of the first chunk \(2, 1, 5\)"):
+        stream.push(torch.zeros(2, 3, 5, dtype=torch.float64))       # channel 0 is taken, but the count is fixed
+    with pytest.raises(TypeError, match=r"'chunk' expected a torch\.Tensor, got list"):
+        stream.push([0.0])
     conv = convrnn.stream(nn.Sequential(Conv1d(3, 2, 2)).double(), backend="native")
     with pytest.raises(ValueError, match=r"stream: 0: argument 'x' expected 3 channels, got 4"):
         conv.push(torch.zeros(1, 4, 5, dtype=torch.float64))
+
+
+def test_a_refused_chunk_changes_nothing():
+    # the plan checks a chunk whole before it does anything: after refusals the stream goes on as if none came
+    layers = spotter().stream_layers(pooled=False)
+    wave = torch.randn(2, 1, 200, dtype=torch.float64)
+    stream = convrnn.stream(layers, backend="native")
+    outputs = [stream.push(wave[..., :70])]
+    for bad in (wave[:1, :, 70:90], wave[..., 70:90].float(), torch.cat([wave, wave], 1)[..., 70:90],
+                wave[..., 70:90].unsqueeze(0), "wave"):
+        with pytest.raises((TypeError, ValueError)):
+            stream.push(bad)
+    outputs += [stream.push(wave[..., 70:].transpose(0, 2).contiguous().transpose(0, 2)), stream.flush()]
+    _, expected, _ = both(layers, wave, [200], backends=("python",))
+    torch.testing.assert_close(torch.cat(outputs, -1), expected, rtol=0, atol=1e-10)
 
 
 def test_without_the_compiled_kernel_native_says_so(monkeypatch):

@@ -16,7 +16,10 @@ What lowers (every other stage refuses by name, :class:`NoLoweringError`):
   y = (x − m) / max(√v, min_std), step by step as the Python stage's short chunks;
 - 1-d convolution over time (``Conv1d`` of convrnn or torch, groups 1, boundary zeros or constant,
   any padding (low, high), dilation, stride ≤ its span): a window buffer of the padded cells,
-  y_o = b + Σ_j W_j x_{o·s + j·d}, weights packed once as ``(K, C_in, C_out)``; an evaluation-mode
+  y_o = b + Σ_j W_j x_{o·s + j·d}, weights packed once as ``(K, C_in, C_out)``; with dilation d ≥ 2 (stride 1)
+  the sums over the taps before the last are made for the next d outputs at once, as soon as their cells are
+  in, and each of those outputs then adds its last tap (the same sums, in the same order: at one step a chunk
+  those weights are read once every d outputs, not once an output); an evaluation-mode
   ``BatchNorm1d`` right after it is folded in (W ← W·γ/√(σ² + ε), b ← (b − μ)·γ/√(σ² + ε) + β), a ReLU
   after that fused;
 - ``BatchNorm1d`` elsewhere (a per-channel affine), ``ReLU``, ``Identity``, dropout in ``eval()``;
@@ -444,6 +447,7 @@ class NativeStream(Stream):
                                "loaded (see the warning; CONVRNN_NO_COMPILE=1 turns it off); use backend='python'")
         self._plans: dict[tuple[torch.dtype, int], Any] = {}
         self._plan: Any = None
+        self._plain = self.program.front is None and not self.program.prefix   # chunks go to the plan as given
         self._lead: tuple[int, ...] = ()
         self._dtype: torch.dtype | None = None
 
@@ -525,6 +529,12 @@ class NativeStream(Stream):
     def push(self, chunk: Any) -> Tensor:
         """Consume ``chunk``; return the outputs now final (possibly zero steps), as the Python stream. A hybrid
         plan first runs its leading per-step stages (``program.prefix``) on the chunk in PyTorch."""
+        plan = self._plan
+        if plan is not None and self._plain:
+            try:
+                return plan.push(chunk)     # one call: the plan checks the chunk against the first (nothing done
+            except (TypeError, RuntimeError):   # before), and a refusal is named below
+                pass
         if self.program.front is not None:
             return self._push_ids(chunk)
         if self.program.prefix:

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -108,10 +109,24 @@ inline typename Lanes<T>::vec load(const T* p) {
   return v;
 }
 
+// Storage aligned to a cache line, so a 32-byte vector load never straddles two lines (a std::vector's
+// large blocks come from mmap 16 bytes past a page boundary).
+template <typename T>
+struct Aligned {
+  typedef T value_type;
+  Aligned() = default;
+  template <typename U>
+  Aligned(const Aligned<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, size_t) { ::operator delete(p, std::align_val_t(64)); }
+  template <typename U>
+  bool operator==(const Aligned<U>&) const { return true; }
+};
+
 template <typename T>
 struct Packed {
   int64_t k = 0, cin = 0, cout = 0, vectors = 0;  // vectors = ⌈C_out / L⌉
-  std::vector<T> weight, bias;                    // blocks of (K·C_in, V·L); (vectors·L)
+  std::vector<T, Aligned<T>> weight, bias;        // blocks of (K·C_in, V·L); (vectors·L)
   Packed() = default;
   Packed(const std::vector<T>& w, const std::vector<T>& b, int64_t k_, int64_t cin_, int64_t cout_)
       : k(k_), cin(cin_), cout(cout_) {
@@ -127,35 +142,54 @@ struct Packed {
         for (int64_t i = 0; i < width && first * L + i < cout; ++i) block[r * width + i] = w[r * cout + first * L + i];
     }
   }
+  int64_t padded() const { return vectors * Lanes<T>::L; }  // a row of partial sums, pad lanes included
 };
 
-// F windows (window_step cells apart) × V vectors of outputs from vector `first` of a block of `width` lanes:
-// y_f = b + Σ_j Σ_c W[j, c] x_f[j·d, c] (+ ReLU), the F·V accumulators in registers, each weight loaded once
+// Which part of y = b + Σ_j Σ_c W[j, c] x[j·d, c] a call sums: the taps [from, to) (to < 0: all), each sum
+// starting from the bias or from `init` (one row of p.padded() partial sums a window, what a call with `raw`
+// left), written as outputs ((windows, C_out), ReLU if asked) or `raw` (rows of p.padded(), no ReLU: partial
+// sums to go on from). The per-lane order of the additions is the whole sum's, so a sum split at a tap and
+// continued later rounds exactly as the sum in one call.
+template <typename T>
+struct Taps {
+  int64_t from = 0, to = -1;
+  const T* init = nullptr;
+  bool raw = false;
+};
+
+// F windows × V vectors of outputs from vector `first` of a block of `width` lanes: y_f = b + Σ_j Σ_c W[j, c]
+// x_f[j·d, c] (+ ReLU) over the taps asked, the F·V accumulators in registers, each weight loaded once. One
+// window (F = 1): tap j's cells from x + j·jump; more: x holds the windows' cells staged tap by tap, channel by
+// channel, window by window ((taps, C_in, F): fixed offsets from one pointer, none kept in memory)
 template <typename T, int F, int V>
-inline void conv_tile(const T* x, int64_t window_step, int64_t jump, const Packed<T>& p, const T* block,
-                      int64_t width, int64_t first, T* y, bool relu) {
+inline void conv_tile(const T* x, int64_t jump, const Packed<T>& p, const T* block, int64_t width, int64_t first,
+                      T* y, bool relu, const Taps<T>& taps) {
   using vec = typename Lanes<T>::vec;
   constexpr int L = Lanes<T>::L;
+  const int64_t row = p.padded(), to = taps.to < 0 ? p.k : taps.to;
   vec acc[F][V];
-  for (int v = 0; v < V; ++v) {
-    const vec b = load(p.bias.data() + (first + v) * L);
-    for (int f = 0; f < F; ++f) acc[f][v] = b;
-  }
+  for (int f = 0; f < F; ++f)
+    for (int v = 0; v < V; ++v)
+      acc[f][v] = load(taps.init ? taps.init + f * row + (first + v) * L : p.bias.data() + (first + v) * L);
   const int64_t offset = (first * L) % (kBlock * L);  // lanes into the block
-  for (int64_t j = 0; j < p.k; ++j) {
-    const T* xr = x + j * jump;
+  for (int64_t j = taps.from; j < to; ++j) {
+    const T* xr = F == 1 ? x + j * jump : x + (j - taps.from) * p.cin * F;
     const T* wr = block + j * p.cin * width + offset;
     for (int64_t c = 0; c < p.cin; ++c) {
       vec w[V];
       for (int v = 0; v < V; ++v) w[v] = load(wr + c * width + v * L);
       for (int f = 0; f < F; ++f) {
-        const T value = xr[f * window_step + c];
+        const T value = xr[c * F + f];
         for (int v = 0; v < V; ++v) acc[f][v] += w[v] * value;
       }
     }
   }
   for (int f = 0; f < F; ++f)
     for (int v = 0; v < V; ++v) {
+      if (taps.raw) {
+        std::memcpy(y + f * row + (first + v) * L, &acc[f][v], sizeof(vec));
+        continue;
+      }
       T lanes[L];
       std::memcpy(lanes, &acc[f][v], sizeof(lanes));
       const int64_t at = (first + v) * L;
@@ -163,35 +197,83 @@ inline void conv_tile(const T* x, int64_t window_step, int64_t jump, const Packe
     }
 }
 
-// F windows: every block of outputs, in tiles of V vectors (at most 4·… accumulators: 12 of 16 registers)
+// F windows: every block of outputs, in tiles of V vectors (at most 8 accumulators and the V weights: 12 of 16
+// registers)
 template <typename T, int F>
-void conv_frames(const T* x, int64_t window_step, int64_t jump, const Packed<T>& p, T* y, bool relu) {
-  constexpr int most = F == 1 ? 4 : F == 2 ? 4 : 2;
+void conv_frames(const T* x, int64_t window_step, int64_t jump, const Packed<T>& p, T* y, bool relu,
+                 const Taps<T>& taps) {
+  constexpr int most = F <= 2 ? 4 : F == 4 ? 2 : 1;
+  if constexpr (F > 1) {  // the windows' cells staged (taps, C_in, F)
+    thread_local std::vector<T> staged;
+    const int64_t to = taps.to < 0 ? p.k : taps.to;
+    staged.resize((to - taps.from) * p.cin * F);
+    T* into = staged.data();
+    for (int64_t j = taps.from; j < to; ++j)
+      for (int64_t c = 0; c < p.cin; ++c)
+        for (int f = 0; f < F; ++f) *into++ = x[f * window_step + j * jump + c];
+    x = staged.data();
+  }
+  const auto tiles = [&](const T* x, const T* block, int64_t count, int64_t width, int64_t first, T* y,
+                         const Taps<T>& taps) {
+    int64_t v = 0;
+    for (; v + most <= count; v += most) conv_tile<T, F, most>(x, jump, p, block, width, first + v, y, relu, taps);
+    for (; v + 2 <= count; v += 2) conv_tile<T, F, 2>(x, jump, p, block, width, first + v, y, relu, taps);
+    for (; v < count; ++v) conv_tile<T, F, 1>(x, jump, p, block, width, first + v, y, relu, taps);
+  };
+  const int64_t to = taps.to < 0 ? p.k : taps.to;
+  thread_local std::vector<T> sums;  // F rows of p.padded(): the tiles' sums between taps
   for (int64_t first = 0; first < p.vectors; first += kBlock) {
     const int64_t count = std::min<int64_t>(kBlock, p.vectors - first), width = count * Lanes<T>::L;
     const T* block = p.weight.data() + p.k * p.cin * first * Lanes<T>::L;
-    int64_t v = 0;
-    for (; v + most <= count; v += most) conv_tile<T, F, most>(x, window_step, jump, p, block, width, first + v, y, relu);
-    for (; v + 2 <= count; v += 2) conv_tile<T, F, 2>(x, window_step, jump, p, block, width, first + v, y, relu);
-    for (; v < count; ++v) conv_tile<T, F, 1>(x, window_step, jump, p, block, width, first + v, y, relu);
+    if (F == 1 || count <= most || to - taps.from == 1) {
+      tiles(x, block, count, width, first, y, taps);
+      continue;
+    }
+    // several tiles of a block read each of its rows: tap by tap, so that the tiles after the first read the
+    // tap's rows (C_in · width weights) from L1; the sums wait in `sums` between taps
+    sums.resize(F * p.padded());
+    for (int64_t j = taps.from; j < to; ++j) {
+      const bool last = j == to - 1;
+      const Taps<T> one{j, j + 1, j == taps.from ? taps.init : sums.data(), last ? taps.raw : true};
+      tiles(x + (j - taps.from) * p.cin * F, block, count, width, first, last ? y : sums.data(), one);
+    }
   }
 }
 
-// `count` windows starting `window_step` cells apart from x, into y (count, C_out)
-template <typename T>
-void conv_windows(const T* x, int64_t count, int64_t window_step, int64_t jump, const Packed<T>& p, T* y, bool relu) {
+// `count` windows starting `window_step` cells apart from x, into y ((count, C_out), or raw rows); `Wide`
+// windows share a weight's load at most (8 only where every weight is read once for that many windows)
+template <typename T, int Wide = 4>
+void conv_windows(const T* x, int64_t count, int64_t window_step, int64_t jump, const Packed<T>& p, T* y, bool relu,
+                  const Taps<T>& taps = {}) {
+  const int64_t out_row = taps.raw ? p.padded() : p.cout, init_row = p.padded();
+  auto at = [&](int64_t o) {
+    Taps<T> moved = taps;
+    if (moved.init) moved.init += o * init_row;
+    return moved;
+  };
   int64_t o = 0;
-  for (; o + 4 <= count; o += 4) conv_frames<T, 4>(x + o * window_step, window_step, jump, p, y + o * p.cout, relu);
-  for (; o + 2 <= count; o += 2) conv_frames<T, 2>(x + o * window_step, window_step, jump, p, y + o * p.cout, relu);
-  for (; o < count; ++o) conv_frames<T, 1>(x + o * window_step, window_step, jump, p, y + o * p.cout, relu);
+  if constexpr (Wide >= 8)
+    for (; o + 8 <= count; o += 8)
+      conv_frames<T, 8>(x + o * window_step, window_step, jump, p, y + o * out_row, relu, at(o));
+  for (; o + 4 <= count; o += 4) conv_frames<T, 4>(x + o * window_step, window_step, jump, p, y + o * out_row, relu, at(o));
+  for (; o + 2 <= count; o += 2) conv_frames<T, 2>(x + o * window_step, window_step, jump, p, y + o * out_row, relu, at(o));
+  for (; o < count; ++o) conv_frames<T, 1>(x + o * window_step, window_step, jump, p, y + o * out_row, relu, at(o));
 }
 
+// A convolution over time with its window buffer. With dilation d ≥ 2 (stride 1) the taps before the last read
+// cells at least d steps old, so right after an output the next d windows' sums over those taps can be had:
+// they are summed then, d windows at once (each of those weights read once for d outputs, not once an output),
+// and each of the next d outputs adds only its last tap. At one step a chunk that reads 1/K of the weights an
+// output plus (K − 1)/K of them every d outputs, where the whole kernel would be read every output; the sums
+// round as in one pass (Taps).
 template <typename T>
 struct Conv : Op<T> {
   int64_t kernel, dilation;
-  bool relu, direct;
+  bool relu, direct, ahead;
   Packed<T> packed;  // W (K, C_in, C_out), b (C_out)
   Windows<T> windows;
+  int64_t ready = 0;      // the next windows whose sums over taps 0 … K − 2 are in `partial`
+  std::vector<T> partial;  // per batch row, d rows of packed.padded()
 
   Conv(const torch::Tensor& w, const torch::Tensor& b, int64_t dilation_, int64_t stride, int64_t low, int64_t high,
        double value, bool relu_)
@@ -206,42 +288,59 @@ struct Conv : Op<T> {
     windows.value = static_cast<T>(value);
     windows.channels = this->in_channels;
     direct = windows.span == 1 && stride == 1 && low == 0 && high == 0;  // per step: no buffer
+    ahead = dilation >= 2 && kernel >= 2 && stride == 1;
   }
   void start(int64_t n) override {
     if (!direct) windows.start(n);
-  }
-  void emit(const T* base, int64_t count, int64_t n, int64_t row_stride) {
-    const int64_t cin = this->in_channels, cout = this->out_channels;
-    for (int64_t b = 0; b < n; ++b)
-      conv_windows(base + b * row_stride, count, windows.stride * cin, dilation * cin, packed,
-                   this->out.data() + b * count * cout, relu);
+    ready = 0;
+    partial.assign(ahead ? n * dilation * packed.padded() : 0, T(0));
   }
   int64_t step(const T* x, int64_t t, int64_t n) override {
     const int64_t cout = this->out_channels;
     if (direct) {
       this->out.resize(n * t * cout);
-      emit(x, t, n, t * this->in_channels);
+      for (int64_t b = 0; b < n; ++b)
+        conv_windows(x + b * t * this->in_channels, t, this->in_channels, 0, packed, this->out.data() + b * t * cout,
+                     relu);
       return t;
     }
     const int64_t count = windows.append(x, t);
-    this->out.resize(n * count * cout);
-    emit_rows(count, n);
-    windows.consume(count);
+    emit(count, n);
     return count;
   }
-  void emit_rows(int64_t count, int64_t n) {
-    const int64_t cin = this->in_channels, cout = this->out_channels;
+  // the `count` complete windows out (those with partial sums adding their last tap), then, unless the signal
+  // ended, the next d windows' partial sums if none are left and all d can be had
+  void emit(int64_t count, int64_t n, bool ended = false) {
+    const int64_t cin = this->in_channels, cout = this->out_channels, row = packed.padded();
+    const int64_t step = windows.stride * cin, jump = dilation * cin, used = std::min(ready, count);
+    this->out.resize(n * count * cout);
+    for (int64_t b = 0; b < n; ++b) {
+      const T* cells = windows.row(b);
+      T* y = this->out.data() + b * count * cout;
+      if (used)
+        conv_windows(cells, used, step, jump, packed, y, relu,
+                     Taps<T>{kernel - 1, kernel, partial.data() + b * dilation * row, false});
+      conv_windows(cells + used * step, count - used, step, jump, packed, y + used * cout, relu);
+      if (used < ready) {  // the partial sums not used yet move to the front
+        T* rows = partial.data() + b * dilation * row;
+        std::memmove(rows, rows + used * row, sizeof(T) * (ready - used) * row);
+      }
+    }
+    ready -= used;
+    windows.consume(count);
+    // window i's taps before the last read cells up to i + (K − 2)·d: in for the first d windows once the
+    // buffer holds span − 1 cells (so after every output at one step a chunk)
+    if (!ahead || ended || ready || windows.cells != windows.span - 1) return;
     for (int64_t b = 0; b < n; ++b)
-      conv_windows(windows.row(b), count, windows.stride * cin, dilation * cin, packed,
-                   this->out.data() + b * count * cout, relu);
+      conv_windows<T, 8>(windows.row(b), dilation, step, jump, packed, partial.data() + b * dilation * row, false,
+                         Taps<T>{0, kernel - 1, nullptr, true});
+    ready = dilation;
   }
   int64_t finish(int64_t n) override {
     if (direct || windows.high == 0) return 0;
     windows.append_padding(windows.high);
     const int64_t count = windows.complete();
-    this->out.resize(n * count * this->out_channels);
-    emit_rows(count, n);
-    windows.consume(count);
+    emit(count, n, true);
     return count;
   }
 };
@@ -302,13 +401,29 @@ struct PowerSpectrum {
       }
       return;
     }
-    for (int64_t i = 0; i < half; ++i) {  // z_i = x_2i + i·x_2i+1, in bit-reversed order
-      zr[reverse[i]] = x[2 * i];
-      zi[reverse[i]] = x[2 * i + 1];
-    }
+    // z_i = x_2r + i·x_2r+1, r the bit reverse of i (an involution: the scatter read as a gather)
     const T* stage_re = twiddle_re.data();
     const T* stage_im = twiddle_im.data();
-    for (int64_t length = 2; length <= half; length *= 2) {  // butterflies, the twiddles of a stage contiguous
+    int64_t length = 2;
+    if (half >= 4) {  // and stages 2 and 4 at once: their twiddles are 1 and −i, no products
+      for (int64_t i = 0; i < half; i += 4) {
+        T r[4], m[4];
+        for (int u = 0; u < 4; ++u) {
+          r[u] = x[2 * reverse[i + u]];
+          m[u] = x[2 * reverse[i + u] + 1];
+        }
+        const T sr = r[0] + r[1], si = m[0] + m[1], dr = r[0] - r[1], di = m[0] - m[1];
+        const T tr = r[2] + r[3], ti = m[2] + m[3], er = r[2] - r[3], ei = m[2] - m[3];
+        zr[i] = sr + tr, zi[i] = si + ti;
+        zr[i + 2] = sr - tr, zi[i + 2] = si - ti;
+        zr[i + 1] = dr + ei, zi[i + 1] = di - er;  // + (−i)(er + i·ei)
+        zr[i + 3] = dr - ei, zi[i + 3] = di + er;
+      }
+      stage_re += 3, stage_im += 3, length = 8;
+    } else {
+      for (int64_t i = 0; i < half; ++i) zr[i] = x[2 * reverse[i]], zi[i] = x[2 * reverse[i] + 1];
+    }
+    for (; length <= half; length *= 2) {  // butterflies, the twiddles of a stage contiguous
       const int64_t h = length / 2;
       for (int64_t i = 0; i < half; i += length) {
         T* ar = zr.data() + i;
@@ -327,16 +442,19 @@ struct PowerSpectrum {
       stage_re += h;
       stage_im += h;
     }
-    // X_k = E_k + e^{−2πik/n} O_k, E_k = (Z_k + conj Z_{h−k}) / 2, O_k = (Z_k − conj Z_{h−k}) / 2i
-    for (int64_t k = 0; k <= half; ++k) {
-      const int64_t p = k % half, q = (half - k) % half;
+    // X_k = E_k + e^{−2πik/n} O_k, E_k = (Z_k + conj Z_{h−k}) / 2, O_k = (Z_k − conj Z_{h−k}) / 2i (indices mod h)
+    const auto bin = [&](int64_t k, int64_t p, int64_t q) {
       const T ar = zr[p], ai = zi[p], br = zr[q], bi = -zi[q];
       const T er = (ar + br) / 2, ei = (ai + bi) / 2;
       const T orr = (ai - bi) / 2, oi = -(ar - br) / 2;
       const T xr = er + split_re[k] * orr - split_im[k] * oi;
       const T xi = ei + split_re[k] * oi + split_im[k] * orr;
       power[k] = xr * xr + xi * xi;
-    }
+    };
+    bin(0, 0, 0);
+#pragma omp simd
+    for (int64_t k = 1; k < half; ++k) bin(k, k, half - k);
+    bin(half, 0, 0);
   }
 };
 
@@ -345,27 +463,30 @@ template <typename T>
 struct LogMel : Op<T> {
   int64_t n_fft, hop;
   T epsilon;
-  std::vector<T> window, filters;     // (n_fft), (bins, n_mels)
-  std::vector<int64_t> first, last;   // each filter's nonzero bins [first, last)
+  std::vector<T> window, filters;     // (n_fft); each filter's nonzero bins, filter after filter
+  std::vector<int64_t> first, last, at;  // filter m: bins [first, last), its weights from filters[at]
   PowerSpectrum<T> spectrum;
   std::vector<T> windowed, power;
   Windows<T> windows;
 
   LogMel(const torch::Tensor& w, const torch::Tensor& h, int64_t hop_, int64_t low, int64_t high, double epsilon_)
       : n_fft(w.size(0)), hop(hop_), epsilon(static_cast<T>(epsilon_)), window(to_vector<T>(w)),
-        filters(to_vector<T>(h)), spectrum(w.size(0)) {
+        spectrum(w.size(0)) {
     this->in_channels = 1;
     this->out_channels = h.size(1);
     const int64_t bins = h.size(0), mels = h.size(1);
+    const std::vector<T> dense = to_vector<T>(h);  // (bins, n_mels)
     for (int64_t m = 0; m < mels; ++m) {
       int64_t a = bins, z = 0;
       for (int64_t f = 0; f < bins; ++f)
-        if (filters[f * mels + m] != T(0)) {
+        if (dense[f * mels + m] != T(0)) {
           a = std::min(a, f);
           z = f + 1;
         }
       first.push_back(std::min(a, z));
       last.push_back(z);
+      at.push_back(static_cast<int64_t>(filters.size()));
+      for (int64_t f = first.back(); f < z; ++f) filters.push_back(dense[f * mels + m]);
     }
     windowed.resize(n_fft);
     power.resize(bins);
@@ -387,7 +508,8 @@ struct LogMel : Op<T> {
         T* y = this->out.data() + (b * count + o) * mels;
         for (int64_t m = 0; m < mels; ++m) {
           T sum = 0;
-          for (int64_t f = first[m]; f < last[m]; ++f) sum += power[f] * filters[f * mels + m];
+          const T* weights = filters.data() + at[m] - first[m];
+          for (int64_t f = first[m]; f < last[m]; ++f) sum += power[f] * weights[f];
           y[m] = std::log(sum + epsilon);
         }
       }
@@ -740,38 +862,43 @@ struct Plan : PlanBase {
   std::vector<std::unique_ptr<Op<T>>> ops;
   std::unique_ptr<WordFeatures<T>> front;  // input 4: word and character ids
   std::vector<T> first;
-  int64_t batch = -1;
+  int64_t batch = -1, channels = 0;  // the first chunk's (channels: input 1's, of which channel 0 is taken)
   torch::ScalarType type = sizeof(T) == 4 ? torch::kFloat32 : torch::kFloat64;
 
   Plan(int input_, int output_) : input(input_), output(output_) {}
 
+  // a new CPU tensor, past the dispatcher (a chunk of one step is a few microseconds in all)
+  torch::Tensor empty(c10::IntArrayRef sizes) const { return at::detail::empty_cpu(sizes, type, false, std::nullopt); }
+
   torch::Tensor result(const T* data, int64_t n, int64_t t, int64_t c) {
-    const auto options = torch::TensorOptions().dtype(type);
     if (output == 1) {  // (N, T, C) → (N, C, T)
-      auto y = torch::empty({n, c, t}, options);
+      torch::Tensor y = empty({n, c, t});
       T* to = y.data_ptr<T>();
       for (int64_t b = 0; b < n; ++b)
         for (int64_t i = 0; i < t; ++i)
           for (int64_t j = 0; j < c; ++j) to[(b * c + j) * t + i] = data[(b * t + i) * c + j];
       return y;
     }
-    auto y = output == 2 ? torch::empty({n, t, c, 1}, options) : torch::empty({n, t, c}, options);
+    torch::Tensor y = output == 2 ? empty({n, t, c, 1}) : empty({n, t, c});
     if (n * t * c) std::memcpy(y.data_ptr<T>(), data, sizeof(T) * n * t * c);
     return y;
   }
 
+  // checked before anything is done: the Python side names a refusal (NativeStream.push)
   torch::Tensor push(const torch::Tensor& given) override {
     TORCH_CHECK(given.scalar_type() == type && given.device().is_cpu(), "native stream: a chunk of another dtype");
-    const torch::Tensor chunk = given.contiguous();
-    TORCH_CHECK(chunk.dim() == (input == 0 ? 2 : 3), "native stream: a chunk of another rank");
+    TORCH_CHECK(given.dim() == (input == 0 ? 2 : 3), "native stream: a chunk of another rank");
+    const torch::Tensor chunk = given.is_contiguous() ? given : given.contiguous();
     const int64_t n = chunk.size(0), t = chunk.size(-1);
     TORCH_CHECK(batch < 0 || n == batch, "native stream: a chunk of another batch size");
     TORCH_CHECK(input != 2 || chunk.size(1) == ops.front()->in_channels, "native stream: a chunk of other channels");
     TORCH_CHECK(input != 3 || chunk.size(2) == ops.front()->in_channels, "native stream: a chunk of other channels");
+    TORCH_CHECK(input != 1 || batch < 0 || chunk.size(1) == channels, "native stream: a chunk of other channels");
     const int64_t steps_in = input == 3 ? chunk.size(1) : t;
     if (batch < 0) {
       for (auto& op : ops) op->start(n);
       batch = n;
+      channels = input == 1 ? chunk.size(1) : 0;
     }
     const T* data = chunk.data_ptr<T>();
     const T* x = data;
