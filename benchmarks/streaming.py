@@ -13,9 +13,10 @@ For the keyword spotter's causal variant (22,050 Hz, 10 ms hop; ``KeywordSpotter
   chunk step in one compiled call), and the tagger's words the same way (word features, both LSTM layers and
   the classifier in one compiled call, from the word and character ids) and through the stream's chunk step exported to ONNX (``export_stream``,
   what ``convrnn export RUN --stream`` writes) run by ``ExportedStream`` in onnxruntime, if installed;
-- the keyword cases run interleaved (a pass of each in turn, beside an offline pass, ``--repeats`` times),
-  so they share the machine's load, and so do the tagger's (its two streams beside an offline pass); RTF and overhead are medians over the passes (overhead: of each pass
-  over the offline pass beside it), p50/p99 over every chunk of every pass; the load average is printed;
+- the keyword cases run interleaved (a pass of each in turn, each right after an offline pass, ``--repeats``
+  times), so they share the machine's load, and so do the tagger's; RTF and overhead are medians over the passes
+  (overhead: of each pass over the offline pass right before it: this machine's speed drifts by tens of percent
+  within seconds), p50/p99 over every chunk of every pass; the load average is printed;
 - the declared look-ahead of each model (``Stream.latency_table``), to which a live system adds one
   chunk of buffering and the compute.
 
@@ -117,8 +118,8 @@ def main() -> None:
         every: dict[str, list[float]] = {name: [] for name, *_ in cases}
         offline = []
         for _ in range(args.repeats):
-            offline.append(offline_time(lambda: spotter(wave), repeats=3))
             for name, stream, chunks, seconds in cases:
+                offline.append(offline_time(lambda: spotter(wave), repeats=3))   # right before the pass it is beside
                 times = stream_times(stream, chunks)
                 totals[name].append(sum(times))
                 ratios[name].append(sum(times) / (offline[-1] * seconds * spotter.sample_rate / wave.shape[-1]))
@@ -146,8 +147,8 @@ def main() -> None:
     every = {name: [] for name, _ in tagger_cases}
     offline = []
     for _ in range(args.repeats):
-        offline.append(offline_time(lambda: tagger(words, characters), repeats=3))
         for name, stream in tagger_cases:
+            offline.append(offline_time(lambda: tagger(words, characters), repeats=3))
             times = stream_times(stream, chunks)
             totals[name].append(sum(times))
             ratios[name].append(sum(times) / offline[-1])
