@@ -337,10 +337,13 @@ def test_tagger_bad_chunks_refuse_in_one_line():
     stream.push((torch.ones(2, 2, dtype=torch.long), torch.ones(2, 2, 5, dtype=torch.long)))
     with pytest.raises(ValueError, match="expected 2 sequences"):
         stream.push((torch.ones(1, 2, dtype=torch.long), torch.ones(1, 2, 5, dtype=torch.long)))
-    with pytest.raises(RuntimeError, match=r"word id 30 outside the vocabulary \(0 … 29\)"):
+    # an id outside the table: IndexError, as the Python stream's embedding raises, naming the id and the range
+    with pytest.raises(IndexError, match=r"word id 30 outside the vocabulary \(0 … 29\)"):
         stream.push((torch.full((2, 1), 30), torch.ones(2, 1, 5, dtype=torch.long)))
-    with pytest.raises(RuntimeError, match=r"character id 12 outside the alphabet \(0 … 11\)"):
+    with pytest.raises(IndexError, match=r"character id 12 outside the alphabet \(0 … 11\)"):
         stream.push((torch.ones(2, 1, dtype=torch.long), torch.full((2, 1, 5), 12)))
+    with pytest.raises(IndexError):
+        convrnn.stream(tagger()).push((torch.full((2, 1), 30), torch.ones(2, 1, 5, dtype=torch.long)))
 
 
 @pytest.mark.parametrize(("model", "named"), [

@@ -808,7 +808,7 @@ struct WordFeatures {
     const int64_t* id = ids.data_ptr<int64_t>();
     out.resize(n * t * F);
     for (int64_t r = 0; r < n * t; ++r) {
-      TORCH_CHECK(id[r] >= 0 && id[r] < vocab, "native stream: word id ", id[r], " outside the vocabulary (0 … ",
+      TORCH_CHECK_INDEX(id[r] >= 0 && id[r] < vocab, "native stream: word id ", id[r], " outside the vocabulary (0 … ",
                   vocab - 1, ")");
       std::copy_n(words.data() + id[r] * dw, dw, out.data() + r * F);
     }
@@ -822,7 +822,7 @@ struct WordFeatures {
       int64_t real = 0;
       for (int64_t j = 0; j < W; ++j) {
         const int64_t a = ch[r * W + j];
-        TORCH_CHECK(a >= 0 && a < alphabet, "native stream: character id ", a, " outside the alphabet (0 … ",
+        TORCH_CHECK_INDEX(a >= 0 && a < alphabet, "native stream: character id ", a, " outside the alphabet (0 … ",
                     alphabet - 1, ")");
         if (a == 0) continue;
         ++real;
