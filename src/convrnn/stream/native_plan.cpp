@@ -155,6 +155,7 @@ struct Taps {
   int64_t from = 0, to = -1;
   const T* init = nullptr;
   bool raw = false;
+  int64_t end(int64_t k) const { return to < 0 ? k : to; }  // the tap after the last, of a kernel of k
 };
 
 // F windows × V vectors of outputs from vector `first` of a block of `width` lanes: y_f = b + Σ_j Σ_c W[j, c]
@@ -166,7 +167,7 @@ inline void conv_tile(const T* x, int64_t jump, const Packed<T>& p, const T* blo
                       T* y, bool relu, const Taps<T>& taps) {
   using vec = typename Lanes<T>::vec;
   constexpr int L = Lanes<T>::L;
-  const int64_t row = p.padded(), to = taps.to < 0 ? p.k : taps.to;
+  const int64_t row = p.padded(), to = taps.end(p.k);
   vec acc[F][V];
   for (int f = 0; f < F; ++f)
     for (int v = 0; v < V; ++v)
@@ -203,9 +204,9 @@ template <typename T, int F>
 void conv_frames(const T* x, int64_t window_step, int64_t jump, const Packed<T>& p, T* y, bool relu,
                  const Taps<T>& taps) {
   constexpr int most = F <= 2 ? 4 : F == 4 ? 2 : 1;
+  const int64_t to = taps.end(p.k);
   if constexpr (F > 1) {  // the windows' cells staged (taps, C_in, F)
     thread_local std::vector<T> staged;
-    const int64_t to = taps.to < 0 ? p.k : taps.to;
     staged.resize((to - taps.from) * p.cin * F);
     T* into = staged.data();
     for (int64_t j = taps.from; j < to; ++j)
@@ -220,7 +221,6 @@ void conv_frames(const T* x, int64_t window_step, int64_t jump, const Packed<T>&
     for (; v + 2 <= count; v += 2) conv_tile<T, F, 2>(x, jump, p, block, width, first + v, y, relu, taps);
     for (; v < count; ++v) conv_tile<T, F, 1>(x, jump, p, block, width, first + v, y, relu, taps);
   };
-  const int64_t to = taps.to < 0 ? p.k : taps.to;
   thread_local std::vector<T> sums;  // F rows of p.padded(): the tiles' sums between taps
   for (int64_t first = 0; first < p.vectors; first += kBlock) {
     const int64_t count = std::min<int64_t>(kBlock, p.vectors - first), width = count * Lanes<T>::L;
@@ -312,15 +312,15 @@ struct Conv : Op<T> {
   // ended, the next d windows' partial sums if none are left and all d can be had
   void emit(int64_t count, int64_t n, bool ended = false) {
     const int64_t cin = this->in_channels, cout = this->out_channels, row = packed.padded();
-    const int64_t step = windows.stride * cin, jump = dilation * cin, used = std::min(ready, count);
+    const int64_t window_step = windows.stride * cin, jump = dilation * cin, used = std::min(ready, count);
     this->out.resize(n * count * cout);
     for (int64_t b = 0; b < n; ++b) {
       const T* cells = windows.row(b);
       T* y = this->out.data() + b * count * cout;
       if (used)
-        conv_windows(cells, used, step, jump, packed, y, relu,
+        conv_windows(cells, used, window_step, jump, packed, y, relu,
                      Taps<T>{kernel - 1, kernel, partial.data() + b * dilation * row, false});
-      conv_windows(cells + used * step, count - used, step, jump, packed, y + used * cout, relu);
+      conv_windows(cells + used * window_step, count - used, window_step, jump, packed, y + used * cout, relu);
       if (used < ready) {  // the partial sums not used yet move to the front
         T* rows = partial.data() + b * dilation * row;
         std::memmove(rows, rows + used * row, sizeof(T) * (ready - used) * row);
@@ -332,7 +332,7 @@ struct Conv : Op<T> {
     // buffer holds span − 1 cells (so after every output at one step a chunk)
     if (!ahead || ended || ready || windows.cells != windows.span - 1) return;
     for (int64_t b = 0; b < n; ++b)
-      conv_windows<T, 8>(windows.row(b), dilation, step, jump, packed, partial.data() + b * dilation * row, false,
+      conv_windows<T, 8>(windows.row(b), dilation, window_step, jump, packed, partial.data() + b * dilation * row, false,
                          Taps<T>{0, kernel - 1, nullptr, true});
     ready = dilation;
   }
@@ -508,8 +508,8 @@ struct LogMel : Op<T> {
         T* y = this->out.data() + (b * count + o) * mels;
         for (int64_t m = 0; m < mels; ++m) {
           T sum = 0;
-          const T* weights = filters.data() + at[m] - first[m];
-          for (int64_t f = first[m]; f < last[m]; ++f) sum += power[f] * weights[f];
+          const T* weights = filters.data() + at[m];
+          for (int64_t f = first[m]; f < last[m]; ++f) sum += power[f] * weights[f - first[m]];
           y[m] = std::log(sum + epsilon);
         }
       }
@@ -888,7 +888,7 @@ struct Plan : PlanBase {
   torch::Tensor push(const torch::Tensor& given) override {
     TORCH_CHECK(given.scalar_type() == type && given.device().is_cpu(), "native stream: a chunk of another dtype");
     TORCH_CHECK(given.dim() == (input == 0 ? 2 : 3), "native stream: a chunk of another rank");
-    const torch::Tensor chunk = given.is_contiguous() ? given : given.contiguous();
+    const torch::Tensor chunk = given.contiguous();
     const int64_t n = chunk.size(0), t = chunk.size(-1);
     TORCH_CHECK(batch < 0 || n == batch, "native stream: a chunk of another batch size");
     TORCH_CHECK(input != 2 || chunk.size(1) == ops.front()->in_channels, "native stream: a chunk of other channels");
